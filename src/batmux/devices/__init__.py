@@ -1,0 +1,1 @@
+"""Binding of protocols to links: drivers, sources, the type registry, health counters."""

@@ -1,0 +1,97 @@
+"""Base of every BLE BMS driver: a codec bound to a ``BleLink`` with a request sequence.
+
+A driver subscribes to the notify characteristic, feeds every notification to its codec and
+queues the complete frames; ``read_sample()`` sends the family's requests and decodes the
+answers. Drivers know nothing about reconnects: ``BleSource`` owns the connection policy.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import ClassVar
+
+from batmux.errors import ControlRefused, LinkTimeout
+from batmux.links.ble import BleLink
+from batmux.model.sample import BatterySample
+from batmux.protocols.base import Codec
+
+
+@dataclass(frozen=True, slots=True)
+class BleSpec:
+    """GATT layout and advertisement hints of one BMS family."""
+
+    service_uuid: str
+    notify_uuid: str
+    write_uuid: str
+    name_patterns: tuple[str, ...] = ()  # regexes matched against the advertised name
+    manufacturer_ids: tuple[int, ...] = ()
+
+
+class BleDriver(ABC):
+    """Request/response logic of one BLE family on top of its codec."""
+
+    spec: ClassVar[BleSpec]
+    switches: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, link: BleLink, codec: Codec, allow_control: bool = False) -> None:
+        self.link = link
+        self.codec = codec
+        self.allow_control = allow_control
+        self._frames: asyncio.Queue[bytes] = asyncio.Queue()
+        self.last_frame_at = 0.0
+        self.on_raw: Callable[[str, bytes], None] | None = None  # capture hook (direction, bytes)
+
+    async def start(self) -> None:
+        """Called after every (re)connect."""
+        self._frames = asyncio.Queue()
+        await self.link.start_notify(self.spec.notify_uuid, self._on_notify)
+
+    def _on_notify(self, chunk: bytes) -> None:
+        if self.on_raw is not None:
+            self.on_raw("rx", chunk)
+        for frame in self.codec.feed(chunk):
+            self.last_frame_at = time.monotonic()
+            self._frames.put_nowait(frame)
+
+    async def send(self, data: bytes) -> None:
+        if self.on_raw is not None:
+            self.on_raw("tx", data)
+        await self.link.write(self.spec.write_uuid, data)
+
+    async def next_frame(self, accept: Callable[[bytes], bool], timeout: float) -> bytes:
+        """The next frame that ``accept`` takes; others are discarded."""
+        try:
+            async with asyncio.timeout(timeout):
+                while True:
+                    frame = await self._frames.get()
+                    if accept(frame):
+                        return frame
+        except TimeoutError as exc:
+            detail = f" (last error: {self.codec.last_error})" if self.codec.last_error else ""
+            raise LinkTimeout(f"no answer within {timeout:.1f} s{detail}") from exc
+
+    def drain(self) -> None:
+        while not self._frames.empty():
+            self._frames.get_nowait()
+
+    @abstractmethod
+    async def read_sample(self, timeout: float) -> BatterySample:
+        """Request and decode one sample."""
+
+    async def set_switch(self, switch: str, on: bool) -> None:
+        if not self.allow_control:
+            raise ControlRefused("allow_control is not set for this battery")
+        if switch not in self.switches:
+            raise ControlRefused(f"this BMS has no {switch!r} switch (has: {self.switches})")
+        await self._write_switch(switch, on)
+
+    async def _write_switch(self, switch: str, on: bool) -> None:
+        raise ControlRefused("this BMS protocol has no switch commands")
+
+    @staticmethod
+    def decode_now(codec: Codec, frames: Sequence[bytes]) -> BatterySample:
+        return codec.decode(frames, time.time())

@@ -1,0 +1,69 @@
+"""The batmux exception tree.
+
+    BatmuxError
+    ├── ConfigError                  bad config: names file, field path and reason
+    ├── ProtocolError                a codec could not make sense of bytes
+    │   ├── CorruptFrame             checksum/CRC/header wrong
+    │   └── TruncatedFrame           frame shorter than its layout
+    ├── ImplausibleSample            decoded fine, but values are physically impossible
+    ├── LinkError                    a transport failed (translated from bleak, serial, ...)
+    │   ├── DeviceNotFound           the device was not seen / not reachable
+    │   └── LinkTimeout              nothing arrived in time (also a TimeoutError)
+    ├── NoData                       a push source has no fresh sample yet
+    └── ControlRefused               a write was asked for without `allow_control`
+
+"Nothing arrived" (LinkTimeout), "corrupt frame" (ProtocolError) and "implausible values"
+(ImplausibleSample) stay distinct so health counters tell users what really goes wrong.
+"""
+
+from __future__ import annotations
+
+
+class BatmuxError(Exception):
+    """Base of every error batmux raises on purpose."""
+
+
+class ConfigError(BatmuxError):
+    """A config file that cannot be used; ``str()`` is the one line shown to the user."""
+
+    def __init__(self, file: str, field: str, reason: str) -> None:
+        self.file = file
+        self.field = field
+        self.reason = reason
+        super().__init__(f"{file}: {field}: {reason}" if field else f"{file}: {reason}")
+
+
+class ProtocolError(BatmuxError):
+    """Bytes that a codec cannot decode."""
+
+
+class CorruptFrame(ProtocolError):
+    """Checksum, CRC, header or length byte is wrong."""
+
+
+class TruncatedFrame(ProtocolError):
+    """The frame ends before its layout does."""
+
+
+class ImplausibleSample(BatmuxError):
+    """Decoded values that cannot be physically true (a 9 V LFP cell, SoC 250 %)."""
+
+
+class LinkError(BatmuxError):
+    """A transport failed."""
+
+
+class DeviceNotFound(LinkError):
+    """The device could not be found or reached."""
+
+
+class LinkTimeout(LinkError, TimeoutError):
+    """Nothing arrived within the deadline."""
+
+
+class NoData(BatmuxError):
+    """A push-driven source has not received a fresh sample yet."""
+
+
+class ControlRefused(BatmuxError):
+    """A write to a device that the config does not allow to be controlled."""

@@ -1,0 +1,1 @@
+"""I/O only: BLE (bleak), serial, CAN, Modbus, HTTP, plus in-process fakes behind the same interfaces."""

@@ -1,0 +1,41 @@
+"""The BLE link contract: the small part of bleak's client that drivers use.
+
+The real implementation (``BleakLink``) wraps bleak + bleak-retry-connector; the simulated
+peripheral (``batmux.sim.peripheral.SimPeripheral``) implements the same methods, so drivers
+never know which one they talk to.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Protocol, runtime_checkable
+
+NotifyCallback = Callable[[bytes], None]
+
+
+@runtime_checkable
+class BleLink(Protocol):
+    """A connection to one BLE peripheral."""
+
+    address: str
+
+    @property
+    def is_connected(self) -> bool: ...
+
+    async def connect(self, timeout: float = 20.0) -> None:
+        """Connect (or raise ``DeviceNotFound`` / ``LinkTimeout`` / ``LinkError``)."""
+
+    async def disconnect(self) -> None: ...
+
+    async def start_notify(self, char_uuid: str, callback: NotifyCallback) -> None: ...
+
+    async def stop_notify(self, char_uuid: str) -> None: ...
+
+    async def write(self, char_uuid: str, data: bytes, response: bool = False) -> None: ...
+
+    async def read(self, char_uuid: str) -> bytes: ...
+
+
+def uuid16(short: int) -> str:
+    """The full 128-bit UUID string of a 16-bit Bluetooth SIG UUID."""
+    return f"0000{short:04x}-0000-1000-8000-00805f9b34fb"

@@ -1,0 +1,84 @@
+"""The sans-I/O codec contract every protocol family implements.
+
+    codec = JkCodec()
+    frames = codec.feed(notification)      # reassembly: complete, verified frames only
+    sample = codec.decode(frames, now)     # frames of one response → BatterySample
+
+``feed`` never raises: a corrupt or truncated frame is dropped, counted in ``corrupt_frames``
+and remembered in ``last_error`` (so "corrupt" never looks like "timeout"). ``decode`` raises
+only ``ProtocolError`` (or a subclass) when the frames cannot make a sample.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import ClassVar
+
+from batmux.errors import ProtocolError, TruncatedFrame
+from batmux.model.sample import BatterySample
+
+
+class Codec(ABC):
+    """Frame reassembly plus decoding for one protocol family."""
+
+    name: ClassVar[str]
+
+    def __init__(self) -> None:
+        self.corrupt_frames = 0
+        self.last_error: ProtocolError | None = None
+
+    @abstractmethod
+    def feed(self, chunk: bytes) -> list[bytes]:
+        """Take one notification/read; return every complete frame that passed its checks."""
+
+    @abstractmethod
+    def decode(self, frames: Sequence[bytes], timestamp: float = 0.0) -> BatterySample:
+        """Turn the frames of one response (or set of responses) into a sample."""
+
+    def reject(self, error: ProtocolError) -> None:
+        """Count and remember a dropped frame."""
+        self.corrupt_frames += 1
+        self.last_error = error
+
+
+@dataclass(frozen=True, slots=True)
+class Field:
+    """One entry of a byte-layout table: name, offset, size, signedness, scale."""
+
+    name: str
+    offset: int
+    size: int
+    signed: bool = False
+    scale: float = 1.0
+    byteorder: str = "little"
+
+    def read(self, frame: bytes, shift: int = 0) -> float:
+        start = self.offset + shift
+        raw = int.from_bytes(frame[start : start + self.size], self.byteorder, signed=self.signed)  # type: ignore[arg-type]
+        return raw * self.scale if self.scale != 1.0 else raw
+
+
+def read_table(table: Sequence[Field], frame: bytes, shift: int = 0) -> dict[str, float]:
+    """Read every field of a layout table; rounding hides float noise from the scale."""
+    return {f.name: round(f.read(frame, shift), 6) for f in table}
+
+
+def sum8(data: bytes) -> int:
+    return sum(data) & 0xFF
+
+
+def modbus_crc16(data: bytes) -> int:
+    """CRC-16/MODBUS (poly 0xA001 reflected, init 0xFFFF)."""
+    crc = 0xFFFF
+    for byte in data:
+        crc ^= byte
+        for _ in range(8):
+            crc = (crc >> 1) ^ 0xA001 if crc & 1 else crc >> 1
+    return crc
+
+
+def require_length(frame: bytes, length: int, what: str) -> None:
+    if len(frame) < length:
+        raise TruncatedFrame(f"{what}: {len(frame)} bytes, need {length}")

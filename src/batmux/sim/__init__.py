@@ -1,0 +1,1 @@
+"""Device simulators: the device side of each protocol, driven by a shared battery model."""
