@@ -1,0 +1,199 @@
+"""The config file, parsed once into a frozen, typed object.
+
+Unknown keys are errors (a typo must never silently disable something), and every error names
+the file, the field path and the reason. Nothing here is read at import time.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from batmux.devices.registry import known_types
+from batmux.errors import ConfigError
+
+DEFAULT_CONFIG = "batmux.yaml"
+NAME_PATTERN = re.compile(r"^[A-Za-z0-9_-]+$")
+MAC_PATTERN = re.compile(r"^([0-9A-Fa-f]{2}:){5}[0-9A-Fa-f]{2}$")
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def check_name(value: str) -> str:
+    if not NAME_PATTERN.match(value):
+        raise ValueError("use letters, digits, '_' and '-' only (it becomes an MQTT topic and id)")
+    return value
+
+
+Name = Annotated[str, Field(min_length=1, max_length=64)]
+Seconds = Annotated[float, Field(gt=0)]
+
+
+class TlsConfig(Strict):
+    ca_file: str | None = None
+    cert_file: str | None = None
+    key_file: str | None = None
+    insecure: bool = False  # skip hostname/certificate checks (self-signed brokers)
+
+
+class MqttConfig(Strict):
+    url: str = "mqtt://localhost:1883"
+    base_topic: str = "batmux"
+    discovery_prefix: str = "homeassistant"
+    discovery: bool = True
+    client_id: str | None = None
+    tls: TlsConfig | None = None
+    keepalive: int = Field(30, ge=5, le=3600)
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("mqtt", "mqtts", "tcp", "ssl"):
+            raise ValueError("scheme must be mqtt:// or mqtts://")
+        if not parts.hostname:
+            raise ValueError("no host in URL")
+        parts.port  # noqa: B018 - raises ValueError on a bad port
+        return value
+
+    @field_validator("base_topic", "discovery_prefix")
+    @classmethod
+    def _topic(cls, value: str) -> str:
+        if not value or any(c in value for c in "#+") or value.startswith("/"):
+            raise ValueError("must be a plain topic without wildcards or a leading '/'")
+        return value.rstrip("/")
+
+
+class LoadConfig(Strict):
+    """A simulated load: ``sine`` swings between charge and discharge."""
+
+    kind: Literal["constant", "sine"] = "sine"
+    amplitude: float = 20.0
+    period: Seconds = 600.0
+    offset: float = 0.0
+
+
+class SimConfig(Strict):
+    """Parameters of a simulated device (``address: sim``)."""
+
+    cells: int = Field(16, ge=1, le=32)
+    capacity_ah: float = Field(100.0, gt=0)
+    soc: float = Field(60.0, ge=0, le=100)
+    current: float = 0.0
+    load: LoadConfig | None = None
+    stop_after: Seconds | None = None
+    corrupt_rate: float = Field(0.0, ge=0, le=1)
+    firmware: str | None = None  # JK: "10.08" → 24S layout, "11.50" → 32S
+    seed: int = 1
+
+
+class BatteryConfig(Strict):
+    name: Name
+    type: str
+    address: str = "sim"
+    adapter: str | None = None
+    pin: str | None = None
+    keep_alive: bool = True
+    current_calibration: float = 1.0
+    invert_current: bool = False
+    allow_control: bool = False
+    debug: bool = False
+    timeout: Seconds = 10.0
+    sim: SimConfig | None = None
+
+    _name = field_validator("name")(classmethod(lambda cls, v: check_name(v)))
+
+    @field_validator("type")
+    @classmethod
+    def _type(cls, value: str) -> str:
+        if value not in known_types():
+            raise ValueError(f"unknown type {value!r}; known: {', '.join(known_types())}")
+        return value
+
+    @model_validator(mode="after")
+    def _sim_only_for_sim(self) -> BatteryConfig:
+        if self.sim is not None and self.address != "sim":
+            raise ValueError("'sim:' parameters need 'address: sim'")
+        return self
+
+    @property
+    def is_sim(self) -> bool:
+        return self.address == "sim"
+
+
+class Config(Strict):
+    mqtt: MqttConfig | None = None
+    sample_period: Seconds = 1.0
+    publish_period: Seconds = 5.0
+    expire_after: Seconds = 60.0
+    state_dir: str = "state"
+    concurrent_sampling: bool = True
+    watchdog: bool = False
+    watchdog_rounds: int = Field(30, ge=1)
+    batteries: list[BatteryConfig] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> Config:
+        seen: set[str] = set()
+        for battery in self.batteries:
+            if battery.name in seen:
+                raise ValueError(f"battery name {battery.name!r} is used twice")
+            seen.add(battery.name)
+        return self
+
+    def battery(self, name: str) -> BatteryConfig:
+        for battery in self.batteries:
+            if battery.name == name:
+                return battery
+        raise KeyError(name)
+
+
+def _path(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out
+
+
+def parse_config(data: Any, file: str = "<config>") -> Config:
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(file, "", "the top level must be a mapping of keys")
+    try:
+        return Config.model_validate(data)
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors():
+            msg = err["msg"].removeprefix("Value error, ")
+            if err["type"] == "extra_forbidden":
+                msg = "unknown key (typo?)"
+            lines.append((_path(err["loc"]), msg))
+        first_field, first_msg = lines[0]
+        extra = "".join(f"\n{file}: {f}: {m}" for f, m in lines[1:])
+        raise ConfigError(file, first_field, first_msg + extra) from None
+
+
+def load_config(path: str | Path) -> Config:
+    file = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(file, "", f"cannot read: {exc.strerror}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}" if mark else "YAML"
+        raise ConfigError(file, where, str(getattr(exc, "problem", exc))) from None
+    return parse_config(data, file)

@@ -1,0 +1,1 @@
+"""Wiring: one TaskGroup, sources → core → hub → sinks, supervision with backoff."""
