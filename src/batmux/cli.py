@@ -97,8 +97,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
             broker = EmbeddedBroker(port=args.broker_port)
             await broker.start()
             url = broker.url
-            print(f"batmux demo: embedded MQTT broker on {url} "
-                  f"(watch with: mosquitto_sub -h 127.0.0.1 -p {broker.port} -t 'batmux/#' -v)")
+            print(
+                f"batmux demo: embedded MQTT broker on {url} "
+                f"(watch with: mosquitto_sub -h 127.0.0.1 -p {broker.port} -t 'batmux/#' -v)"
+            )
         with tempfile.TemporaryDirectory(prefix="batmux-demo-") as state_dir:
             config = parse_config(demo_config(url, state_dir), "<demo>")
             gateway = build_gateway(config)
@@ -134,7 +136,9 @@ def decode_frames(protocol: str, frames: Sequence[str], key: str | None = None) 
     from batmux.devices.registry import decodable_protocols, get_type, load
 
     if protocol not in decodable_protocols():
-        raise ProtocolError(f"unknown protocol {protocol!r}; known: {', '.join(decodable_protocols())}")
+        raise ProtocolError(
+            f"unknown protocol {protocol!r}; known: {', '.join(decodable_protocols())}"
+        )
     codec = load(get_type(protocol).codec)()
     if key is not None:
         if not hasattr(codec, "decode_with_key"):
@@ -168,8 +172,10 @@ def cmd_scan(args: argparse.Namespace) -> int:
             return _die(f"scan: {exc}", 1)
         print(f"{'MAC':<18} {'RSSI':>5}  {'TYPE':<20} NAME")
         for r in results:
-            print(f"{r.mac:<18} {r.rssi if r.rssi is not None else '':>5}  "
-                  f"{r.guessed_type or '?':<20} {r.name or ''}")
+            print(
+                f"{r.mac:<18} {r.rssi if r.rssi is not None else '':>5}  "
+                f"{r.guessed_type or '?':<20} {r.name or ''}"
+            )
         if args.write:
             with open(args.write, "w", encoding="utf-8") as fh:
                 fh.write(starter_config(results))

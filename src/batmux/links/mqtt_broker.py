@@ -162,8 +162,10 @@ class EmbeddedBroker:
             else:
                 self.retained.pop(topic, None)
         for client in list(self.clients):
-            granted = max((q for p, q in client.subscriptions.items() if topic_matches(p, topic)),
-                          default=None)
+            granted = max(
+                (q for p, q in client.subscriptions.items() if topic_matches(p, topic)),
+                default=None,
+            )
             if granted is not None:
                 self._send(client, topic, payload, min(qos, granted), False)
 

@@ -18,8 +18,19 @@ def _fmt(value: float | None, unit: str, digits: int = 2) -> str:
 
 def render(gateway: Gateway) -> Table:
     table = Table(title="batmux demo — simulated batteries (positive current = charging)")
-    for column in ("battery", "state", "voltage", "current", "power", "SoC", "cells min/max",
-                   "charged", "discharged", "limits CVL/CCL/DCL", "errors"):
+    for column in (
+        "battery",
+        "state",
+        "voltage",
+        "current",
+        "power",
+        "SoC",
+        "cells min/max",
+        "charged",
+        "discharged",
+        "limits CVL/CCL/DCL",
+        "errors",
+    ):
         table.add_column(column)
     for name, state in gateway.hub.snapshot().items():
         s = state.sample
@@ -35,8 +46,12 @@ def render(gateway: Gateway) -> Table:
             f"{_fmt(s and s.min_cell_v, 'V', 3)} / {_fmt(s and s.max_cell_v, 'V', 3)}",
             _fmt(state.meters.charged_kwh, "kWh", 3),
             _fmt(state.meters.discharged_kwh, "kWh", 3),
-            (f"{limits.charge_voltage_v:.1f} V / {limits.charge_current_a:.0f} A / "
-             f"{limits.discharge_current_a:.0f} A {limits.reason}") if limits else "—",
+            (
+                f"{limits.charge_voltage_v:.1f} V / {limits.charge_current_a:.0f} A / "
+                f"{limits.discharge_current_a:.0f} A {limits.reason}"
+            )
+            if limits
+            else "—",
             f"corrupt {health.get('corrupt_frames', 0)}, timeouts {health.get('timeouts', 0)}",
         )
     return table

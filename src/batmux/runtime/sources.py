@@ -40,12 +40,18 @@ def sim_battery(cfg: BatteryConfig, clock: Callable[[], float] = time.time) -> S
 def _sim_device(cfg: BatteryConfig, battery: SimBattery) -> Any:
     device_cls = load(get_type(cfg.type).sim)
     kwargs: dict[str, Any] = {}
-    if cfg.sim is not None and cfg.sim.firmware and "firmware" in inspect.signature(device_cls).parameters:
+    if (
+        cfg.sim is not None
+        and cfg.sim.firmware
+        and "firmware" in inspect.signature(device_cls).parameters
+    ):
         kwargs["firmware"] = cfg.sim.firmware
     return device_cls(battery, **kwargs)
 
 
-def build_source(cfg: BatteryConfig, config: Config, context: dict[str, Any] | None = None) -> Source:
+def build_source(
+    cfg: BatteryConfig, config: Config, context: dict[str, Any] | None = None
+) -> Source:
     device_type = get_type(cfg.type)
     if device_type.transport == "ble":
         codec = load(device_type.codec)()

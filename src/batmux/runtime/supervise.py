@@ -24,8 +24,14 @@ async def supervised(
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # a supervisor's whole job is to survive its child
-            log.error("%s failed: %s: %s; restarting in %.0f s", name, type(exc).__name__, exc,
-                      delay, exc_info=log.isEnabledFor(logging.DEBUG))
+            log.error(
+                "%s failed: %s: %s; restarting in %.0f s",
+                name,
+                type(exc).__name__,
+                exc,
+                delay,
+                exc_info=log.isEnabledFor(logging.DEBUG),
+            )
         if asyncio.get_running_loop().time() - started > max_delay_s:
             delay = base_delay_s  # it ran fine for a while: start backing off afresh
         await asyncio.sleep(delay)

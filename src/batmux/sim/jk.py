@@ -16,8 +16,12 @@ class JkSimDevice(SimDevice):
     def __init__(self, battery: SimBattery, firmware: str = "11.48", stream_period_s: float = 0.5):
         super().__init__(battery)
         self.info = jk.DeviceInfo(
-            model="JK_B2A24S20P", hardware="11.XW", software=firmware, name="JK-sim",
-            serial="4057123456", power_on_count=3,
+            model="JK_B2A24S20P",
+            hardware="11.XW",
+            software=firmware,
+            name="JK-sim",
+            serial="4057123456",
+            power_on_count=3,
         )
         self.layout = self.info.layout
         self.stream_period_s = stream_period_s
@@ -41,8 +45,14 @@ class JkSimDevice(SimDevice):
             return [jk.build_device_info(self.info, self._count()) + jk.READY_MESSAGE]
         if register == jk.REG_CELL_INFO:
             self._streaming = True
-            settings = jk.build_settings(b.cells, b.capacity_ah, b.charge_enabled,
-                                         b.discharge_enabled, b.balancing, self._count())
+            settings = jk.build_settings(
+                b.cells,
+                b.capacity_ah,
+                b.charge_enabled,
+                b.discharge_enabled,
+                b.balancing,
+                self._count(),
+            )
             return [settings, self.cell_frame()]
         if register == jk.REG_CHARGE:
             b.charge_enabled = bool(value)

@@ -68,7 +68,10 @@ BINARY = (
     ("discharge_enabled", "Discharging enabled", None),
     ("balancing", "Balancing", None),
 )
-SWITCHES = (("charge", "charge_enabled", "Charging"), ("discharge", "discharge_enabled", "Discharging"))
+SWITCHES = (
+    ("charge", "charge_enabled", "Charging"),
+    ("discharge", "discharge_enabled", "Discharging"),
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,8 +106,15 @@ def device_block(name: str, model: str, is_group: bool) -> dict[str, Any]:
     }
 
 
-def _config(q: Quantity, name: str, topics: Topics, device: dict[str, Any], state_topic: str,
-            template: str, object_key: str) -> dict[str, Any]:
+def _config(
+    q: Quantity,
+    name: str,
+    topics: Topics,
+    device: dict[str, Any],
+    state_topic: str,
+    template: str,
+    object_key: str,
+) -> dict[str, Any]:
     uid = f"batmux_{name}_{object_key}"
     cfg: dict[str, Any] = {
         "name": q.name,
@@ -154,36 +164,87 @@ def discovery_messages(
 
     for q in QUANTITIES:
         if q.key in state_json:
-            add("sensor", q.key, _config(q, name, topics, device, state_topic,
-                                         f"{{{{ value_json.{q.key} }}}}", q.key))
+            add(
+                "sensor",
+                q.key,
+                _config(
+                    q, name, topics, device, state_topic, f"{{{{ value_json.{q.key} }}}}", q.key
+                ),
+            )
     for i, _ in enumerate(state_json.get("cell_voltages", [])):
         q = Quantity(f"cell_{i + 1}", f"Cell {i + 1} voltage", "V", "voltage", M, precision=3)
-        add("sensor", q.key, _config(q, name, topics, device, state_topic,
-                                     f"{{{{ value_json.cell_voltages[{i}] }}}}", q.key))
+        add(
+            "sensor",
+            q.key,
+            _config(
+                q,
+                name,
+                topics,
+                device,
+                state_topic,
+                f"{{{{ value_json.cell_voltages[{i}] }}}}",
+                q.key,
+            ),
+        )
     for i, _ in enumerate(state_json.get("temperatures", [])):
-        q = Quantity(f"temperature_{i + 1}", f"Temperature {i + 1}", "°C", "temperature", M,
-                     precision=1)
-        add("sensor", q.key, _config(q, name, topics, device, state_topic,
-                                     f"{{{{ value_json.temperatures[{i}] }}}}", q.key))
+        q = Quantity(
+            f"temperature_{i + 1}", f"Temperature {i + 1}", "°C", "temperature", M, precision=1
+        )
+        add(
+            "sensor",
+            q.key,
+            _config(
+                q,
+                name,
+                topics,
+                device,
+                state_topic,
+                f"{{{{ value_json.temperatures[{i}] }}}}",
+                q.key,
+            ),
+        )
     for key, label, device_class in BINARY:
         if key in state_json and not (allow_control and key != "balancing"):
             q = Quantity(key, label, None, device_class, None)
-            cfg = _config(q, name, topics, device, state_topic,
-                          f"{{{{ 'ON' if value_json.{key} else 'OFF' }}}}", key)
+            cfg = _config(
+                q,
+                name,
+                topics,
+                device,
+                state_topic,
+                f"{{{{ 'ON' if value_json.{key} else 'OFF' }}}}",
+                key,
+            )
             add("binary_sensor", key, cfg)
     if allow_control:
         for switch, key, label in SWITCHES:
             if key in state_json:
                 q = Quantity(key, label, None, "switch", None)
-                cfg = _config(q, name, topics, device, state_topic,
-                              f"{{{{ 'ON' if value_json.{key} else 'OFF' }}}}", switch)
+                cfg = _config(
+                    q,
+                    name,
+                    topics,
+                    device,
+                    state_topic,
+                    f"{{{{ 'ON' if value_json.{key} else 'OFF' }}}}",
+                    switch,
+                )
                 cfg["command_topic"] = topics.command(name, switch)
                 cfg["payload_on"], cfg["payload_off"] = "ON", "OFF"
                 add("switch", switch, cfg)
     for q in DIAGNOSTICS:
         if diagnostics is not None and q.key in diagnostics:
-            add("sensor", f"diag_{q.key}", _config(q, name, topics, device,
-                                                   topics.diagnostics(name),
-                                                   f"{{{{ value_json.{q.key} }}}}",
-                                                   f"diag_{q.key}"))
+            add(
+                "sensor",
+                f"diag_{q.key}",
+                _config(
+                    q,
+                    name,
+                    topics,
+                    device,
+                    topics.diagnostics(name),
+                    f"{{{{ value_json.{q.key} }}}}",
+                    f"diag_{q.key}",
+                ),
+            )
     return out

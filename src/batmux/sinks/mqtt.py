@@ -111,15 +111,21 @@ class MqttSink:
         if state.sample is not None:
             await client.publish(self.topics.state(name), json.dumps(payload), qos=0, retain=True)
         if state.diagnostics:
-            await client.publish(self.topics.diagnostics(name), json.dumps(state.diagnostics),
-                                 retain=True)
+            await client.publish(
+                self.topics.diagnostics(name), json.dumps(state.diagnostics), retain=True
+            )
         if self._availability.get(name) != state.available:
             self._availability[name] = state.available
-            await client.publish(self.topics.availability(name),
-                                 b"online" if state.available else b"offline", qos=1, retain=True)
+            await client.publish(
+                self.topics.availability(name),
+                b"online" if state.available else b"offline",
+                qos=1,
+                retain=True,
+            )
 
-    async def _announce(self, client: aiomqtt.Client, state: BatteryState,
-                        payload: dict[str, Any]) -> None:
+    async def _announce(
+        self, client: aiomqtt.Client, state: BatteryState, payload: dict[str, Any]
+    ) -> None:
         runtime = self.gateway.batteries.get(state.name)
         messages = discovery_messages(
             state.name,
@@ -153,7 +159,11 @@ class MqttSink:
             return
         name, switch = parts[-3], parts[-2]
         runtime = self.gateway.batteries.get(name)
-        if runtime is None or not runtime.cfg.allow_control or switch not in ("charge", "discharge"):
+        if (
+            runtime is None
+            or not runtime.cfg.allow_control
+            or switch not in ("charge", "discharge")
+        ):
             log.warning("MQTT: ignoring command on %s", topic)
             return
         if payload.upper() not in ("ON", "OFF"):
