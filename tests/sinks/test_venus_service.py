@@ -195,4 +195,3 @@ async def _wait_name(monitor, name: str, timeout: float = 3.0) -> None:
             if reply.message_type is MessageType.METHOD_RETURN and reply.body[0]:
                 return
             await asyncio.sleep(0.02)
-
