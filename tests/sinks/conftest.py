@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from venus_dbus_helpers import Monitor
+
+from sinks.venus_dbus_helpers import Monitor
 
 BUS_CONFIG = """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
  "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">

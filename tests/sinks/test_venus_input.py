@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from types import SimpleNamespace
 from typing import Any
 
-from venus_dbus_helpers import FakeVictronService
+import pytest
 
-from batmux.devices.venus_input import MIN_SOC_PATH, VictronInput
+from batmux.config import parse_config
+from batmux.devices.venus_input import MIN_SOC_PATH, VictronInput, victron_source
+from batmux.errors import ControlRefused, NoData
 from batmux.sinks.venus_config import VictronInputConfig
+from sinks.venus_dbus_helpers import FakeVictronService
 
 
 async def eventually(check: Callable[[], Any], expected: Any, timeout: float = 3.0) -> None:
@@ -98,3 +102,31 @@ async def test_required_vebus_missing_is_none(dbus_address: str) -> None:
         assert victron.current_a() is None
         assert victron.readings() == {"com.victronenergy.solarcharger.ttyS1": 15.0}
     await mppt.stop()
+
+
+async def test_as_a_configured_device(dbus_address: str) -> None:
+    """``type: victron_dbus`` gives the Victron current as a sample, NoData while incomplete."""
+    config = parse_config(
+        {
+            "batteries": [{"name": "victron", "type": "victron_dbus", "address": "dbus"}],
+            "victron_input": {"solar_chargers": False, "min_soc": True},
+        }
+    )
+    source = victron_source(config.batteries[0], {"gateway": SimpleNamespace(config=config)})
+    source.victron._bus_address = dbus_address  # the test bus instead of the system bus
+    with pytest.raises(NoData):
+        await source.sample()  # no VE.Bus yet
+    vebus = await FakeVictronService("com.victronenergy.vebus.ttyS3", dc(12.0)).start(dbus_address)
+    settings = await FakeVictronService("com.victronenergy.settings", {MIN_SOC_PATH: 10}).start(
+        dbus_address
+    )
+    await eventually(source.victron.current_a, 12.0)
+    await eventually(source.victron.min_soc, 10.0)
+    sample = await source.sample()
+    assert sample.current_a == 12.0 and sample.extra["ess_min_soc"] == 10.0
+    assert source.health.samples == 1 and source.health.connects == 1
+    with pytest.raises(ControlRefused):
+        await source.set_switch("charge", False)
+    await source.close()
+    await vebus.stop()
+    await settings.stop()

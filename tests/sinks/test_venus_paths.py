@@ -4,83 +4,13 @@ from __future__ import annotations
 
 import dataclasses
 
-from venus_states import CELLS, bank_state, high_cell_state, stale
-
 from batmux.model.sample import BatterySample
 from batmux.model.state import BatteryState
 from batmux.sinks.venus_config import VenusConfig
-from batmux.sinks.venus_paths import build_paths, text, version
+from batmux.sinks.venus_paths import build_paths, text
+from sinks.venus_states import GOLDEN_BANK, bank_state, high_cell_state, stale
 
 CFG = VenusConfig(battery="bank", device_instance=100)
-
-GOLDEN_BANK = {
-    "/Mgmt/ProcessName": "batmux",
-    "/Mgmt/ProcessVersion": version(),
-    "/Mgmt/Connection": "batmux group bank",
-    "/DeviceInstance": 100,
-    "/ProductId": 0xFFFF,
-    "/ProductName": "batmux",
-    "/FirmwareVersion": version(),
-    "/HardwareVersion": None,
-    "/Connected": 1,
-    "/CustomName": "bank",
-    "/Serial": "batmux-bank",
-    "/Dc/0/Voltage": 26.42,
-    "/Dc/0/Current": -12.5,
-    "/Dc/0/Power": -330.2,
-    "/Dc/0/Temperature": 22.0,
-    "/Soc": 64.0,
-    "/Soh": 98.0,
-    "/Capacity": 128.0,
-    "/InstalledCapacity": 200.0,
-    "/ConsumedAmphours": -72.0,
-    "/TimeToGo": 36864,  # 128 Ah / 12.5 A = 10.24 h
-    "/Info/MaxChargeVoltage": 28.4,
-    "/Info/MaxChargeCurrent": 100.0,
-    "/Info/MaxDischargeCurrent": 150.0,
-    "/Info/BatteryLowVoltage": 24.0,
-    "/Info/ChargeRequest": 0,
-    "/Io/AllowToCharge": 1,
-    "/Io/AllowToDischarge": 1,
-    "/Io/AllowToBalance": 0,
-    "/System/MinCellVoltage": 3.298,
-    "/System/MaxCellVoltage": 3.31,
-    "/System/MinVoltageCellId": "b:3",
-    "/System/MaxVoltageCellId": "a:4",
-    "/System/MinCellTemperature": 21.0,
-    "/System/MaxCellTemperature": 23.0,
-    "/System/MOSTemperature": 30.5,
-    "/System/NrOfCellsPerBattery": 8,
-    "/System/NrOfModulesOnline": 2,
-    "/System/NrOfModulesOffline": 0,
-    "/System/NrOfModulesBlockingCharge": 0,
-    "/System/NrOfModulesBlockingDischarge": 0,
-    **{f"/Voltages/Cell{i}": v for i, v in enumerate(CELLS, start=1)},
-    "/Voltages/Sum": 26.422,  # the mean of the two pack sums
-    "/Voltages/Diff": 0.012,
-    **{f"/Balances/Cell{i}": None for i in range(1, 17)},
-    "/Alarms/LowVoltage": 0,
-    "/Alarms/HighVoltage": 0,
-    "/Alarms/LowCellVoltage": 0,
-    "/Alarms/HighCellVoltage": 0,
-    "/Alarms/LowSoc": 0,
-    "/Alarms/StateOfHealth": 0,
-    "/Alarms/HighChargeCurrent": 0,
-    "/Alarms/HighDischargeCurrent": 0,
-    "/Alarms/HighCurrent": 0,
-    "/Alarms/CellImbalance": 1,  # a warning
-    "/Alarms/InternalFailure": 0,
-    "/Alarms/HighChargeTemperature": 0,
-    "/Alarms/LowChargeTemperature": 0,
-    "/Alarms/HighTemperature": 0,
-    "/Alarms/LowTemperature": 0,
-    "/Alarms/BmsCable": 0,
-    "/Alarms/HighInternalTemperature": 0,
-    "/Alarms/FuseBlown": 0,
-    "/History/ChargeCycles": 42.0,
-    "/History/ChargedEnergy": 123.457,
-    "/History/DischargedEnergy": 120.123,
-}
 
 
 def test_bank_golden() -> None:

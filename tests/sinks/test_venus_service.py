@@ -7,12 +7,11 @@ import time
 
 from dbus_fast import MessageType, Variant
 from dbus_fast.aio import MessageBus
-from test_venus_paths import GOLDEN_BANK
-from venus_states import bank_state, high_cell_state, stale
 
 from batmux.runtime.hub import StateHub
 from batmux.sinks.venus import VenusService, run_venus
 from batmux.sinks.venus_config import VenusConfig
+from sinks.venus_states import GOLDEN_BANK, bank_state, high_cell_state, stale
 
 NAME = "com.victronenergy.battery.bank"
 SIGNATURE = {int: "i", float: "d", str: "s", type(None): "ai"}
@@ -101,7 +100,8 @@ async def test_limits_follow_a_high_cell_in_one_batch(dbus_address: str, monitor
     assert monitor.value(NAME, "/Info/MaxChargeCurrent") == 100.0
 
     hub.publish([high_cell_state()])
-    await monitor.wait_for(lambda: monitor.value(NAME, "/Info/MaxChargeCurrent") == 0.0)
+    await monitor.wait_for(lambda: monitor.items_changed)
+    assert monitor.value(NAME, "/Info/MaxChargeCurrent") == 0.0
     assert monitor.value(NAME, "/Info/MaxChargeVoltage") == 27.8
     assert monitor.value(NAME, "/Alarms/HighCellVoltage") == 2
     assert monitor.value(NAME, "/System/NrOfModulesBlockingCharge") == 1
@@ -125,9 +125,10 @@ async def test_stale_disconnects_then_disappears_then_returns(dbus_address: str,
 
     started = time.monotonic()
     hub.publish([stale(bank_state())])
-    await monitor.wait_for(lambda: monitor.value(NAME, "/Connected") == 0)
-    assert monitor.value(NAME, "/Info/MaxChargeCurrent") == 0.0
+    await monitor.wait_for(lambda: monitor.items_changed)
+    assert monitor.value(NAME, "/Connected") == 0
     assert monitor.value(NAME, "/Info/MaxDischargeCurrent") == 0.0
+    assert monitor.value(NAME, "/Info/MaxChargeCurrent") == 0.0
     await monitor.wait_for(lambda: NAME not in monitor.items, timeout=3.0)
     gone_after = time.monotonic() - started
     assert 0.6 <= gone_after < 1.5, gone_after
@@ -149,7 +150,9 @@ async def test_hub_silence_counts_as_stale(dbus_address: str, monitor) -> None:
     task = asyncio.create_task(run_venus([conf], hub, dbus_address))
     await _wait_name(monitor, NAME)
     await monitor.scan(NAME)
-    await monitor.wait_for(lambda: monitor.value(NAME, "/Connected") == 0, timeout=2.0)
+    # ItemsChanged comes after the PropertiesChanged of the same batch: all of it has arrived.
+    await monitor.wait_for(lambda: monitor.items_changed, timeout=2.0)
+    assert monitor.value(NAME, "/Connected") == 0
     assert monitor.value(NAME, "/Info/MaxChargeCurrent") == 0.0
     task.cancel()
     await asyncio.gather(task, return_exceptions=True)

@@ -8,6 +8,7 @@ from batmux.model.alarms import Alarm
 from batmux.model.limits import ChargeLimits
 from batmux.model.sample import BatterySample
 from batmux.model.state import BatteryState, MemberCounts, Meters
+from batmux.sinks.venus_paths import version
 
 CELLS = (3.301, 3.305, 3.298, 3.310, 3.302, 3.304, 3.299, 3.303) * 2  # 2 × 8S, concatenated
 
@@ -63,3 +64,74 @@ def high_cell_state() -> BatteryState:
 def stale(state: BatteryState) -> BatteryState:
     limits = ChargeLimits(28.4, 0.0, 0.0, reason="stale")
     return dataclasses.replace(state, available=False, limits=limits)
+
+
+# What build_paths gives for bank_state() with VenusConfig(battery='bank'), is_bms=True.
+GOLDEN_BANK = {
+    "/Mgmt/ProcessName": "batmux",
+    "/Mgmt/ProcessVersion": version(),
+    "/Mgmt/Connection": "batmux group bank",
+    "/DeviceInstance": 100,
+    "/ProductId": 0xFFFF,
+    "/ProductName": "batmux",
+    "/FirmwareVersion": version(),
+    "/HardwareVersion": None,
+    "/Connected": 1,
+    "/CustomName": "bank",
+    "/Serial": "batmux-bank",
+    "/Dc/0/Voltage": 26.42,
+    "/Dc/0/Current": -12.5,
+    "/Dc/0/Power": -330.2,
+    "/Dc/0/Temperature": 22.0,
+    "/Soc": 64.0,
+    "/Soh": 98.0,
+    "/Capacity": 128.0,
+    "/InstalledCapacity": 200.0,
+    "/ConsumedAmphours": -72.0,
+    "/TimeToGo": 36864,  # 128 Ah / 12.5 A = 10.24 h
+    "/Info/MaxChargeVoltage": 28.4,
+    "/Info/MaxChargeCurrent": 100.0,
+    "/Info/MaxDischargeCurrent": 150.0,
+    "/Info/BatteryLowVoltage": 24.0,
+    "/Info/ChargeRequest": 0,
+    "/Io/AllowToCharge": 1,
+    "/Io/AllowToDischarge": 1,
+    "/Io/AllowToBalance": 0,
+    "/System/MinCellVoltage": 3.298,
+    "/System/MaxCellVoltage": 3.31,
+    "/System/MinVoltageCellId": "b:3",
+    "/System/MaxVoltageCellId": "a:4",
+    "/System/MinCellTemperature": 21.0,
+    "/System/MaxCellTemperature": 23.0,
+    "/System/MOSTemperature": 30.5,
+    "/System/NrOfCellsPerBattery": 8,
+    "/System/NrOfModulesOnline": 2,
+    "/System/NrOfModulesOffline": 0,
+    "/System/NrOfModulesBlockingCharge": 0,
+    "/System/NrOfModulesBlockingDischarge": 0,
+    **{f"/Voltages/Cell{i}": v for i, v in enumerate(CELLS, start=1)},
+    "/Voltages/Sum": 26.422,  # the mean of the two pack sums
+    "/Voltages/Diff": 0.012,
+    **{f"/Balances/Cell{i}": None for i in range(1, 17)},
+    "/Alarms/LowVoltage": 0,
+    "/Alarms/HighVoltage": 0,
+    "/Alarms/LowCellVoltage": 0,
+    "/Alarms/HighCellVoltage": 0,
+    "/Alarms/LowSoc": 0,
+    "/Alarms/StateOfHealth": 0,
+    "/Alarms/HighChargeCurrent": 0,
+    "/Alarms/HighDischargeCurrent": 0,
+    "/Alarms/HighCurrent": 0,
+    "/Alarms/CellImbalance": 1,  # a warning
+    "/Alarms/InternalFailure": 0,
+    "/Alarms/HighChargeTemperature": 0,
+    "/Alarms/LowChargeTemperature": 0,
+    "/Alarms/HighTemperature": 0,
+    "/Alarms/LowTemperature": 0,
+    "/Alarms/BmsCable": 0,
+    "/Alarms/HighInternalTemperature": 0,
+    "/Alarms/FuseBlown": 0,
+    "/History/ChargeCycles": 42.0,
+    "/History/ChargedEnergy": 123.457,
+    "/History/DischargedEnergy": 120.123,
+}

@@ -15,12 +15,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
+from typing import Any
 
 from dbus_fast import Message, MessageType
 from dbus_fast.aio import MessageBus
 
-from batmux.errors import LinkError
+from batmux.devices.health import Health
+from batmux.errors import ControlRefused, LinkError, NoData
 from batmux.links.venus_dbus import DBUS, Value, add_match, as_float, call, connect, unwrap
+from batmux.model.sample import BatterySample
 from batmux.sinks.venus_config import VictronInputConfig
 
 log = logging.getLogger(__name__)
@@ -86,6 +90,10 @@ class VictronInput:
     def readings(self) -> dict[str, float | None]:
         """Every device current seen, for diagnostics."""
         return {s: as_float(v.get(CURRENT)) for s, v in self._values.items() if s != SETTINGS}
+
+    @property
+    def connected(self) -> bool:
+        return self._bus is not None and self._bus.connected
 
     def _services(self, prefix: str) -> list[str]:
         return sorted(s for s in self._values if s.startswith(prefix))
@@ -218,3 +226,48 @@ class VictronInput:
             task = asyncio.get_running_loop().create_task(self._scan(name, new))
             self._scans.add(task)
             task.add_done_callback(self._scans.discard)
+
+
+class VictronCurrentSource:
+    """``type: victron_dbus``: the Victron-measured current as a battery entry.
+
+    So a bank or coulomb counter can name it like any other current device. ``sample()`` gives
+    ``current_a`` (and ``extra['ess_min_soc']``) or raises ``NoData`` while a reading is missing.
+    The watch options come from the root ``victron_input:`` section (defaults if absent).
+    """
+
+    def __init__(self, name: str, victron: VictronInput) -> None:
+        self.name = name
+        self.health = Health()
+        self.victron = victron
+
+    async def sample(self) -> BatterySample:
+        if not self.victron.connected:
+            try:
+                await self.victron.start()
+            except LinkError as exc:
+                self.health.error(str(exc))
+                await self.victron.close()
+                raise
+            self.health.connects += 1
+        current = self.victron.current_a()
+        if current is None:
+            raise NoData(f"{self.name}: no complete Victron current reading")
+        extra: dict[str, float] = {}
+        if (min_soc := self.victron.min_soc()) is not None:
+            extra["ess_min_soc"] = min_soc
+        self.health.samples += 1
+        return BatterySample(timestamp=time.time(), current_a=current, extra=extra)
+
+    async def close(self) -> None:
+        await self.victron.close()
+
+    async def set_switch(self, switch: str, on: bool) -> None:
+        raise ControlRefused(f"{self.name}: Victron current input has no switches")
+
+
+def victron_source(cfg: Any, context: dict[str, Any]) -> VictronCurrentSource:
+    """Registry factory ``(battery_config, context) -> Source``."""
+    gateway = context.get("gateway")
+    section = getattr(getattr(gateway, "config", None), "victron_input", None)
+    return VictronCurrentSource(cfg.name, VictronInput(section or VictronInputConfig()))
