@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import time
+from types import SimpleNamespace
 
 from dbus_fast import MessageType, Variant
 from dbus_fast.aio import MessageBus
 
+from batmux.config import parse_config
 from batmux.runtime.hub import StateHub
-from batmux.sinks.venus import VenusService, run_venus
+from batmux.sinks.venus import VenusService, run_venus, venus_sink
 from batmux.sinks.venus_config import VenusConfig
 from sinks.venus_states import GOLDEN_BANK, bank_state, high_cell_state, stale
 
@@ -198,3 +200,18 @@ async def _wait_name(monitor, name: str, timeout: float = 3.0) -> None:
             if reply.message_type is MessageType.METHOD_RETURN and reply.body[0]:
                 return
             await asyncio.sleep(0.02)
+
+
+async def test_gateway_sink_adapter(dbus_address: str, monitor, monkeypatch) -> None:
+    """venus_sink(gateway) serves config.venus from gateway.hub (system bus via the env var)."""
+    monkeypatch.setenv("DBUS_SYSTEM_BUS_ADDRESS", dbus_address)
+    config = parse_config({"venus": [{"battery": "bank", "device_instance": 100}]})
+    hub = StateHub()
+    hub.publish([bank_state()])
+    task = asyncio.create_task(venus_sink(SimpleNamespace(config=config, hub=hub)))
+    await _wait_name(monitor, NAME)
+    await monitor.scan(NAME)
+    assert monitor.value(NAME, "/DeviceInstance") == 100
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    await monitor.wait_for(lambda: NAME not in monitor.items)  # cancelled → leaves the bus

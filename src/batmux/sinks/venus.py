@@ -18,6 +18,7 @@ import dataclasses
 import logging
 import time
 from collections.abc import Callable, Iterable
+from typing import Any
 
 from dbus_fast import Message, MessageType, NameFlag, RequestNameReply, Variant
 from dbus_fast.aio import MessageBus
@@ -297,3 +298,8 @@ async def run_venus(
     finally:
         for service in services:
             await service.close()
+
+
+async def venus_sink(gateway: Any) -> None:
+    """``Gateway.add_sink("venus", venus_sink)``: serve ``config.venus`` from the gateway's hub."""
+    await run_venus(gateway.config.venus, gateway.hub)
