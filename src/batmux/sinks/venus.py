@@ -85,6 +85,8 @@ class VenusService:
     # -- driving ------------------------------------------------------------------------------
     async def update(self, state: BatteryState | None) -> None:
         async with self._lock:
+            if state is None and self._state is not None:
+                state = dataclasses.replace(self._state, available=False)  # it vanished: stale
             self._state = state
             self._updated_at = self._clock()
             await self._apply()
