@@ -52,6 +52,12 @@ DEVICE_TYPES: dict[str, DeviceType] = _entry(
         sim="batmux.sim.jk:JkSimDevice",
         description="JK BMS JK02, 32-cell layout (firmware >= 11)",
     ),
+    DeviceType(
+        "victron_dbus",
+        "dbus",
+        source="batmux.devices.venus_input:victron_source",
+        description="battery current measured by Victron gear on the Venus OS D-Bus",
+    ),
 )
 
 
