@@ -174,7 +174,7 @@ def decode_status(frame: bytes, timestamp: float, capacity_ah: float | None) -> 
     mos_temp: float | None = None
     if long_block:
         lv = read_table(STATUS_LONG, frame)
-        mos_temp = lv["mos_temperature_raw"] - OFFSET_T
+        mos_temp = float(lv["mos_temperature_raw"] - OFFSET_T)
         extra["balance_current"] = (lv["balance_current_raw"] - OFFSET_A) / 1000
         extra["balance_bits"] = int(lv["balance_hi"]) << 16 | int(lv["balance_lo"])
         extra["board_temperature"] = lv["board_temperature_raw"] - OFFSET_T
