@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import pytest
-from _sim_contract import COMMON, assert_matches, battery, connect
 
 from batmux.devices.ant import AntDriver
 from batmux.errors import ControlRefused
 from batmux.protocols import ant
 from batmux.protocols.ant import AntCodec
 from batmux.sim.ant import AntSimDevice
+from ble_sim import COMMON, assert_matches, battery, connect
 
 RES = {"voltage_v": 0.01, "current_a": 0.1, "charge_ah": 1e-6, "temperatures_c": 1.0,
        "mos_temperature_c": 1.0}  # fmt: skip

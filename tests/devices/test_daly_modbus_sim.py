@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import pytest
-from _sim_contract import COMMON, assert_matches, battery, connect
 
 from batmux.devices.daly_modbus import DalyModbusDriver
 from batmux.errors import ControlRefused
 from batmux.protocols import daly_modbus as dm
 from batmux.protocols.daly_modbus import DalyModbusCodec
 from batmux.sim.daly_modbus import DalyModbusSimDevice
+from ble_sim import COMMON, assert_matches, battery, connect
 
 RES = {"voltage_v": 0.1, "current_a": 0.1, "soc_pct": 0.1, "charge_ah": 0.1,
        "temperatures_c": 1.0, "mos_temperature_c": 1.0}  # fmt: skip

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import pytest
-from _sim_contract import COMMON, assert_matches, battery, connect
 
 from batmux.devices.daly import DalyDriver
 from batmux.errors import ControlRefused
 from batmux.protocols import daly
 from batmux.protocols.daly import DalyCodec
 from batmux.sim.daly import DalySimDevice
+from ble_sim import COMMON, assert_matches, battery, connect
 
 RES = {"voltage_v": 0.1, "current_a": 0.1, "soc_pct": 0.1, "charge_ah": 0.001,
        "temperatures_c": 1.0}  # fmt: skip

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import pytest
-from _sim_contract import COMMON, assert_matches, battery, connect
 
 from batmux.devices.jbd import JbdDriver
 from batmux.errors import ControlRefused
 from batmux.protocols import jbd
 from batmux.protocols.jbd import JbdCodec
 from batmux.sim.jbd import JbdSimDevice
+from ble_sim import COMMON, assert_matches, battery, connect
 
 RES = {"voltage_v": 0.01, "current_a": 0.01, "charge_ah": 0.01, "temperatures_c": 0.1}
 

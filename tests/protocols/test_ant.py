@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from _ble_contract import check_vector, corrupt, feed_all, fuzz_test, load, vector_chunks, vectors
 
 from batmux.errors import ProtocolError
 from batmux.model.alarms import Alarm
@@ -13,6 +12,7 @@ from batmux.model.sample import BatterySample
 from batmux.protocols import ant
 from batmux.protocols.ant import AntCodec
 from batmux.protocols.base import modbus_crc16
+from ble_contract import check_vector, corrupt, feed_all, fuzz_test, load, vector_chunks, vectors
 
 VECTORS = vectors("ant")
 FRAMES = [b"".join(bytes.fromhex(f) for f in load(p)["frames"]) for p in VECTORS]

@@ -5,13 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from _ble_contract import check_vector, corrupt, feed_all, fuzz_test, load, vector_chunks, vectors
 
 from batmux.errors import ProtocolError, TruncatedFrame
 from batmux.model.alarms import Alarm
 from batmux.model.sample import BatterySample
 from batmux.protocols import daly_modbus as dm
 from batmux.protocols.daly_modbus import DalyModbusCodec
+from ble_contract import check_vector, corrupt, feed_all, fuzz_test, load, vector_chunks, vectors
 
 VECTORS = vectors("daly_modbus")
 FRAMES = [bytes.fromhex(load(p)["frames"][0]) for p in VECTORS]

@@ -5,13 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from _ble_contract import check_vector, corrupt, feed_all, fuzz_test, load, vector_chunks, vectors
 
 from batmux.errors import ProtocolError
 from batmux.model.alarms import Alarm
 from batmux.model.sample import BatterySample
 from batmux.protocols import jbd
 from batmux.protocols.jbd import JbdCodec
+from ble_contract import check_vector, corrupt, feed_all, fuzz_test, load, vector_chunks, vectors
 
 VECTORS = vectors("jbd")
 JBD_1 = [bytes.fromhex(f) for f in load(VECTORS[0])["frames"]]

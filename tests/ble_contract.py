@@ -1,6 +1,7 @@
 """The contract every BLE codec in this folder passes: vectors, fuzz, stream faults.
 
-Each ``test_<family>.py`` calls these with its codec class; nothing here mocks batmux logic.
+Each ``tests/protocols/test_<family>.py`` calls these with its codec class;
+nothing here mocks batmux logic.
 """
 
 from __future__ import annotations
@@ -8,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import json
 import math
-import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -19,8 +19,13 @@ from hypothesis import strategies as st
 from batmux.errors import ProtocolError
 from batmux.model.sample import BatterySample
 from batmux.protocols.base import Codec
+from conftest import VECTORS as _SHARED_VECTORS
 
-VECTORS = Path(os.environ.get("BATMUX_VECTORS", "/work/shared/vectors/ble"))
+# The lead's conftest looks beside the repo; a worktree elsewhere falls back to /work/shared.
+VECTORS = next(
+    (p for p in (_SHARED_VECTORS / "ble", Path("/work/shared/vectors/ble")) if p.is_dir()),
+    _SHARED_VECTORS / "ble",
+)
 
 
 def vectors(family: str) -> list[Path]:
