@@ -21,7 +21,9 @@ def values_equal(got: Any, want: Any) -> bool:
     if isinstance(want, (int, float)) and isinstance(got, (int, float)):
         return math.isclose(got, want, rel_tol=1e-3, abs_tol=1e-3)
     if isinstance(want, list) and isinstance(got, (list, tuple)):
-        return len(got) == len(want) and all(values_equal(g, w) for g, w in zip(got, want))
+        return len(got) == len(want) and all(
+            values_equal(g, w) for g, w in zip(got, want, strict=False)
+        )
     if isinstance(want, dict) and isinstance(got, dict):
         return set(got) >= set(want) and all(values_equal(got[k], w) for k, w in want.items())
     return got == want

@@ -58,6 +58,38 @@ DEVICE_TYPES: dict[str, DeviceType] = _entry(
         source="batmux.devices.venus_input:victron_source",
         description="battery current measured by Victron gear on the Venus OS D-Bus",
     ),
+    DeviceType(
+        "jbd",
+        "ble",
+        codec="batmux.protocols.jbd:JbdCodec",
+        driver="batmux.devices.jbd:JbdDriver",
+        sim="batmux.sim.jbd:JbdSimDevice",
+        description="JBD / Jiabaida / Xiaoxiang / Overkill Solar / LLT Power BMS",
+    ),
+    DeviceType(
+        "daly",
+        "ble",
+        codec="batmux.protocols.daly:DalyCodec",
+        driver="batmux.devices.daly:DalyDriver",
+        sim="batmux.sim.daly:DalySimDevice",
+        description="Daly BMS, classic A5 protocol (older Bluetooth dongles)",
+    ),
+    DeviceType(
+        "daly_modbus",
+        "ble",
+        codec="batmux.protocols.daly_modbus:DalyModbusCodec",
+        driver="batmux.devices.daly_modbus:DalyModbusDriver",
+        sim="batmux.sim.daly_modbus:DalyModbusSimDevice",
+        description="Daly BMS, D2 03 Modbus-style protocol (H-series / DL- modules)",
+    ),
+    DeviceType(
+        "ant",
+        "ble",
+        codec="batmux.protocols.ant:AntCodec",
+        driver="batmux.devices.ant:AntDriver",
+        sim="batmux.sim.ant:AntSimDevice",
+        description="ANT BMS, 2021+ protocol (ANT-BLE…)",
+    ),
 )
 
 

@@ -11,3 +11,7 @@ def wire(gateway: Gateway) -> None:
         from batmux.sinks.mqtt import run_mqtt
 
         gateway.add_sink("mqtt", run_mqtt)
+    if config.venus:
+        from batmux.sinks.venus import venus_sink
+
+        gateway.add_sink("venus", venus_sink)

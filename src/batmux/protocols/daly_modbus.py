@@ -1,0 +1,249 @@
+"""Daly "Modbus-like" ``D2 03`` BLE protocol (H-series / ``DL-…`` modules, 2022+).
+
+Host → BMS: ``D2 func addr(2, BE) value(2, BE) crc_lo crc_hi`` (CRC-16/MODBUS over 6 bytes);
+func 0x03 reads ``value`` registers from ``addr``, func 0x06 writes one register.
+BMS → host: ``D2 03 count data[count] crc_lo crc_hi`` for a read (big-endian registers),
+an echo of the 8-byte request for a write. Replies of 129/165 bytes span many notifications
+on a default MTU, so reassembly goes by the byte count.
+
+Status block (register r at frame byte 3 + 2r), e.g. vector daly_modbus_1: reg 0x28
+``02 0D`` → 52.5 V, reg 0x29 ``75 11`` → (29969 − 30000) × 0.1 = −3.1 A (positive = charging
+natively; the state register 0x2F agrees), reg 0x2A ``02 12`` → 53.0 %.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from batmux.errors import CorruptFrame, ProtocolError, TruncatedFrame
+from batmux.model.sample import BatterySample, ExtraValue
+from batmux.protocols.base import Codec, Field, modbus_crc16, read_table
+from batmux.protocols.daly import FAULT_ALARMS, FAULT_WARNINGS
+
+START, READ, WRITE = 0xD2, 0x03, 0x06
+STATUS_REGS, STATUS_REGS_LONG = 0x3E, 0x50  # 62 or 80 registers from 0
+SETTINGS_START, SETTINGS_REGS = 0x80, 0x29
+REG_CHARGE_SWITCH, REG_DISCHARGE_SWITCH, REG_BALANCE_SWITCH = 0xA5, 0xA6, 0xCF
+SWITCH_REGISTERS = {
+    "charge": REG_CHARGE_SWITCH,
+    "discharge": REG_DISCHARGE_SWITCH,
+    "balance": REG_BALANCE_SWITCH,
+}
+OFFSET_A, OFFSET_T = 30000, 40
+MAX_CELLS, MAX_TEMPS = 32, 8
+
+
+def _reg(name: str, register: int, scale: float = 1.0) -> Field:
+    return Field(name, 3 + 2 * register, 2, scale=scale, byteorder="big")
+
+
+STATUS = (
+    _reg("voltage", 0x28, 0.1),
+    _reg("current_raw", 0x29),
+    _reg("soc", 0x2A, 0.1),
+    _reg("state", 0x2F),  # 0 idle, 1 charging, 2 discharging
+    _reg("charge", 0x30, 0.1),
+    _reg("cell_count", 0x31),
+    _reg("temperature_sensor_count", 0x32),
+    _reg("cycles", 0x33),
+    _reg("balancing", 0x34),
+    _reg("charge_mos", 0x35),
+    _reg("discharge_mos", 0x36),
+    _reg("delta_cell_mv", 0x38),
+)
+STATUS_LONG = (
+    _reg("balance_lo", 0x3E),
+    _reg("balance_hi", 0x3F),
+    _reg("balance_current_raw", 0x40),
+    _reg("mos_temperature_raw", 0x42),
+    _reg("board_temperature_raw", 0x43),
+)
+ALARM_START = 3 + 2 * 0x3A  # 8 bytes, same bit order as the classic 0x98 reply
+SETTINGS = (Field("rated_capacity", 3, 2, scale=0.1, byteorder="big"),)  # reg 0x80
+
+
+def frame_with_crc(body: bytes) -> bytes:
+    return body + modbus_crc16(body).to_bytes(2, "little")
+
+
+def crc_ok(frame: bytes) -> bool:
+    return len(frame) > 2 and modbus_crc16(frame[:-2]) == int.from_bytes(frame[-2:], "little")
+
+
+def read_request(start: int = 0, count: int = STATUS_REGS_LONG) -> bytes:
+    """``read_request(0, 0x3E)`` → ``D2 03 00 00 00 3E D7 B9``."""
+    return frame_with_crc(
+        bytes([START, READ]) + start.to_bytes(2, "big") + count.to_bytes(2, "big")
+    )
+
+
+def write_request(register: int, value: int) -> bytes:
+    return frame_with_crc(
+        bytes([START, WRITE]) + register.to_bytes(2, "big") + value.to_bytes(2, "big")
+    )
+
+
+def switch_request(switch: str, on: bool) -> bytes:
+    return write_request(SWITCH_REGISTERS[switch], 1 if on else 0)
+
+
+def parse_request(data: bytes) -> tuple[int, int, int] | None:
+    """(func, address, value) of a valid host request, else None (simulator side)."""
+    if len(data) != 8 or data[0] != START or data[1] not in (READ, WRITE) or not crc_ok(data):
+        return None
+    return data[1], int.from_bytes(data[2:4], "big"), int.from_bytes(data[4:6], "big")
+
+
+def is_status(frame: bytes) -> bool:
+    return frame[1] == READ and frame[2] >= 2 * STATUS_REGS
+
+
+def is_settings(frame: bytes) -> bool:
+    return frame[1] == READ and frame[2] == 2 * SETTINGS_REGS
+
+
+class DalyModbusCodec(Codec):
+    """Reassembles ``D2`` replies by byte count; remembers the rated capacity from settings."""
+
+    name = "daly_modbus"
+    max_buffer = 1024
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._buffer = bytearray()
+        self.rated_capacity_ah: float | None = None
+
+    def feed(self, chunk: bytes) -> list[bytes]:
+        buf = self._buffer
+        buf += chunk
+        frames: list[bytes] = []
+        while True:
+            start = buf.find(bytes([START]))
+            if start < 0:
+                buf.clear()
+                break
+            del buf[:start]
+            if len(buf) < 3:
+                break
+            if buf[1] not in (READ, WRITE):
+                del buf[:1]
+                continue
+            total = 8 if buf[1] == WRITE else buf[2] + 5
+            if len(buf) < total:
+                if len(buf) > self.max_buffer:
+                    del buf[:1]
+                break
+            frame = bytes(buf[:total])
+            if not crc_ok(frame):
+                self.reject(CorruptFrame(f"Daly D2 reply ({total} bytes): CRC mismatch"))
+                del buf[:1]
+                continue
+            del buf[:total]
+            frames.append(frame)
+            if is_settings(frame):
+                self.rated_capacity_ah = read_table(SETTINGS, frame)["rated_capacity"]
+        return frames
+
+    def decode(self, frames: Sequence[bytes], timestamp: float = 0.0) -> BatterySample:
+        for f in frames:
+            if is_settings(f):
+                self.rated_capacity_ah = read_table(SETTINGS, f)["rated_capacity"]
+        status = [f for f in frames if len(f) > 3 and is_status(f)]
+        if not status:
+            detail = f": {self.last_error}" if self.last_error else ""
+            raise ProtocolError(f"no valid Daly D2 status-block reply{detail}")
+        return decode_status(status[-1], timestamp, self.rated_capacity_ah)
+
+
+def decode_status(frame: bytes, timestamp: float, capacity_ah: float | None) -> BatterySample:
+    if len(frame) < 2 * STATUS_REGS + 5:
+        raise TruncatedFrame(f"Daly D2 status: {len(frame)} bytes")
+    v = read_table(STATUS, frame)
+    long_block = len(frame) >= 2 * STATUS_REGS_LONG + 5
+    cells = min(int(v["cell_count"]), MAX_CELLS)
+    n_temps = min(int(v["temperature_sensor_count"]), MAX_TEMPS)
+    regs = [int.from_bytes(frame[3 + 2 * r : 5 + 2 * r], "big") for r in range(0x28)]
+    alarm_bits = int.from_bytes(frame[ALARM_START : ALARM_START + 8], "little")
+    extra: dict[str, ExtraValue] = {
+        "state": int(v["state"]),
+        "cell_count": cells,
+        "temperature_sensor_count": n_temps,
+        "delta_cell_mv": int(v["delta_cell_mv"]),
+        "alarm_bits": alarm_bits,
+    }
+    mos_temp: float | None = None
+    if long_block:
+        lv = read_table(STATUS_LONG, frame)
+        mos_temp = float(lv["mos_temperature_raw"] - OFFSET_T)
+        extra["balance_current"] = (lv["balance_current_raw"] - OFFSET_A) / 1000
+        extra["balance_bits"] = int(lv["balance_hi"]) << 16 | int(lv["balance_lo"])
+        extra["board_temperature"] = lv["board_temperature_raw"] - OFFSET_T
+    return BatterySample(
+        timestamp=timestamp,
+        voltage_v=v["voltage"],
+        current_a=round((v["current_raw"] - OFFSET_A) * 0.1, 1) + 0.0,
+        soc_pct=v["soc"],
+        charge_ah=v["charge"],
+        capacity_ah=capacity_ah,
+        cycles=int(v["cycles"]),
+        cell_voltages_v=tuple(mv / 1000 for mv in regs[:cells]),
+        temperatures_c=tuple(float(t - OFFSET_T) for t in regs[0x20 : 0x20 + n_temps]),
+        mos_temperature_c=mos_temp,
+        charge_enabled=bool(v["charge_mos"]),
+        discharge_enabled=bool(v["discharge_mos"]),
+        balancing=bool(v["balancing"]),
+        alarms=frozenset(a for bit, a in FAULT_ALARMS.items() if alarm_bits >> bit & 1),
+        warnings=frozenset(a for bit, a in FAULT_WARNINGS.items() if alarm_bits >> bit & 1),
+        extra=extra,
+    )
+
+
+# -- encoders (the device side, used by the simulator) ---------------------------------------
+
+
+def read_reply(registers: Sequence[int]) -> bytes:
+    data = b"".join(max(0, min(0xFFFF, round(r))).to_bytes(2, "big") for r in registers)
+    return frame_with_crc(bytes([START, READ, len(data)]) + data)
+
+
+def status_registers(sample: BatterySample) -> list[int]:
+    """The 80 status registers (0x00–0x4F) that carry ``sample``."""
+    regs = [0] * STATUS_REGS_LONG
+    cells = sample.cell_voltages_v[:MAX_CELLS]
+    temps = sample.temperatures_c[:MAX_TEMPS]
+    current = sample.current_a or 0.0
+    for i, volts in enumerate(cells):
+        regs[i] = round(volts * 1000)
+    for i, t in enumerate(temps):
+        regs[0x20 + i] = round(t + OFFSET_T)
+    regs[0x28] = round((sample.voltage_v or 0) * 10)
+    regs[0x29] = round(current * 10 + OFFSET_A)
+    regs[0x2A] = round((sample.soc_pct or 0) * 10)
+    if cells:
+        regs[0x2B], regs[0x2C] = round(max(cells) * 1000), round(min(cells) * 1000)
+        regs[0x37] = round(sum(cells) / len(cells) * 1000)
+        regs[0x38] = round((max(cells) - min(cells)) * 1000)
+    if temps:
+        regs[0x2D], regs[0x2E] = round(max(temps) + OFFSET_T), round(min(temps) + OFFSET_T)
+    regs[0x2F] = 1 if current > 0 else 2 if current < 0 else 0
+    regs[0x30] = round((sample.charge_ah or 0) * 10)
+    regs[0x31], regs[0x32] = len(cells), len(temps)
+    regs[0x33] = int(sample.cycles or 0)
+    regs[0x34] = int(bool(sample.balancing))
+    regs[0x35], regs[0x36] = int(bool(sample.charge_enabled)), int(bool(sample.discharge_enabled))
+    regs[0x39] = round(abs(sample.power_w or 0))
+    bits = sum(1 << b for b, a in FAULT_ALARMS.items() if a in sample.alarms)
+    for i in range(4):
+        regs[0x3A + i] = int.from_bytes(bits.to_bytes(8, "little")[2 * i : 2 * i + 2], "big")
+    regs[0x40] = OFFSET_A
+    regs[0x42] = round((sample.mos_temperature_c or 0) + OFFSET_T)
+    regs[0x43] = round((sample.mos_temperature_c or 0) + OFFSET_T)
+    return regs
+
+
+def settings_registers(capacity_ah: float, charge: bool, discharge: bool) -> list[int]:
+    regs = [0] * SETTINGS_REGS
+    regs[0] = round(capacity_ah * 10)
+    regs[REG_CHARGE_SWITCH - SETTINGS_START] = int(charge)
+    regs[REG_DISCHARGE_SWITCH - SETTINGS_START] = int(discharge)
+    return regs

@@ -1,0 +1,126 @@
+"""The contract every BLE codec in this folder passes: vectors, fuzz, stream faults.
+
+Each ``tests/protocols/test_<family>.py`` calls these with its codec class;
+nothing here mocks batmux logic.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from batmux.errors import ProtocolError
+from batmux.model.sample import BatterySample
+from batmux.protocols.base import Codec
+from conftest import VECTORS as _SHARED_VECTORS
+
+# The lead's conftest looks beside the repo; a worktree elsewhere falls back to /work/shared.
+VECTORS = next(
+    (p for p in (_SHARED_VECTORS / "ble", Path("/work/shared/vectors/ble")) if p.is_dir()),
+    _SHARED_VECTORS / "ble",
+)
+
+
+def vectors(family: str) -> list[Path]:
+    """``daly`` → daly_1, daly_2 (not daly_modbus_*)."""
+    return sorted(
+        p for p in VECTORS.glob(f"{family}_*.json") if p.stem[len(family) + 1 :].isdigit()
+    )
+
+
+def load(path: Path) -> dict[str, Any]:
+    return json.loads(path.read_text())
+
+
+def close(got: Any, expected: Any) -> bool:
+    """Equality with ~1e-3 relative tolerance for numbers, recursing into lists and dicts."""
+    if expected is None:
+        return got is None
+    if isinstance(expected, bool) or isinstance(got, bool):
+        return got == expected
+    if isinstance(expected, int | float) and isinstance(got, int | float):
+        return math.isclose(got, expected, rel_tol=1e-3, abs_tol=1e-3)
+    if isinstance(expected, list):
+        return (
+            isinstance(got, list | tuple)
+            and len(got) == len(expected)
+            and all(close(g, e) for g, e in zip(got, expected, strict=True))
+        )
+    if isinstance(expected, dict):
+        return isinstance(got, dict) and all(close(got.get(k), v) for k, v in expected.items())
+    return got == expected
+
+
+def feed_all(codec: Codec, chunks: Sequence[bytes]) -> list[bytes]:
+    frames: list[bytes] = []
+    for chunk in chunks:
+        frames += codec.feed(chunk)
+    return frames
+
+
+def decode_vector(codec_cls: type[Codec], path: Path) -> tuple[Codec, BatterySample]:
+    vector = load(path)
+    codec = codec_cls()
+    frames = feed_all(codec, [bytes.fromhex(f) for f in vector["frames"]])
+    return codec, codec.decode(frames, 1.0)
+
+
+def check_vector(codec_cls: type[Codec], path: Path) -> None:
+    """Every key of ``expected`` equals the decoded sample's JSON (fields plus extras)."""
+    codec, sample = decode_vector(codec_cls, path)
+    assert codec.corrupt_frames == 0
+    got = sample.to_json()
+    expected = load(path)["expected"]
+    wrong = {k: (got.get(k), v) for k, v in expected.items() if not close(got.get(k), v)}
+    assert not wrong, f"{path.name}: (got, expected) {wrong}"
+    if sample.current_a is not None and sample.voltage_v is not None:
+        assert close(sample.power_w, sample.voltage_v * sample.current_a)
+
+
+def vector_chunks(path: Path, size: int = 20) -> list[bytes]:
+    """The vector's byte stream re-split into ``size``-byte notifications."""
+    stream = b"".join(bytes.fromhex(f) for f in load(path)["frames"])
+    return [stream[i : i + size] for i in range(0, len(stream), size)]
+
+
+def fuzz_test(codec_cls: type[Codec], seeds: Sequence[bytes]) -> Callable[[], None]:
+    """A hypothesis test: random chunks, mutated real frames; only ProtocolError may escape."""
+    junk = st.binary(max_size=64)
+    mutated = st.builds(
+        lambda frame, pos, xor, cut: _mutate(frame, pos, xor, cut),
+        st.sampled_from(list(seeds)),
+        st.integers(0, 4096),
+        st.integers(0, 255),
+        st.integers(0, 4096),
+    )
+
+    @given(st.lists(st.one_of(junk, mutated, st.sampled_from(list(seeds))), max_size=12))
+    def run(chunks: list[bytes]) -> None:
+        codec = codec_cls()
+        frames: list[bytes] = []
+        for chunk in chunks:
+            frames += codec.feed(chunk)
+        with contextlib.suppress(ProtocolError):
+            codec.decode(frames, 0.0)
+
+    return run
+
+
+def _mutate(frame: bytes, pos: int, xor: int, cut: int) -> bytes:
+    data = bytearray(frame)
+    if data:
+        data[pos % len(data)] ^= xor
+    return bytes(data[: max(1, cut % (len(data) + 1))]) if cut % 3 == 0 else bytes(data)
+
+
+def corrupt(frame: bytes, index: int = -5) -> bytes:
+    data = bytearray(frame)
+    data[index] ^= 0x5A
+    return bytes(data)
