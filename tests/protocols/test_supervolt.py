@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 from pathlib import Path
 
 import pytest
@@ -16,16 +15,11 @@ from batmux.model.alarms import Alarm
 from batmux.model.sample import BatterySample
 from batmux.protocols import supervolt
 from batmux.protocols.supervolt import SupervoltCodec
+from conftest import VECTORS as SHARED_VECTORS
+from conftest import load_vectors
 
-
-def vector_dir() -> Path:
-    local = Path(__file__).resolve().parents[1] / "vectors" / "ble"
-    if local.is_dir():
-        return local
-    return Path(os.environ.get("BATMUX_VECTORS", "/work/shared/vectors")) / "ble"
-
-
-VECTORS = sorted(vector_dir().glob("supervolt_*.json"))
+VECTOR_DIR = SHARED_VECTORS / "ble"
+VECTORS = [VECTOR_DIR / f"{name}.json" for name, _ in load_vectors("ble", "supervolt_")]
 
 
 def check_expected(sample: BatterySample, expected: dict) -> None:
@@ -43,7 +37,7 @@ def check_expected(sample: BatterySample, expected: dict) -> None:
 
 
 def test_vectors_present() -> None:
-    assert VECTORS, f"no supervolt vectors in {vector_dir()}"
+    assert VECTORS, f"no supervolt vectors in {VECTOR_DIR}"
 
 
 @pytest.mark.parametrize("path", VECTORS, ids=lambda p: p.stem)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 from pathlib import Path
 
 import pytest
@@ -21,16 +20,11 @@ from batmux.protocols.victron_smartshunt import (
     VictronGattCodec,
     decode_advertisement,
 )
+from conftest import VECTORS as SHARED_VECTORS
+from conftest import load_vectors
 
-
-def vector_dir() -> Path:
-    local = Path(__file__).resolve().parents[1] / "vectors" / "ble"
-    if local.is_dir():
-        return local
-    return Path(os.environ.get("BATMUX_VECTORS", "/work/shared/vectors")) / "ble"
-
-
-VECTORS = sorted(vector_dir().glob("victron_smartshunt_*.json"))
+VECTOR_DIR = SHARED_VECTORS / "ble"
+VECTORS = [VECTOR_DIR / f"{name}.json" for name, _ in load_vectors("ble", "victron_smartshunt_")]
 
 
 def load(path: Path) -> tuple[dict, bytes, bytes]:
@@ -49,7 +43,7 @@ def check_expected(sample: BatterySample, expected: dict) -> None:
 
 
 def test_vectors_present() -> None:
-    assert len(VECTORS) >= 3, f"victron vectors missing in {vector_dir()}"
+    assert len(VECTORS) >= 3, f"victron vectors missing in {VECTOR_DIR}"
 
 
 @pytest.mark.parametrize("path", VECTORS, ids=lambda p: p.stem)

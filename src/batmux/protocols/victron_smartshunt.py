@@ -235,6 +235,19 @@ class VictronAdvertisementCodec(Codec):
             raise ProtocolError(f"no Victron advertisement{_detail(self)}")
         return decode_advertisement(frames[-1], self.key, timestamp)
 
+    def decode_with_key(
+        self, frames: Sequence[str], key: str, timestamp: float = 0.0
+    ) -> BatterySample:
+        """``batmux decode victron_smartshunt --key KEYHEX PAYLOADHEX``: the newest payload."""
+        try:
+            raw_key = bytes.fromhex(key.strip())
+        except ValueError:
+            raise ProtocolError("--key must be 32 hex digits") from None
+        payloads = [self.parse_cli_frame(text) for text in frames]
+        if not payloads:
+            raise ProtocolError("no advertisement payload given")
+        return decode_advertisement(payloads[-1], raw_key, timestamp)
+
 
 def _detail(codec: Codec) -> str:
     return f": {codec.last_error}" if codec.last_error else ""
