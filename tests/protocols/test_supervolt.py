@@ -165,3 +165,10 @@ def test_fuzz_mutated_frames(data: st.DataObject) -> None:
     except ProtocolError:
         return
     assert sample.soc_pct is not None and 0 <= sample.soc_pct <= 255
+
+
+def test_cli_frame_accepts_ascii_and_hex() -> None:
+    realtime, _ = _vector_frames()
+    codec = SupervoltCodec()
+    assert codec.parse_cli_frame(realtime.decode()) == realtime
+    assert codec.parse_cli_frame(realtime.hex()) == realtime

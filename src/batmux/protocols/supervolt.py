@@ -110,6 +110,13 @@ class SupervoltCodec(Codec):
         self.verify_checksum = verify_checksum
         self._buffer = bytearray()
 
+    def parse_cli_frame(self, text: str) -> bytes:
+        """``batmux decode`` takes the frame as printed (``:0082…~``) or as hex of its bytes."""
+        stripped = text.strip()
+        if stripped.startswith(":") and stripped.endswith("~"):
+            return stripped.encode("ascii", "replace")
+        return super().parse_cli_frame(text)
+
     def feed(self, chunk: bytes) -> list[bytes]:
         buf = self._buffer
         buf += chunk
