@@ -3,6 +3,8 @@ advertisements through VictronAdvertisementSource."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from types import SimpleNamespace
 
 import pytest
@@ -15,7 +17,12 @@ from batmux.errors import ControlRefused, NoData
 from batmux.protocols import victron_smartshunt as vs
 from batmux.sim.battery import SimBattery
 from batmux.sim.peripheral import SimPeripheral
-from batmux.sim.victron_smartshunt import SIM_KEY, VictronSimDevice, VictronSimPeripheral
+from batmux.sim.victron_smartshunt import (
+    SIM_KEY,
+    VictronSimDevice,
+    VictronSimPeripheral,
+    advertise,
+)
 
 
 class Clock:
@@ -143,3 +150,16 @@ async def test_bleak_callback_filters_company_and_address() -> None:
 def test_bad_key_text_is_rejected() -> None:
     with pytest.raises(ValueError, match="32 hex digits"):
         VictronAdvertisementSource("shunt", "abc")
+
+
+async def test_simulated_broadcast_feeds_the_source() -> None:
+    source = VictronAdvertisementSource("shunt", SIM_KEY)
+    task = asyncio.create_task(
+        advertise(VictronSimDevice(battery()), source.feed_advertisement, period_s=0.01)
+    )
+    await asyncio.sleep(0.05)
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    assert (await source.sample()).voltage_v is not None
+    assert source.health.errors == 0

@@ -4,6 +4,7 @@ both encoded from ``battery.truth()`` through the real codec."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 from batmux.devices.victron_smartshunt import PairingFailed, VictronSmartShuntDriver
 from batmux.errors import LinkError
@@ -86,3 +87,16 @@ class VictronSimPeripheral(SimPeripheral):
         self._require()
         await asyncio.sleep(self.latency_s)
         self.device.pair(pin)
+
+
+async def advertise(
+    device: VictronSimDevice,
+    feed: Callable[[bytes, int | None], object],
+    period_s: float = 1.0,
+    rssi: int = -60,
+) -> None:
+    """Broadcast forever: hand a fresh payload to ``feed`` (e.g. a source's
+    ``feed_advertisement``) every ``period_s``; cancel the task to stop."""
+    while True:
+        feed(device.advertisement(), rssi)
+        await asyncio.sleep(period_s)
