@@ -14,7 +14,7 @@ from batmux.devices.registry import get_type, load
 from batmux.devices.victron_advertisement import VictronAdvertisementSource
 from batmux.devices.victron_smartshunt import PairingFailed, VictronSmartShuntDriver
 from batmux.errors import ControlRefused, NoData
-from batmux.protocols import victron_smartshunt as vs
+from batmux.protocols import victron_gatt as vg
 from batmux.sim.battery import SimBattery
 from batmux.sim.peripheral import SimPeripheral
 from batmux.sim.victron_smartshunt import (
@@ -83,7 +83,7 @@ async def test_registry_stack_without_pin_on_a_plain_sim_peripheral() -> None:
     bat = battery()
     link = SimPeripheral(load(t.sim)(bat), latency_s=0.001, chunk_gap_s=0)
     driver = load(t.driver)(link, load(t.codec)())  # registry codec: advertisement → replaced
-    assert isinstance(driver.codec, vs.VictronGattCodec)
+    assert isinstance(driver.codec, vg.VictronGattCodec)
     sample = await BleSource("shunt", driver, timeout_s=1.0).sample()
     assert sample.voltage_v == pytest.approx(bat.truth().voltage_v, abs=0.01)
 

@@ -13,11 +13,11 @@ from hypothesis import strategies as st
 from batmux.errors import CorruptFrame, ProtocolError, TruncatedFrame
 from batmux.model.alarms import Alarm
 from batmux.model.sample import BatterySample
+from batmux.protocols import victron_gatt as vg
 from batmux.protocols import victron_smartshunt as vs
 from batmux.protocols.victron_smartshunt import (
     AdvertisementKeyMismatch,
     VictronAdvertisementCodec,
-    VictronGattCodec,
     decode_advertisement,
 )
 from conftest import VECTORS as SHARED_VECTORS
@@ -139,12 +139,12 @@ def test_multi_block_ctr_uses_little_endian_counter() -> None:
 
 def gatt_reads(values: dict[str, float | None]) -> list[bytes]:
     return [
-        vs.gatt_frame(g.register, vs.encode_gatt_value(g, values[g.name])) for g in vs.GATT_VALUES
+        vg.gatt_frame(g.register, vg.encode_gatt_value(g, values[g.name])) for g in vg.GATT_VALUES
     ]
 
 
 def test_gatt_round_trip_and_not_available() -> None:
-    codec = VictronGattCodec()
+    codec = vg.VictronGattCodec()
     values = {
         "voltage": 13.27,
         "current": -4.321,
@@ -161,27 +161,27 @@ def test_gatt_round_trip_and_not_available() -> None:
     values.update(soc=None, consumed_ah=None)
     got = codec.decode([f for r in gatt_reads(values) for f in codec.feed(r)])
     assert got.soc_pct is None and "consumed_ah" not in got.extra
-    assert vs.encode_gatt_value(vs.GATT_BY_REGISTER[vs.REG_CONSUMED_AH], None) == bytes.fromhex(
+    assert vg.encode_gatt_value(vg.GATT_BY_REGISTER[vg.REG_CONSUMED_AH], None) == bytes.fromhex(
         "ffffff7f"
     )
 
 
 def test_gatt_uuid_and_keep_alive() -> None:
-    assert vs.gatt_uuid(vs.REG_SOC) == "65970fff-4bda-4c1e-af4b-551c4cf74769"
-    assert vs.gatt_uuid(vs.REG_CURRENT) == "6597ed8c-4bda-4c1e-af4b-551c4cf74769"
-    assert vs.keep_alive_value(20000) == bytes.fromhex("204e")
+    assert vg.gatt_uuid(vg.REG_SOC) == "65970fff-4bda-4c1e-af4b-551c4cf74769"
+    assert vg.gatt_uuid(vg.REG_CURRENT) == "6597ed8c-4bda-4c1e-af4b-551c4cf74769"
+    assert vg.keep_alive_value(20000) == bytes.fromhex("204e")
 
 
 def test_gatt_bad_reads_are_counted() -> None:
-    codec = VictronGattCodec()
+    codec = vg.VictronGattCodec()
     assert codec.feed(b"\xed") == []
-    assert codec.feed(vs.gatt_frame(vs.REG_CURRENT, b"\x01\x02")) == []
-    assert codec.feed(vs.gatt_frame(0x1234, b"\x01\x02")) == []
+    assert codec.feed(vg.gatt_frame(vg.REG_CURRENT, b"\x01\x02")) == []
+    assert codec.feed(vg.gatt_frame(0x1234, b"\x01\x02")) == []
     assert codec.corrupt_frames == 3
     with pytest.raises(ProtocolError):
         codec.decode([])
-    bad_soc = vs.gatt_frame(vs.REG_SOC, (20000).to_bytes(2, "little"))
-    volts = vs.gatt_frame(vs.REG_VOLTAGE, (1300).to_bytes(2, "little"))
+    bad_soc = vg.gatt_frame(vg.REG_SOC, (20000).to_bytes(2, "little"))
+    volts = vg.gatt_frame(vg.REG_VOLTAGE, (1300).to_bytes(2, "little"))
     with pytest.raises(CorruptFrame):
         codec.decode(codec.feed(volts) + codec.feed(bad_soc))
 
@@ -218,7 +218,7 @@ def test_fuzz_key_of_wrong_length(key: bytes, payload: bytes) -> None:
 
 @given(st.lists(st.binary(max_size=8), max_size=8))
 def test_fuzz_gatt_reads(chunks: list[bytes]) -> None:
-    codec = VictronGattCodec()
+    codec = vg.VictronGattCodec()
     frames = [f for c in chunks for f in codec.feed(c)]
     with contextlib.suppress(ProtocolError):
         codec.decode(frames)

@@ -18,6 +18,7 @@ from batmux.devices.ble_driver import BleDriver, BleSpec
 from batmux.errors import LinkError, LinkTimeout
 from batmux.links.ble import BleLink
 from batmux.model.sample import BatterySample
+from batmux.protocols import victron_gatt as vg
 from batmux.protocols import victron_smartshunt as vs
 from batmux.protocols.base import Codec
 
@@ -38,13 +39,13 @@ class PairableLink(Protocol):
 
 class VictronSmartShuntDriver(BleDriver):
     spec: ClassVar[BleSpec] = BleSpec(
-        service_uuid=vs.GATT_BASE.format(0x0001),
-        notify_uuid=vs.gatt_uuid(vs.REG_SOC),  # unused: values are read, not notified
-        write_uuid=vs.gatt_uuid(vs.REG_KEEP_ALIVE),
+        service_uuid=vg.GATT_BASE.format(0x0000),
+        notify_uuid=vg.gatt_uuid(vg.REG_SOC),  # unused: values are read, not notified
+        write_uuid=vg.gatt_uuid(vg.REG_KEEP_ALIVE),
         name_patterns=(r"^SmartShunt", r"^Smart ?Shunt", r"^SS\d"),
         manufacturer_ids=(vs.COMPANY_ID,),
     )
-    codec: vs.VictronGattCodec
+    codec: vg.VictronGattCodec
 
     def __init__(
         self,
@@ -55,8 +56,8 @@ class VictronSmartShuntDriver(BleDriver):
     ) -> None:
         # The registry's codec for this type is the advertisement one (for ``batmux decode``);
         # connected mode always reads through the GATT codec.
-        if not isinstance(codec, vs.VictronGattCodec):
-            codec = vs.VictronGattCodec()
+        if not isinstance(codec, vg.VictronGattCodec):
+            codec = vg.VictronGattCodec()
         super().__init__(link, codec, allow_control)
         self.pin = pin
         self._keep_alive_at = 0.0
@@ -73,25 +74,25 @@ class VictronSmartShuntDriver(BleDriver):
     async def _keep_alive(self, force: bool = False) -> None:
         now = time.monotonic()
         if force or now - self._keep_alive_at >= KEEP_ALIVE_EVERY_S:
-            await self.send(vs.keep_alive_value(KEEP_ALIVE_MS))
+            await self.send(vg.keep_alive_value(KEEP_ALIVE_MS))
             self._keep_alive_at = now
 
-    async def _read(self, value: vs.GattValue, timeout: float) -> bytes:
+    async def _read(self, value: vg.GattValue, timeout: float) -> bytes:
         try:
             async with asyncio.timeout(timeout):
                 raw = await self.link.read(value.uuid)
         except TimeoutError as exc:
             raise LinkTimeout(f"no answer reading {value.name} within {timeout:.1f} s") from exc
         if self.on_raw is not None:
-            self.on_raw("rx", vs.gatt_frame(value.register, raw))
+            self.on_raw("rx", vg.gatt_frame(value.register, raw))
         return raw
 
     async def read_sample(self, timeout: float) -> BatterySample:
         await self._keep_alive()
         frames: list[bytes] = []
-        for value in vs.GATT_VALUES:
+        for value in vg.GATT_VALUES:
             raw = await self._read(value, timeout)
-            frames += self.codec.feed(vs.gatt_frame(value.register, raw))
+            frames += self.codec.feed(vg.gatt_frame(value.register, raw))
         if frames:
             self.last_frame_at = time.monotonic()
         return self.decode_now(self.codec, frames)

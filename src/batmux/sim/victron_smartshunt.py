@@ -9,6 +9,7 @@ from collections.abc import Callable
 from batmux.devices.victron_smartshunt import PairingFailed, VictronSmartShuntDriver
 from batmux.errors import LinkError
 from batmux.model.sample import BatterySample
+from batmux.protocols import victron_gatt as vg
 from batmux.protocols import victron_smartshunt as vs
 from batmux.sim.battery import SimBattery
 from batmux.sim.peripheral import SimDevice, SimPeripheral
@@ -48,12 +49,12 @@ class VictronSimDevice(SimDevice):
             raise PairingFailed("SmartShunt rejected the bond: wrong PIN")
 
     def handle_write(self, char_uuid: str, data: bytes) -> list[bytes]:
-        if char_uuid == vs.gatt_uuid(vs.REG_KEEP_ALIVE) and len(data) == 2:
+        if char_uuid == vg.gatt_uuid(vg.REG_KEEP_ALIVE) and len(data) == 2:
             self.keep_alive_ms = int.from_bytes(data, "little")
         return []
 
     def handle_read(self, char_uuid: str) -> bytes:
-        spec = next((g for g in vs.GATT_VALUES if g.uuid == char_uuid), None)
+        spec = next((g for g in vg.GATT_VALUES if g.uuid == char_uuid), None)
         if spec is None:
             raise LinkError(f"characteristic {char_uuid} is not readable")
         if not self.paired:
@@ -61,7 +62,7 @@ class VictronSimDevice(SimDevice):
                 f"read of {spec.name} refused: insufficient authentication "
                 "(not bonded, wrong or missing PIN)"
             )
-        return vs.encode_gatt_value(spec, shunt_values(self.battery.truth())[spec.name])
+        return vg.encode_gatt_value(spec, shunt_values(self.battery.truth())[spec.name])
 
     def advertisement(self) -> bytes:
         """The next Instant Readout payload (company id 0x02E1 not included)."""
