@@ -34,10 +34,7 @@ VECTORS = SHARED / "vectors"
 
 def load_vectors(kind: str, prefix: str = "") -> list[tuple[str, dict[str, Any]]]:
     folder = VECTORS / kind
-    return [
-        (p.stem, json.loads(p.read_text()))
-        for p in sorted(folder.glob(f"{prefix}*.json"))
-    ]
+    return [(p.stem, json.loads(p.read_text())) for p in sorted(folder.glob(f"{prefix}*.json"))]
 
 
 def free_port() -> int:

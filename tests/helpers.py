@@ -10,7 +10,9 @@ def assert_matches(actual: dict[str, Any], expected: dict[str, Any], where: str 
     """Every expected key is present in ``actual`` and equal (floats within 1e-3 relative)."""
     for key, want in expected.items():
         assert key in actual, f"{where}: missing {key!r} (have {sorted(actual)})"
-        assert values_equal(actual[key], want), f"{where}: {key}: got {actual[key]!r}, want {want!r}"
+        assert values_equal(actual[key], want), (
+            f"{where}: {key}: got {actual[key]!r}, want {want!r}"
+        )
 
 
 def values_equal(got: Any, want: Any) -> bool:

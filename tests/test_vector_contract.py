@@ -7,11 +7,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from conftest import load_vectors
-from helpers import assert_matches
 
 from batmux.cli import decode_frames
 from batmux.devices.registry import decodable_protocols
+from conftest import load_vectors
+from helpers import assert_matches
 
 BLE_VECTORS = load_vectors("ble")
 

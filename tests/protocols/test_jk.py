@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from conftest import load_vectors
-from helpers import assert_matches
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -12,6 +10,8 @@ from batmux.errors import ProtocolError
 from batmux.model.alarms import Alarm
 from batmux.model.sample import BatterySample
 from batmux.protocols import jk
+from conftest import load_vectors
+from helpers import assert_matches
 
 JK_VECTORS = load_vectors("ble", "jk")
 
@@ -129,9 +129,22 @@ def test_encoder_is_the_inverse_of_the_decoder() -> None:
     )
     for layout in (jk.JK02_24S, jk.JK02_32S):
         decoded = jk.decode_cell_info(jk.build_cell_info(sample, layout), layout)
-        for field in ("voltage_v", "current_a", "soc_pct", "charge_ah", "capacity_ah", "cycles",
-                      "cell_voltages_v", "temperatures_c", "mos_temperature_c", "charge_enabled",
-                      "discharge_enabled", "balancing", "soh_pct", "alarms"):
+        for field in (
+            "voltage_v",
+            "current_a",
+            "soc_pct",
+            "charge_ah",
+            "capacity_ah",
+            "cycles",
+            "cell_voltages_v",
+            "temperatures_c",
+            "mos_temperature_c",
+            "charge_enabled",
+            "discharge_enabled",
+            "balancing",
+            "soh_pct",
+            "alarms",
+        ):
             assert getattr(decoded, field) == getattr(sample, field), (layout.name, field)
 
 

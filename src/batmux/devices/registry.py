@@ -53,6 +53,12 @@ DEVICE_TYPES: dict[str, DeviceType] = _entry(
         description="JK BMS JK02, 32-cell layout (firmware >= 11)",
     ),
     DeviceType(
+        "victron_dbus",
+        "dbus",
+        source="batmux.devices.venus_input:victron_source",
+        description="battery current measured by Victron gear on the Venus OS D-Bus",
+    ),
+    DeviceType(
         "supervolt",
         "ble",
         codec="batmux.protocols.supervolt:SupervoltCodec",

@@ -47,7 +47,7 @@ def _str(data: bytes, pos: int) -> tuple[bytes, int]:
     return data[pos + 2 : pos + 2 + n], pos + 2 + n
 
 
-@dataclass
+@dataclass(eq=False)  # identity hashing: clients live in a set
 class _Client:
     writer: asyncio.StreamWriter
     client_id: str = ""
