@@ -90,6 +90,30 @@ DEVICE_TYPES: dict[str, DeviceType] = _entry(
         sim="batmux.sim.ant:AntSimDevice",
         description="ANT BMS, 2021+ protocol (ANT-BLE…)",
     ),
+    DeviceType(
+        "supervolt",
+        "ble",
+        codec="batmux.protocols.supervolt:SupervoltCodec",
+        driver="batmux.devices.supervolt:SupervoltDriver",
+        sim="batmux.sim.supervolt:SupervoltSimDevice",
+        description="Supervolt v1 / E&J Technology BMS (ASCII protocol; v3 packs speak JBD)",
+    ),
+    DeviceType(
+        "sok",
+        "ble",
+        codec="batmux.protocols.sok:SokCodec",
+        driver="batmux.devices.sok:SokDriver",
+        sim="batmux.sim.sok:SokSimDevice",
+        description="SOK / ABC-BMS",
+    ),
+    DeviceType(
+        "victron_smartshunt",
+        "ble",
+        codec="batmux.protocols.victron_smartshunt:VictronAdvertisementCodec",
+        driver="batmux.devices.victron_smartshunt:VictronSmartShuntDriver",
+        sim="batmux.sim.victron_smartshunt:VictronSimDevice",
+        description="Victron SmartShunt: GATT (PIN) or Instant Readout advertisement (key)",
+    ),
 )
 
 

@@ -1,0 +1,57 @@
+"""Supervolt v1 / E&J BMS driver: realtime request, then capacity (skipped when the realtime
+reply is the 140-character single-frame variant that already carries the capacities)."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from batmux.devices.ble_driver import BleDriver, BleSpec
+from batmux.links.ble import BleLink
+from batmux.model.sample import BatterySample
+from batmux.protocols import supervolt
+from batmux.protocols.base import Codec
+
+NUS_SERVICE = "6e400001-b5a3-f393-e0a9-e50e24dcca9e"
+NUS_WRITE = "6e400002-b5a3-f393-e0a9-e50e24dcca9e"
+NUS_NOTIFY = "6e400003-b5a3-f393-e0a9-e50e24dcca9e"
+
+
+def _reply(command: int):
+    return lambda frame: supervolt.command_of(frame) == command
+
+
+class SupervoltDriver(BleDriver):
+    spec: ClassVar[BleSpec] = BleSpec(
+        service_uuid=NUS_SERVICE,
+        notify_uuid=NUS_NOTIFY,
+        write_uuid=NUS_WRITE,
+        # Supervolt v1 ("libatt…", "SV12V…"), Lithtech, Volthium, LiTime, Chins "G-…" packs.
+        name_patterns=(
+            r"^libatt",
+            r"^SV12V",
+            r"^L-12V",
+            r"^LT-12V-",
+            r"^V-12V",
+            r"^EJ",
+            r"^G-[0-5][2-8]V\d+A[Hh]-",
+        ),
+        manufacturer_ids=(21320, 33384, 22618),
+    )
+    codec: supervolt.SupervoltCodec
+
+    def __init__(
+        self, link: BleLink, codec: Codec | None = None, allow_control: bool = False, name: str = ""
+    ) -> None:
+        # Modules named "libattU…" send a wrong checksum: accept their frames unchecked.
+        codec = codec or supervolt.SupervoltCodec(verify_checksum=not name.startswith("libattU"))
+        super().__init__(link, codec, allow_control)
+
+    async def read_sample(self, timeout: float) -> BatterySample:
+        self.drain()
+        await self.send(supervolt.REQUEST_REALTIME)
+        realtime = await self.next_frame(_reply(supervolt.REPLY_REALTIME), timeout)
+        frames = [realtime]
+        if len(realtime) < supervolt.SINGLE_FRAME_LEN:
+            await self.send(supervolt.REQUEST_CAPACITY)
+            frames.append(await self.next_frame(_reply(supervolt.REPLY_CAPACITY), timeout))
+        return self.decode_now(self.codec, frames)
