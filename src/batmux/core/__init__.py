@@ -1,0 +1,1 @@
+"""Pure processing: plausibility, groups, coulomb counting, charge limits (no asyncio, no I/O)."""
