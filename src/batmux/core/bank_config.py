@@ -166,10 +166,10 @@ def check_bank_references(batteries: Sequence[Any], groups: Sequence[GroupConfig
     sources = [("batteries", i, b.coulomb_counter) for i, b in enumerate(batteries)]
     sources += [("groups", i, g.coulomb_counter) for i, g in enumerate(groups)]
     for section, i, counter in sources:
-        if counter is not None and counter.current_from is not None:
-            if counter.current_from not in known:
-                loc = (section, i, "coulomb_counter", "current_from")
-                raise _error(loc, f"unknown device {counter.current_from!r}", counter.current_from)
+        source = counter.current_from if counter is not None else None
+        if source is not None and source not in known:
+            loc = (section, i, "coulomb_counter", "current_from")
+            raise _error(loc, f"unknown device {source!r}", source)
 
 
 def _find_cycle(name: str, groups: dict[str, GroupConfig], path: list[str]) -> list[str] | None:

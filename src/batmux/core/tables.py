@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,7 +32,7 @@ def table_problem(x: Sequence[float], y: Sequence[float]) -> str | None:
         return f"x has {len(x)} breakpoints but y has {len(y)} values"
     if not x:
         return "a table needs at least one breakpoint"
-    steps = [b - a for a, b in zip(x, x[1:], strict=False)]
+    steps = [b - a for a, b in pairwise(x)]
     if not (all(s > 0 for s in steps) or all(s < 0 for s in steps)):
         return "breakpoints (x) must be strictly increasing or strictly decreasing"
     if any(v < 0 for v in y):
@@ -45,7 +46,7 @@ def interpolate(x: Sequence[float], y: Sequence[float], value: float) -> float:
         return pairs[0][1]
     if value >= pairs[-1][0]:
         return pairs[-1][1]
-    for (x0, y0), (x1, y1) in zip(pairs, pairs[1:], strict=False):
+    for (x0, y0), (x1, y1) in pairwise(pairs):
         if x0 <= value <= x1:
             return y0 + (y1 - y0) * (value - x0) / (x1 - x0)
     return pairs[-1][1]  # unreachable: value lies inside the table
