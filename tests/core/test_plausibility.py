@@ -1,8 +1,8 @@
 import pytest
+from bank_factory import cells, sample
 
 from batmux.core.plausibility import PlausibilityCounter, check_plausible, plausibility_problem
 from batmux.errors import ImplausibleSample
-from bank_factory import cells, sample
 
 
 @pytest.mark.parametrize(

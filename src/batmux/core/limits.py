@@ -21,6 +21,7 @@ from batmux.model.sample import BatterySample
 DEFAULT_MAX_CHARGE_A = 50.0
 DEFAULT_MAX_DISCHARGE_A = 60.0
 STALE = "stale"
+EPS_V = 1e-6  # 2.9 + 0.1 must count as reaching 3.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,7 +125,7 @@ def _update_latch(cfg: LimitsConfig, sample: BatterySample, state: LimitState) -
         return
     if low <= cfg.cell_voltage_min:
         state.latched = True
-    elif state.latched and low >= cfg.cell_voltage_min + cfg.latch_hysteresis_v:
+    elif state.latched and low >= cfg.cell_voltage_min + cfg.latch_hysteresis_v - EPS_V:
         state.latched = False
 
 
