@@ -31,10 +31,13 @@ class ChargeSwitchState:
     def from_json(cls, data: Any) -> ChargeSwitchState:
         if not isinstance(data, dict):
             return cls()
-        try:
-            return cls(**{k: data[k] for k in cls.__dataclass_fields__ if k in data})
-        except TypeError:
-            return cls()
+        state = cls(**{k: data[k] for k in cls.__dataclass_fields__ if k in data})
+        ok = (
+            state.zone in (None, "high", "low", "mid")
+            and isinstance(state.calibrating, bool)
+            and (state.last_calibration is None or isinstance(state.last_calibration, int | float))
+        )
+        return state if ok else cls()
 
 
 def decide_charge_switch(

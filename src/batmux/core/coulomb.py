@@ -35,11 +35,11 @@ class CoulombState:
         if not isinstance(data, dict):
             return cls()
         known = {k: data[k] for k in cls.__dataclass_fields__ if k in data}
-        try:
-            state = cls(**known)
-        except TypeError:
-            return cls()
-        return state
+        numbers = all(
+            v is None or (isinstance(v, int | float) and not isinstance(v, bool))
+            for v in known.values()
+        )
+        return cls(**known) if numbers else cls()  # a hand-edited file must not crash us
 
     @property
     def soc_pct(self) -> float | None:
@@ -77,8 +77,7 @@ def update_coulomb(
         if 0 < dt <= cfg.max_gap_s:
             factor = cfg.charge_efficiency if current_a > 0 else 1.0
             state.charge_ah += current_a * factor * dt / 3600.0
-    if current_a is not None:
-        state.last_t = now
+    state.last_t = now  # an interval without a current is skipped, not guessed
     state.charge_ah = min(max(state.charge_ah, 0.0), capacity)
     _resync(cfg, state, sample, current_a, capacity, now)
     return state
