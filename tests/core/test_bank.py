@@ -3,11 +3,11 @@
 from pathlib import Path
 
 import pytest
-from bank_factory import cells, state
 
 from batmux.config import parse_config
 from batmux.core.bank import STATE_FILE, BankEngine
 from batmux.model.state import BatteryState, MemberCounts
+from core.bank_factory import cells, state
 
 PERIOD = 5.0
 
@@ -88,7 +88,7 @@ def test_implausible_sample_never_reaches_group_or_limit() -> None:
     assert out["b"].sample is None and not out["b"].available
     assert out["b"].limits is not None and out["b"].limits.reason == "stale"
     assert out["bank"].sample is not None and out["bank"].sample.current_a == 1.0
-    assert engine.rejected == {"b": {"soc outside 0..100 %": 1}}
+    assert engine.rejected == {"b": {"SoC 250.0 % is outside 0..100": 1}}
 
 
 def test_blocking_member_zeroes_group_charge() -> None:

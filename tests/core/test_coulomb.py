@@ -1,8 +1,8 @@
 import pytest
-from bank_factory import cells, sample
 
 from batmux.core.bank_config import CoulombConfig
 from batmux.core.coulomb import CoulombState, apply_coulomb, update_coulomb
+from core.bank_factory import cells, sample
 
 CFG = CoulombConfig(full_hold_s=30, empty_hold_s=60)
 

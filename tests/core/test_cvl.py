@@ -1,8 +1,8 @@
 import pytest
-from bank_factory import cells, sample
 
 from batmux.core.bank_config import LimitsConfig
 from batmux.core.cvl import CvlState, compute_cvl, penalty_cvl
+from core.bank_factory import cells, sample
 
 CFG = LimitsConfig()
 FULL = cells(16, 3.45)  # 55.2 V, spread 0

@@ -1,7 +1,6 @@
 from dataclasses import replace
 
 import pytest
-from bank_factory import state
 
 from batmux.core.bank_config import GroupConfig, LimitsConfig
 from batmux.core.group_limits import GroupLimitState, group_limits
@@ -9,6 +8,7 @@ from batmux.core.groups import merge_group
 from batmux.core.limits import LimitResult
 from batmux.model.limits import ChargeLimits
 from batmux.model.state import BatteryState
+from core.bank_factory import state
 
 NOW = 50.0
 

@@ -1,13 +1,13 @@
 from dataclasses import replace
 
 import pytest
-from bank_factory import cells, state
 
 from batmux.core.bank_config import GroupConfig
 from batmux.core.groups import merge_group
 from batmux.model.alarms import Alarm
 from batmux.model.limits import ChargeLimits
 from batmux.model.state import BatteryState, MemberCounts
+from core.bank_factory import cells, state
 
 NOW = 100.0
 

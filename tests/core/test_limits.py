@@ -1,9 +1,9 @@
 import pytest
-from bank_factory import cells, sample
 
 from batmux.core.bank_config import LimitsConfig
 from batmux.core.limits import LimitState, battery_limits, current_targets
 from batmux.core.ramp import HoldRamp
+from core.bank_factory import cells, sample
 
 CFG = LimitsConfig(max_charge_current=100.0, max_discharge_current=200.0)
 

@@ -1,1 +1,1 @@
-"""Pure processing: plausibility, groups, coulomb counting, charge limits (no asyncio, no I/O)."""
+"""Pure processing: averaging, meters, plausibility, groups, charge limits, safety."""

@@ -22,8 +22,9 @@ from batmux.core.freshness import is_fresh
 from batmux.core.group_limits import GroupLimitState, group_limits
 from batmux.core.groups import merge_group
 from batmux.core.limits import LimitResult, LimitState, battery_limits
-from batmux.core.plausibility import plausibility_problem
+from batmux.core.plausibility import check_plausible
 from batmux.core.statefile import load_json, save_json_atomic
+from batmux.errors import ImplausibleSample
 from batmux.model.state import BatteryState
 
 if TYPE_CHECKING:
@@ -105,8 +106,11 @@ class BankEngine:
         """Drop an implausible sample so it never reaches a counter, group or limit."""
         if state.sample is None:
             return state
-        problem = plausibility_problem(state.sample)
-        if problem is None:
+        try:
+            check_plausible(state.sample)
+        except ImplausibleSample as exc:
+            problem = str(exc)
+        else:
             return state
         self.rejected.setdefault(state.name, Counter())[problem] += 1
         diagnostics = {**state.diagnostics, "implausible": problem}
