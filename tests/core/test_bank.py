@@ -175,3 +175,10 @@ def test_nested_groups_and_series() -> None:
     assert top.limits.charge_voltage_v == pytest.approx(110.4)
     assert top.limits.charge_current_a == 100  # 2 × 50 A per parallel pair
     assert list(out) == ["a", "b", "c", "d", "left", "right", "top"]
+
+
+def test_process_is_the_runtime_processor_signature() -> None:
+    engine = BankEngine(config())
+    out = engine.process([state("a", 0.0), state("b", 0.0)], 0.0)
+    assert [s.name for s in out] == ["a", "b", "bank"]
+    assert all(s.limits is not None for s in out)

@@ -102,6 +102,10 @@ class BankEngine:
             out[group.name] = replace(merged, limits=result.limits)
         return list(out.values())
 
+    def process(self, states: list[BatteryState], now: float) -> list[BatteryState]:
+        """The runtime's ``StateProcessor`` signature: ``gateway.add_processor(engine.process)``."""
+        return self.update({s.name: s for s in states}, now)
+
     def _screen(self, state: BatteryState) -> BatteryState:
         """Drop an implausible sample so it never reaches a counter, group or limit."""
         if state.sample is None:
