@@ -121,3 +121,16 @@ def test_rejections(data: dict, field: str, words: str) -> None:
         parse_config(data, "f.yaml")
     assert info.value.field == field
     assert words in info.value.reason
+
+
+def test_doc_example_parses() -> None:
+    import re
+    from pathlib import Path
+
+    import yaml
+
+    doc = Path(__file__).parents[2] / "docs" / "banks-and-limits.md"
+    block = re.search(r"```yaml\n(.*?)```", doc.read_text(), re.S)
+    assert block is not None
+    cfg = parse_config(yaml.safe_load(block.group(1)))
+    assert cfg.groups[0].name == "bank" and cfg.groups[0].required_members == 2
