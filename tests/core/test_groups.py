@@ -6,7 +6,7 @@ from batmux.core.bank_config import GroupConfig
 from batmux.core.groups import merge_group
 from batmux.model.alarms import Alarm
 from batmux.model.limits import ChargeLimits
-from batmux.model.state import BatteryState, MemberCounts
+from batmux.model.state import BatteryState, MemberCounts, Meters
 from core.bank_factory import cells, state
 
 NOW = 100.0
@@ -138,3 +138,13 @@ def test_no_member_online() -> None:
     g = merge_group(cfg, {}, NOW)
     assert not g.available and g.sample is None
     assert g.members == MemberCounts(0, 2, 0, 0)
+
+
+def test_group_meters_sum_all_members_even_offline() -> None:
+    cfg = GroupConfig(name="bank", members=["a", "b"], min_members=1)
+    states = {
+        "a": replace(state("a", NOW), meters=Meters(1.5, 1.0, 2.0)),
+        "b": replace(state("b", NOW - 60), meters=Meters(2.5, 2.0, 4.0)),
+    }
+    g = merge_group(cfg, states, NOW)
+    assert g.meters == Meters(4.0, 3.0, 3.0)

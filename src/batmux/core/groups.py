@@ -13,7 +13,7 @@ from typing import Any
 from batmux.core.bank_config import GroupConfig
 from batmux.core.freshness import is_fresh, last_good
 from batmux.model.sample import BatterySample, ExtraValue
-from batmux.model.state import BatteryState, MemberCounts
+from batmux.model.state import BatteryState, MemberCounts, Meters
 
 Members = list[tuple[str, BatterySample]]
 
@@ -170,10 +170,18 @@ def merge_group(
             if warnings:
                 diagnostics["warnings"] = warnings
     counts = MemberCounts(len(online), len(offline), blocking_charge, blocking_discharge)
+    # Meters only ever grow, so offline members still count (a total must not drop).
+    known = [states[n].meters for n in cfg.members if n in states]
+    meters = Meters(
+        charged_kwh=sum(m.charged_kwh for m in known),
+        discharged_kwh=sum(m.discharged_kwh for m in known),
+        cycles=_mean(m.cycles for m in known) or 0.0,
+    )
     return BatteryState(
         name=cfg.name,
         available=bool(members) and len(online) >= cfg.required_members,
         sample=sample,
+        meters=meters,
         members=counts,
         is_group=True,
         last_good_at=min((last_good(states[n]) for n in online), default=0.0),
