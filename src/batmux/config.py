@@ -14,6 +14,13 @@ from urllib.parse import urlsplit
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from batmux.core.bank_config import (
+    ChargeSwitchConfig,
+    CoulombConfig,
+    GroupConfig,
+    LimitsConfig,
+    check_bank_references,
+)
 from batmux.devices.registry import known_types
 from batmux.errors import ConfigError
 from batmux.sinks.venus_config import VenusList, VictronInputConfig
@@ -108,6 +115,9 @@ class BatteryConfig(Strict):
     debug: bool = False
     timeout: Seconds = 10.0
     sim: SimConfig | None = None
+    limits: LimitsConfig | None = None
+    coulomb_counter: CoulombConfig | None = None
+    charge_switch: ChargeSwitchConfig | None = None
 
     _name = field_validator("name")(classmethod(lambda cls, v: check_name(v)))
 
@@ -141,6 +151,7 @@ class Config(Strict):
     batteries: list[BatteryConfig] = Field(default_factory=list)
     venus: VenusList = Field(default_factory=list)
     victron_input: VictronInputConfig | None = None
+    groups: list[GroupConfig] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _unique_names(self) -> Config:
@@ -149,6 +160,11 @@ class Config(Strict):
             if battery.name in seen:
                 raise ValueError(f"battery name {battery.name!r} is used twice")
             seen.add(battery.name)
+        return self
+
+    @model_validator(mode="after")
+    def _bank_references(self) -> Config:
+        check_bank_references(self.batteries, self.groups)
         return self
 
     def battery(self, name: str) -> BatteryConfig:

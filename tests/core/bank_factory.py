@@ -1,0 +1,37 @@
+"""Builders for samples and states used by the bank tests."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from batmux.model.sample import BatterySample
+from batmux.model.state import BatteryState
+
+LFP16 = (3.30,) * 16
+
+
+def sample(t: float = 0.0, cells: tuple[float, ...] = LFP16, **kw: Any) -> BatterySample:
+    defaults: dict[str, Any] = {
+        "voltage_v": round(sum(cells), 3) if cells else 53.0,
+        "current_a": 0.0,
+        "soc_pct": 50.0,
+        "capacity_ah": 100.0,
+        "charge_ah": 50.0,
+        "temperatures_c": (25.0, 26.0),
+        "charge_enabled": True,
+        "discharge_enabled": True,
+    }
+    defaults.update(kw)
+    return BatterySample(timestamp=t, cell_voltages_v=cells, **defaults)
+
+
+def state(name: str, t: float = 0.0, available: bool = True, **kw: Any) -> BatteryState:
+    return BatteryState(name=name, available=available, sample=sample(t, **kw), last_good_at=t)
+
+
+def cells(n: int = 16, v: float = 3.30, **overrides: float) -> tuple[float, ...]:
+    """``cells(16, 3.3, c3=3.6)`` → 16 cells at 3.3 V with cell 3 at 3.6 V."""
+    out = [v] * n
+    for key, value in overrides.items():
+        out[int(key[1:]) - 1] = value
+    return tuple(out)
