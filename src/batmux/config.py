@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from batmux.devices.registry import known_types
 from batmux.errors import ConfigError
+from batmux.sinks.inverter_config import InverterConfig
 
 DEFAULT_CONFIG = "batmux.yaml"
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9_-]+$")
@@ -138,6 +139,7 @@ class Config(Strict):
     watchdog: bool = False
     watchdog_rounds: int = Field(30, ge=1)
     batteries: list[BatteryConfig] = Field(default_factory=list)
+    inverters: list[InverterConfig] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _unique_names(self) -> Config:
@@ -146,6 +148,22 @@ class Config(Strict):
             if battery.name in seen:
                 raise ValueError(f"battery name {battery.name!r} is used twice")
             seen.add(battery.name)
+        return self
+
+    @model_validator(mode="after")
+    def _inverter_batteries(self) -> Config:
+        known = {b.name for b in self.batteries}
+        known |= {g.name for g in getattr(self, "groups", None) or ()}
+        names: set[str] = set()
+        for inverter in self.inverters:
+            if inverter.battery not in known:
+                raise ValueError(
+                    f"inverter {inverter.name!r}: battery {inverter.battery!r} is not a "
+                    f"configured battery or group (known: {', '.join(sorted(known)) or 'none'})"
+                )
+            if inverter.name in names:
+                raise ValueError(f"inverter name {inverter.name!r} is used twice")
+            names.add(inverter.name)
         return self
 
     def battery(self, name: str) -> BatteryConfig:

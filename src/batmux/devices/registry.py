@@ -52,6 +52,12 @@ DEVICE_TYPES: dict[str, DeviceType] = _entry(
         sim="batmux.sim.jk:JkSimDevice",
         description="JK BMS JK02, 32-cell layout (firmware >= 11)",
     ),
+    DeviceType(
+        "byd_modbus",
+        "modbus",
+        source="batmux.devices.byd_modbus_source:create_source",
+        description="BYD Battery-Box Premium HV read over Modbus RTU/TCP (unit 21)",
+    ),
 )
 
 
