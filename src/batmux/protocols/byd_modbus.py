@@ -109,7 +109,7 @@ def unpack_string(regs: Sequence[int]) -> str:
 
 def u64_words(value: float) -> list[int]:
     """Unsigned 64-bit, most significant word first (lifetime Wh counters)."""
-    v = max(0, round(value))
+    v = max(0, min(0xFFFF_FFFF_FFFF_FFFF, round(value)))
     return [(v >> shift) & 0xFFFF for shift in (48, 32, 16, 0)]
 
 
