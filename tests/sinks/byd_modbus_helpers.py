@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
+import json
+import os
+import re
+import shutil
+import subprocess
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
 
 from batmux.model.limits import ChargeLimits
 from batmux.model.sample import BatterySample
@@ -40,3 +50,61 @@ def address(emulator: BydModbusEmulator) -> str:
     assert emulator.bound_address is not None
     host, port = emulator.bound_address
     return f"{host}:{port}"
+
+
+def vectors_dir() -> Path:
+    if env := os.environ.get("BATMUX_VECTORS"):
+        return Path(env) / "modbus"
+    for parent in Path(__file__).resolve().parents:
+        if (parent / "shared" / "vectors" / "modbus").is_dir():
+            return parent / "shared" / "vectors" / "modbus"
+    pytest.skip("shared/vectors/modbus not found (set BATMUX_VECTORS)")
+
+
+def load_vector(name: str) -> dict:
+    return json.loads((vectors_dir() / name).read_text())
+
+
+def state_from_vector(exp: dict) -> BatteryState:
+    """A battery state that should make a BYD battery report ``exp`` (vector field names)."""
+    volts = exp["310_inner_voltage_V"]
+    sample = BatterySample(
+        timestamp=time.time(),
+        voltage_v=volts,
+        current_a=0.0,
+        soc_pct=exp["303_soc_pct"],
+        capacity_ah=exp["304_total_capacity_Wh"] / volts,
+        temperatures_c=(exp["312_temp_min_C"], exp["313_temp_max_C"]),
+        mos_temperature_c=exp["322_device_temp_C"],
+        soh_pct=exp["323_soh_pct"],
+    )
+    limits = ChargeLimits(233.6, exp["307_max_charge_W"] / volts,
+                          exp["306_max_discharge_W"] / volts, 160.0)  # fmt: skip
+    meters = Meters(exp["314_317_charged_Wh"] / 1000, exp["318_321_discharged_Wh"] / 1000)
+    return BatteryState("bank", True, sample, meters=meters, limits=limits)
+
+
+@contextmanager
+def socat_pair() -> Iterator[tuple[str, str]]:
+    """Two linked ptys (what an RS485 cable between inverter and battery looks like)."""
+    if shutil.which("socat") is None:
+        pytest.skip("socat is not installed: RTU tests need a pty pair (apt install socat)")
+    proc = subprocess.Popen(
+        ["socat", "-d", "-d", "pty,raw,echo=0", "pty,raw,echo=0"],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        ptys: list[str] = []
+        assert proc.stderr is not None
+        deadline = time.monotonic() + 5
+        while len(ptys) < 2 and time.monotonic() < deadline:
+            line = proc.stderr.readline()
+            if match := re.search(r"PTY is (\S+)", line):
+                ptys.append(match.group(1))
+        if len(ptys) < 2:
+            pytest.skip("socat did not report two ptys")
+        yield ptys[0], ptys[1]
+    finally:
+        proc.terminate()
+        proc.wait(timeout=5)
