@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import json
-import os
-from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from batmux.errors import ProtocolError
@@ -29,19 +27,11 @@ from batmux.protocols.byd_modbus import (
     toggle_keepalive,
     writable,
 )
-
-
-def vectors_dir() -> Path:
-    if env := os.environ.get("BATMUX_VECTORS"):
-        return Path(env) / "modbus"
-    for parent in Path(__file__).resolve().parents:
-        if (parent / "shared" / "vectors" / "modbus").is_dir():
-            return parent / "shared" / "vectors" / "modbus"
-    pytest.skip("shared/vectors/modbus not found (set BATMUX_VECTORS)")
+from conftest import VECTORS
 
 
 def load(name: str) -> dict:
-    return json.loads((vectors_dir() / name).read_text())
+    return json.loads((VECTORS / "modbus" / name).read_text())
 
 
 def state_from_expected(exp: dict, available: bool = True) -> BatteryState:
@@ -273,7 +263,6 @@ def test_decode_needs_live_block() -> None:
         decode_registers({300: 1})
 
 
-@settings(max_examples=int(os.environ.get("BATMUX_EXAMPLES", "60")), deadline=None)
 @given(
     volts=st.one_of(st.none(), st.floats(-1e6, 1e6)),
     power=st.one_of(st.none(), st.floats(-1e7, 1e7)),

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import subprocess
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 
 import pytest
 
@@ -20,6 +18,7 @@ from batmux.model.state import BatteryState, Meters
 from batmux.runtime.hub import StateHub
 from batmux.sinks.byd_modbus import BydModbusEmulator
 from batmux.sinks.inverter_config import BydModbusInverterConfig
+from conftest import VECTORS
 
 
 def good_state(soc: float = 55.5, power_w: float = -1500.0, fresh: bool = True) -> BatteryState:
@@ -52,17 +51,8 @@ def address(emulator: BydModbusEmulator) -> str:
     return f"{host}:{port}"
 
 
-def vectors_dir() -> Path:
-    if env := os.environ.get("BATMUX_VECTORS"):
-        return Path(env) / "modbus"
-    for parent in Path(__file__).resolve().parents:
-        if (parent / "shared" / "vectors" / "modbus").is_dir():
-            return parent / "shared" / "vectors" / "modbus"
-    pytest.skip("shared/vectors/modbus not found (set BATMUX_VECTORS)")
-
-
 def load_vector(name: str) -> dict:
-    return json.loads((vectors_dir() / name).read_text())
+    return json.loads((VECTORS / "modbus" / name).read_text())
 
 
 def state_from_vector(exp: dict) -> BatteryState:
