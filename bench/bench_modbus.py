@@ -101,6 +101,12 @@ async def main(args: argparse.Namespace) -> None:
         report("stress 20 Hz 300x24", await paced(link, 0.05, args.stress))
         report("burst back-to-back 300x24", [await timed(link, 300, 24) for _ in range(args.burst)])
         link.close()
+        builds = []
+        for _ in range(2000):
+            start = time.perf_counter()
+            emu.registers()
+            builds.append((time.perf_counter() - start) * 1000)
+        report("build_registers (no I/O)", builds)
         print("server:", emu.status())
 
 
