@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from byd_modbus_helpers import address, good_state, tcp_emulator
 
 from batmux.config import BatteryConfig
 from batmux.devices.registry import get_type, load
 from batmux.errors import ControlRefused, LinkError
 from batmux.runtime.hub import StateHub
+from byd_modbus_helpers import address, good_state, tcp_emulator
 
 
 async def test_source_reads_the_emulated_battery() -> None:
@@ -45,3 +45,9 @@ async def test_source_reports_a_dead_battery() -> None:
         await source.sample()
     assert source.health.errors == 1
     await source.close()
+
+
+def test_source_needs_a_real_address() -> None:
+    cfg = BatteryConfig(name="byd", type="byd_modbus")
+    with pytest.raises(ValueError, match="HOST:PORT"):
+        load(get_type("byd_modbus").source)(cfg, None)

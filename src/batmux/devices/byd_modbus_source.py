@@ -62,5 +62,10 @@ class BydModbusSource:
 
 def create_source(cfg: Any, context: Any = None) -> BydModbusSource:
     """Registry factory: ``(BatteryConfig, context) -> Source``."""
+    if cfg.address == "sim":
+        raise ValueError(
+            f"{cfg.name}: type byd_modbus needs 'address: HOST:PORT' or a serial port; "
+            "to simulate a BYD battery, point an inverters: byd_modbus entry at a sim battery"
+        )
     link = ModbusLink(cfg.address, UNIT_ID, timeout_s=min(float(cfg.timeout), 5.0))
     return BydModbusSource(cfg.name, link)
