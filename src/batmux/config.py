@@ -24,6 +24,7 @@ from batmux.core.bank_config import (
 from batmux.devices.registry import known_types
 from batmux.errors import ConfigError
 from batmux.sinks.venus_config import VenusList, VictronInputConfig
+from batmux.sinks.inverter_config import InverterConfig
 
 DEFAULT_CONFIG = "batmux.yaml"
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9_-]+$")
@@ -152,6 +153,7 @@ class Config(Strict):
     venus: VenusList = Field(default_factory=list)
     victron_input: VictronInputConfig | None = None
     groups: list[GroupConfig] = Field(default_factory=list)
+    inverters: list[InverterConfig] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _unique_names(self) -> Config:
@@ -165,6 +167,22 @@ class Config(Strict):
     @model_validator(mode="after")
     def _bank_references(self) -> Config:
         check_bank_references(self.batteries, self.groups)
+        return self
+
+    @model_validator(mode="after")
+    def _inverter_batteries(self) -> Config:
+        known = {b.name for b in self.batteries}
+        known |= {g.name for g in self.groups}
+        names: set[str] = set()
+        for inverter in self.inverters:
+            if inverter.battery not in known:
+                raise ValueError(
+                    f"inverter {inverter.name!r}: battery {inverter.battery!r} is not a "
+                    f"configured battery or group (known: {', '.join(sorted(known)) or 'none'})"
+                )
+            if inverter.name in names:
+                raise ValueError(f"inverter name {inverter.name!r} is used twice")
+            names.add(inverter.name)
         return self
 
     def battery(self, name: str) -> BatteryConfig:

@@ -114,6 +114,12 @@ DEVICE_TYPES: dict[str, DeviceType] = _entry(
         sim="batmux.sim.victron_smartshunt:VictronSimDevice",
         description="Victron SmartShunt: GATT (PIN) or Instant Readout advertisement (key)",
     ),
+    DeviceType(
+        "byd_modbus",
+        "modbus",
+        source="batmux.devices.byd_modbus_source:create_source",
+        description="BYD Battery-Box Premium HV read over Modbus RTU/TCP (unit 21)",
+    ),
 )
 
 

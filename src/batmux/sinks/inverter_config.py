@@ -1,0 +1,77 @@
+"""The ``inverters:`` config list: one entry per emulated battery an inverter talks to.
+
+Each inverter protocol has its own entry model, told apart by ``type:`` (a pydantic
+discriminated union). This module deliberately imports nothing from ``batmux.config`` so that
+``config.py`` can import it without a cycle.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+NAME_PATTERN = re.compile(r"^[A-Za-z0-9_-]+$")
+
+
+class InverterBase(BaseModel):
+    """Keys every inverter entry has."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(min_length=1, max_length=64)
+    battery: str = Field(min_length=1, max_length=64)  # a battery or group name
+    fallback: Literal["none", "standby", "fault"] = "none"  # what stale data shows as
+    alive_timeout: float = Field(60.0, gt=0)  # s without an inverter sign → "not alive"
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not NAME_PATTERN.match(value):
+            raise ValueError("use letters, digits, '_' and '-' only (it becomes an MQTT topic)")
+        return value
+
+
+def parse_listen(value: str) -> tuple[str, int]:
+    """``HOST:PORT`` (``[::1]:502`` for IPv6) → (host, port)."""
+    host, sep, port = value.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 <= int(port) < 65536:
+        raise ValueError("listen must be HOST:PORT, e.g. 127.0.0.1:5020 or 0.0.0.0:502")
+    return host.strip("[]"), int(port)
+
+
+class BydModbusInverterConfig(InverterBase):
+    """A BYD Battery-Box Premium HV for a Fronius Gen24: Modbus RTU (``port``) or TCP
+    (``listen``)."""
+
+    type: Literal["byd_modbus"]
+    listen: str | None = None  # "HOST:PORT" → Modbus TCP server
+    port: str | None = None  # "/dev/ttyUSB0" → Modbus RTU on RS485
+    unit_id: int = Field(21, ge=1, le=247)
+    baudrate: int = Field(9600, gt=0)
+
+    @field_validator("listen")
+    @classmethod
+    def _listen(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_listen(value)
+        return value
+
+    @model_validator(mode="after")
+    def _one_transport(self) -> BydModbusInverterConfig:
+        if (self.listen is None) == (self.port is None):
+            raise ValueError("give exactly one of 'listen: HOST:PORT' (TCP) or 'port: /dev/...'")
+        return self
+
+    @property
+    def address(self) -> tuple[str, int] | None:
+        return parse_listen(self.listen) if self.listen else None
+
+
+# The CAN inverter types (byd_can, pylontech_can) plug in HERE: import their entry models
+# (each with ``type: Literal[...]`` and subclassing InverterBase) and add them to this Union.
+InverterConfig = Annotated[
+    Union[BydModbusInverterConfig],  # noqa: UP007 - a Union to extend with more members
+    Field(discriminator="type"),
+]

@@ -1,0 +1,49 @@
+"""The ``inverters:`` config list (type byd_modbus)."""
+
+from __future__ import annotations
+
+import pytest
+
+from batmux.config import parse_config
+from batmux.errors import ConfigError
+
+BATTERIES = [{"name": "bank", "type": "jk"}]
+
+
+def test_byd_modbus_entry_defaults() -> None:
+    cfg = parse_config({"batteries": BATTERIES, "inverters": [
+        {"name": "gen24", "type": "byd_modbus", "battery": "bank", "port": "/dev/ttyUSB0"},
+        {"name": "gen24_tcp", "type": "byd_modbus", "battery": "bank",
+         "listen": "127.0.0.1:5020", "fallback": "standby", "alive_timeout": 90},
+    ]})  # fmt: skip
+    rtu, tcp = cfg.inverters
+    assert (rtu.unit_id, rtu.baudrate, rtu.fallback, rtu.alive_timeout) == (21, 9600, "none", 60)
+    assert rtu.address is None and rtu.port == "/dev/ttyUSB0"
+    assert tcp.address == ("127.0.0.1", 5020) and tcp.fallback == "standby"
+    assert parse_config({"batteries": BATTERIES}).inverters == []
+
+
+@pytest.mark.parametrize(
+    ("entry", "message"),
+    [
+        ({"battery": "nope", "port": "/dev/ttyUSB0"}, "not a configured battery"),
+        ({"battery": "bank"}, "exactly one of"),
+        ({"battery": "bank", "port": "/dev/x", "listen": "h:1"}, "exactly one of"),
+        ({"battery": "bank", "listen": "5020"}, "HOST:PORT"),
+        ({"battery": "bank", "port": "/dev/x", "fallback": "off"}, "fallback"),
+        ({"battery": "bank", "port": "/dev/x", "unit_id": 300}, "unit_id"),
+        ({"battery": "bank", "port": "/dev/x", "baud": 9600}, "unknown key"),
+        ({"type": "sma_can", "battery": "bank", "port": "/dev/x"}, "type"),
+    ],
+)
+def test_bad_entries(entry: dict, message: str) -> None:
+    full = {"name": "inv", "type": "byd_modbus", **entry}
+    with pytest.raises(ConfigError) as info:
+        parse_config({"batteries": BATTERIES, "inverters": [full]})
+    assert message in str(info.value)
+
+
+def test_inverter_names_unique() -> None:
+    entry = {"name": "inv", "type": "byd_modbus", "battery": "bank", "port": "/dev/x"}
+    with pytest.raises(ConfigError, match="used twice"):
+        parse_config({"batteries": BATTERIES, "inverters": [entry, entry]})
