@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from batmux.devices.registry import known_types
 from batmux.errors import ConfigError
+from batmux.links.can_config import CanBusConfig
 
 DEFAULT_CONFIG = "batmux.yaml"
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9_-]+$")
@@ -107,6 +108,7 @@ class BatteryConfig(Strict):
     debug: bool = False
     timeout: Seconds = 10.0
     sim: SimConfig | None = None
+    can: CanBusConfig | None = None  # CAN batteries (pylontech_can, byd_can)
 
     _name = field_validator("name")(classmethod(lambda cls, v: check_name(v)))
 

@@ -114,14 +114,13 @@ class CanSource:
 def create_source(battery: Any, context: Any = None) -> CanSource:
     """Registry factory: ``(BatteryConfig, context) -> Source`` for ``pylontech_can``/``byd_can``.
 
-    Uses ``battery.can`` (default socketcan can0 at 500 kbit/s) and ``battery.timeout`` as the
-    freshness window. ``context`` is unused.
+    Uses ``battery.can`` (default socketcan can0 at 500 kbit/s; ``can.log`` writes a candump
+    log) and ``battery.timeout`` as the freshness window. ``context`` is unused.
     """
     cfg = getattr(battery, "can", None) or CanBusConfig()
-    log_path = getattr(battery, "can_log", None)
     return CanSource(
         battery.name,
         can_codec(battery.type),
-        CanLink(cfg, log_path),
+        CanLink(cfg),
         fresh_s=float(getattr(battery, "timeout", 10.0)),
     )

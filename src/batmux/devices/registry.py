@@ -52,6 +52,20 @@ DEVICE_TYPES: dict[str, DeviceType] = _entry(
         sim="batmux.sim.jk:JkSimDevice",
         description="JK BMS JK02, 32-cell layout (firmware >= 11)",
     ),
+    DeviceType(
+        "pylontech_can",
+        "can",
+        codec="batmux.protocols.pylontech_can:PylontechCanCodec",
+        source="batmux.devices.can_source:create_source",
+        description="Pylontech LV battery stack read from its CAN broadcast (v1.2/v1.3)",
+    ),
+    DeviceType(
+        "byd_can",
+        "can",
+        codec="batmux.protocols.byd_can:BydCanCodec",
+        source="batmux.devices.can_source:create_source",
+        description="BYD Battery-Box HVS/HVM read from its CAN frames (inverter on the bus)",
+    ),
 )
 
 

@@ -51,6 +51,7 @@ class CanLink:
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.config = config
+        log_path = log_path or config.log
         self.log_path = Path(log_path) if log_path else None
         self._bus_factory = bus_factory
         self._clock = clock

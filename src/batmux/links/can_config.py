@@ -13,5 +13,6 @@ class CanBusConfig(BaseModel):
     interface: str = "socketcan"  # socketcan, slcan, virtual, pcan, gs_usb, ...
     channel: str = "can0"
     bitrate: int = Field(500_000, gt=0)
+    log: str | None = None  # candump-format log of every frame sent and received
     # extra keyword arguments for the interface (e.g. slcan ``tty_baudrate``)
     options: dict[str, str | int | float | bool] = Field(default_factory=dict)
