@@ -333,6 +333,8 @@ class BydCanCodec(CanCodec):
         if (states := latest.get(d.states)) is not None:
             s = read_table(STATES, states)
             soc, soh, charge, capacity = s["soc"], s["soh"], s["charge"], s["capacity"]
+        if d.alarm is not None and (alarm := latest.get(d.alarm)) is not None:
+            extra["alarm_frame"] = alarm.hex()  # meaning unknown: kept raw for bug reports
         if (limits := latest.get(d.limits)) is not None:
             extra.update(read_table(LIMITS, limits))
         temps: tuple[float, ...] = (v["temperature"],)

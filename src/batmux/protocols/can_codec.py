@@ -85,7 +85,7 @@ def encode_fields(
     buf = bytearray(length)
     for f in table:
         value = values.get(f.name)
-        if value is None:
+        if value is None or f.offset + f.size > length:  # short variants drop trailing fields
             continue
         raw = round(value / f.scale)
         bits = 8 * f.size

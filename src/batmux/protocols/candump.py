@@ -19,7 +19,7 @@ Frame = tuple[int, bytes]  # (arbitration id, data): what every CAN builder retu
 
 _LINE = re.compile(
     r"^\s*(?:\((?P<ts>\d+(?:\.\d+)?)\)\s+(?P<chan>\S+)\s+)?"
-    r"(?P<id>[0-9A-Fa-f]{1,8})#(?P<data>[0-9A-Fa-f.]*)\s*(?:[TR]\s*)?$"
+    r"(?P<id>[0-9A-Fa-f]{1,8})#(?P<data>[0-9A-Fa-f.]*)\s*$"
 )
 
 
