@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Coroutine
@@ -23,12 +24,19 @@ def channel() -> CanBusConfig:
 
 
 def state(limits: ChargeLimits | None = LIMITS, available: bool = True, **kw: Any) -> BatteryState:
-    values: dict[str, Any] = dict(voltage_v=212.1, current_a=-3.0, soc_pct=60.0, soh_pct=98.0,
-                                  capacity_ah=25.0, temperatures_c=(18.0, 20.0))
+    values: dict[str, Any] = dict(
+        voltage_v=212.1,
+        current_a=-3.0,
+        soc_pct=60.0,
+        soh_pct=98.0,
+        capacity_ah=25.0,
+        temperatures_c=(18.0, 20.0),
+    )
     values.update(kw)
     now = time.time()
-    return BatteryState("bank", available, BatterySample(timestamp=now, **values), limits=limits,
-                        last_good_at=now)
+    return BatteryState(
+        "bank", available, BatterySample(timestamp=now, **values), limits=limits, last_good_at=now
+    )
 
 
 async def wait_until(predicate: Callable[[], bool], timeout: float = 2.0) -> None:
@@ -71,4 +79,4 @@ class Recorder:
 
 
 def intervals(times: list[float]) -> list[float]:
-    return [b - a for a, b in zip(times, times[1:], strict=False)]
+    return [b - a for a, b in itertools.pairwise(times)]

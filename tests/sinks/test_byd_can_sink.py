@@ -25,8 +25,14 @@ def battery_ids(rec: Recorder) -> list[int]:
 
 
 def config(**kw: object) -> BydCanInverterConfig:
-    base: dict[str, object] = dict(type="byd_can", battery="bank", can=channel(),
-                                   periods=PERIODS, inverter_timeout=0.4, stale_after=0.3)
+    base: dict[str, object] = dict(
+        type="byd_can",
+        battery="bank",
+        can=channel(),
+        periods=PERIODS,
+        inverter_timeout=0.4,
+        stale_after=0.3,
+    )
     base.update(kw)
     return BydCanInverterConfig.model_validate(base)
 
@@ -46,8 +52,9 @@ async def test_silent_until_inverter_then_burst_on_first_frame_and_on_0x151() ->
             await wait_until(lambda: rec.ids().count(0x110) >= 2)
             assert battery_ids(rec)[:7] == INIT_IDS  # the burst comes first, then the schedule
             assert sink.init_bursts == 1
-            await inverter.send(byd_can.INV_REQUEST, byd_can.encode_request(identify=False,
-                                                                            name="GOODWE"))
+            await inverter.send(
+                byd_can.INV_REQUEST, byd_can.encode_request(identify=False, name="GOODWE")
+            )
             await asyncio.sleep(0.05)
             assert sink.init_bursts == 1 and sink.inverter_name == "GOODWE"
             await inverter.send(byd_can.INV_REQUEST, byd_can.encode_request(identify=True))
