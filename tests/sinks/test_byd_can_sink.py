@@ -77,7 +77,7 @@ async def test_periods_on_the_virtual_bus() -> None:
         gaps = intervals(inverter.times(can_id))
         assert gaps, hex(can_id)
         assert abs(statistics.median(gaps) - period) < 0.015, (hex(can_id), gaps)
-        assert max(gaps) < period + 0.04, (hex(can_id), gaps)
+        assert max(gaps) < period + 0.06, (hex(can_id), gaps)
     sample = inverter.decode("byd_can")  # what the inverter saw, through the source codec
     assert sample.soc_pct == 60.0 and sample.voltage_v == 212.1  # type: ignore[attr-defined]
     assert sample.extra["charge_current_limit"] == 25.6  # type: ignore[attr-defined]
