@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from batmux.devices.registry import known_types
 from batmux.errors import ConfigError
 from batmux.links.can_config import CanBusConfig
+from batmux.sinks.venus_config import VenusList, VictronInputConfig
 
 DEFAULT_CONFIG = "batmux.yaml"
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9_-]+$")
@@ -140,6 +141,8 @@ class Config(Strict):
     watchdog: bool = False
     watchdog_rounds: int = Field(30, ge=1)
     batteries: list[BatteryConfig] = Field(default_factory=list)
+    venus: VenusList = Field(default_factory=list)
+    victron_input: VictronInputConfig | None = None
 
     @model_validator(mode="after")
     def _unique_names(self) -> Config:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 
 import pytest
-from _can_vectors import by_id, frames, load, state
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -15,6 +14,7 @@ from batmux.protocols import byd_can
 from batmux.protocols.can_codec import decode_candump_frames
 from batmux.protocols.candump import format_frame
 from batmux.protocols.inverter_limits import STALE
+from protocols.can_vectors import by_id, frames, load, state
 
 HVS = load("byd_hvs_can_sunshadecorp")
 GOODWE = load("byd_can_inverter_frames_goodwe")

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import time
 
-from _can_vectors import state
-
 from batmux.model.limits import ChargeLimits
 from batmux.protocols.inverter_limits import NO_LIMITS, STALE, LimitKeeper, stale_reason
+from protocols.can_vectors import state
 
 GOOD = ChargeLimits(55.2, 100.0, 150.0, 46.0, reason="")
 

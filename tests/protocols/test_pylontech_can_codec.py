@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from _can_vectors import by_id, frames, load, state
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -15,6 +14,7 @@ from batmux.protocols import pylontech_can as pylon
 from batmux.protocols.can_codec import decode_candump_frames
 from batmux.protocols.candump import format_frame
 from batmux.protocols.inverter_limits import STALE
+from protocols.can_vectors import by_id, frames, load, state
 
 US5000 = load("pylontech_lv_us5000_v1_2_capture")
 REFERENCE = load("pylontech_lv_reference_example")
@@ -199,3 +199,14 @@ def test_fuzz_feed_decode(can_id: int, data: bytes) -> None:
     codec = pylon.PylontechCanCodec()
     out = codec.feed((can_id, data)) + codec.feed("356#7A13F2FE6B01")
     codec.decode(out)  # a valid 0x356 plus any other frame: always a sample
+
+
+def test_cli_decode_takes_candump_syntax() -> None:
+    from batmux.cli import decode_frames
+
+    args = [format_frame(i, d) for i, d in frames(US5000)]
+    out = decode_frames("pylontech_can", args)
+    assert out["voltage"] == 49.86 and out["current"] == -27.0 and out["soc"] == 88
+    with pytest.raises(ProtocolError):
+        decode_frames("pylontech_can", ["351:xyz"])
+    assert decode_frames("byd_can", ["1D0#0849000000B40308"])["voltage"] == 212.1

@@ -6,8 +6,6 @@ import asyncio
 import statistics
 from pathlib import Path
 
-from _can_bus import LIMITS, Recorder, background, channel, intervals, state, wait_until
-
 from batmux.links.can_bus import CanLink
 from batmux.protocols import byd_can
 from batmux.protocols.candump import parse_line
@@ -15,6 +13,15 @@ from batmux.runtime.hub import StateHub
 from batmux.sim.can_inverter import BydCanInverterSim, running
 from batmux.sinks.byd_can import BydCanSink
 from batmux.sinks.can_inverter_config import BydCanInverterConfig
+from sinks.can_bus_helpers import (
+    LIMITS,
+    Recorder,
+    background,
+    channel,
+    intervals,
+    state,
+    wait_until,
+)
 
 PERIODS = {"limits": 0.05, "states": 0.2, "info": 0.2, "temps": 0.2, "alarm": 0.4}
 INIT_IDS = [0x250, 0x290, 0x2D0, 0x3D0, 0x3D0, 0x3D0, 0x3D0]

@@ -10,7 +10,6 @@ import socket
 from pathlib import Path
 
 import pytest
-from _can_bus import background, channel, state, wait_until
 
 from batmux.config import parse_config
 from batmux.devices.can_source import CanSource, create_source
@@ -28,6 +27,7 @@ from batmux.sim.can_inverter import BydCanInverterSim, running
 from batmux.sinks.byd_can import BydCanSink
 from batmux.sinks.can_inverter_config import BydCanInverterConfig, PylontechCanInverterConfig
 from batmux.sinks.pylontech_can import PylontechCanSink
+from sinks.can_bus_helpers import background, channel, state, wait_until
 
 LV = ChargeLimits(55.2, 100.0, 120.0, 46.0)
 US5000_LOG = """\

@@ -5,8 +5,6 @@ from __future__ import annotations
 import asyncio
 import statistics
 
-from _can_bus import Recorder, background, channel, intervals, state, wait_until
-
 from batmux.links.can_bus import CanLink
 from batmux.model.limits import ChargeLimits
 from batmux.protocols import pylontech_can as pylon
@@ -14,6 +12,7 @@ from batmux.runtime.hub import StateHub
 from batmux.sim.can_inverter import PylontechInverterSim, running
 from batmux.sinks.can_inverter_config import PylontechCanInverterConfig
 from batmux.sinks.pylontech_can import PylontechCanSink
+from sinks.can_bus_helpers import Recorder, background, channel, intervals, state, wait_until
 
 LV = ChargeLimits(55.2, 100.0, 120.0, 46.0)
 

@@ -66,6 +66,12 @@ DEVICE_TYPES: dict[str, DeviceType] = _entry(
         source="batmux.devices.can_source:create_source",
         description="BYD Battery-Box HVS/HVM read from its CAN frames (inverter on the bus)",
     ),
+    DeviceType(
+        "victron_dbus",
+        "dbus",
+        source="batmux.devices.venus_input:victron_source",
+        description="battery current measured by Victron gear on the Venus OS D-Bus",
+    ),
 )
 
 

@@ -47,6 +47,10 @@ class CanCodec(Codec):
         super().__init__()
         self.unknown_frames = 0
 
+    def parse_cli_frame(self, text: str) -> bytes:
+        """One ``batmux decode`` argument in candump syntax (``351#1402C0...``) → packed frame."""
+        return pack(parse_line(text).frame)
+
     def feed(self, chunk: FrameInput) -> list[bytes]:  # type: ignore[override]
         try:
             can_id, data = to_frame(chunk)

@@ -1,0 +1,307 @@
+"""A battery or group as a Venus OS ``com.victronenergy.battery.<name>`` service.
+
+The D-Bus side of ``venus_paths.build_paths``: the ``com.victronenergy.BusItem`` contract on
+every path (GetValue/GetText/SetValue/GetDescription on leaves, subtree dicts on nodes, GetItems
+on ``/``), one ``PropertiesChanged`` per changed path and at most one batched ``ItemsChanged`` per
+publish. Each service has its own bus connection because every service exports ``/``.
+
+Lifecycle: the name is requested once the first fresh state has filled every path; stale data
+sets ``/Connected`` 0 (and 0 A limits); after ``disconnect_timeout`` the name is released and
+the connection closed, which DVCC treats as "BMS lost"; fresh data brings the service back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from dbus_fast import Message, MessageType, NameFlag, RequestNameReply, Variant
+from dbus_fast.aio import MessageBus
+from dbus_fast.errors import DBusError
+
+from batmux.errors import LinkError
+from batmux.links.venus_dbus import BUSITEM, Value, connect, wrap
+from batmux.model.state import BatteryState
+from batmux.runtime.hub import StateHub
+from batmux.sinks.venus_config import VenusConfig
+from batmux.sinks.venus_paths import WRITABLE, build_paths, description, text
+
+log = logging.getLogger(__name__)
+INTROSPECTABLE = "org.freedesktop.DBus.Introspectable"
+
+
+def _nodes(paths: Iterable[str]) -> set[str]:
+    """Every intermediate node of the tree, ``/`` included."""
+    out = {"/"}
+    for path in paths:
+        parts = path.split("/")[1:-1]
+        for i in range(1, len(parts) + 1):
+            out.add("/" + "/".join(parts[:i]))
+    return out
+
+
+def _same(a: Value, b: Value) -> bool:
+    return type(a) is type(b) and a == b
+
+
+class VenusService:
+    """One battery service; ``update()`` with each new state, ``tick()`` now and then."""
+
+    def __init__(
+        self,
+        cfg: VenusConfig,
+        bus_address: str | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.cfg = cfg
+        self._bus_address = bus_address
+        self._clock = clock
+        self._bus: MessageBus | None = None
+        self._values: dict[str, Value] = {}
+        self._nodes: set[str] = set()
+        self._state: BatteryState | None = None
+        self._updated_at = clock()
+        self._stale_since: float | None = None
+        self._custom_name: str | None = None
+        self._lock = asyncio.Lock()
+        self.registered = False
+        self.items_changed_sent = 0
+        self.rejected_writes = 0  # SetValue with a wrong type
+        self.readonly_writes = 0  # SetValue on a read-only path
+        self.register_failures = 0
+
+    @property
+    def name(self) -> str:
+        return self.cfg.service_name
+
+    def values(self) -> dict[str, Value]:
+        return dict(self._values)
+
+    # -- driving ------------------------------------------------------------------------------
+    async def update(self, state: BatteryState | None) -> None:
+        async with self._lock:
+            if state is None and self._state is not None:
+                state = dataclasses.replace(self._state, available=False)  # it vanished: stale
+            self._state = state
+            self._updated_at = self._clock()
+            await self._apply()
+
+    async def tick(self) -> None:
+        async with self._lock:
+            await self._apply()
+
+    async def close(self) -> None:
+        async with self._lock:
+            await self._unregister()
+
+    async def _apply(self) -> None:
+        now = self._clock()
+        if self._bus is not None and not self._bus.connected:
+            log.warning("%s: D-Bus connection lost; registering again", self.name)
+            self._bus, self.registered = None, False
+        state = self._state
+        if state is None:
+            return
+        fresh = state.available and state.sample is not None
+        if fresh and now - self._updated_at > self.cfg.stale_after:
+            fresh = False  # the hub stopped publishing: the last state is not news any more
+        if not fresh:
+            state = dataclasses.replace(state, available=False)
+        self._stale_since = None if fresh else (self._stale_since or now)
+
+        values = build_paths(state, self.cfg, self.cfg.is_bms)
+        if self._custom_name is not None:
+            values["/CustomName"] = self._custom_name
+        if not self.registered:
+            if fresh:
+                await self._register(values)
+            return
+        self._publish(values)
+        if self._stale_since is not None and now - self._stale_since >= self.cfg.disconnect_timeout:
+            log.warning("%s: stale for %.0f s; leaving the bus", self.name, now - self._stale_since)
+            await self._unregister()
+
+    # -- bus lifecycle --------------------------------------------------------------------------
+    async def _register(self, values: dict[str, Value]) -> None:
+        self._values = values
+        self._nodes = _nodes(values)
+        try:
+            if self._bus is None:
+                self._bus = await connect(self._bus_address)
+                self._bus.add_message_handler(self._handle)
+            reply = await self._bus.request_name(self.name, NameFlag.DO_NOT_QUEUE)
+        except (LinkError, DBusError, OSError, EOFError) as exc:
+            self.register_failures += 1
+            log.warning("%s: cannot register: %s", self.name, exc)
+            await self._drop_bus()
+            return
+        if reply not in (RequestNameReply.PRIMARY_OWNER, RequestNameReply.ALREADY_OWNER):
+            self.register_failures += 1
+            log.error("%s: the name is taken by another process (%s)", self.name, reply.name)
+            await self._drop_bus()
+            return
+        self.registered = True
+        log.info("%s: registered (device instance %d)", self.name, self.cfg.device_instance)
+
+    async def _unregister(self) -> None:
+        if self._bus is not None and self.registered and self._bus.connected:
+            with contextlib.suppress(DBusError, OSError, EOFError):
+                await self._bus.release_name(self.name)
+        self.registered = False
+        self._stale_since = None
+        await self._drop_bus()
+
+    async def _drop_bus(self) -> None:
+        bus, self._bus = self._bus, None
+        if bus is not None:
+            bus.remove_message_handler(self._handle)
+            bus.disconnect()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(bus.wait_for_disconnect(), 2.0)
+
+    # -- publishing -----------------------------------------------------------------------------
+    def _publish(self, values: dict[str, Value]) -> None:
+        for gone in self._values.keys() - values.keys():
+            values[gone] = None  # a path once shown stays, as unknown
+        changed = {
+            p: v
+            for p, v in values.items()
+            if p not in self._values or not _same(self._values[p], v)
+        }
+        if not changed:
+            return
+        self._values = values
+        self._nodes = _nodes(values)
+        self._emit(changed)
+
+    def _emit(self, changed: dict[str, Value]) -> None:
+        bus = self._bus
+        if bus is None or not bus.connected:
+            return
+        items: dict[str, dict[str, Variant]] = {}
+        for path, value in changed.items():
+            item = {"Value": wrap(value), "Text": Variant("s", text(path, value))}
+            items[path] = item
+            bus.send(Message.new_signal(path, BUSITEM, "PropertiesChanged", "a{sv}", [item]))
+        bus.send(Message.new_signal("/", BUSITEM, "ItemsChanged", "a{sa{sv}}", [items]))
+        self.items_changed_sent += 1
+
+    # -- the BusItem contract -------------------------------------------------------------------
+    def _handle(self, msg: Message) -> Message | None:
+        if msg.message_type is not MessageType.METHOD_CALL:
+            return None
+        path, member = msg.path, msg.member
+        if msg.interface == INTROSPECTABLE and member == "Introspect":
+            if path in self._values or path in self._nodes:
+                return Message.new_method_return(msg, "s", [self._introspect(path)])
+            return None
+        if msg.interface not in (None, BUSITEM):
+            return None
+        if path in self._values:
+            return self._leaf(msg, path, member)
+        if path in self._nodes:
+            return self._node(msg, path, member)
+        return None  # dbus-fast answers "unknown method"
+
+    def _leaf(self, msg: Message, path: str, member: str) -> Message | None:
+        value = self._values[path]
+        if member == "GetValue":
+            return Message.new_method_return(msg, "v", [wrap(value)])
+        if member == "GetText":
+            return Message.new_method_return(msg, "s", [text(path, value)])
+        if member == "GetDescription":
+            return Message.new_method_return(msg, "s", [description(path)])
+        if member == "SetValue" and msg.signature == "v":
+            return Message.new_method_return(msg, "i", [self._set(path, msg.body[0])])
+        return None
+
+    def _set(self, path: str, new: Variant) -> int:
+        """0 accepted, 1 read-only path or wrong type (velib's codes)."""
+        if path not in WRITABLE:
+            self.readonly_writes += 1
+            return 1
+        if new.signature != "s":
+            self.rejected_writes += 1
+            log.info("%s: SetValue %s with type %s rejected", self.name, path, new.signature)
+            return 1
+        self._custom_name = new.value
+        self._publish({**self._values, path: new.value})
+        return 0
+
+    def _node(self, msg: Message, path: str, member: str) -> Message | None:
+        prefix = path.rstrip("/") + "/"
+        below = {p[len(prefix) :]: v for p, v in self._values.items() if p.startswith(prefix)}
+        if member == "GetValue":
+            tree = {k: wrap(v) for k, v in below.items()}
+            return Message.new_method_return(msg, "v", [Variant("a{sv}", tree)])
+        if member == "GetText":
+            texts = {k: text(prefix + k, v) for k, v in below.items()}
+            return Message.new_method_return(msg, "v", [Variant("a{ss}", texts)])
+        if member == "GetItems" and path == "/":
+            items = {
+                p: {"Value": wrap(v), "Text": Variant("s", text(p, v))}
+                for p, v in self._values.items()
+            }
+            return Message.new_method_return(msg, "a{sa{sv}}", [items])
+        return None
+
+    def _introspect(self, path: str) -> str:
+        prefix = path.rstrip("/") + "/"
+        children = sorted(
+            {p[len(prefix) :].split("/")[0] for p in self._values if p.startswith(prefix)}
+        )
+        methods = (
+            '<method name="GetValue"><arg direction="out" type="v"/></method>'
+            '<method name="GetText"><arg direction="out" type="v"/></method>'
+            '<method name="SetValue"><arg direction="in" type="v"/>'
+            '<arg direction="out" type="i"/></method>'
+            '<method name="GetDescription"><arg direction="in" type="s"/>'
+            '<arg direction="in" type="i"/><arg direction="out" type="s"/></method>'
+            '<method name="GetItems"><arg direction="out" type="a{sa{sv}}"/></method>'
+            '<signal name="PropertiesChanged"><arg type="a{sv}"/></signal>'
+            '<signal name="ItemsChanged"><arg type="a{sa{sv}}"/></signal>'
+        )
+        nodes = "".join(f'<node name="{c}"/>' for c in children)
+        return f'<node><interface name="{BUSITEM}">{methods}</interface>{nodes}</node>'
+
+
+# -- the sink task ------------------------------------------------------------------------------
+async def _feed(services: list[VenusService], hub: StateHub) -> None:
+    async for snapshot in hub.updates():
+        for service in services:
+            await service.update(snapshot.get(service.cfg.battery))
+
+
+async def _tick(services: list[VenusService], period: float) -> None:
+    while True:
+        await asyncio.sleep(period)
+        for service in services:
+            await service.tick()
+
+
+async def run_venus(
+    cfgs: Iterable[VenusConfig], hub: StateHub, bus_address: str | None = None
+) -> None:
+    """Serve every ``venus:`` entry from the hub until cancelled (then leave the bus)."""
+    services = [VenusService(cfg, bus_address) for cfg in cfgs]
+    if not services:
+        return
+    # Tick often enough that a short disconnect_timeout is honoured to within a quarter.
+    period = min(1.0, *(min(s.cfg.disconnect_timeout, s.cfg.stale_after) / 4 for s in services))
+    try:
+        async with asyncio.TaskGroup() as tg:
+            tg.create_task(_feed(services, hub))
+            tg.create_task(_tick(services, period))
+    finally:
+        for service in services:
+            await service.close()
+
+
+async def venus_sink(gateway: Any) -> None:
+    """``Gateway.add_sink("venus", venus_sink)``: serve ``config.venus`` from the gateway's hub."""
+    await run_venus(gateway.config.venus, gateway.hub)

@@ -1,0 +1,254 @@
+"""Pure builder: one ``BatteryState`` → every D-Bus path of a Venus OS battery service.
+
+Values follow Victron's conventions (SI units, energy in kWh, °C; current + = charging;
+``/ConsumedAmphours`` negative; alarms 0 ok / 1 warning / 2 alarm). ``None`` is "unknown" and
+goes on the bus as an empty array, as Venus does. Blocking is 0 A: DVCC ignores ``/Io/AllowTo*``.
+"""
+
+from __future__ import annotations
+
+from importlib import metadata
+
+from batmux.model.alarms import Alarm
+from batmux.model.sample import BatterySample
+from batmux.model.state import BatteryState
+from batmux.sinks.venus_config import VenusConfig
+
+Value = float | int | str | None
+
+# Discharge current below this (A) → TimeToGo is unknown, as on a BMV at rest.
+TTG_MIN_CURRENT_A = 0.1
+
+VENUS_ALARMS: dict[str, tuple[Alarm, ...]] = {
+    "LowVoltage": (Alarm.PACK_UNDERVOLTAGE,),
+    "HighVoltage": (Alarm.PACK_OVERVOLTAGE,),
+    "LowCellVoltage": (Alarm.CELL_UNDERVOLTAGE,),
+    "HighCellVoltage": (Alarm.CELL_OVERVOLTAGE,),
+    "LowSoc": (Alarm.LOW_SOC,),
+    "StateOfHealth": (),
+    "HighChargeCurrent": (Alarm.CHARGE_OVERCURRENT,),
+    "HighDischargeCurrent": (Alarm.DISCHARGE_OVERCURRENT, Alarm.SHORT_CIRCUIT),
+    "HighCurrent": (Alarm.CHARGE_OVERCURRENT, Alarm.DISCHARGE_OVERCURRENT, Alarm.SHORT_CIRCUIT),
+    "CellImbalance": (Alarm.CELL_IMBALANCE,),
+    "InternalFailure": (Alarm.BMS_FAULT, Alarm.SENSOR_FAULT),
+    "HighChargeTemperature": (Alarm.CHARGE_OVERTEMP,),
+    "LowChargeTemperature": (Alarm.CHARGE_UNDERTEMP,),
+    "HighTemperature": (Alarm.DISCHARGE_OVERTEMP, Alarm.CHARGE_OVERTEMP),
+    "LowTemperature": (Alarm.DISCHARGE_UNDERTEMP, Alarm.CHARGE_UNDERTEMP),
+    "BmsCable": (),  # 2 while the data is stale: the link to the BMS is lost
+    "HighInternalTemperature": (Alarm.MOS_OVERTEMP,),
+    "FuseBlown": (),
+}
+
+WRITABLE = frozenset({"/CustomName"})
+
+
+def version() -> str:
+    try:
+        return metadata.version("batmux")
+    except metadata.PackageNotFoundError:  # running from a source tree
+        return "0+unknown"
+
+
+def _r(value: float | None, digits: int) -> float | None:
+    return None if value is None else round(float(value), digits)
+
+
+def _bit(flag: bool | None) -> int | None:
+    return None if flag is None else int(flag)
+
+
+def _cell_id(sample: BatterySample, which: str) -> str | None:
+    """ "C3" like serialbattery; a group's "pack:cell" id from the bank, if it gave one."""
+    given = sample.extra.get(f"cell_{which}_id")
+    if isinstance(given, str):
+        return given
+    number = sample.min_cell_id if which == "min" else sample.max_cell_id
+    return None if number is None else f"C{number}"
+
+
+def _balancing_cells(sample: BatterySample) -> list[int | None]:
+    """Per-cell balancing from ``extra['balancing_cells']`` (bitmask, bit 0 = cell 1)."""
+    mask = sample.extra.get("balancing_cells")
+    n = len(sample.cell_voltages_v)
+    if isinstance(mask, int) and not isinstance(mask, bool):
+        return [(mask >> i) & 1 for i in range(n)]
+    return [None] * n
+
+
+def management_paths(state: BatteryState, cfg: VenusConfig, connected: bool) -> dict[str, Value]:
+    kind = "group" if state.is_group else "battery"
+    hardware = state.sample.extra.get("hardware_version") if state.sample else None
+    return {
+        "/Mgmt/ProcessName": "batmux",
+        "/Mgmt/ProcessVersion": version(),
+        "/Mgmt/Connection": f"batmux {kind} {state.name}",
+        "/DeviceInstance": cfg.device_instance,
+        "/ProductId": cfg.product_id,
+        "/ProductName": cfg.product_name,
+        "/FirmwareVersion": version(),
+        "/HardwareVersion": hardware if isinstance(hardware, str) else None,
+        "/Connected": int(connected),
+        "/CustomName": cfg.custom_name or state.name,
+        "/Serial": cfg.serial or f"batmux-{state.name}",
+    }
+
+
+def build_paths(state: BatteryState, cfg: VenusConfig, is_bms: bool) -> dict[str, Value]:
+    """Every path of the service for this state (a stale state gives /Connected 0, 0 A)."""
+    fresh = state.available and state.sample is not None
+    s = state.sample or BatterySample(timestamp=0.0)
+    out = management_paths(state, cfg, fresh)
+
+    temps = s.temperatures_c
+    remaining, installed = s.charge_ah, s.capacity_ah
+    consumed = None
+    if remaining is not None and installed is not None:
+        consumed = -round(max(installed - remaining, 0.0), 3)
+    ttg = None
+    if remaining is not None and s.current_a is not None and s.current_a < -TTG_MIN_CURRENT_A:
+        ttg = round(remaining / -s.current_a * 3600)
+    out.update(
+        {
+            "/Dc/0/Voltage": _r(s.voltage_v, 3),
+            "/Dc/0/Current": _r(s.current_a, 3),
+            "/Dc/0/Power": _r(s.power_w, 1),
+            "/Dc/0/Temperature": _r(sum(temps) / len(temps), 1) if temps else None,
+            "/Soc": _r(s.soc_pct, 1),
+            "/Soh": _r(s.soh_pct, 1),
+            "/Capacity": _r(remaining, 3),
+            "/InstalledCapacity": _r(installed, 3),
+            "/ConsumedAmphours": consumed,
+            "/TimeToGo": ttg,
+        }
+    )
+
+    # Limits: stale data, or no limits at all, means 0 A both ways (the safe state).
+    limits = state.limits
+    ccl = limits.charge_current_a if (limits and fresh) else 0.0
+    dcl = limits.discharge_current_a if (limits and fresh) else 0.0
+    may_charge = ccl > 0 and s.charge_enabled is not False
+    may_discharge = dcl > 0 and s.discharge_enabled is not False
+    if is_bms:
+        out.update(
+            {
+                "/Info/MaxChargeVoltage": _r(limits.charge_voltage_v, 3) if limits else None,
+                "/Info/MaxChargeCurrent": round(max(ccl, 0.0), 2),
+                "/Info/MaxDischargeCurrent": round(max(dcl, 0.0), 2),
+                "/Info/BatteryLowVoltage": _r(limits.discharge_voltage_v, 3) if limits else None,
+                # Discharge blocked while charging is allowed: the battery asks for a recharge.
+                "/Info/ChargeRequest": int(fresh and may_charge and not may_discharge),
+            }
+        )
+    out.update(
+        {
+            "/Io/AllowToCharge": int(may_charge),
+            "/Io/AllowToDischarge": int(may_discharge),
+            "/Io/AllowToBalance": _bit(s.balancing),
+        }
+    )
+
+    cells = s.cell_voltages_v
+    members = state.members
+    if members is not None:
+        m = members
+        counts = (m.online, m.offline, m.blocking_charge, m.blocking_discharge)
+    else:
+        counts = (int(fresh), int(not fresh), int(not may_charge), int(not may_discharge))
+    per_battery = s.extra.get("cells_per_battery")
+    out.update(
+        {
+            "/System/MinCellVoltage": _r(s.min_cell_v, 3),
+            "/System/MaxCellVoltage": _r(s.max_cell_v, 3),
+            "/System/MinVoltageCellId": _cell_id(s, "min"),
+            "/System/MaxVoltageCellId": _cell_id(s, "max"),
+            "/System/MinCellTemperature": _r(s.min_temperature_c, 1),
+            "/System/MaxCellTemperature": _r(s.max_temperature_c, 1),
+            "/System/MOSTemperature": _r(s.mos_temperature_c, 1),
+            "/System/NrOfCellsPerBattery": (
+                per_battery if isinstance(per_battery, int) else (len(cells) or None)
+            ),
+            "/System/NrOfModulesOnline": counts[0],
+            "/System/NrOfModulesOffline": counts[1],
+            "/System/NrOfModulesBlockingCharge": counts[2],
+            "/System/NrOfModulesBlockingDischarge": counts[3],
+        }
+    )
+    for i, volts in enumerate(cells, start=1):
+        out[f"/Voltages/Cell{i}"] = round(volts, 3)
+    # A parallel bank's cells are its packs' cells in a row: Sum is the mean pack sum.
+    packs = len(cells) // per_battery if isinstance(per_battery, int) and per_battery > 0 else 1
+    out["/Voltages/Sum"] = round(sum(cells) / max(packs, 1), 3) if cells else None
+    out["/Voltages/Diff"] = _r(s.delta_cell_v, 3)
+    for i, flag in enumerate(_balancing_cells(s), start=1):
+        out[f"/Balances/Cell{i}"] = flag
+
+    for name, sources in VENUS_ALARMS.items():
+        level = 0
+        if any(a in s.alarms for a in sources):
+            level = 2
+        elif any(a in s.warnings for a in sources):
+            level = 1
+        out[f"/Alarms/{name}"] = level
+    out["/Alarms/BmsCable"] = 0 if fresh else 2
+
+    cycles = s.cycles if s.cycles is not None else state.meters.cycles
+    out.update(
+        {
+            "/History/ChargeCycles": _r(cycles, 2),
+            "/History/ChargedEnergy": round(state.meters.charged_kwh, 3),
+            "/History/DischargedEnergy": round(state.meters.discharged_kwh, 3),
+        }
+    )
+    return out
+
+
+# -- text and descriptions (GetText / GetDescription) ------------------------------------------
+
+_UNITS: tuple[tuple[str, str], ...] = (
+    ("/Dc/0/Voltage", "V"),
+    ("/Dc/0/Current", "A"),
+    ("/Dc/0/Power", "W"),
+    ("/Dc/0/Temperature", "°C"),
+    ("/Soc", "%"),
+    ("/Soh", "%"),
+    ("/Capacity", "Ah"),
+    ("/InstalledCapacity", "Ah"),
+    ("/ConsumedAmphours", "Ah"),
+    ("/TimeToGo", "s"),
+    ("/Info/MaxChargeVoltage", "V"),
+    ("/Info/BatteryLowVoltage", "V"),
+    ("/Info/MaxChargeCurrent", "A"),
+    ("/Info/MaxDischargeCurrent", "A"),
+    ("/System/MinCellVoltage", "V"),
+    ("/System/MaxCellVoltage", "V"),
+    ("/System/MinCellTemperature", "°C"),
+    ("/System/MaxCellTemperature", "°C"),
+    ("/System/MOSTemperature", "°C"),
+    ("/Voltages/", "V"),
+    ("/History/ChargedEnergy", "kWh"),
+    ("/History/DischargedEnergy", "kWh"),
+)
+
+
+def unit(path: str) -> str:
+    for prefix, u in _UNITS:
+        if path == prefix or (prefix.endswith("/") and path.startswith(prefix)):
+            return u
+    return ""
+
+
+def text(path: str, value: Value) -> str:
+    """What GetText shows: '---' for unknown, the ProductId in hex, numbers with their unit."""
+    if value is None:
+        return "---"
+    if path == "/ProductId" and isinstance(value, int):
+        return f"0x{value:X}"
+    if isinstance(value, float):
+        return f"{value:g}{unit(path)}"
+    return f"{value}{unit(path)}"
+
+
+def description(path: str) -> str:
+    u = unit(path)
+    return f"{path} ({u})" if u else path

@@ -1,0 +1,90 @@
+"""Golden tests of the pure Venus path builder."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from batmux.model.sample import BatterySample
+from batmux.model.state import BatteryState
+from batmux.sinks.venus_config import VenusConfig
+from batmux.sinks.venus_paths import build_paths, text
+from sinks.venus_states import GOLDEN_BANK, bank_state, high_cell_state, stale
+
+CFG = VenusConfig(battery="bank", device_instance=100)
+
+
+def test_bank_golden() -> None:
+    paths = build_paths(bank_state(), CFG, is_bms=True)
+    assert paths == GOLDEN_BANK
+    # Types matter on the bus (int32 vs double vs string), not only values.
+    for path, value in GOLDEN_BANK.items():
+        assert type(paths[path]) is type(value), path
+
+
+def test_not_bms_has_no_info_paths() -> None:
+    paths = build_paths(bank_state(), CFG, is_bms=False)
+    assert not [p for p in paths if p.startswith("/Info/")]
+    assert paths["/Soc"] == 64.0
+
+
+def test_high_cell_blocks_charge_with_zero_amps() -> None:
+    paths = build_paths(high_cell_state(), CFG, is_bms=True)
+    assert paths["/Info/MaxChargeVoltage"] == 27.8
+    assert paths["/Info/MaxChargeCurrent"] == 0.0
+    assert paths["/Info/MaxDischargeCurrent"] == 150.0
+    assert paths["/Io/AllowToCharge"] == 0
+    assert paths["/Alarms/HighCellVoltage"] == 2
+    assert paths["/System/MaxCellVoltage"] == 3.6
+    assert paths["/System/NrOfModulesBlockingCharge"] == 1
+
+
+def test_stale_is_disconnected_with_zero_amps() -> None:
+    paths = build_paths(stale(bank_state()), CFG, is_bms=True)
+    assert paths["/Connected"] == 0
+    assert paths["/Info/MaxChargeCurrent"] == 0.0
+    assert paths["/Info/MaxDischargeCurrent"] == 0.0
+    assert paths["/Io/AllowToCharge"] == 0
+    assert paths["/Io/AllowToDischarge"] == 0
+    assert paths["/Alarms/BmsCable"] == 2
+
+
+def test_stale_limits_zero_even_if_limits_say_otherwise() -> None:
+    state = dataclasses.replace(bank_state(), available=False)
+    paths = build_paths(state, CFG, is_bms=True)
+    assert paths["/Info/MaxChargeCurrent"] == 0.0
+    assert paths["/Info/MaxDischargeCurrent"] == 0.0
+
+
+def test_single_battery_counts_and_unknowns() -> None:
+    sample = BatterySample(
+        timestamp=1.0,
+        voltage_v=13.3,
+        current_a=2.0,
+        soc_pct=50.0,
+        cell_voltages_v=(3.32, 3.33, 3.31, 3.34),
+    )
+    state = BatteryState(name="van", available=True, sample=sample)
+    cfg = VenusConfig(battery="van", device_instance=101, custom_name="Van LFP", serial="X1")
+    paths = build_paths(state, cfg, is_bms=True)
+    assert paths["/CustomName"] == "Van LFP"
+    assert paths["/Serial"] == "X1"
+    assert paths["/DeviceInstance"] == 101
+    assert paths["/System/MinVoltageCellId"] == "C3"
+    assert paths["/System/MaxVoltageCellId"] == "C4"
+    assert paths["/System/NrOfCellsPerBattery"] == 4
+    assert paths["/Voltages/Sum"] == 13.3
+    # No limits computed: no CVL (so DVCC does not treat it as a BMS) and 0 A.
+    assert paths["/Info/MaxChargeVoltage"] is None
+    assert paths["/Info/MaxChargeCurrent"] == 0.0
+    # Unknown stays unknown.
+    for path in ("/Soh", "/Capacity", "/ConsumedAmphours", "/TimeToGo", "/Dc/0/Temperature"):
+        assert paths[path] is None, path
+    assert paths["/System/NrOfModulesOnline"] == 1
+    assert paths["/System/NrOfModulesBlockingCharge"] == 1  # 0 A ⇒ blocking
+
+
+def test_text() -> None:
+    assert text("/Dc/0/Voltage", 26.42) == "26.42V"
+    assert text("/ProductId", 0xFFFF) == "0xFFFF"
+    assert text("/Soc", None) == "---"
+    assert text("/Voltages/Cell3", 3.298) == "3.298V"

@@ -1,0 +1,217 @@
+"""The Venus battery service on a private dbus-daemon, watched like dbusmonitor watches it."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from types import SimpleNamespace
+
+from dbus_fast import MessageType, Variant
+from dbus_fast.aio import MessageBus
+
+from batmux.config import parse_config
+from batmux.runtime.hub import StateHub
+from batmux.sinks.venus import VenusService, run_venus, venus_sink
+from batmux.sinks.venus_config import VenusConfig
+from sinks.venus_states import GOLDEN_BANK, bank_state, high_cell_state, stale
+
+NAME = "com.victronenergy.battery.bank"
+SIGNATURE = {int: "i", float: "d", str: "s", type(None): "ai"}
+
+
+def cfg(**kw: object) -> VenusConfig:
+    return VenusConfig.model_validate({"battery": "bank", "device_instance": 100, **kw})
+
+
+async def test_every_path_with_its_value_and_type(dbus_address: str, monitor) -> None:
+    service = VenusService(cfg(), dbus_address)
+    await service.update(bank_state())
+    assert service.registered
+    await monitor.scan(NAME)
+    items = monitor.items[NAME]
+    assert set(items) == set(GOLDEN_BANK)
+    for path, expected in GOLDEN_BANK.items():
+        assert items[path].signature == SIGNATURE[type(expected)], path
+        assert monitor.value(NAME, path) == expected, path
+    await service.close()
+
+
+async def test_busitem_contract(dbus_address: str, monitor) -> None:
+    service = VenusService(cfg(), dbus_address)
+    await service.update(bank_state())
+    call = monitor.call
+
+    reply = await call(NAME, "/Dc/0/Voltage", "GetValue")
+    assert reply.signature == "v" and reply.body[0] == Variant("d", 26.42)
+    assert (await call(NAME, "/Dc/0/Voltage", "GetText")).body == ["26.42V"]
+    assert (await call(NAME, "/ProductId", "GetText")).body == ["0xFFFF"]
+    assert (await call(NAME, "/HardwareVersion", "GetText")).body == ["---"]
+    desc = await call(NAME, "/Soc", "GetDescription", "si", ["en", 0])
+    assert desc.body == ["/Soc (%)"]
+
+    # Intermediate nodes and the root return their subtree, with relative keys.
+    node = (await call(NAME, "/Dc", "GetValue")).body[0]
+    assert node.signature == "a{sv}"
+    assert node.value["0/Current"] == Variant("d", -12.5)
+    root = (await call(NAME, "/", "GetValue")).body[0].value
+    assert root["Soc"] == Variant("d", 64.0) and len(root) == len(GOLDEN_BANK)
+    texts = (await call(NAME, "/Info", "GetText")).body[0].value
+    assert texts["MaxChargeVoltage"] == "28.4V"
+
+    # Writes: read-only → 1; a wrong type → 1 and counted; the right type → 0, and it shows.
+    assert (await call(NAME, "/Soc", "SetValue", "v", [Variant("d", 1.0)])).body == [1]
+    assert (await call(NAME, "/CustomName", "SetValue", "v", [Variant("i", 5)])).body == [1]
+    assert service.rejected_writes == 1 and service.readonly_writes == 1
+    ok = await call(NAME, "/CustomName", "SetValue", "v", [Variant("s", "Shed bank")])
+    assert ok.body == [0]
+    assert (await call(NAME, "/CustomName", "GetValue")).body == [Variant("s", "Shed bank")]
+    assert (await call(NAME, "/Soc", "GetValue")).body == [Variant("d", 64.0)]
+
+    # An unknown path is an error, not a crash.
+    bad = await call(NAME, "/No/Such/Path", "GetValue")
+    assert bad.message_type is MessageType.ERROR
+    intro = await call(NAME, "/Dc", "Introspect", interface="org.freedesktop.DBus.Introspectable")
+    assert '<node name="0"/>' in intro.body[0]
+    await service.close()
+
+
+async def test_name_requested_only_with_all_paths(dbus_address: str, monitor) -> None:
+    """Not on the bus before fresh data; once on, GetItems already has every path."""
+    service = VenusService(cfg(), dbus_address)
+    await service.update(stale(bank_state()))
+    assert not service.registered
+    names = await monitor.call(
+        "org.freedesktop.DBus",
+        "/org/freedesktop/DBus",
+        "ListNames",
+        interface="org.freedesktop.DBus",
+    )
+    assert NAME not in names.body[0]
+    await service.update(bank_state())
+    await monitor.scan(NAME)
+    assert set(monitor.items[NAME]) == set(GOLDEN_BANK)
+    await service.close()
+
+
+async def test_limits_follow_a_high_cell_in_one_batch(dbus_address: str, monitor) -> None:
+    hub = StateHub()
+    hub.publish([bank_state()])
+    task = asyncio.create_task(run_venus([cfg()], hub, dbus_address))
+    await _wait_name(monitor, NAME)
+    await monitor.scan(NAME)
+    assert monitor.value(NAME, "/Info/MaxChargeCurrent") == 100.0
+
+    hub.publish([high_cell_state()])
+    await monitor.wait_for(lambda: monitor.items_changed)
+    assert monitor.value(NAME, "/Info/MaxChargeCurrent") == 0.0
+    assert monitor.value(NAME, "/Info/MaxChargeVoltage") == 27.8
+    assert monitor.value(NAME, "/Alarms/HighCellVoltage") == 2
+    assert monitor.value(NAME, "/System/NrOfModulesBlockingCharge") == 1
+    await asyncio.sleep(0.1)
+    # One publish → exactly one ItemsChanged, carrying only what changed.
+    assert len(monitor.items_changed) == 1
+    changed = monitor.items_changed[0][1]
+    assert "/Soc" not in changed and "/Voltages/Cell4" in changed
+    assert {p for _, p in monitor.props_changed} == set(changed)
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+
+
+async def test_stale_disconnects_then_disappears_then_returns(dbus_address: str, monitor) -> None:
+    hub = StateHub()
+    hub.publish([bank_state()])
+    conf = cfg(disconnect_timeout=0.6)
+    task = asyncio.create_task(run_venus([conf], hub, dbus_address))
+    await _wait_name(monitor, NAME)
+    await monitor.scan(NAME)
+
+    started = time.monotonic()
+    hub.publish([stale(bank_state())])
+    await monitor.wait_for(lambda: monitor.items_changed)
+    assert monitor.value(NAME, "/Connected") == 0
+    assert monitor.value(NAME, "/Info/MaxDischargeCurrent") == 0.0
+    assert monitor.value(NAME, "/Info/MaxChargeCurrent") == 0.0
+    await monitor.wait_for(lambda: NAME not in monitor.items, timeout=3.0)
+    gone_after = time.monotonic() - started
+    assert 0.6 <= gone_after < 1.5, gone_after
+
+    hub.publish([bank_state()])  # data returns → the service comes back
+    await _wait_name(monitor, NAME)
+    await monitor.scan(NAME)
+    assert monitor.value(NAME, "/Connected") == 1
+    assert monitor.value(NAME, "/Info/MaxChargeCurrent") == 100.0
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+
+
+async def test_hub_silence_counts_as_stale(dbus_address: str, monitor) -> None:
+    """If nothing is published for stale_after, the last state is not trusted."""
+    hub = StateHub()
+    hub.publish([bank_state()])
+    conf = cfg(stale_after=0.3, disconnect_timeout=10)
+    task = asyncio.create_task(run_venus([conf], hub, dbus_address))
+    await _wait_name(monitor, NAME)
+    await monitor.scan(NAME)
+    # ItemsChanged comes after the PropertiesChanged of the same batch: all of it has arrived.
+    await monitor.wait_for(lambda: monitor.items_changed, timeout=2.0)
+    assert monitor.value(NAME, "/Connected") == 0
+    assert monitor.value(NAME, "/Info/MaxChargeCurrent") == 0.0
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+
+
+async def test_two_services_one_bms(dbus_address: str, monitor) -> None:
+    a = VenusService(cfg(), dbus_address)
+    b = VenusService(cfg(battery="pack_a", device_instance=101, is_bms=False), dbus_address)
+    await a.update(bank_state())
+    await b.update(bank_state())
+    await monitor.scan(NAME)
+    await monitor.scan("com.victronenergy.battery.pack_a")
+    assert monitor.value(NAME, "/Info/MaxChargeVoltage") == 28.4
+    assert not [p for p in monitor.items["com.victronenergy.battery.pack_a"] if "/Info/" in p]
+    await a.close()
+    await b.close()
+
+
+async def test_name_taken_is_not_a_crash(dbus_address: str) -> None:
+    squatter = await MessageBus(bus_address=dbus_address).connect()
+    await squatter.request_name(NAME)
+    service = VenusService(cfg(), dbus_address)
+    await service.update(bank_state())
+    assert not service.registered and service.register_failures == 1
+    squatter.disconnect()
+    await asyncio.sleep(0.05)
+    await service.tick()
+    assert service.registered
+    await service.close()
+
+
+async def _wait_name(monitor, name: str, timeout: float = 3.0) -> None:
+    async with asyncio.timeout(timeout):
+        while True:
+            reply = await monitor.call(
+                "org.freedesktop.DBus",
+                "/org/freedesktop/DBus",
+                "NameHasOwner",
+                "s",
+                [name],
+                interface="org.freedesktop.DBus",
+            )
+            if reply.message_type is MessageType.METHOD_RETURN and reply.body[0]:
+                return
+            await asyncio.sleep(0.02)
+
+
+async def test_gateway_sink_adapter(dbus_address: str, monitor, monkeypatch) -> None:
+    """venus_sink(gateway) serves config.venus from gateway.hub (system bus via the env var)."""
+    monkeypatch.setenv("DBUS_SYSTEM_BUS_ADDRESS", dbus_address)
+    config = parse_config({"venus": [{"battery": "bank", "device_instance": 100}]})
+    hub = StateHub()
+    hub.publish([bank_state()])
+    task = asyncio.create_task(venus_sink(SimpleNamespace(config=config, hub=hub)))
+    await _wait_name(monitor, NAME)
+    await monitor.scan(NAME)
+    assert monitor.value(NAME, "/DeviceInstance") == 100
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    await monitor.wait_for(lambda: NAME not in monitor.items)  # cancelled → leaves the bus
