@@ -23,6 +23,7 @@ from batmux.core.bank_config import (
 )
 from batmux.devices.registry import known_types
 from batmux.errors import ConfigError
+from batmux.links.can_config import CanBusConfig
 from batmux.sinks.venus_config import VenusList, VictronInputConfig
 from batmux.sinks.inverter_config import InverterConfig
 
@@ -119,6 +120,7 @@ class BatteryConfig(Strict):
     limits: LimitsConfig | None = None
     coulomb_counter: CoulombConfig | None = None
     charge_switch: ChargeSwitchConfig | None = None
+    can: CanBusConfig | None = None  # CAN batteries (pylontech_can, byd_can)
 
     _name = field_validator("name")(classmethod(lambda cls, v: check_name(v)))
 

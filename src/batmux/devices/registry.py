@@ -53,6 +53,20 @@ DEVICE_TYPES: dict[str, DeviceType] = _entry(
         description="JK BMS JK02, 32-cell layout (firmware >= 11)",
     ),
     DeviceType(
+        "pylontech_can",
+        "can",
+        codec="batmux.protocols.pylontech_can:PylontechCanCodec",
+        source="batmux.devices.can_source:create_source",
+        description="Pylontech LV battery stack read from its CAN broadcast (v1.2/v1.3)",
+    ),
+    DeviceType(
+        "byd_can",
+        "can",
+        codec="batmux.protocols.byd_can:BydCanCodec",
+        source="batmux.devices.can_source:create_source",
+        description="BYD Battery-Box HVS/HVM read from its CAN frames (inverter on the bus)",
+    ),
+    DeviceType(
         "victron_dbus",
         "dbus",
         source="batmux.devices.venus_input:victron_source",

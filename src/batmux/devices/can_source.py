@@ -1,0 +1,126 @@
+"""A CAN battery (a real Pylontech or BYD stack, or another emulator) as a ``Source``.
+
+CAN batteries broadcast, so a background reader feeds every frame to the codec and keeps the
+newest payload per id; ``sample()`` decodes the frames younger than ``fresh_s`` or raises
+``NoData``. The reader starts on the first ``sample()`` and is restarted after a link error.
+Nothing is ever sent to the battery.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+from batmux.devices.health import Health
+from batmux.errors import ControlRefused, LinkError, NoData, ProtocolError
+from batmux.links.can_bus import CanLink
+from batmux.links.can_config import CanBusConfig
+from batmux.model.sample import BatterySample
+from batmux.protocols.can_codec import CanCodec, can_codec
+
+log = logging.getLogger(__name__)
+
+
+class CanSource:
+    def __init__(
+        self,
+        name: str,
+        codec: CanCodec,
+        link: CanLink,
+        fresh_s: float = 10.0,
+        clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.name = name
+        self.codec = codec
+        self.link = link
+        self.fresh_s = fresh_s
+        self.health = Health()
+        self._clock = clock
+        self._wall = wall_clock
+        self._latest: dict[int, tuple[bytes, float]] = {}  # id → (packed frame, clock time)
+        self._reader: asyncio.Task[None] | None = None
+        self._last_corrupt = 0
+
+    async def _read(self) -> None:
+        await self.link.open()
+        self.health.connects += 1
+        while True:
+            frame = await self.link.recv(1.0)
+            if frame is None:
+                continue
+            for packed in self.codec.feed(frame):
+                self._latest[frame[0]] = (packed, self._clock())
+
+    def _ensure_reader(self) -> None:
+        if self._reader is not None and self._reader.done():
+            exc = self._reader.exception() if not self._reader.cancelled() else None
+            self._reader = None
+            self.health.drops += 1
+            if exc is not None:
+                self.health.error(f"{type(exc).__name__}: {exc}")
+                with contextlib.suppress(Exception):
+                    asyncio.get_running_loop().create_task(self.link.close())
+                raise exc if isinstance(exc, LinkError) else LinkError(str(exc))
+        if self._reader is None:
+            self._reader = asyncio.create_task(self._read(), name=f"can-source-{self.name}")
+
+    async def sample(self) -> BatterySample:
+        self._ensure_reader()
+        await asyncio.sleep(0)  # let a just-started reader open the bus
+        self._sync_corrupt()
+        oldest = self._clock() - self.fresh_s
+        frames = [packed for packed, at in self._latest.values() if at >= oldest]
+        if not frames:
+            raise NoData(f"no CAN frame from {self.name} in the last {self.fresh_s:g} s")
+        try:
+            sample = self.codec.decode(frames, self._wall())
+        except ProtocolError as exc:
+            self.health.error(f"{type(exc).__name__}: {exc}")
+            raise
+        self.health.samples += 1
+        return sample
+
+    def _sync_corrupt(self) -> None:
+        corrupt = self.codec.corrupt_frames
+        if corrupt != self._last_corrupt:
+            self.health.corrupt_frames += corrupt - self._last_corrupt
+            self._last_corrupt = corrupt
+            self.health.last_error = f"corrupt frame: {self.codec.last_error}"
+
+    def status(self) -> dict[str, object]:
+        return {
+            **self.health.to_json(),
+            "unknown_frames": self.codec.unknown_frames,
+            **self.link.status(),
+        }
+
+    async def close(self) -> None:
+        if self._reader is not None:
+            self._reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._reader
+            self._reader = None
+        await self.link.close()
+
+    async def set_switch(self, switch: str, on: bool) -> None:
+        raise ControlRefused(f"{self.name}: a CAN battery source is read-only")
+
+
+def create_source(battery: Any, context: Any = None) -> CanSource:
+    """Registry factory: ``(BatteryConfig, context) -> Source`` for ``pylontech_can``/``byd_can``.
+
+    Uses ``battery.can`` (default socketcan can0 at 500 kbit/s; ``can.log`` writes a candump
+    log) and ``battery.timeout`` as the freshness window. ``context`` is unused.
+    """
+    cfg = getattr(battery, "can", None) or CanBusConfig()
+    return CanSource(
+        battery.name,
+        can_codec(battery.type),
+        CanLink(cfg),
+        fresh_s=float(getattr(battery, "timeout", 10.0)),
+    )

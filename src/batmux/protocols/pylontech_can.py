@@ -1,0 +1,425 @@
+"""Pylontech low-voltage CAN (Victron, SMA Sunny Island, Deye/Sunsynk, Solis, Growatt ...).
+
+500 kbit/s, 11-bit ids, **little-endian**; the battery sends every frame about once a second.
+Real US5000 (vector pylontech_lv_us5000_v1_2_capture):
+
+    0x351  14 02 | C0 12 | C0 12 | C2 01   CVL 53.2 V, CCL 480.0 A, DCL 480.0 A, DVL 45.0 V
+    0x355  58 00 | 5E 00                   SoC 88 %, SOH 94 %  (v1.3: + SoC 0.01 % in 4-5)
+    0x356  7A 13 | F2 FE | 6B 01           49.86 V, -27.0 A (+ = charging), 36.3 °C
+    0x359  00 00 00 00 | 06 | 50 4E        protection / alarm bits, 6 modules, "PN"
+    0x35C  C0 00                           charge + discharge enabled
+    0x35E  "PYLON   "
+
+Firmware v1.3 drops 0x359/0x35C for 0x35A (2 bits per alarm/warning: 01 ok, 10 active) and
+0x35F ("LI", hardware, capacity Ah, software). Victron extras: 0x370/0x371 name, 0x372 module
+counts, 0x373 min/max cell mV and K, 0x374-0x377 names of those cells. The inverter sends 0x305.
+
+A CVL of 0 is never sent: Victron reads it as over-voltage (builders refuse it; the sink's
+``LimitKeeper`` keeps the last good CVL).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import ClassVar, Literal
+
+from batmux.errors import ProtocolError
+from batmux.model.alarms import Alarm
+from batmux.model.limits import ChargeLimits
+from batmux.model.sample import BatterySample
+from batmux.model.state import BatteryState
+from batmux.protocols.base import Field, read_table
+from batmux.protocols.can_codec import CanCodec, ascii_text, encode_fields
+from batmux.protocols.candump import Frame
+from batmux.protocols.inverter_limits import NO_LIMITS, STALE
+
+Variant = Literal["v1.2", "v1.3"]
+Fallback = Literal["none", "soc_window", "standby"]
+
+ID_LIMITS, ID_SOC, ID_MEASURE, ID_FLAGS, ID_REQUEST = 0x351, 0x355, 0x356, 0x359, 0x35C
+ID_ALARMS, ID_MANUFACTURER, ID_INFO = 0x35A, 0x35E, 0x35F
+ID_NAME1, ID_NAME2, ID_MODULES, ID_CELLS = 0x370, 0x371, 0x372, 0x373
+ID_CELL_NAMES = (0x374, 0x375, 0x376, 0x377)  # min V, max V, min T, max T cell
+ID_KEEPALIVE = 0x305  # inverter → battery
+
+LIMITS = (
+    Field("charge_voltage_limit", 0, 2, scale=0.1),
+    Field("charge_current_limit", 2, 2, signed=True, scale=0.1),
+    Field("discharge_current_limit", 4, 2, signed=True, scale=0.1),
+    Field("discharge_voltage_limit", 6, 2, scale=0.1),
+)
+SOC = (Field("soc", 0, 2), Field("soh", 2, 2), Field("soc_hr", 4, 2, scale=0.01))
+MEASURE = (
+    Field("voltage", 0, 2, signed=True, scale=0.01),
+    Field("current", 2, 2, signed=True, scale=0.1),
+    Field("temperature", 4, 2, signed=True, scale=0.1),
+)
+INFO = (Field("capacity", 4, 2), Field("software", 6, 2))
+MODULES = (
+    Field("modules_ok", 0, 2),
+    Field("modules_blocking_charge", 2, 2),
+    Field("modules_blocking_discharge", 4, 2),
+    Field("modules_offline", 6, 2),
+)
+CELLS = (
+    Field("cell_min_mv", 0, 2),
+    Field("cell_max_mv", 2, 2),
+    Field("cell_min_temp_k", 4, 2),
+    Field("cell_max_temp_k", 6, 2),
+)
+
+# 0x359 bytes 0-3 as one little-endian u32: bit → alarms it carries (first = decoded name).
+# Bytes 0-1 are protections (alarms), bytes 2-3 the same items as warnings.
+FLAG_BITS: dict[int, tuple[Alarm, ...]] = {
+    1: (Alarm.PACK_OVERVOLTAGE, Alarm.CELL_OVERVOLTAGE),
+    2: (Alarm.PACK_UNDERVOLTAGE, Alarm.CELL_UNDERVOLTAGE),
+    3: (Alarm.DISCHARGE_OVERTEMP, Alarm.CHARGE_OVERTEMP, Alarm.MOS_OVERTEMP),
+    4: (Alarm.DISCHARGE_UNDERTEMP, Alarm.CHARGE_UNDERTEMP),
+    7: (Alarm.DISCHARGE_OVERCURRENT, Alarm.SHORT_CIRCUIT),
+    8: (Alarm.CHARGE_OVERCURRENT,),
+    11: (Alarm.BMS_FAULT, Alarm.SENSOR_FAULT),
+}
+WARNING_SHIFT = 16
+
+# 0x35A items (index i: byte i // 4, bits 2 * (i % 4)); bytes 4-7 repeat them as warnings.
+GENERAL_ITEM = 0
+ITEMS: dict[int, tuple[Alarm, ...]] = {
+    1: (Alarm.PACK_OVERVOLTAGE, Alarm.CELL_OVERVOLTAGE),
+    2: (Alarm.PACK_UNDERVOLTAGE, Alarm.CELL_UNDERVOLTAGE),
+    3: (Alarm.DISCHARGE_OVERTEMP, Alarm.MOS_OVERTEMP),
+    4: (Alarm.DISCHARGE_UNDERTEMP,),
+    5: (Alarm.CHARGE_OVERTEMP,),
+    6: (Alarm.CHARGE_UNDERTEMP,),
+    7: (Alarm.DISCHARGE_OVERCURRENT,),
+    8: (Alarm.CHARGE_OVERCURRENT,),
+    10: (Alarm.SHORT_CIRCUIT,),
+    11: (Alarm.BMS_FAULT, Alarm.SENSOR_FAULT),
+    12: (Alarm.CELL_IMBALANCE,),
+}
+ITEM_OK, ITEM_ACTIVE = 0b01, 0b10
+
+REQ_CHARGE, REQ_DISCHARGE, REQ_FORCE1, REQ_FORCE2, REQ_FULL = 0x80, 0x40, 0x20, 0x10, 0x08
+
+
+@dataclass(frozen=True, slots=True)
+class PylontechCanOptions:
+    variant: Variant = "v1.2"
+    victron_extras: bool = False
+    fallback: Fallback = "none"
+    manufacturer: str = "PYLON"
+    bms_name: str = "batmux"
+    module_count: int | None = None  # None: group members online, else 1
+    chemistry: str = "LI"
+    hardware_version: tuple[int, int] = (1, 3)
+    software_version: int = 0
+
+
+# -- encoders ---------------------------------------------------------------------------------
+
+
+def flag_bits(alarms: frozenset[Alarm], warnings: frozenset[Alarm]) -> int:
+    bits = 0
+    for bit, names in FLAG_BITS.items():
+        if alarms.intersection(names):
+            bits |= 1 << bit
+        if warnings.intersection(names):
+            bits |= 1 << (bit + WARNING_SHIFT)
+    return bits
+
+
+def encode_flags(alarms: frozenset[Alarm], warnings: frozenset[Alarm], modules: int) -> bytes:
+    return flag_bits(alarms, warnings).to_bytes(4, "little") + bytes([min(modules, 255)]) + b"PN"
+
+
+def _items(active: frozenset[Alarm]) -> int:
+    word = 0
+    for item, names in ITEMS.items():
+        word |= (ITEM_ACTIVE if active.intersection(names) else ITEM_OK) << (2 * item)
+    general = ITEM_ACTIVE if active else ITEM_OK
+    return word | general << (2 * GENERAL_ITEM)
+
+
+def encode_alarms(alarms: frozenset[Alarm], warnings: frozenset[Alarm]) -> bytes:
+    return _items(alarms).to_bytes(4, "little") + _items(warnings).to_bytes(4, "little")
+
+
+def encode_text(text: str, length: int = 8) -> bytes:
+    return text.encode("ascii", "replace")[:length].ljust(length, b" ")
+
+
+def encode_request(
+    charge: bool, discharge: bool, force1: bool = False, force2: bool = False, full: bool = False
+) -> bytes:
+    flags = (
+        (REQ_CHARGE if charge else 0)
+        | (REQ_DISCHARGE if discharge else 0)
+        | (REQ_FORCE1 if force1 else 0)
+        | (REQ_FORCE2 if force2 else 0)
+        | (REQ_FULL if full else 0)
+    )
+    return bytes([flags, 0])
+
+
+def encode_info(
+    chemistry: str, hardware: tuple[int, int], capacity_ah: float | None, software: int
+) -> bytes:
+    head = chemistry.encode("ascii", "replace")[:2].ljust(2, b" ") + bytes(hardware)
+    return head + encode_fields(INFO, {"capacity": capacity_ah, "software": software})[4:]
+
+
+# -- state → frames ---------------------------------------------------------------------------
+
+
+def _modules(state: BatteryState | None, opts: PylontechCanOptions) -> int:
+    if opts.module_count is not None:
+        return opts.module_count
+    if state is not None and state.members is not None:
+        return state.members.online
+    return 1
+
+
+def build_frames(
+    state: BatteryState | None, limits: ChargeLimits, opts: PylontechCanOptions | None = None
+) -> list[Frame]:
+    """Every frame of one 1 s cycle, in sending order."""
+    opts = opts or PylontechCanOptions()
+    if not limits.charge_voltage_v > 0:
+        raise ValueError("refusing to send CVL 0: Victron reads it as over-voltage")
+    sample = state.sample if state is not None else None
+    stale = limits.reason in (STALE, NO_LIMITS)
+    cvl, dvl = limits.charge_voltage_v, limits.discharge_voltage_v
+    soc = sample.soc_pct if sample and sample.soc_pct is not None else 0.0
+    if stale and opts.fallback == "soc_window":
+        soc = 100.0  # both limits are 0: never invite a forced charge at 0 %
+        if sample and sample.voltage_v:
+            cvl = dvl = sample.voltage_v
+    alarms = sample.alarms if sample else frozenset()
+    warnings = sample.warnings if sample else frozenset()
+    if stale and opts.fallback == "standby":
+        alarms = alarms | {Alarm.BMS_FAULT}
+    temps = sample.temperatures_c if sample else ()
+    frames: list[Frame] = [
+        (
+            ID_LIMITS,
+            encode_fields(
+                LIMITS,
+                {
+                    "charge_voltage_limit": cvl,
+                    "charge_current_limit": limits.charge_current_a,
+                    "discharge_current_limit": limits.discharge_current_a,
+                    "discharge_voltage_limit": dvl,
+                },
+            ),
+        ),
+        (
+            ID_SOC,
+            encode_fields(
+                SOC,
+                {
+                    "soc": round(soc),
+                    "soh": round(sample.soh_pct) if sample and sample.soh_pct is not None else 100,
+                    "soc_hr": soc,
+                },
+                6 if opts.variant == "v1.3" else 4,
+            ),
+        ),
+        (
+            ID_MEASURE,
+            encode_fields(
+                MEASURE,
+                {
+                    "voltage": sample.voltage_v if sample else None,
+                    "current": sample.current_a if sample else None,
+                    "temperature": round(sum(temps) / len(temps), 1) if temps else None,
+                },
+                6,
+            ),
+        ),
+    ]
+    if opts.variant == "v1.2":
+        frames.append((ID_FLAGS, encode_flags(alarms, warnings, _modules(state, opts))))
+        frames.append(
+            (ID_REQUEST, encode_request(not limits.blocks_charge, not limits.blocks_discharge))
+        )
+    else:
+        frames.append((ID_ALARMS, encode_alarms(alarms, warnings)))
+    frames.append((ID_MANUFACTURER, encode_text(opts.manufacturer)))
+    if opts.variant == "v1.3":
+        capacity = sample.capacity_ah if sample else None
+        frames.append(
+            (
+                ID_INFO,
+                encode_info(opts.chemistry, opts.hardware_version, capacity, opts.software_version),
+            )
+        )
+    if opts.victron_extras:
+        frames += victron_frames(state, limits, opts)
+    return frames
+
+
+def victron_frames(
+    state: BatteryState | None, limits: ChargeLimits, opts: PylontechCanOptions
+) -> list[Frame]:
+    name = opts.bms_name.encode("ascii", "replace")[:16].ljust(16, b"\x00")
+    frames: list[Frame] = [(ID_NAME1, name[:8]), (ID_NAME2, name[8:])]
+    members = state.members if state is not None else None
+    if members is not None:
+        counts = (
+            members.online,
+            members.blocking_charge,
+            members.blocking_discharge,
+            members.offline,
+        )
+    else:
+        counts = (1, int(limits.blocks_charge), int(limits.blocks_discharge), 0)
+    frames.append(
+        (
+            ID_MODULES,
+            encode_fields(
+                MODULES,
+                dict(
+                    zip(
+                        (
+                            "modules_ok",
+                            "modules_blocking_charge",
+                            "modules_blocking_discharge",
+                            "modules_offline",
+                        ),
+                        counts,
+                        strict=True,
+                    )
+                ),
+            ),
+        )
+    )
+    sample = state.sample if state is not None else None
+    if sample and sample.cell_voltages_v:
+        temps = sample.temperatures_c
+        frames.append(
+            (
+                ID_CELLS,
+                encode_fields(
+                    CELLS,
+                    {
+                        "cell_min_mv": sample.min_cell_v * 1000,  # type: ignore[operator]
+                        "cell_max_mv": sample.max_cell_v * 1000,  # type: ignore[operator]
+                        "cell_min_temp_k": min(temps) + 273.15 if temps else None,
+                        "cell_max_temp_k": max(temps) + 273.15 if temps else None,
+                    },
+                ),
+            )
+        )
+        names = [f"C{sample.min_cell_id}", f"C{sample.max_cell_id}"]
+        if temps:
+            names += [f"T{temps.index(min(temps)) + 1}", f"T{temps.index(max(temps)) + 1}"]
+        frames += [
+            (i, n.encode("ascii").ljust(8, b"\x00"))
+            for i, n in zip(ID_CELL_NAMES, names, strict=False)
+        ]
+    return frames
+
+
+# -- battery as a source ----------------------------------------------------------------------
+
+
+def _decode_items(word: int) -> frozenset[Alarm]:
+    active = {ITEMS[i][0] for i in ITEMS if (word >> (2 * i)) & 0b11 == ITEM_ACTIVE}
+    if not active and (word >> (2 * GENERAL_ITEM)) & 0b11 == ITEM_ACTIVE:
+        active.add(Alarm.BMS_FAULT)
+    return frozenset(active)
+
+
+class PylontechCanCodec(CanCodec):
+    """Reads a real Pylontech LV stack (v1.2 or v1.3 firmware) from its broadcast frames."""
+
+    name = "pylontech_can"
+    min_length: ClassVar[Mapping[int, int]] = {
+        ID_LIMITS: 8,
+        ID_SOC: 4,
+        ID_MEASURE: 6,
+        ID_FLAGS: 5,
+        ID_REQUEST: 1,
+        ID_ALARMS: 8,
+        ID_MANUFACTURER: 1,
+        ID_INFO: 8,
+        ID_NAME1: 1,
+        ID_NAME2: 1,
+        ID_MODULES: 8,
+        ID_CELLS: 8,
+        **dict.fromkeys(ID_CELL_NAMES, 1),
+    }
+
+    def decode_latest(self, latest: Mapping[int, bytes], timestamp: float) -> BatterySample:
+        measure = latest.get(ID_MEASURE)
+        if measure is None:
+            raise ProtocolError("no 0x356 (voltage/current) frame")
+        m = read_table(MEASURE, measure)
+        extra: dict[str, float | int | str | bool] = {}
+        soc = soh = capacity = None
+        if (raw := latest.get(ID_SOC)) is not None:
+            s = read_table(SOC[:2], raw)
+            soc, soh = s["soc"], s["soh"]
+            if len(raw) >= 6:
+                soc = read_table(SOC[2:], raw)["soc_hr"]
+        if (raw := latest.get(ID_LIMITS)) is not None:
+            extra.update(read_table(LIMITS, raw))
+        alarms: set[Alarm] = set()
+        warnings: set[Alarm] = set()
+        if (raw := latest.get(ID_FLAGS)) is not None:
+            bits = int.from_bytes(raw[:4], "little")
+            alarms |= {n[0] for b, n in FLAG_BITS.items() if bits >> b & 1}
+            warnings |= {n[0] for b, n in FLAG_BITS.items() if bits >> (b + WARNING_SHIFT) & 1}
+            extra["module_count"] = raw[4]
+        if (raw := latest.get(ID_ALARMS)) is not None:
+            alarms |= _decode_items(int.from_bytes(raw[:4], "little"))
+            warnings |= _decode_items(int.from_bytes(raw[4:8], "little"))
+        charge_enabled = discharge_enabled = None
+        if (raw := latest.get(ID_REQUEST)) is not None:
+            charge_enabled, discharge_enabled = (
+                bool(raw[0] & REQ_CHARGE),
+                bool(raw[0] & REQ_DISCHARGE),
+            )
+            extra["force_charge"] = bool(raw[0] & (REQ_FORCE1 | REQ_FORCE2))
+            extra["full_charge_request"] = bool(raw[0] & REQ_FULL)
+        if (raw := latest.get(ID_MANUFACTURER)) is not None:
+            extra["manufacturer"] = ascii_text(raw)
+        if (raw := latest.get(ID_INFO)) is not None:
+            capacity = read_table(INFO, raw)["capacity"] or None
+            extra["chemistry"] = ascii_text(raw[:2])
+            extra["hardware_version"] = f"{raw[2]}.{raw[3]}"
+            extra["software_version"] = int(read_table(INFO, raw)["software"])
+        self._victron(latest, extra)
+        return BatterySample(
+            timestamp=timestamp,
+            voltage_v=m["voltage"],
+            current_a=m["current"],
+            soc_pct=soc,
+            soh_pct=soh,
+            capacity_ah=capacity,
+            temperatures_c=(m["temperature"],),
+            charge_enabled=charge_enabled,
+            discharge_enabled=discharge_enabled,
+            alarms=frozenset(alarms),
+            warnings=frozenset(warnings),
+            extra=extra,
+        )
+
+    @staticmethod
+    def _victron(latest: Mapping[int, bytes], extra: dict[str, float | int | str | bool]) -> None:
+        if ID_NAME1 in latest:
+            extra["bms_name"] = ascii_text(latest[ID_NAME1] + latest.get(ID_NAME2, b""))
+        if (raw := latest.get(ID_MODULES)) is not None:
+            extra.update({k: int(v) for k, v in read_table(MODULES, raw).items()})
+        if (raw := latest.get(ID_CELLS)) is not None:
+            c = read_table(CELLS, raw)
+            extra["cell_min"] = c["cell_min_mv"] / 1000
+            extra["cell_max"] = c["cell_max_mv"] / 1000
+            if c["cell_min_temp_k"]:
+                extra["cell_min_temperature"] = round(c["cell_min_temp_k"] - 273.15, 2)
+                extra["cell_max_temperature"] = round(c["cell_max_temp_k"] - 273.15, 2)
+
+
+def keepalive_frame(counter: int = 0) -> Frame:
+    """The inverter's 0x305 (8 zero bytes in the Pylon spec; some count)."""
+    return (ID_KEEPALIVE, counter.to_bytes(8, "little") if counter else bytes(8))

@@ -1,0 +1,52 @@
+"""Load the CAN vectors (copied unchanged from the shared reference set) and build test states."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from batmux.model.limits import ChargeLimits
+from batmux.model.sample import BatterySample
+from batmux.model.state import BatteryState
+
+VECTORS = Path(
+    os.environ.get("BATMUX_CAN_VECTORS", Path(__file__).parent.parent / "vectors" / "can")
+)
+
+
+def load(name: str) -> dict[str, Any]:
+    return json.loads((VECTORS / f"{name}.json").read_text())
+
+
+def frames(
+    vector: dict[str, Any], direction: str | None = "battery->inverter"
+) -> list[tuple[int, bytes]]:
+    """(id, data) of every frame, optionally only one direction (frames without 'dir' count)."""
+    return [
+        (int(f["id"], 16), bytes.fromhex(f["data"]))
+        for f in vector["frames"]
+        if direction is None or f.get("dir", direction) == direction
+    ]
+
+
+def by_id(vector: dict[str, Any]) -> dict[int, bytes]:
+    return dict(frames(vector, None))
+
+
+def state(
+    limits: ChargeLimits | None,
+    available: bool = True,
+    age_s: float = 0.0,
+    **sample: Any,
+) -> BatteryState:
+    now = time.time() - age_s
+    return BatteryState(
+        name="bank",
+        available=available,
+        sample=BatterySample(timestamp=now, **sample),
+        limits=limits,
+        last_good_at=now,
+    )
