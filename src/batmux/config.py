@@ -15,6 +15,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from batmux.devices.registry import known_types
+from batmux.sinks.mqtt_json_config import MqttJsonOutputConfig
 from batmux.errors import ConfigError
 
 DEFAULT_CONFIG = "batmux.yaml"
@@ -107,6 +108,10 @@ class BatteryConfig(Strict):
     debug: bool = False
     timeout: Seconds = 10.0
     sim: SimConfig | None = None
+    port: str | None = None  # serial device (vedirect)
+    baudrate: int = Field(19200, gt=0)  # serial speed (vedirect)
+    topic: str | None = None  # MQTT topic to subscribe (mqtt_json, batmux_remote)
+    url: str | None = None  # MQTT broker for ``topic`` (default: the root mqtt url)
 
     _name = field_validator("name")(classmethod(lambda cls, v: check_name(v)))
 
@@ -138,6 +143,7 @@ class Config(Strict):
     watchdog: bool = False
     watchdog_rounds: int = Field(30, ge=1)
     batteries: list[BatteryConfig] = Field(default_factory=list)
+    mqtt_json_output: list[MqttJsonOutputConfig] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _unique_names(self) -> Config:
