@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from batmux.errors import CorruptFrame, ProtocolError
 from batmux.model.alarms import Alarm
@@ -194,3 +199,61 @@ def test_hex_set_and_response() -> None:
 def test_hex_bad_frames(line: bytes) -> None:
     with pytest.raises(ProtocolError):
         parse_hex_response(line)
+
+
+# -- fuzz: only ProtocolError may escape ------------------------------------------------
+EXAMPLES = 10_000 if os.environ.get("HYPOTHESIS_PROFILE") == "fuzz" else 200
+FUZZ = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
+STREAM = BMV_LIVE + b":A0F0F00463C18\n" + BMV_HISTORY + MPPT_BLOCK
+
+
+def feed_and_decode(codec: VeDirectCodec, chunks: list[bytes]) -> None:
+    for chunk in chunks:
+        for block in codec.feed(chunk):
+            with contextlib.suppress(ProtocolError):
+                codec.decode([block], 0.0)
+    for line in codec.pop_hex():
+        with contextlib.suppress(ProtocolError):
+            parse_hex_response(line)
+
+
+@FUZZ
+@given(st.lists(st.binary(max_size=300), max_size=8))
+def test_random_bytes(chunks: list[bytes]) -> None:
+    feed_and_decode(VeDirectCodec(capacity_ah=100), chunks)
+
+
+@FUZZ
+@given(st.data())
+def test_mutated_real_stream(data: st.DataObject) -> None:
+    stream = bytearray(STREAM * 2)
+    for _ in range(data.draw(st.integers(0, 6))):
+        at = data.draw(st.integers(0, len(stream) - 1))
+        stream[at] = data.draw(st.integers(0, 255))
+    cut = data.draw(st.integers(1, 64))
+    codec = VeDirectCodec()
+    feed_and_decode(codec, [bytes(stream[i : i + cut]) for i in range(0, len(stream), cut)])
+
+
+@FUZZ
+@given(
+    st.lists(
+        st.tuples(
+            st.text(st.characters(min_codepoint=33, max_codepoint=126), min_size=1, max_size=8),
+            st.text(st.characters(min_codepoint=32, max_codepoint=255), max_size=12),
+        ).filter(lambda kv: ":" not in kv[0] + kv[1] and "\t" not in kv[0]),
+        min_size=1,
+        max_size=12,
+    )
+)
+def test_checksummed_nonsense_fields(fields: list[tuple[str, str]]) -> None:
+    # Blocks that verify but carry anything: decode must still only raise ProtocolError.
+    codec = VeDirectCodec()
+    feed_and_decode(codec, [encode_block(fields)])
+
+
+@FUZZ
+@given(st.binary(max_size=40))
+def test_hex_parser(line: bytes) -> None:
+    with contextlib.suppress(ProtocolError):
+        parse_hex_response(b":" + line)
