@@ -131,3 +131,20 @@ async def test_sim_address_runs_simulator_on_own_pty() -> None:
         assert s.current_a == -5.0
     finally:
         await source.close()
+
+
+async def test_sim_mppt_address() -> None:
+    source = create_source(BatteryConfig(name="solar", type="vedirect", address="sim:mppt"))
+    try:
+        reading = None
+        deadline = time.monotonic() + 4
+        while reading is None:
+            try:
+                reading = await source.mppt_reading()
+            except NoData:
+                assert time.monotonic() < deadline
+                await asyncio.sleep(0.05)
+        assert reading.state_name == "off"  # the default sim current −5 A: no sun
+        assert reading.product_id == "0xA053"
+    finally:
+        await source.close()

@@ -216,7 +216,7 @@ def create_source(battery: Any, context: Any = None) -> VeDirectSource:
 
     stale = float(getattr(battery, "timeout", 10.0))
     capacity = battery.sim.capacity_ah if battery.sim is not None else None
-    if battery.is_sim:
+    if battery.is_sim or battery.address == "sim:mppt":
         from batmux.sim.vedirect import SimPortLink
 
         link: PortLink = SimPortLink.from_config(battery)
