@@ -85,8 +85,9 @@ class BleSource:
         try:
             if self.keep_alive and self.driver.link.is_connected and self._is_stuck():
                 self.health.drops += 1
-                log.warning("%s: no frame for %d periods, reconnecting", self.name,
-                            self.stuck_after_periods)
+                log.warning(
+                    "%s: no frame for %d periods, reconnecting", self.name, self.stuck_after_periods
+                )
                 await self.driver.link.disconnect()
             await self._ensure_connected()
             sample = await self.driver.read_sample(self.timeout_s)
