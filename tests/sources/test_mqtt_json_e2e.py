@@ -133,3 +133,15 @@ async def test_output_sink_publishes_schema(json_broker) -> None:
     assert payload["Dc"]["Current"] == -5.2 and payload["ConsumedAmphours"] == 50.0
     back = parse_battery_payload(received[0], 0.0)
     assert back.voltage_v == 52.0 and back.soc_pct == 50.0
+
+
+def test_factory_finds_root_url_through_the_gateway_context() -> None:
+    config = parse_config({"mqtt": {"url": "mqtt://broker.lan:1884"}})
+
+    class FakeGateway:  # only the attribute the factory reads
+        def __init__(self) -> None:
+            self.config = config
+
+    battery = BatteryConfig(name="nr", type="mqtt_json", topic="t")
+    source = create_source(battery, {"gateway": FakeGateway()})
+    assert source.url == "mqtt://broker.lan:1884"

@@ -139,7 +139,8 @@ def create_source(battery: Any, context: Any = None) -> MqttJsonSource:
     """Registry factory for ``type: mqtt_json`` / ``batmux_remote``.
 
     The broker is the battery's ``url:``, else the root ``mqtt.url`` found on ``context``
-    (the root ``Config`` or an object with a ``.config``), else ``mqtt://localhost:1883``.
+    (the root ``Config``, an object with ``.config``, or ``{"gateway": ...}``), else
+    ``mqtt://localhost:1883``.
     """
     from batmux.errors import ConfigError
 
@@ -147,6 +148,8 @@ def create_source(battery: Any, context: Any = None) -> MqttJsonSource:
         raise ConfigError(
             "<config>", f"batteries.{battery.name}.topic", f"{battery.type} needs 'topic:'"
         )
+    if isinstance(context, dict):  # the runtime passes {"gateway": Gateway}
+        context = context.get("config") or context.get("gateway")
     config = getattr(context, "config", context)
     root = getattr(getattr(config, "mqtt", None), "url", None)
     url = battery.url or root or "mqtt://localhost:1883"

@@ -11,6 +11,7 @@ import asyncio
 import json
 import logging
 from collections.abc import Sequence
+from typing import Any
 
 import aiomqtt
 
@@ -76,3 +77,13 @@ def create_outputs(
     for output in outputs:
         by_url.setdefault(output.url or default_url, []).append(output)
     return [MqttJsonOutput(hub, url, group) for url, group in by_url.items()]
+
+
+async def run_mqtt_json_output(gateway: Any) -> None:
+    """Sink factory for ``Gateway.add_sink``: all ``mqtt_json_output`` entries, by broker."""
+    config = gateway.config
+    default_url = config.mqtt.url if config.mqtt is not None else "mqtt://localhost:1883"
+    outputs = create_outputs(gateway.hub, config.mqtt_json_output, default_url)
+    async with asyncio.TaskGroup() as tg:
+        for output in outputs:
+            tg.create_task(output.run())
