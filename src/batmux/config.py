@@ -22,6 +22,7 @@ from batmux.core.bank_config import (
     check_bank_references,
 )
 from batmux.devices.registry import known_types
+from batmux.sinks.mqtt_json_config import MqttJsonOutputConfig
 from batmux.errors import ConfigError
 from batmux.links.can_config import CanBusConfig
 from batmux.sinks.venus_config import VenusList, VictronInputConfig
@@ -121,6 +122,10 @@ class BatteryConfig(Strict):
     coulomb_counter: CoulombConfig | None = None
     charge_switch: ChargeSwitchConfig | None = None
     can: CanBusConfig | None = None  # CAN batteries (pylontech_can, byd_can)
+    port: str | None = None  # serial device (vedirect)
+    baudrate: int = Field(19200, gt=0)  # serial speed (vedirect)
+    topic: str | None = None  # MQTT topic to subscribe (mqtt_json, batmux_remote)
+    url: str | None = None  # MQTT broker for ``topic`` (default: the root mqtt url)
 
     _name = field_validator("name")(classmethod(lambda cls, v: check_name(v)))
 
@@ -156,6 +161,7 @@ class Config(Strict):
     victron_input: VictronInputConfig | None = None
     groups: list[GroupConfig] = Field(default_factory=list)
     inverters: list[InverterConfig] = Field(default_factory=list)
+    mqtt_json_output: list[MqttJsonOutputConfig] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _unique_names(self) -> Config:

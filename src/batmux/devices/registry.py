@@ -134,6 +134,26 @@ DEVICE_TYPES: dict[str, DeviceType] = _entry(
         source="batmux.devices.byd_modbus_source:create_source",
         description="BYD Battery-Box Premium HV read over Modbus RTU/TCP (unit 21)",
     ),
+    DeviceType(
+        "vedirect",
+        "serial",
+        codec="batmux.protocols.vedirect:VeDirectCodec",
+        sim="batmux.sim.vedirect:VeDirectSimDevice",
+        source="batmux.devices.vedirect_source:create_source",
+        description="Victron VE.Direct text protocol (BMV/SmartShunt, MPPT); HEX Get/Set",
+    ),
+    DeviceType(
+        "mqtt_json",
+        "mqtt",
+        source="batmux.devices.mqtt_json_source:create_source",
+        description="dbus-mqtt-battery JSON on an MQTT topic (Node-RED, other gateways)",
+    ),
+    DeviceType(
+        "batmux_remote",
+        "mqtt",
+        source="batmux.devices.mqtt_json_source:create_source",
+        description="the state JSON of another batmux (<base_topic>/<name>/state)",
+    ),
 )
 
 

@@ -1,0 +1,157 @@
+"""A battery published as JSON on an MQTT topic, as a ``Source`` (push: latest fresh or NoData).
+
+``kind="mqtt_json"`` reads dbus-mqtt-battery's schema, ``kind="batmux_remote"`` another
+batmux's state JSON. A background task subscribes and reconnects with backoff when the broker
+goes away, so a broker restart only costs the messages sent while it was down. A malformed
+payload is counted as a corrupt frame and dropped; the last good sample stays until stale.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import ssl
+import time
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import urlsplit
+
+import aiomqtt
+
+from batmux.devices.health import Health
+from batmux.errors import ControlRefused, NoData, ProtocolError
+from batmux.model.sample import BatterySample
+from batmux.protocols.mqtt_json import parse_batmux_state, parse_battery_payload
+
+log = logging.getLogger(__name__)
+KINDS = ("mqtt_json", "batmux_remote")
+
+
+def broker_args(url: str) -> dict[str, Any]:
+    """aiomqtt.Client keyword arguments for an ``mqtt://user:pass@host:port`` URL."""
+    parts = urlsplit(url)
+    tls = parts.scheme in ("mqtts", "ssl")
+    args: dict[str, Any] = {
+        "hostname": parts.hostname or "localhost",
+        "port": parts.port or (8883 if tls else 1883),
+        "username": parts.username,
+        "password": parts.password,
+    }
+    if tls:
+        args["tls_context"] = ssl.create_default_context()
+    return args
+
+
+class MqttJsonSource:
+    def __init__(
+        self,
+        name: str,
+        url: str,
+        topic: str,
+        kind: str = "mqtt_json",
+        stale_after_s: float = 60.0,
+        clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
+        retry_s: tuple[float, float] = (0.5, 15.0),
+    ) -> None:
+        if kind not in KINDS:
+            raise ValueError(f"kind must be one of {KINDS}")
+        self.name = name
+        self.url = url
+        self.topic = topic
+        self.kind = kind
+        self.stale_after_s = stale_after_s
+        self.health = Health()
+        self.latest: BatterySample | None = None
+        self.received_at = 0.0
+        self.remote_available = True
+        self.connected = asyncio.Event()
+        self._clock = clock
+        self._wall = wall_clock
+        self._retry = retry_s
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        if self._task is None or self._task.done():
+            self._task = asyncio.get_running_loop().create_task(self._run())
+
+    async def _run(self) -> None:
+        delay = self._retry[0]
+        while True:
+            try:
+                async with aiomqtt.Client(**broker_args(self.url), keepalive=30) as client:
+                    await client.subscribe(self.topic)
+                    self.health.connects += 1
+                    self.connected.set()
+                    delay = self._retry[0]
+                    async for message in client.messages:
+                        self.on_message(message.payload)  # type: ignore[arg-type]
+            except aiomqtt.MqttError as exc:
+                if self.connected.is_set():
+                    self.health.drops += 1
+                self.connected.clear()
+                self.health.error(f"broker: {exc}")
+                log.warning("%s: MQTT %s; retrying in %.1f s", self.name, exc, delay)
+            await asyncio.sleep(delay)
+            delay = min(self._retry[1], delay * 2)
+
+    def on_message(self, payload: bytes | str | bytearray | None) -> None:
+        """Decode one payload; a bad one is counted and dropped (last good is kept)."""
+        data = bytes(payload) if isinstance(payload, bytearray) else (payload or b"")
+        try:
+            if self.kind == "batmux_remote":
+                remote = parse_batmux_state(data, self._wall())
+                sample, self.remote_available = remote.sample, remote.available
+            else:
+                sample = parse_battery_payload(data, self._wall())
+        except ProtocolError as exc:
+            self.health.corrupt_frames += 1
+            self.health.error(f"corrupt payload: {exc}")
+            return
+        self.latest = sample
+        self.received_at = self._clock()
+
+    async def sample(self) -> BatterySample:
+        self.start()
+        if self.latest is None:
+            raise NoData(f"{self.name}: nothing on {self.topic} yet")
+        age = self._clock() - self.received_at
+        if age > self.stale_after_s:
+            raise NoData(f"{self.name}: last message on {self.topic} {age:.0f} s old")
+        if not self.remote_available:
+            raise NoData(f"{self.name}: the remote gateway reports it unavailable")
+        self.health.samples += 1
+        return self.latest
+
+    async def set_switch(self, switch: str, on: bool) -> None:
+        raise ControlRefused(f"{self.name}: an MQTT JSON battery cannot be switched")
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+
+def create_source(battery: Any, context: Any = None) -> MqttJsonSource:
+    """Registry factory for ``type: mqtt_json`` / ``batmux_remote``.
+
+    The broker is the battery's ``url:``, else the root ``mqtt.url`` found on ``context``
+    (the root ``Config``, an object with ``.config``, or ``{"gateway": ...}``), else
+    ``mqtt://localhost:1883``.
+    """
+    from batmux.errors import ConfigError
+
+    if not battery.topic:
+        raise ConfigError(
+            "<config>", f"batteries.{battery.name}.topic", f"{battery.type} needs 'topic:'"
+        )
+    if isinstance(context, dict):  # the runtime passes {"gateway": Gateway}
+        context = context.get("config") or context.get("gateway")
+    config = getattr(context, "config", context)
+    root = getattr(getattr(config, "mqtt", None), "url", None)
+    url = battery.url or root or "mqtt://localhost:1883"
+    stale = max(float(getattr(config, "expire_after", 60.0) or 60.0), float(battery.timeout))
+    return MqttJsonSource(battery.name, url, battery.topic, battery.type, stale_after_s=stale)

@@ -1,0 +1,348 @@
+"""Battery JSON over MQTT: dbus-mqtt-battery's schema (both ways) and batmux's own state JSON.
+
+dbus-mqtt-battery (mr-manuel) input, minimum ``Dc.Power``, ``Dc.Voltage``, ``Soc``:
+
+    {"Dc": {"Power": -520.3, "Voltage": 52.03, "Temperature": 24},   # "Dc" may nest under "0"
+     "Soc": 62, "InstalledCapacity": 280,
+     "Voltages": {"Cell1": 3.251, "Cell2": 3.262}, "Info": {"MaxChargeVoltage": 55.2}}
+
+Missing values are derived as that driver does: current = P/V; consumed/remaining Ah from each
+other or from SoC × installed capacity; time-to-go to full (charging) or to ``TTG_FLOOR_PCT``
+(discharging); min/max cell and ids from ``Voltages``. ``ConsumedAmphours`` is positive in
+this schema (Victron's D-Bus uses negative); a negative input is taken by its magnitude.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from batmux.errors import ProtocolError
+from batmux.model.alarms import Alarm
+from batmux.model.sample import JSON_NAMES, BatterySample, ExtraValue
+from batmux.model.state import BatteryState
+
+TTG_FLOOR_PCT = 10.0  # discharging time-to-go runs to this SoC (dbus-mqtt-battery default)
+
+# Victron /Alarms/<name> → normalized alarm (level 2 = alarm, 1 = warning).
+VICTRON_ALARMS: dict[str, Alarm] = {
+    "LowVoltage": Alarm.PACK_UNDERVOLTAGE,
+    "HighVoltage": Alarm.PACK_OVERVOLTAGE,
+    "LowCellVoltage": Alarm.CELL_UNDERVOLTAGE,
+    "HighCellVoltage": Alarm.CELL_OVERVOLTAGE,
+    "LowSoc": Alarm.LOW_SOC,
+    "HighChargeCurrent": Alarm.CHARGE_OVERCURRENT,
+    "HighDischargeCurrent": Alarm.DISCHARGE_OVERCURRENT,
+    "CellImbalance": Alarm.CELL_IMBALANCE,
+    "InternalFailure": Alarm.BMS_FAULT,
+    "HighChargeTemperature": Alarm.CHARGE_OVERTEMP,
+    "LowChargeTemperature": Alarm.CHARGE_UNDERTEMP,
+    "HighTemperature": Alarm.DISCHARGE_OVERTEMP,
+    "LowTemperature": Alarm.DISCHARGE_UNDERTEMP,
+    "HighInternalTemperature": Alarm.MOS_OVERTEMP,
+}
+ALARM_TO_VICTRON: dict[Alarm, str] = {a: n for n, a in VICTRON_ALARMS.items()}
+INFO_EXTRA = {
+    "MaxChargeVoltage": "max_charge_voltage",
+    "MaxChargeCurrent": "max_charge_current",
+    "MaxDischargeCurrent": "max_discharge_current",
+    "BatteryLowVoltage": "battery_low_voltage",
+}
+
+
+class MqttJsonError(ProtocolError):
+    """A payload that is not JSON, or a field of the wrong type."""
+
+
+# -- reading helpers -------------------------------------------------------------------------
+def load(payload: bytes | str) -> dict[str, Any]:
+    """JSON object from a payload; unwraps ``{"value": "<json string>"}`` (Node-RED style)."""
+    try:
+        data = json.loads(payload)
+        if isinstance(data, dict) and set(data) == {"value"} and isinstance(data["value"], str):
+            data = json.loads(data["value"])
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        raise MqttJsonError(f"not JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise MqttJsonError(f"payload must be a JSON object, got {type(data).__name__}")
+    return data
+
+
+def _num(obj: Mapping[str, Any], key: str, where: str = "") -> float | None:
+    value = obj.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise MqttJsonError(f"{where}{key}: expected a number, got {value!r:.40}")
+    return float(value)
+
+
+def _obj(data: Mapping[str, Any], key: str) -> Mapping[str, Any]:
+    value = data.get(key)
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise MqttJsonError(f"{key}: expected an object, got {type(value).__name__}")
+    return value
+
+
+def _flag(obj: Mapping[str, Any], key: str) -> bool | None:
+    value = _num(obj, key)
+    return None if value is None else value != 0
+
+
+def time_to_go_s(
+    current_a: float | None,
+    installed_ah: float | None,
+    remaining_ah: float | None,
+    soc_floor_pct: float = TTG_FLOOR_PCT,
+) -> float | None:
+    """Seconds to full (charging) or to the SoC floor (discharging); None at rest/unknown."""
+    if current_a is None or installed_ah is None or remaining_ah is None or current_a == 0:
+        return None
+    if current_a > 0:
+        ah = installed_ah - remaining_ah
+    else:
+        ah = remaining_ah - installed_ah * soc_floor_pct / 100
+    return round(max(0.0, ah) / abs(current_a) * 3600)
+
+
+def _cells(voltages: Mapping[str, Any]) -> dict[str, float]:
+    """``CellN`` entries in cell order (``Sum``/``Diff`` skipped)."""
+    cells: dict[str, float] = {}
+    for key in voltages:
+        if key in ("Sum", "Diff"):
+            continue
+        value = _num(voltages, key, "Voltages.")
+        if value is not None:
+            cells[key] = value
+    return dict(sorted(cells.items(), key=lambda kv: (len(kv[0]), kv[0])))
+
+
+# -- dbus-mqtt-battery → sample -------------------------------------------------------------
+def parse_battery_payload(payload: bytes | str, timestamp: float) -> BatterySample:
+    data = load(payload)
+    dc = _obj(data, "Dc")
+    if "0" in dc:
+        dc = _obj(dc, "0")
+    voltage = _num(dc, "Voltage", "Dc.")
+    power = _num(dc, "Power", "Dc.")
+    current = _num(dc, "Current", "Dc.")
+    soc = _num(data, "Soc")
+    if voltage is None or soc is None or (power is None and current is None):
+        raise MqttJsonError("need at least Dc.Voltage, Soc and Dc.Power (or Dc.Current)")
+    if current is None and power is not None:
+        current = round(power / voltage, 3) if voltage else 0.0
+
+    installed = _num(data, "InstalledCapacity")
+    remaining = _num(data, "Capacity")
+    consumed = _num(data, "ConsumedAmphours")
+    consumed = None if consumed is None else abs(consumed)
+    if installed is not None:
+        if remaining is not None and consumed is None:
+            consumed = round(installed - remaining, 3)
+        elif consumed is not None and remaining is None:
+            remaining = round(installed - consumed, 3)
+        elif remaining is None and consumed is None:
+            remaining = round(installed * soc / 100, 2)
+            consumed = round(installed * (100 - soc) / 100, 2)
+    ttg = _num(data, "TimeToGo")
+    if ttg is None:
+        ttg = time_to_go_s(current, installed, remaining)
+
+    extra: dict[str, ExtraValue] = {}
+    if consumed is not None:
+        extra["consumed_ah"] = consumed
+    if ttg is not None:
+        extra["time_to_go_s"] = ttg
+    info = _obj(data, "Info")
+    for key, name in INFO_EXTRA.items():
+        value = _num(info, key, "Info.")
+        if value is not None:
+            extra[name] = value
+
+    system = _obj(data, "System")
+    cells = _cells(_obj(data, "Voltages"))
+    if cells:
+        extra["min_voltage_cell_id"] = min(cells, key=cells.__getitem__)
+        extra["max_voltage_cell_id"] = max(cells, key=cells.__getitem__)
+    else:  # no cell list: keep what System reports
+        for key, name in (("MinCellVoltage", "cell_min"), ("MaxCellVoltage", "cell_max")):
+            value = _num(system, key, "System.")
+            if value is not None:
+                extra[name] = value
+    temperature = _num(dc, "Temperature", "Dc.")
+    temps = [temperature] if temperature is not None else []
+    if not temps:  # no pack temperature: the cell extremes stand in
+        for key in ("MinCellTemperature", "MaxCellTemperature"):
+            value = _num(system, key, "System.")
+            if value is not None:
+                temps.append(value)
+
+    alarms: set[Alarm] = set()
+    warnings: set[Alarm] = set()
+    for key, level in _obj(data, "Alarms").items():
+        value = _num({key: level}, key, "Alarms.")
+        if key in VICTRON_ALARMS and value:
+            (alarms if value >= 2 else warnings).add(VICTRON_ALARMS[key])
+
+    io = _obj(data, "Io")
+    balances = _obj(data, "Balances")
+    balancing = _flag(data, "Balancing")
+    if balancing is None and balances:
+        balancing = any(_flag(balances, k) for k in balances)
+    history = _obj(data, "History")
+    return BatterySample(
+        timestamp=timestamp,
+        voltage_v=voltage,
+        current_a=current,
+        power_w=power,
+        soc_pct=soc,
+        charge_ah=remaining,
+        capacity_ah=installed,
+        cycles=_num(history, "ChargeCycles", "History."),
+        cell_voltages_v=tuple(cells.values()),
+        temperatures_c=tuple(temps),
+        mos_temperature_c=_num(system, "MOSTemperature", "System."),
+        charge_enabled=_flag(io, "AllowToCharge"),
+        discharge_enabled=_flag(io, "AllowToDischarge"),
+        balancing=balancing,
+        soh_pct=_num(data, "Soh"),
+        alarms=frozenset(alarms),
+        warnings=frozenset(warnings),
+        extra=extra,
+    )
+
+
+# -- state → dbus-mqtt-battery --------------------------------------------------------------
+def _put(out: dict[str, Any], key: str, value: Any) -> None:
+    if value is not None:
+        out[key] = value
+
+
+def build_payload(state: BatteryState) -> dict[str, Any]:
+    """A battery/group in dbus-mqtt-battery's schema (what its D-Bus driver consumes)."""
+    s = state.sample
+    if s is None:
+        return {}
+    dc: dict[str, Any] = {}
+    _put(dc, "Power", s.power_w)
+    _put(dc, "Voltage", s.voltage_v)
+    _put(dc, "Current", s.current_a)
+    _put(dc, "Temperature", s.max_temperature_c)
+    out: dict[str, Any] = {"Dc": dc}
+    _put(out, "Soc", s.soc_pct)
+    _put(out, "Soh", s.soh_pct)
+    _put(out, "InstalledCapacity", s.capacity_ah)
+    _put(out, "Capacity", s.charge_ah)
+    if s.capacity_ah is not None and s.charge_ah is not None:
+        out["ConsumedAmphours"] = round(max(0.0, s.capacity_ah - s.charge_ah), 3)
+    _put(out, "TimeToGo", time_to_go_s(s.current_a, s.capacity_ah, s.charge_ah))
+    if state.limits is not None:
+        info = {
+            "MaxChargeVoltage": state.limits.charge_voltage_v,
+            "MaxChargeCurrent": state.limits.charge_current_a,
+            "MaxDischargeCurrent": state.limits.discharge_current_a,
+        }
+        _put(info, "BatteryLowVoltage", state.limits.discharge_voltage_v)
+        out["Info"] = info
+    alarms = {name: 0 for name in VICTRON_ALARMS}
+    for alarm in s.warnings:
+        if alarm in ALARM_TO_VICTRON:
+            alarms[ALARM_TO_VICTRON[alarm]] = 1
+    for alarm in s.alarms:
+        if alarm in ALARM_TO_VICTRON:
+            alarms[ALARM_TO_VICTRON[alarm]] = 2
+    out["Alarms"] = alarms
+    system: dict[str, Any] = {}
+    if s.cell_voltages_v:
+        system.update(
+            MinCellVoltage=s.min_cell_v,
+            MaxCellVoltage=s.max_cell_v,
+            MinVoltageCellId=f"C{s.min_cell_id}",
+            MaxVoltageCellId=f"C{s.max_cell_id}",
+            NrOfCellsPerBattery=len(s.cell_voltages_v),
+        )
+        voltages = {f"Cell{n}": v for n, v in enumerate(s.cell_voltages_v, 1)}
+        voltages["Sum"] = round(sum(s.cell_voltages_v), 3)
+        voltages["Diff"] = s.delta_cell_v
+        out["Voltages"] = voltages
+    _put(system, "MinCellTemperature", s.min_temperature_c)
+    _put(system, "MaxCellTemperature", s.max_temperature_c)
+    _put(system, "MOSTemperature", s.mos_temperature_c)
+    if state.members is not None:
+        system.update(
+            NrOfModulesOnline=state.members.online,
+            NrOfModulesOffline=state.members.offline,
+            NrOfModulesBlockingCharge=state.members.blocking_charge,
+            NrOfModulesBlockingDischarge=state.members.blocking_discharge,
+        )
+    if system:
+        out["System"] = system
+    io: dict[str, Any] = {}
+    for key, value in (
+        ("AllowToCharge", s.charge_enabled),
+        ("AllowToDischarge", s.discharge_enabled),
+    ):
+        _put(io, key, None if value is None else int(value))
+    if io:
+        out["Io"] = io
+    if s.balancing is not None:
+        out["Balancing"] = int(s.balancing)
+    out["History"] = {
+        "ChargedEnergy": round(state.meters.charged_kwh, 4),
+        "DischargedEnergy": round(state.meters.discharged_kwh, 4),
+        "ChargeCycles": s.cycles if s.cycles is not None else round(state.meters.cycles, 3),
+    }
+    return out
+
+
+# -- batmux's own state JSON ----------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class RemoteState:
+    """What another batmux published at ``<base_topic>/<name>/state``."""
+
+    sample: BatterySample
+    available: bool
+
+
+def parse_batmux_state(payload: bytes | str, received_at: float) -> RemoteState:
+    """``BatteryState.to_json()`` back into a sample; unknown keys go to ``extra``."""
+    data = load(payload)
+    available = data.get("available", True)
+    if not isinstance(available, bool):
+        raise MqttJsonError("available: expected true/false")
+    fields: dict[str, Any] = {}
+    names = {json_name: model for model, json_name in JSON_NAMES.items()}
+    extra: dict[str, ExtraValue] = {}
+    for key, value in data.items():
+        model = names.get(key)
+        if model is None:
+            if key not in ("timestamp", "available") and isinstance(value, int | float | str):
+                extra[key] = value
+            continue
+        fields[model] = _state_value(key, value)
+    timestamp = _num(data, "timestamp")
+    return RemoteState(
+        BatterySample(timestamp=timestamp or received_at, extra=extra, **fields), available
+    )
+
+
+def _state_value(key: str, value: Any) -> Any:
+    if key in ("cell_voltages", "temperatures"):
+        if not isinstance(value, list):
+            raise MqttJsonError(f"{key}: expected a list")
+        return tuple(_num({key: v}, key) for v in value)
+    if key in ("alarms", "warnings"):
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise MqttJsonError(f"{key}: expected a list of names")
+        known = {a.value for a in Alarm}
+        return frozenset(Alarm(v) for v in value if v in known)
+    if key in ("charge_enabled", "discharge_enabled", "balancing"):
+        if not isinstance(value, bool):
+            raise MqttJsonError(f"{key}: expected true/false")
+        return value
+    return _num({key: value}, key)

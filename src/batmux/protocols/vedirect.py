@@ -1,0 +1,483 @@
+"""Victron VE.Direct: the text protocol (BMV/SmartShunt, MPPT) and HEX Get/Set framing.
+
+Text: the device pushes blocks of ``\\r\\n<label>\\t<value>`` lines (~1/s, 19200 8N1). A block
+ends with ``\\r\\nChecksum\\t<byte>``; that byte makes the 8-bit sum of every byte of the block
+zero. BMVs send two blocks per second (live values, then H-history). HEX frames
+(``:`` … ``\\n``) may be interleaved anywhere, even mid-block; they are not part of the sum.
+
+    \\r\\nPID\\t0x203\\r\\nV\\t12065\\r\\nI\\t-7625 … \\r\\nChecksum\\tq
+    (BMV-700: V 12.065 V, I −7.625 A, from karioja/vedirect test/bvm702.dump)
+
+HEX: ``:`` + command nibble + payload bytes in upper-case hex + checksum byte + ``\\n`` where
+command + Σpayload + checksum ≡ 0x55. Get ``7`` and Set ``8`` carry register id (u16 LE), a
+flags byte (0 ok, 1 unknown id, 2 not supported, 4 parameter error) and the value (LE).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from batmux.errors import CorruptFrame, ProtocolError, TruncatedFrame
+from batmux.model.alarms import Alarm
+from batmux.model.sample import BatterySample, ExtraValue
+from batmux.protocols.base import Codec, sum8
+
+CHECKSUM_LABEL = b"\r\nChecksum\t"
+MAX_BLOCK = 1024  # a real block is < 300 bytes; anything longer lost its checksum line
+MAX_HEX = 128
+
+# HEX commands (host → device) and responses (device → host).
+CMD_PING, CMD_VERSION, CMD_PRODUCT_ID, CMD_GET, CMD_SET, CMD_ASYNC = 0x1, 0x3, 0x4, 0x7, 0x8, 0xA
+RSP_DONE, RSP_UNKNOWN, RSP_ERROR, RSP_PING = 0x1, 0x3, 0x4, 0x5
+FLAG_OK, FLAG_UNKNOWN_ID, FLAG_NOT_SUPPORTED, FLAG_PARAMETER_ERROR = 0, 1, 2, 4
+
+# Registers used here (ids from velib ve_regs.h and the BlueSolar HEX document).
+REG_DEVICE_MODE = 0x0200  # un8: 1 = charger on, 4 = charger off
+REG_BATTERY_CAPACITY = 0x1000  # un16 Ah (BMV / SmartShunt)
+REG_SOC = 0x0FFF  # un16 0.01 %
+DEVICE_MODE_ON, DEVICE_MODE_OFF = 1, 4
+
+CHARGER_STATES: dict[int, str] = {
+    0: "off",
+    1: "low_power",
+    2: "fault",
+    3: "bulk",
+    4: "absorption",
+    5: "float",
+    6: "storage",
+    7: "equalize",
+    9: "inverting",
+    11: "power_supply",
+    245: "starting",
+    246: "repeated_absorption",
+    247: "auto_equalize",
+    248: "battery_safe",
+    252: "external_control",
+}
+TRACKER_MODES: dict[int, str] = {0: "off", 1: "voltage_current_limited", 2: "mppt"}
+CHARGER_ERRORS: dict[int, str] = {
+    0: "none",
+    2: "battery_voltage_too_high",
+    17: "charger_temperature_too_high",
+    18: "charger_over_current",
+    19: "charger_current_reversed",
+    20: "bulk_time_limit_exceeded",
+    21: "current_sensor_issue",
+    26: "terminals_overheated",
+    28: "converter_issue",
+    33: "input_voltage_too_high",
+    34: "input_current_too_high",
+    38: "input_shutdown_battery_voltage",
+    39: "input_shutdown_current_flow",
+    65: "lost_communication",
+    66: "synchronised_charging_config",
+    67: "bms_connection_lost",
+    68: "network_misconfigured",
+    116: "factory_calibration_lost",
+    117: "invalid_firmware",
+    119: "user_settings_invalid",
+}
+# AR (alarm reason) bits → normalized alarms; bits without a counterpart stay in alarm_reason.
+ALARM_REASON_BITS: dict[int, Alarm] = {
+    1: Alarm.PACK_UNDERVOLTAGE,
+    2: Alarm.PACK_OVERVOLTAGE,
+    4: Alarm.LOW_SOC,
+    32: Alarm.DISCHARGE_UNDERTEMP,
+    64: Alarm.DISCHARGE_OVERTEMP,
+    128: Alarm.CELL_IMBALANCE,  # mid-point voltage: half the bank drifts from the other
+    256: Alarm.DISCHARGE_OVERCURRENT,
+    4096: Alarm.SHORT_CIRCUIT,
+    8192: Alarm.BMS_FAULT,
+}
+
+# label → (extra name, scale) for plain numeric fields that go to ``extra`` as they are.
+NUMERIC_EXTRA: dict[str, tuple[str, float]] = {
+    "VS": ("aux_voltage", 0.001),
+    "VM": ("mid_voltage", 0.001),
+    "DM": ("mid_deviation_pct", 0.1),
+    "CE": ("consumed_ah", 0.001),
+    "AR": ("alarm_reason", 1),
+    "H1": ("deepest_discharge_ah", 0.001),
+    "H2": ("last_discharge_ah", 0.001),
+    "H3": ("average_discharge_ah", 0.001),
+    "H5": ("full_discharges", 1),
+    "H6": ("total_ah_drawn", 0.001),
+    "H7": ("min_voltage", 0.001),
+    "H8": ("max_voltage", 0.001),
+    "H9": ("seconds_since_full_charge", 1),
+    "H10": ("automatic_syncs", 1),
+    "H11": ("low_voltage_alarms", 1),
+    "H12": ("high_voltage_alarms", 1),
+    "H13": ("low_aux_voltage_alarms", 1),
+    "H14": ("high_aux_voltage_alarms", 1),
+    "H15": ("min_aux_voltage", 0.001),
+    "H16": ("max_aux_voltage", 0.001),
+    "H17": ("discharged_energy_kwh", 0.01),
+    "H18": ("charged_energy_kwh", 0.01),
+}
+MPPT_LABELS = frozenset({"VPV", "PPV", "CS", "MPPT", "ERR", "H19", "H20", "H21", "H22", "H23"})
+
+
+# -- text protocol ---------------------------------------------------------------------------
+def encode_block(fields: Iterable[tuple[str, str]]) -> bytes:
+    """A complete text block with its checksum byte (the simulator's encoder)."""
+    body = b"".join(b"\r\n" + f"{k}\t{v}".encode("latin-1") for k, v in fields) + CHECKSUM_LABEL
+    return body + bytes([(-sum8(body)) & 0xFF])
+
+
+def parse_block(block: bytes) -> dict[str, str]:
+    """Label → value of one verified block (``Checksum`` dropped)."""
+    out: dict[str, str] = {}
+    for line in block.split(b"\r\n"):
+        if not line:
+            continue
+        label, tab, value = line.partition(b"\t")
+        if not tab or not label:
+            raise CorruptFrame(f"line without label/tab: {line[:20]!r}")
+        if label == b"Checksum":
+            continue
+        out[label.decode("latin-1")] = value.decode("latin-1")
+    return out
+
+
+class VeDirectCodec(Codec):
+    """Reassembles text blocks (checksum-verified) and collects interleaved HEX frames.
+
+    ``feed`` returns verified text blocks; HEX lines go to ``hex_frames`` for the caller.
+    The first block after start is usually cut; its failed checksum is not counted.
+    """
+
+    name = "vedirect"
+
+    def __init__(self, capacity_ah: float | None = None) -> None:
+        super().__init__()
+        self.capacity_ah = capacity_ah
+        self.hex_frames: list[bytes] = []
+        self._block = bytearray()
+        self._hex: bytearray | None = None
+        self._want_checksum = False
+        self._synced = False
+
+    def feed(self, chunk: bytes) -> list[bytes]:
+        blocks: list[bytes] = []
+        for byte in chunk:
+            if self._want_checksum:  # any value, even ':' or '\n', is the checksum here
+                self._want_checksum = False
+                self._block.append(byte)
+                self._finish(blocks)
+            elif self._hex is not None:
+                if byte == 0x0A:
+                    self.hex_frames.append(bytes(self._hex))
+                    self._hex = None
+                elif len(self._hex) >= MAX_HEX:
+                    self._hex = None  # runaway: no newline, drop it
+                    self.reject(CorruptFrame("HEX frame without end"))
+                else:
+                    self._hex.append(byte)
+            elif byte == 0x3A:  # ':'
+                self._hex = bytearray(b":")
+            else:
+                self._block.append(byte)
+                if len(self._block) > MAX_BLOCK:
+                    self._block.clear()
+                    self._fail(TruncatedFrame("text block without checksum line"))
+                elif byte == 0x09 and self._block.endswith(CHECKSUM_LABEL):
+                    self._want_checksum = True
+        del self.hex_frames[:-16]  # nobody reading them: keep only the newest
+        return blocks
+
+    def _finish(self, blocks: list[bytes]) -> None:
+        block = bytes(self._block)
+        self._block.clear()
+        start = block.find(b"\r\n")
+        block = block[start:] if start >= 0 else block
+        if sum8(block) != 0 and not self._synced:
+            block = _valid_tail(block)  # joined mid-block: the lines after the cut may verify
+        if sum8(block) != 0 or not block:
+            self._fail(CorruptFrame(f"block checksum: sum {sum8(block):#04x}"))
+            return
+        self._synced = True
+        blocks.append(block)
+
+    def _fail(self, error: ProtocolError) -> None:
+        if self._synced:
+            self.reject(error)
+
+    def pop_hex(self) -> list[bytes]:
+        frames, self.hex_frames = self.hex_frames, []
+        return frames
+
+    def decode(self, frames: Sequence[bytes], timestamp: float = 0.0) -> BatterySample:
+        fields: dict[str, str] = {}
+        for frame in frames:
+            fields.update(parse_block(frame))
+        return decode_fields(fields, timestamp, self.capacity_ah)
+
+
+def _valid_tail(block: bytes) -> bytes:
+    """The longest tail starting at a line break whose sum verifies (b"" if none)."""
+    at = block.find(b"\r\n", 1)
+    while at > 0:
+        if sum8(block[at:]) == 0:
+            return block[at:]
+        at = block.find(b"\r\n", at + 1)
+    return b""
+
+
+# -- field decoding --------------------------------------------------------------------------
+def _num(fields: Mapping[str, str], label: str, scale: float = 1.0) -> float | None:
+    """A scaled number, None when absent or '---' (what devices send for 'not known')."""
+    raw = fields.get(label)
+    if raw is None or raw.strip("-") == "":
+        return None
+    try:
+        value = int(raw, 0) if raw.lower().startswith("0x") else int(raw)
+    except ValueError:
+        raise CorruptFrame(f"{label}: not a number: {raw[:16]!r}") from None
+    return round(value * scale, 6) if scale != 1.0 else value
+
+
+def _on(fields: Mapping[str, str], label: str) -> bool | None:
+    raw = fields.get(label)
+    return None if raw is None else raw.upper() == "ON"
+
+
+def is_mppt(fields: Mapping[str, str]) -> bool:
+    return not MPPT_LABELS.isdisjoint(fields)
+
+
+def decode_fields(
+    fields: Mapping[str, str], timestamp: float = 0.0, capacity_ah: float | None = None
+) -> BatterySample:
+    """Fields of a battery monitor (or an MPPT) → BatterySample; I is already + into battery."""
+    if is_mppt(fields):
+        return decode_mppt(fields, timestamp).to_sample()
+    if "V" not in fields and "SOC" not in fields:
+        raise ProtocolError("block has neither V nor SOC (history block alone?)")
+    extra: dict[str, ExtraValue] = {}
+    for label, (name, scale) in NUMERIC_EXTRA.items():
+        value = _num(fields, label, scale)
+        if value is not None:
+            extra[name] = value
+    ttg = _num(fields, "TTG")
+    if ttg is not None and ttg >= 0:
+        extra["time_to_go_s"] = ttg * 60
+    for label, name in (("Alarm", "alarm"), ("Relay", "relay")):
+        state = _on(fields, label)
+        if state is not None:
+            extra[name] = state
+    for label, name in (("PID", "product_id"), ("FW", "firmware"), ("BMV", "model")):
+        if label in fields:
+            extra[name] = fields[label]
+    reason = int(_num(fields, "AR") or 0)
+    alarms = frozenset(a for bit, a in ALARM_REASON_BITS.items() if reason & bit)
+    consumed = _num(fields, "CE", 0.001)
+    charge = None
+    if capacity_ah is not None and consumed is not None:
+        charge = round(max(0.0, capacity_ah + consumed), 3)  # CE is ≤ 0 from full
+    temperature = _num(fields, "T")
+    return BatterySample(
+        timestamp=timestamp,
+        voltage_v=_num(fields, "V", 0.001),
+        current_a=_num(fields, "I", 0.001),
+        power_w=_num(fields, "P"),
+        soc_pct=_num(fields, "SOC", 0.1),
+        charge_ah=charge,
+        capacity_ah=capacity_ah,
+        cycles=_num(fields, "H4"),
+        temperatures_c=() if temperature is None else (float(temperature),),
+        alarms=alarms,
+        extra=extra,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class MpptReading:
+    """One text block of a solar charger (battery side + panel side + charger state)."""
+
+    timestamp: float
+    battery_voltage_v: float | None = None
+    battery_current_a: float | None = None  # + = into the battery
+    pv_voltage_v: float | None = None
+    pv_power_w: float | None = None
+    state: int | None = None
+    tracker_mode: int | None = None
+    error: int | None = None
+    off_reason: int | None = None
+    load_on: bool | None = None
+    load_current_a: float | None = None
+    yield_total_kwh: float | None = None
+    yield_today_kwh: float | None = None
+    max_power_today_w: float | None = None
+    yield_yesterday_kwh: float | None = None
+    max_power_yesterday_w: float | None = None
+    product_id: str | None = None
+    serial: str | None = None
+    firmware: str | None = None
+    extra: dict[str, ExtraValue] = field(default_factory=dict)
+
+    @property
+    def state_name(self) -> str | None:
+        return None if self.state is None else CHARGER_STATES.get(self.state, f"state_{self.state}")
+
+    @property
+    def tracker_mode_name(self) -> str | None:
+        if self.tracker_mode is None:
+            return None
+        return TRACKER_MODES.get(self.tracker_mode, f"mode_{self.tracker_mode}")
+
+    @property
+    def error_name(self) -> str | None:
+        return None if self.error is None else CHARGER_ERRORS.get(self.error, f"error_{self.error}")
+
+    @property
+    def charging(self) -> bool | None:
+        return None if self.state is None else self.state not in (0, 2)
+
+    def to_sample(self) -> BatterySample:
+        """The charger as a current source: battery V/I plus the charger's state in ``extra``."""
+        extra: dict[str, ExtraValue] = dict(self.extra)
+        names: dict[str, ExtraValue | None] = {
+            "charging": self.charging,
+            "pv_voltage": self.pv_voltage_v,
+            "pv_power": self.pv_power_w,
+            "charger_state": self.state_name,
+            "tracker_mode": self.tracker_mode_name,
+            "charger_error": self.error_name,
+            "off_reason": self.off_reason,
+            "load_on": self.load_on,
+            "load_current": self.load_current_a,
+            "yield_total_kwh": self.yield_total_kwh,
+            "yield_today_kwh": self.yield_today_kwh,
+            "max_power_today_w": self.max_power_today_w,
+            "yield_yesterday_kwh": self.yield_yesterday_kwh,
+            "max_power_yesterday_w": self.max_power_yesterday_w,
+            "product_id": self.product_id,
+            "serial": self.serial,
+            "firmware": self.firmware,
+        }
+        extra.update({k: v for k, v in names.items() if v is not None})
+        return BatterySample(
+            timestamp=self.timestamp,
+            voltage_v=self.battery_voltage_v,
+            current_a=self.battery_current_a,
+            extra=extra,
+        )
+
+
+def decode_mppt(fields: Mapping[str, str], timestamp: float = 0.0) -> MpptReading:
+    if "V" not in fields:
+        raise ProtocolError("MPPT block without V")
+    off_reason = fields.get("OR")
+    try:
+        off = int(off_reason, 16) if off_reason else None
+    except ValueError:
+        raise CorruptFrame(f"OR: not hex: {off_reason[:16]!r}") from None
+    hsds = _num(fields, "HSDS")
+    return MpptReading(
+        timestamp=timestamp,
+        battery_voltage_v=_num(fields, "V", 0.001),
+        battery_current_a=_num(fields, "I", 0.001),
+        pv_voltage_v=_num(fields, "VPV", 0.001),
+        pv_power_w=_num(fields, "PPV"),
+        state=_int_or_none(_num(fields, "CS")),
+        tracker_mode=_int_or_none(_num(fields, "MPPT")),
+        error=_int_or_none(_num(fields, "ERR")),
+        off_reason=off,
+        load_on=_on(fields, "LOAD"),
+        load_current_a=_num(fields, "IL", 0.001),
+        yield_total_kwh=_num(fields, "H19", 0.01),
+        yield_today_kwh=_num(fields, "H20", 0.01),
+        max_power_today_w=_num(fields, "H21"),
+        yield_yesterday_kwh=_num(fields, "H22", 0.01),
+        max_power_yesterday_w=_num(fields, "H23"),
+        product_id=fields.get("PID"),
+        serial=fields.get("SER#"),
+        firmware=fields.get("FW"),
+        extra={} if hsds is None else {"day_sequence": hsds},
+    )
+
+
+def _int_or_none(value: float | None) -> int | None:
+    return None if value is None else int(value)
+
+
+# -- HEX protocol ----------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class HexFrame:
+    """One HEX frame; for Get/Set, ``register``, ``flags`` and ``value`` are filled in."""
+
+    command: int
+    payload: bytes
+    register: int | None = None
+    flags: int | None = None
+    value: bytes = b""
+
+    def value_int(self, signed: bool = False) -> int:
+        if not self.value:
+            raise TruncatedFrame("HEX response without a value")
+        return int.from_bytes(self.value, "little", signed=signed)
+
+    @property
+    def ok(self) -> bool:
+        return self.flags in (None, FLAG_OK)
+
+
+def hex_checksum(command: int, payload: bytes) -> int:
+    return (0x55 - command - sum(payload)) & 0xFF
+
+
+def encode_hex(command: int, payload: bytes = b"") -> bytes:
+    if not 0 <= command <= 0xF:
+        raise ValueError(f"HEX command is a nibble, got {command}")
+    body = f":{command:X}{payload.hex().upper()}{hex_checksum(command, payload):02X}"
+    return body.encode("ascii") + b"\n"
+
+
+def _register_payload(register: int, flags: int, value: bytes = b"") -> bytes:
+    if not 0 <= register <= 0xFFFF:
+        raise ValueError(f"register id is u16, got {register:#x}")
+    return register.to_bytes(2, "little") + bytes([flags]) + value
+
+
+def build_get(register: int) -> bytes:
+    """``:7<id LE><flags 00><cs>\\n`` — read one register."""
+    return encode_hex(CMD_GET, _register_payload(register, 0))
+
+
+def build_set(register: int, value: int | bytes, size: int = 1, signed: bool = False) -> bytes:
+    """``:8<id LE><flags 00><value LE><cs>\\n`` — write one register (``size`` bytes)."""
+    raw = value if isinstance(value, bytes) else value.to_bytes(size, "little", signed=signed)
+    return encode_hex(CMD_SET, _register_payload(register, 0, raw))
+
+
+def build_register_response(command: int, register: int, value: bytes, flags: int = 0) -> bytes:
+    """A device's Get/Set answer (used by the simulator)."""
+    return encode_hex(command, _register_payload(register, flags, value))
+
+
+def parse_hex_frame(line: bytes) -> HexFrame:
+    """Parse and verify one ``:…`` line (the trailing ``\\r``/``\\n`` is optional)."""
+    text = line.strip(b"\r\n")
+    if len(text) < 4 or text[:1] != b":":
+        raise TruncatedFrame(f"HEX frame too short: {text[:20]!r}")
+    try:
+        command = int(text[1:2], 16)
+        data = bytes.fromhex(text[2:].decode("ascii"))
+    except (ValueError, UnicodeDecodeError):
+        raise CorruptFrame(f"HEX frame not hex: {text[:20]!r}") from None
+    if (command + sum(data)) & 0xFF != 0x55:
+        raise CorruptFrame(f"HEX checksum: {text[:20]!r}")
+    payload = data[:-1]
+    if command in (CMD_GET, CMD_SET, CMD_ASYNC):
+        if len(payload) < 3:
+            raise TruncatedFrame(f"HEX register frame needs id+flags: {text[:20]!r}")
+        register = int.from_bytes(payload[:2], "little")
+        return HexFrame(command, payload, register, payload[2], payload[3:])
+    return HexFrame(command, payload)
+
+
+def parse_hex_response(line: bytes) -> HexFrame:
+    """A device → host HEX frame (Get/Set/async answer, ping, error...)."""
+    return parse_hex_frame(line)

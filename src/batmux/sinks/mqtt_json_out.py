@@ -1,0 +1,89 @@
+"""Publish batteries/groups in dbus-mqtt-battery's JSON schema (``mqtt_json_output:``).
+
+A thin shell around ``build_payload``: after every hub publish, each configured battery that
+has a sample goes out on its topic. Reconnects with backoff; snapshots published while the
+broker is away are skipped (the next one carries the current state anyway).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+import aiomqtt
+
+from batmux.devices.mqtt_json_source import broker_args
+from batmux.protocols.mqtt_json import build_payload
+from batmux.runtime.hub import Snapshot, StateHub
+from batmux.sinks.mqtt_json_config import MqttJsonOutputConfig
+
+log = logging.getLogger(__name__)
+
+
+def build_messages(
+    snapshot: Snapshot, outputs: Sequence[MqttJsonOutputConfig]
+) -> list[tuple[str, str, bool]]:
+    """(topic, JSON payload, retain) for every output whose battery has a sample."""
+    out = []
+    for output in outputs:
+        state = snapshot.get(output.battery)
+        if state is None or state.sample is None:
+            continue
+        payload = json.dumps(build_payload(state), separators=(",", ":"))
+        out.append((output.topic, payload, output.retain))
+    return out
+
+
+class MqttJsonOutput:
+    """All outputs that share one broker URL."""
+
+    def __init__(
+        self,
+        hub: StateHub,
+        url: str,
+        outputs: Sequence[MqttJsonOutputConfig],
+        retry_s: tuple[float, float] = (0.5, 15.0),
+    ) -> None:
+        self.hub = hub
+        self.url = url
+        self.outputs = list(outputs)
+        self.published = 0
+        self._retry = retry_s
+
+    async def run(self) -> None:
+        delay = self._retry[0]
+        while True:
+            try:
+                async with aiomqtt.Client(**broker_args(self.url), keepalive=30) as client:
+                    delay = self._retry[0]
+                    async for snapshot in self.hub.updates():
+                        for topic, payload, retain in build_messages(snapshot, self.outputs):
+                            await client.publish(topic, payload, retain=retain)
+                            self.published += 1
+            except aiomqtt.MqttError as exc:
+                log.warning("mqtt_json_output %s: %s; retrying in %.1f s", self.url, exc, delay)
+            await asyncio.sleep(delay)
+            delay = min(self._retry[1], delay * 2)
+
+
+def create_outputs(
+    hub: StateHub, outputs: Sequence[MqttJsonOutputConfig], default_url: str
+) -> list[MqttJsonOutput]:
+    """One publisher per broker; run each ``.run()`` in the runtime's TaskGroup."""
+    by_url: dict[str, list[MqttJsonOutputConfig]] = {}
+    for output in outputs:
+        by_url.setdefault(output.url or default_url, []).append(output)
+    return [MqttJsonOutput(hub, url, group) for url, group in by_url.items()]
+
+
+async def run_mqtt_json_output(gateway: Any) -> None:
+    """Sink factory for ``Gateway.add_sink``: all ``mqtt_json_output`` entries, by broker."""
+    config = gateway.config
+    default_url = config.mqtt.url if config.mqtt is not None else "mqtt://localhost:1883"
+    outputs = create_outputs(gateway.hub, config.mqtt_json_output, default_url)
+    async with asyncio.TaskGroup() as tg:
+        for output in outputs:
+            tg.create_task(output.run())
