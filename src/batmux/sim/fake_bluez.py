@@ -28,9 +28,20 @@ import contextlib
 import logging
 import random
 from dataclasses import dataclass, field
+from typing import Annotated
 
 from dbus_fast import BusType, DBusError, Message, MessageType, Variant
 from dbus_fast.aio import MessageBus
+from dbus_fast.annotations import (
+    DBusBool,
+    DBusBytes,
+    DBusDict,
+    DBusInt16,
+    DBusObjectPath,
+    DBusSignature,
+    DBusStr,
+    DBusUInt16,
+)
 from dbus_fast.constants import ErrorType, PropertyAccess
 from dbus_fast.service import ServiceInterface, dbus_method, dbus_property
 
@@ -39,6 +50,11 @@ from batmux.links.ble import uuid16
 from batmux.sim.peripheral import SimDevice
 
 log = logging.getLogger(__name__)
+
+# D-Bus signatures of the property/method types dbus-fast reads from the annotations
+StrList = Annotated[list[str], DBusSignature("as")]
+PathList = Annotated[list[str], DBusSignature("ao")]
+ManufacturerMap = Annotated[dict[int, Variant], DBusSignature("a{qv}")]
 
 BLUEZ = "org.bluez"
 ERR_IN_PROGRESS = "org.bluez.Error.InProgress"
@@ -104,53 +120,53 @@ class Adapter1(ServiceInterface):
         self.power_cycles = 0
 
     @dbus_property(access=PropertyAccess.READ)
-    def Address(self) -> "s":  # noqa: N802 - D-Bus names
+    def Address(self) -> DBusStr:
         return self.address
 
     @dbus_property(access=PropertyAccess.READ)
-    def AddressType(self) -> "s":  # noqa: N802
+    def AddressType(self) -> DBusStr:
         return "public"
 
     @dbus_property(access=PropertyAccess.READ)
-    def Name(self) -> "s":  # noqa: N802
+    def Name(self) -> DBusStr:
         return f"batmux-fake-{self.hci}"
 
     @dbus_property(access=PropertyAccess.READ)
-    def Alias(self) -> "s":  # noqa: N802
+    def Alias(self) -> DBusStr:
         return f"batmux-fake-{self.hci}"
 
     @dbus_property(access=PropertyAccess.READWRITE)
-    def Powered(self) -> "b":  # noqa: N802
+    def Powered(self) -> DBusBool:
         return self.powered
 
     @Powered.setter
-    def Powered(self, value: "b"):  # noqa: N802
+    def Powered(self, value: DBusBool):
         self._bluez._set_powered(self, bool(value))
 
     @dbus_property(access=PropertyAccess.READ)
-    def Discovering(self) -> "b":  # noqa: N802
+    def Discovering(self) -> DBusBool:
         return self.discovering
 
     @dbus_property(access=PropertyAccess.READ)
-    def Roles(self) -> "as":  # noqa: N802
+    def Roles(self) -> StrList:
         return ["central", "peripheral"]
 
     @dbus_property(access=PropertyAccess.READ)
-    def UUIDs(self) -> "as":  # noqa: N802
+    def UUIDs(self) -> StrList:
         return []
 
     # StartDiscovery/StopDiscovery are answered in FakeBlueZ._on_message (they need the sender).
 
     @dbus_method()
-    def SetDiscoveryFilter(self, properties: "a{sv}"):  # noqa: N802
+    def SetDiscoveryFilter(self, properties: DBusDict):
         return None
 
     @dbus_method()
-    def GetDiscoveryFilters(self) -> "as":  # noqa: N802
+    def GetDiscoveryFilters(self) -> StrList:
         return ["UUIDs", "RSSI", "Pathloss", "Transport", "DuplicateData", "Discoverable"]
 
     @dbus_method()
-    async def RemoveDevice(self, device: "o"):  # noqa: N802
+    async def RemoveDevice(self, device: DBusObjectPath):
         await self._bluez._remove_object(device)
 
 
@@ -162,79 +178,79 @@ class Device1(ServiceInterface):
         self.services_resolved = False
 
     @dbus_property(access=PropertyAccess.READ)
-    def Address(self) -> "s":  # noqa: N802
+    def Address(self) -> DBusStr:
         return self.d.address.upper()
 
     @dbus_property(access=PropertyAccess.READ)
-    def AddressType(self) -> "s":  # noqa: N802
+    def AddressType(self) -> DBusStr:
         return "public"
 
     @dbus_property(access=PropertyAccess.READ)
-    def Name(self) -> "s":  # noqa: N802
+    def Name(self) -> DBusStr:
         return self.d.name
 
     @dbus_property(access=PropertyAccess.READ)
-    def Alias(self) -> "s":  # noqa: N802
+    def Alias(self) -> DBusStr:
         return self.d.name
 
     @dbus_property(access=PropertyAccess.READ)
-    def Adapter(self) -> "o":  # noqa: N802
+    def Adapter(self) -> DBusObjectPath:
         return f"/org/bluez/{self.d.adapter}"
 
     @dbus_property(access=PropertyAccess.READ)
-    def Connected(self) -> "b":  # noqa: N802
+    def Connected(self) -> DBusBool:
         return self.d.connected
 
     @dbus_property(access=PropertyAccess.READ)
-    def ServicesResolved(self) -> "b":  # noqa: N802
+    def ServicesResolved(self) -> DBusBool:
         return self.services_resolved
 
     @dbus_property(access=PropertyAccess.READ)
-    def Paired(self) -> "b":  # noqa: N802
+    def Paired(self) -> DBusBool:
         return False
 
     @dbus_property(access=PropertyAccess.READ)
-    def Bonded(self) -> "b":  # noqa: N802
+    def Bonded(self) -> DBusBool:
         return False
 
     @dbus_property(access=PropertyAccess.READ)
-    def Trusted(self) -> "b":  # noqa: N802
+    def Trusted(self) -> DBusBool:
         return False
 
     @dbus_property(access=PropertyAccess.READ)
-    def Blocked(self) -> "b":  # noqa: N802
+    def Blocked(self) -> DBusBool:
         return False
 
     @dbus_property(access=PropertyAccess.READ)
-    def LegacyPairing(self) -> "b":  # noqa: N802
+    def LegacyPairing(self) -> DBusBool:
         return False
 
     @dbus_property(access=PropertyAccess.READ)
-    def RSSI(self) -> "n":  # noqa: N802
+    def RSSI(self) -> DBusInt16:
         return self.d.rssi
 
     @dbus_property(access=PropertyAccess.READ)
-    def ManufacturerData(self) -> "a{qv}":  # noqa: N802
+    def ManufacturerData(self) -> ManufacturerMap:
         return {k: Variant("ay", bytes(v)) for k, v in self.d.manufacturer_data.items()}
 
     @dbus_property(access=PropertyAccess.READ)
-    def ServiceData(self) -> "a{sv}":  # noqa: N802
+    def ServiceData(self) -> DBusDict:
         return {}
 
     @dbus_property(access=PropertyAccess.READ)
-    def UUIDs(self) -> "as":  # noqa: N802
+    def UUIDs(self) -> StrList:
         return list(self.d.service_uuids or (self.d.service_uuid,))
 
     @dbus_method()
-    async def Connect(self):  # noqa: N802
+    async def Connect(self):
         await self._bluez._connect(self)
 
     @dbus_method()
-    async def Disconnect(self):  # noqa: N802
+    async def Disconnect(self):
         await self._bluez._drop(self.d, "local disconnect")
 
     @dbus_method()
-    def Pair(self):  # noqa: N802
+    def Pair(self):
         raise DBusError(ERR_FAILED, "pairing is not simulated")
 
 
@@ -245,23 +261,23 @@ class GattService1(ServiceInterface):
         self.handle = handle
 
     @dbus_property(access=PropertyAccess.READ)
-    def UUID(self) -> "s":  # noqa: N802
+    def UUID(self) -> DBusStr:
         return self.d.service_uuid
 
     @dbus_property(access=PropertyAccess.READ)
-    def Primary(self) -> "b":  # noqa: N802
+    def Primary(self) -> DBusBool:
         return True
 
     @dbus_property(access=PropertyAccess.READ)
-    def Device(self) -> "o":  # noqa: N802
+    def Device(self) -> DBusObjectPath:
         return self.d.path
 
     @dbus_property(access=PropertyAccess.READ)
-    def Handle(self) -> "q":  # noqa: N802
+    def Handle(self) -> DBusUInt16:
         return self.handle
 
     @dbus_property(access=PropertyAccess.READ)
-    def Includes(self) -> "ao":  # noqa: N802
+    def Includes(self) -> PathList:
         return []
 
 
@@ -286,35 +302,35 @@ class GattCharacteristic1(ServiceInterface):
         self.notifying = False
 
     @dbus_property(access=PropertyAccess.READ)
-    def UUID(self) -> "s":  # noqa: N802
+    def UUID(self) -> DBusStr:
         return self.uuid
 
     @dbus_property(access=PropertyAccess.READ)
-    def Service(self) -> "o":  # noqa: N802
+    def Service(self) -> DBusObjectPath:
         return self.service_path
 
     @dbus_property(access=PropertyAccess.READ)
-    def Value(self) -> "ay":  # noqa: N802
+    def Value(self) -> DBusBytes:
         return self.value
 
     @dbus_property(access=PropertyAccess.READ)
-    def Notifying(self) -> "b":  # noqa: N802
+    def Notifying(self) -> DBusBool:
         return self.notifying
 
     @dbus_property(access=PropertyAccess.READ)
-    def Flags(self) -> "as":  # noqa: N802
+    def Flags(self) -> StrList:
         return self.flags
 
     @dbus_property(access=PropertyAccess.READ)
-    def MTU(self) -> "q":  # noqa: N802
+    def MTU(self) -> DBusUInt16:
         return self.d.mtu
 
     @dbus_property(access=PropertyAccess.READ)
-    def Handle(self) -> "q":  # noqa: N802
+    def Handle(self) -> DBusUInt16:
         return self.handle
 
     @dbus_method()
-    async def ReadValue(self, options: "a{sv}") -> "ay":  # noqa: N802
+    async def ReadValue(self, options: DBusDict) -> DBusBytes:
         self._bluez._require_connected(self.d)
         await asyncio.sleep(self.d.latency_s)
         try:
@@ -324,12 +340,12 @@ class GattCharacteristic1(ServiceInterface):
         return self.value
 
     @dbus_method()
-    def WriteValue(self, value: "ay", options: "a{sv}"):  # noqa: N802
+    def WriteValue(self, value: DBusBytes, options: DBusDict):
         self._bluez._require_connected(self.d)
         self._bluez._write(self.d, self.uuid, bytes(value))
 
     @dbus_method()
-    def StartNotify(self):  # noqa: N802
+    def StartNotify(self):
         self._bluez._require_connected(self.d)
         if not self.notifying:
             self.notifying = True
@@ -337,7 +353,7 @@ class GattCharacteristic1(ServiceInterface):
         self._bluez._notify_started(self.d)
 
     @dbus_method()
-    def StopNotify(self):  # noqa: N802
+    def StopNotify(self):
         if self.notifying:
             self.notifying = False
             self.emit_properties_changed({"Notifying": False})
