@@ -3,8 +3,9 @@
 ``bluez_bus`` (session scope) starts ``dbus-daemon --nofork --print-address`` with a config that
 lets anyone own ``org.bluez`` and points ``DBUS_SYSTEM_BUS_ADDRESS`` at it, so bleak's BlueZ
 backend (which always talks to the *system* bus) reaches the fake. ``fake_bluez`` (per test)
-serves ``FakeBlueZ`` with adapters hci0 and hci1 on that bus. Both skip when dbus-daemon is
-missing.
+serves ``FakeBlueZ`` with one adapter, hci0, on that bus (bleak picks the default adapter from
+an unordered set, so tests that need a second adapter build ``FakeBlueZ(bluez_bus, ("hci0",
+"hci1"))`` themselves and name the adapter). Both skip when dbus-daemon is missing.
 """
 
 from __future__ import annotations
@@ -88,8 +89,8 @@ def bluez_bus() -> Iterator[str]:
 
 @pytest.fixture
 async def fake_bluez(bluez_bus: str) -> AsyncIterator[FakeBlueZ]:
-    """A fake BlueZ with adapters hci0 and hci1 and no devices yet (add them with add_device)."""
-    fake = FakeBlueZ(bus_address=bluez_bus, adapters=("hci0", "hci1"))
+    """A fake BlueZ with adapter hci0 and no devices yet (add them with ``add_device``)."""
+    fake = FakeBlueZ(bus_address=bluez_bus)
     await fake.start()
     try:
         yield fake
