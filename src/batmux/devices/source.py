@@ -22,4 +22,4 @@ class Source(Protocol):
     async def close(self) -> None: ...
 
     async def set_switch(self, switch: str, on: bool) -> None:
-        """Turn ``charge``/``discharge``/``balance`` on or off (``ControlRefused`` if not allowed)."""
+        """Switch ``charge``/``discharge``/``balance`` (``ControlRefused`` if not allowed)."""

@@ -1,1 +1,1 @@
-"""I/O only: BLE (bleak), serial, CAN, Modbus, HTTP, plus in-process fakes behind the same interfaces."""
+"""I/O only: BLE, serial, CAN, Modbus, HTTP, plus in-process fakes behind the same interfaces."""

@@ -37,6 +37,14 @@ class Codec(ABC):
     def decode(self, frames: Sequence[bytes], timestamp: float = 0.0) -> BatterySample:
         """Turn the frames of one response (or set of responses) into a sample."""
 
+    def parse_cli_frame(self, text: str) -> bytes:
+        """One FRAME argument of ``batmux decode`` (hex, spaces and colons allowed)."""
+        cleaned = "".join(text.split()).replace(":", "")
+        try:
+            return bytes.fromhex(cleaned)
+        except ValueError:
+            raise ProtocolError(f"not a hex frame: {text[:40]!r}") from None
+
     def reject(self, error: ProtocolError) -> None:
         """Count and remember a dropped frame."""
         self.corrupt_frames += 1

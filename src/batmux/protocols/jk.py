@@ -160,8 +160,12 @@ def decode_cell_info(frame: bytes, layout: Layout, timestamp: float = 0.0) -> Ba
     count = mask.bit_count() if mask else sum(1 for v in raw_cells if v)
     cells = tuple(round(v / 1000, 3) for v in raw_cells[:count])
     v = read_table(CELL_INFO_TAIL, frame, layout.b)
-    mos = int.from_bytes(frame[layout.mos_temp_offset : layout.mos_temp_offset + 2], "little",
-                         signed=True) / 10
+    mos = (
+        int.from_bytes(
+            frame[layout.mos_temp_offset : layout.mos_temp_offset + 2], "little", signed=True
+        )
+        / 10
+    )
     alarm_bits = int.from_bytes(
         frame[layout.alarm_offset : layout.alarm_offset + layout.alarm_size], "little"
     )
@@ -233,7 +237,9 @@ class JkCodec(Codec):
                 break
             frame = bytes(buf[:FRAME_LEN])
             if sum8(frame[:299]) != frame[299] or frame[4] not in FRAME_TYPES:
-                self.reject(CorruptFrame(f"JK frame checksum/type mismatch (type 0x{frame[4]:02x})"))
+                self.reject(
+                    CorruptFrame(f"JK frame checksum/type mismatch (type 0x{frame[4]:02x})")
+                )
                 del buf[:1]  # resync on the next header, which may sit inside this window
                 continue
             del buf[:FRAME_LEN]
@@ -279,7 +285,7 @@ def _finish(body: bytearray) -> bytes:
 
 
 def _put(buf: bytearray, offset: int, size: int, value: float, signed: bool = False) -> None:
-    buf[offset : offset + size] = int(round(value)).to_bytes(size, "little", signed=signed)
+    buf[offset : offset + size] = round(value).to_bytes(size, "little", signed=signed)
 
 
 def build_cell_info(sample: BatterySample, layout: Layout, counter: int = 0) -> bytes:
@@ -308,7 +314,7 @@ def build_cell_info(sample: BatterySample, layout: Layout, counter: int = 0) -> 
     alarm_bits = sum(1 << bit for bit, alarm in ALARM_BITS.items() if alarm in sample.alarms)
     _put(buf, layout.alarm_offset, layout.alarm_size, alarm_bits)
     buf[140 + b] = 1 if sample.balancing else 0
-    buf[141 + b] = int(round(sample.soc_pct or 0))
+    buf[141 + b] = round(sample.soc_pct or 0)
     _put(buf, 142 + b, 4, (sample.charge_ah or 0) * 1000)
     _put(buf, 146 + b, 4, (sample.capacity_ah or 0) * 1000)
     _put(buf, 150 + b, 4, sample.cycles or 0)
@@ -341,8 +347,14 @@ def build_device_info(info: DeviceInfo, counter: int = 0) -> bytes:
     return _finish(buf)
 
 
-def build_settings(cell_count: int, nominal_capacity_ah: float, charge: bool, discharge: bool,
-                   balance: bool, counter: int = 0) -> bytes:
+def build_settings(
+    cell_count: int,
+    nominal_capacity_ah: float,
+    charge: bool,
+    discharge: bool,
+    balance: bool,
+    counter: int = 0,
+) -> bytes:
     buf = bytearray(FRAME_LEN)
     buf[0:4] = HEADER
     buf[4] = TYPE_SETTINGS

@@ -1,0 +1,231 @@
+"""The ``batmux`` command line: run, demo, check-config, decode, scan."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import logging
+import signal
+import sys
+import tempfile
+from collections.abc import Sequence
+from typing import Any
+
+from batmux import __version__
+from batmux.config import DEFAULT_CONFIG, Config, load_config, parse_config
+from batmux.errors import BatmuxError, ConfigError, ProtocolError
+
+log = logging.getLogger("batmux")
+
+EXIT_CONFIG = 2
+EXIT_WATCHDOG = 3
+
+
+def _setup_logging(verbose: int) -> None:
+    level = logging.DEBUG if verbose > 1 else logging.INFO if verbose else logging.WARNING
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def _die(message: str, code: int = EXIT_CONFIG) -> int:
+    print(f"batmux: {message}", file=sys.stderr)
+    return code
+
+
+# -- run / demo ----------------------------------------------------------------------------------
+
+
+def build_gateway(config: Config) -> Any:
+    from batmux.runtime.app import Gateway
+    from batmux.runtime.wiring import wire
+
+    gateway = Gateway(config)
+    wire(gateway)
+    return gateway
+
+
+async def _run_until_signal(gateway: Any, extra: list[Any] | None = None) -> None:
+    loop = asyncio.get_running_loop()
+    task = asyncio.current_task()
+    assert task is not None
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, task.cancel)
+    try:
+        await gateway.run(extra)
+    except asyncio.CancelledError:
+        log.info("stopping")
+
+
+def _run_gateway(config: Config, extra_factory: Any = None) -> int:
+    from batmux.runtime.app import WatchdogExpired
+
+    async def main() -> None:
+        gateway = build_gateway(config)
+        extra = extra_factory(gateway) if extra_factory else None
+        await _run_until_signal(gateway, extra)
+
+    try:
+        asyncio.run(main())
+    except BaseExceptionGroup as group:
+        match, rest = group.split(WatchdogExpired)
+        if match is None or rest is not None:
+            raise
+        return _die(f"watchdog: {match.exceptions[0]}", EXIT_WATCHDOG)
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    try:
+        config = load_config(args.config)
+    except ConfigError as exc:
+        return _die(str(exc))
+    return _run_gateway(config)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from batmux.runtime.dashboard import console_table
+    from batmux.runtime.demo import demo_config
+
+    async def main() -> None:
+        broker = None
+        url = args.mqtt
+        if url is None:
+            from batmux.links.mqtt_broker import EmbeddedBroker
+
+            broker = EmbeddedBroker(port=args.broker_port)
+            await broker.start()
+            url = broker.url
+            print(
+                f"batmux demo: embedded MQTT broker on {url} "
+                f"(watch with: mosquitto_sub -h 127.0.0.1 -p {broker.port} -t 'batmux/#' -v)"
+            )
+        with tempfile.TemporaryDirectory(prefix="batmux-demo-") as state_dir:
+            config = parse_config(demo_config(url, state_dir), "<demo>")
+            gateway = build_gateway(config)
+            extra = [console_table(gateway, args.duration)]
+            try:
+                async with asyncio.timeout(args.duration):
+                    await _run_until_signal(gateway, extra)
+            except TimeoutError:
+                pass
+            finally:
+                if broker is not None:
+                    await broker.stop()
+
+    asyncio.run(main())
+    return 0
+
+
+def cmd_check_config(args: argparse.Namespace) -> int:
+    try:
+        config = load_config(args.file)
+    except ConfigError as exc:
+        return _die(str(exc))
+    names = ", ".join(b.name for b in config.batteries) or "none"
+    print(f"{args.file}: OK ({len(config.batteries)} batteries: {names})")
+    return 0
+
+
+# -- decode / scan -------------------------------------------------------------------------------
+
+
+def decode_frames(protocol: str, frames: Sequence[str], key: str | None = None) -> dict[str, Any]:
+    """The normalized sample of one or more frames as a JSON-ready dict (raises BatmuxError)."""
+    from batmux.devices.registry import decodable_protocols, get_type, load
+
+    if protocol not in decodable_protocols():
+        raise ProtocolError(
+            f"unknown protocol {protocol!r}; known: {', '.join(decodable_protocols())}"
+        )
+    codec = load(get_type(protocol).codec)()
+    if key is not None:
+        if not hasattr(codec, "decode_with_key"):
+            raise ProtocolError(f"{protocol} takes no --key")
+        return codec.decode_with_key(frames, key).to_json()
+    complete: list[Any] = []
+    for text in frames:
+        complete.extend(codec.feed(codec.parse_cli_frame(text)))
+    return codec.decode(complete, 0.0).to_json()
+
+
+def cmd_decode(args: argparse.Namespace) -> int:
+    try:
+        result = decode_frames(args.protocol, args.frames, args.key)
+    except BatmuxError as exc:
+        return _die(f"decode {args.protocol}: {exc}")
+    print(json.dumps(result, indent=2 if args.pretty else None))
+    return 0
+
+
+def cmd_scan(args: argparse.Namespace) -> int:
+    try:
+        from batmux.devices.scan import scan, starter_config
+    except ImportError:
+        return _die("scan is not available in this build", 1)
+
+    async def main() -> int:
+        try:
+            results = await scan(args.timeout, args.adapter)
+        except BatmuxError as exc:
+            return _die(f"scan: {exc}", 1)
+        print(f"{'MAC':<18} {'RSSI':>5}  {'TYPE':<20} NAME")
+        for r in results:
+            print(
+                f"{r.mac:<18} {r.rssi if r.rssi is not None else '':>5}  "
+                f"{r.guessed_type or '?':<20} {r.name or ''}"
+            )
+        if args.write:
+            with open(args.write, "w", encoding="utf-8") as fh:
+                fh.write(starter_config(results))
+            print(f"wrote {args.write}")
+        return 0
+
+    return asyncio.run(main())
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="batmux", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"batmux {__version__}")
+    parser.add_argument("-v", "--verbose", action="count", default=0)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("run", help="run the gateway")
+    p.add_argument("-c", "--config", default=DEFAULT_CONFIG)
+    p.add_argument("--capture", metavar="DIR", help="write each device's last frames here on exit")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("demo", help="simulated batteries through the whole pipeline")
+    p.add_argument("--duration", type=float, default=60.0, help="seconds (default 60)")
+    p.add_argument("--mqtt", metavar="URL", help="use this broker instead of an embedded one")
+    p.add_argument("--broker-port", type=int, default=0, help=argparse.SUPPRESS)
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("check-config", help="validate a config file")
+    p.add_argument("file", nargs="?", default=DEFAULT_CONFIG)
+    p.set_defaults(func=cmd_check_config)
+
+    p = sub.add_parser("decode", help="decode captured frames to a normalized sample (JSON)")
+    p.add_argument("protocol")
+    p.add_argument("frames", nargs="+", metavar="FRAME")
+    p.add_argument("--key", help="decryption key (victron_smartshunt Instant Readout)")
+    p.add_argument("--pretty", action="store_true")
+    p.set_defaults(func=cmd_decode)
+
+    p = sub.add_parser("scan", help="list nearby BLE devices with a guess of the BMS type")
+    p.add_argument("--timeout", type=float, default=10.0)
+    p.add_argument("--adapter")
+    p.add_argument("--write", metavar="FILE", help="write a starter config")
+    p.set_defaults(func=cmd_scan)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    _setup_logging(args.verbose)
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

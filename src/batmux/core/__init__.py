@@ -1,0 +1,1 @@
+"""Pure processing: averaging, meters, plausibility, groups, charge limits, safety."""

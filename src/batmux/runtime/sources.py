@@ -1,0 +1,86 @@
+"""Build a ``Source`` for each configured battery from the registry."""
+
+from __future__ import annotations
+
+import inspect
+import time
+from collections.abc import Callable
+from typing import Any
+
+from batmux.config import BatteryConfig, Config
+from batmux.devices.ble_source import BleSource
+from batmux.devices.registry import get_type, load
+from batmux.devices.source import Source
+from batmux.sim.battery import SimBattery, sine_load
+from batmux.sim.peripheral import SimPeripheral
+
+
+def sim_battery(cfg: BatteryConfig, clock: Callable[[], float] = time.time) -> SimBattery:
+    sim = cfg.sim
+    if sim is None:
+        return SimBattery(clock=clock)
+    current: Any = sim.current
+    if sim.load is not None:
+        load_cfg = sim.load
+        current = (
+            sine_load(load_cfg.amplitude, load_cfg.period, load_cfg.offset)
+            if load_cfg.kind == "sine"
+            else load_cfg.offset
+        )
+    return SimBattery(
+        cells=sim.cells,
+        capacity_ah=sim.capacity_ah,
+        soc_pct=sim.soc,
+        current_a=current,
+        seed=sim.seed,
+        clock=clock,
+    )
+
+
+def _sim_device(cfg: BatteryConfig, battery: SimBattery) -> Any:
+    device_cls = load(get_type(cfg.type).sim)
+    kwargs: dict[str, Any] = {}
+    if (
+        cfg.sim is not None
+        and cfg.sim.firmware
+        and "firmware" in inspect.signature(device_cls).parameters
+    ):
+        kwargs["firmware"] = cfg.sim.firmware
+    return device_cls(battery, **kwargs)
+
+
+def build_source(
+    cfg: BatteryConfig, config: Config, context: dict[str, Any] | None = None
+) -> Source:
+    device_type = get_type(cfg.type)
+    if device_type.transport == "ble":
+        codec = load(device_type.codec)()
+        if cfg.is_sim:
+            sim = cfg.sim
+            link: Any = SimPeripheral(
+                _sim_device(cfg, sim_battery(cfg)),
+                address=f"sim:{cfg.name}",
+                stop_after_s=sim.stop_after if sim else None,
+                corrupt_rate=sim.corrupt_rate if sim else 0.0,
+                seed=sim.seed if sim else 0,
+            )
+        else:
+            from batmux.links.bleak_link import BleakLink  # imports bleak only when needed
+
+            link = BleakLink(cfg.address, adapter=cfg.adapter, name=cfg.name)
+        driver_cls = load(device_type.driver)
+        driver_kwargs: dict[str, Any] = {"allow_control": cfg.allow_control}
+        if cfg.pin is not None and "pin" in inspect.signature(driver_cls).parameters:
+            driver_kwargs["pin"] = cfg.pin
+        driver = driver_cls(link, codec, **driver_kwargs)
+        return BleSource(
+            cfg.name,
+            driver,
+            keep_alive=cfg.keep_alive,
+            timeout_s=cfg.timeout,
+            sample_period_s=config.sample_period,
+        )
+    if device_type.source is None:
+        raise ValueError(f"type {cfg.type!r} has no source")
+    factory = load(device_type.source)
+    return factory(cfg, context or {})

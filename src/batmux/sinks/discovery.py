@@ -1,0 +1,250 @@
+"""Home Assistant MQTT discovery, as a pure builder: a battery state → (topic, payload) pairs.
+
+One retained config per quantity under ``<prefix>/<component>/batmux_<name>/<key>/config``,
+each with a unique_id, the shared device block, availability and a value_template into the
+battery's state JSON. Configs are built from the keys a state actually carries, so a 4-cell pack
+gets four cell sensors and a group gets its member counts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from batmux import __version__
+
+
+@dataclass(frozen=True, slots=True)
+class Quantity:
+    key: str  # key in the state JSON
+    name: str
+    unit: str | None = None
+    device_class: str | None = None
+    state_class: str | None = "measurement"
+    icon: str | None = None
+    precision: int | None = None
+    diagnostic: bool = False
+
+
+M, TI, T = "measurement", "total_increasing", "total"
+QUANTITIES: tuple[Quantity, ...] = (
+    Quantity("voltage", "Voltage", "V", "voltage", M, precision=2),
+    Quantity("current", "Current", "A", "current", M, precision=2),
+    Quantity("power", "Power", "W", "power", M, precision=0),
+    Quantity("soc", "State of charge", "%", "battery", M, precision=0),
+    Quantity("charge", "Remaining charge", "Ah", None, M, "mdi:battery-50", 1),
+    Quantity("capacity", "Capacity", "Ah", None, M, "mdi:battery", 1),
+    Quantity("cycles", "Cycles", None, None, TI, "mdi:battery-sync", 0),
+    Quantity("soh", "State of health", "%", None, M, "mdi:battery-heart", 0),
+    Quantity("mos_temperature", "MOSFET temperature", "°C", "temperature", M, precision=1),
+    Quantity("cell_min", "Cell voltage min", "V", "voltage", M, precision=3),
+    Quantity("cell_max", "Cell voltage max", "V", "voltage", M, precision=3),
+    Quantity("cell_delta", "Cell voltage delta", "V", "voltage", M, precision=3),
+    Quantity("total_charged_kwh", "Energy charged", "kWh", "energy", TI, precision=3),
+    Quantity("total_discharged_kwh", "Energy discharged", "kWh", "energy", TI, precision=3),
+    Quantity("net_kwh", "Energy net", "kWh", "energy", T, precision=3),
+    Quantity("meter_cycles", "Cycles (counted)", None, None, TI, "mdi:battery-sync", 2),
+    Quantity("charge_voltage_limit", "Charge voltage limit", "V", "voltage", M, precision=2),
+    Quantity("charge_current_limit", "Charge current limit", "A", "current", M, precision=1),
+    Quantity("discharge_current_limit", "Discharge current limit", "A", "current", M, precision=1),
+    Quantity("limit_reason", "Limit reason", None, None, None, "mdi:information-outline"),
+    Quantity("members_online", "Members online", None, None, M, "mdi:battery-check"),
+    Quantity("members_offline", "Members offline", None, None, M, "mdi:battery-off"),
+    Quantity("members_blocking_charge", "Members blocking charge", None, None, M),
+    Quantity("members_blocking_discharge", "Members blocking discharge", None, None, M),
+)
+
+DIAGNOSTICS: tuple[Quantity, ...] = (
+    Quantity("connects", "Connects", None, None, TI, "mdi:bluetooth-connect", diagnostic=True),
+    Quantity("drops", "Connection drops", None, None, TI, "mdi:bluetooth-off", diagnostic=True),
+    Quantity("timeouts", "Timeouts", None, None, TI, "mdi:timer-alert", diagnostic=True),
+    Quantity("corrupt_frames", "Corrupt frames", None, None, TI, "mdi:alert", diagnostic=True),
+    Quantity("implausible", "Implausible samples", None, None, TI, "mdi:alert", diagnostic=True),
+    Quantity("last_error", "Last error", None, None, None, "mdi:alert-circle", diagnostic=True),
+)
+
+BINARY = (
+    ("charge_enabled", "Charging enabled", None),
+    ("discharge_enabled", "Discharging enabled", None),
+    ("balancing", "Balancing", None),
+)
+SWITCHES = (
+    ("charge", "charge_enabled", "Charging"),
+    ("discharge", "discharge_enabled", "Discharging"),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Topics:
+    base: str
+    prefix: str
+
+    def state(self, name: str) -> str:
+        return f"{self.base}/{name}/state"
+
+    def availability(self, name: str) -> str:
+        return f"{self.base}/{name}/availability"
+
+    def diagnostics(self, name: str) -> str:
+        return f"{self.base}/{name}/diagnostics"
+
+    def command(self, name: str, switch: str) -> str:
+        return f"{self.base}/{name}/{switch}/set"
+
+    @property
+    def status(self) -> str:
+        return f"{self.base}/status"
+
+
+def device_block(name: str, model: str, is_group: bool) -> dict[str, Any]:
+    return {
+        "identifiers": [f"batmux_{name}"],
+        "name": name,
+        "manufacturer": "batmux",
+        "model": "Battery group" if is_group else model,
+        "sw_version": __version__,
+    }
+
+
+def _config(
+    q: Quantity,
+    name: str,
+    topics: Topics,
+    device: dict[str, Any],
+    state_topic: str,
+    template: str,
+    object_key: str,
+) -> dict[str, Any]:
+    uid = f"batmux_{name}_{object_key}"
+    cfg: dict[str, Any] = {
+        "name": q.name,
+        "unique_id": uid,
+        "object_id": uid,
+        "state_topic": state_topic,
+        "value_template": template,
+        "availability": [
+            {"topic": topics.status},
+            {"topic": topics.availability(name)},
+        ],
+        "availability_mode": "all",
+        "device": device,
+    }
+    if q.unit:
+        cfg["unit_of_measurement"] = q.unit
+    if q.device_class:
+        cfg["device_class"] = q.device_class
+    if q.state_class:
+        cfg["state_class"] = q.state_class
+    if q.icon:
+        cfg["icon"] = q.icon
+    if q.precision is not None:
+        cfg["suggested_display_precision"] = q.precision
+    if q.diagnostic:
+        cfg["entity_category"] = "diagnostic"
+    return cfg
+
+
+def discovery_messages(
+    name: str,
+    state_json: dict[str, Any],
+    topics: Topics,
+    model: str = "",
+    allow_control: bool = False,
+    is_group: bool = False,
+    diagnostics: dict[str, Any] | None = None,
+) -> dict[str, dict[str, Any]]:
+    """Every discovery config topic → payload for the keys present in ``state_json``."""
+    device = device_block(name, model, is_group)
+    state_topic = topics.state(name)
+    node = f"batmux_{name}"
+    out: dict[str, dict[str, Any]] = {}
+
+    def add(component: str, key: str, cfg: dict[str, Any]) -> None:
+        out[f"{topics.prefix}/{component}/{node}/{key}/config"] = cfg
+
+    for q in QUANTITIES:
+        if q.key in state_json:
+            add(
+                "sensor",
+                q.key,
+                _config(
+                    q, name, topics, device, state_topic, f"{{{{ value_json.{q.key} }}}}", q.key
+                ),
+            )
+    for i, _ in enumerate(state_json.get("cell_voltages", [])):
+        q = Quantity(f"cell_{i + 1}", f"Cell {i + 1} voltage", "V", "voltage", M, precision=3)
+        add(
+            "sensor",
+            q.key,
+            _config(
+                q,
+                name,
+                topics,
+                device,
+                state_topic,
+                f"{{{{ value_json.cell_voltages[{i}] }}}}",
+                q.key,
+            ),
+        )
+    for i, _ in enumerate(state_json.get("temperatures", [])):
+        q = Quantity(
+            f"temperature_{i + 1}", f"Temperature {i + 1}", "°C", "temperature", M, precision=1
+        )
+        add(
+            "sensor",
+            q.key,
+            _config(
+                q,
+                name,
+                topics,
+                device,
+                state_topic,
+                f"{{{{ value_json.temperatures[{i}] }}}}",
+                q.key,
+            ),
+        )
+    for key, label, device_class in BINARY:
+        if key in state_json and not (allow_control and key != "balancing"):
+            q = Quantity(key, label, None, device_class, None)
+            cfg = _config(
+                q,
+                name,
+                topics,
+                device,
+                state_topic,
+                f"{{{{ 'ON' if value_json.{key} else 'OFF' }}}}",
+                key,
+            )
+            add("binary_sensor", key, cfg)
+    if allow_control:
+        for switch, key, label in SWITCHES:
+            if key in state_json:
+                q = Quantity(key, label, None, "switch", None)
+                cfg = _config(
+                    q,
+                    name,
+                    topics,
+                    device,
+                    state_topic,
+                    f"{{{{ 'ON' if value_json.{key} else 'OFF' }}}}",
+                    switch,
+                )
+                cfg["command_topic"] = topics.command(name, switch)
+                cfg["payload_on"], cfg["payload_off"] = "ON", "OFF"
+                add("switch", switch, cfg)
+    for q in DIAGNOSTICS:
+        if diagnostics is not None and q.key in diagnostics:
+            add(
+                "sensor",
+                f"diag_{q.key}",
+                _config(
+                    q,
+                    name,
+                    topics,
+                    device,
+                    topics.diagnostics(name),
+                    f"{{{{ value_json.{q.key} }}}}",
+                    f"diag_{q.key}",
+                ),
+            )
+    return out

@@ -1,0 +1,180 @@
+"""MQTT sink: one retained state JSON per battery/group, availability, HA discovery, commands.
+
+Topics (``base`` = mqtt.base_topic):
+    <base>/status                       online/offline (gateway last will)
+    <base>/<name>/state                 state JSON (retained)
+    <base>/<name>/availability          online/offline (retained)
+    <base>/<name>/diagnostics           health counters JSON (retained)
+    <base>/<name>/<charge|discharge>/set   ON/OFF commands (only with allow_control)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import ssl
+from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote, urlsplit
+
+import aiomqtt
+
+from batmux.config import MqttConfig
+from batmux.errors import BatmuxError
+from batmux.model.state import BatteryState
+from batmux.sinks.discovery import Topics, discovery_messages
+
+if TYPE_CHECKING:
+    from batmux.runtime.app import Gateway
+
+log = logging.getLogger(__name__)
+
+
+def client_kwargs(cfg: MqttConfig, will_topic: str | None = None) -> dict[str, Any]:
+    """aiomqtt.Client arguments from the ``mqtt.url`` (user, password, TLS)."""
+    parts = urlsplit(cfg.url)
+    tls = parts.scheme in ("mqtts", "ssl") or cfg.tls is not None
+    kwargs: dict[str, Any] = {
+        "hostname": parts.hostname,
+        "port": parts.port or (8883 if tls else 1883),
+        "keepalive": cfg.keepalive,
+    }
+    if parts.username:
+        kwargs["username"] = unquote(parts.username)
+        kwargs["password"] = unquote(parts.password or "")
+    if cfg.client_id:
+        kwargs["identifier"] = cfg.client_id
+    if tls:
+        t = cfg.tls
+        kwargs["tls_params"] = aiomqtt.TLSParameters(
+            ca_certs=t.ca_file if t else None,
+            certfile=t.cert_file if t else None,
+            keyfile=t.key_file if t else None,
+            cert_reqs=ssl.CERT_NONE if t and t.insecure else ssl.CERT_REQUIRED,
+        )
+        kwargs["tls_insecure"] = bool(t and t.insecure)
+    if will_topic:
+        kwargs["will"] = aiomqtt.Will(will_topic, b"offline", qos=1, retain=True)
+    return kwargs
+
+
+class MqttSink:
+    def __init__(self, gateway: Gateway) -> None:
+        assert gateway.config.mqtt is not None
+        self.gateway = gateway
+        self.cfg = gateway.config.mqtt
+        self.topics = Topics(self.cfg.base_topic, self.cfg.discovery_prefix)
+        self._announced: dict[str, set[str]] = {}
+        self._availability: dict[str, bool] = {}
+        self.connected = asyncio.Event()
+        self.connections = 0
+
+    async def run(self) -> None:
+        """Stay connected forever; reconnect with backoff after the broker goes away."""
+        delay = 1.0
+        while True:
+            try:
+                await self._session()
+            except aiomqtt.MqttError as exc:
+                self.connected.clear()
+                log.warning("MQTT: %s; reconnecting in %.0f s", exc, delay)
+            await asyncio.sleep(delay)
+            delay = min(30.0, delay * 2) if not self.connections else min(delay * 2, 5.0)
+
+    async def _session(self) -> None:
+        kwargs = client_kwargs(self.cfg, self.topics.status)
+        async with aiomqtt.Client(**kwargs) as client:
+            self.connections += 1
+            self._announced.clear()
+            self._availability.clear()
+            await client.publish(self.topics.status, b"online", qos=1, retain=True)
+            await client.subscribe(f"{self.cfg.discovery_prefix}/status")
+            for name, runtime in self.gateway.batteries.items():
+                if runtime.cfg.allow_control:
+                    await client.subscribe(f"{self.topics.base}/{name}/+/set")
+            self.connected.set()
+            log.info("MQTT: connected to %s", self.cfg.url)
+            async with asyncio.TaskGroup() as tg:
+                tg.create_task(self._publish_states(client))
+                tg.create_task(self._listen(client))
+
+    async def _publish_states(self, client: aiomqtt.Client) -> None:
+        async for snapshot in self.gateway.hub.updates():
+            for state in snapshot.values():
+                await self.publish_state(client, state)
+
+    async def publish_state(self, client: aiomqtt.Client, state: BatteryState) -> None:
+        name = state.name
+        payload = state.to_json()
+        if self.cfg.discovery:
+            await self._announce(client, state, payload)
+        if state.sample is not None:
+            await client.publish(self.topics.state(name), json.dumps(payload), qos=0, retain=True)
+        if state.diagnostics:
+            await client.publish(
+                self.topics.diagnostics(name), json.dumps(state.diagnostics), retain=True
+            )
+        if self._availability.get(name) != state.available:
+            self._availability[name] = state.available
+            await client.publish(
+                self.topics.availability(name),
+                b"online" if state.available else b"offline",
+                qos=1,
+                retain=True,
+            )
+
+    async def _announce(
+        self, client: aiomqtt.Client, state: BatteryState, payload: dict[str, Any]
+    ) -> None:
+        runtime = self.gateway.batteries.get(state.name)
+        messages = discovery_messages(
+            state.name,
+            payload,
+            self.topics,
+            model=runtime.cfg.type if runtime else "",
+            allow_control=bool(runtime and runtime.cfg.allow_control),
+            is_group=state.is_group,
+            diagnostics=state.diagnostics or None,
+        )
+        done = self._announced.setdefault(state.name, set())
+        for topic, config in messages.items():
+            if topic not in done:
+                await client.publish(topic, json.dumps(config), qos=1, retain=True)
+                done.add(topic)
+
+    async def _listen(self, client: aiomqtt.Client) -> None:
+        birth = f"{self.cfg.discovery_prefix}/status"
+        async for message in client.messages:
+            topic = str(message.topic)
+            payload = bytes(message.payload or b"").decode(errors="replace").strip()
+            if topic == birth:
+                if payload == "online":  # HA restarted: announce everything again
+                    self._announced.clear()
+                continue
+            await self._command(topic, payload)
+
+    async def _command(self, topic: str, payload: str) -> None:
+        parts = topic.split("/")
+        if len(parts) < 3 or parts[-1] != "set":
+            return
+        name, switch = parts[-3], parts[-2]
+        runtime = self.gateway.batteries.get(name)
+        if (
+            runtime is None
+            or not runtime.cfg.allow_control
+            or switch not in ("charge", "discharge")
+        ):
+            log.warning("MQTT: ignoring command on %s", topic)
+            return
+        if payload.upper() not in ("ON", "OFF"):
+            log.warning("MQTT: %s: payload must be ON or OFF, got %r", topic, payload[:20])
+            return
+        try:
+            await self.gateway.set_switch(name, switch, payload.upper() == "ON")
+            log.info("%s: %s switch set %s", name, switch, payload.upper())
+        except BatmuxError as exc:
+            log.warning("%s: %s switch: %s", name, switch, exc)
+
+
+async def run_mqtt(gateway: Gateway) -> None:
+    await MqttSink(gateway).run()
