@@ -1,10 +1,3 @@
-"""Puts tests/ on sys.path (until the root conftest does) and provides the fake BlueZ fixtures."""
+"""The fake BlueZ fixtures for the BLE link tests (the root conftest may import them instead)."""
 
-import sys
-from pathlib import Path
-
-_TESTS = str(Path(__file__).resolve().parent.parent)
-if _TESTS not in sys.path:
-    sys.path.insert(0, _TESTS)
-
-from bluez_fixtures import bluez_bus, fake_bluez  # noqa: E402, F401
+from bluez_fixtures import bluez_bus, fake_bluez  # noqa: F401

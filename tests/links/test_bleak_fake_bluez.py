@@ -9,7 +9,6 @@ import time
 import pytest
 from bleak import BleakScanner
 from bleak.exc import BleakDBusError
-from mini_jk import MiniJkDevice, MiniJkDriver
 
 from batmux.devices.ble_source import Backoff, BleSource
 from batmux.errors import BatmuxError, DeviceNotFound, LinkError, LinkTimeout
@@ -18,6 +17,7 @@ from batmux.model.sample import BatterySample
 from batmux.protocols import jk
 from batmux.sim.battery import SimBattery
 from batmux.sim.fake_bluez import FakeBlueZ
+from ble_mini_jk import MiniJkDevice, MiniJkDriver
 
 MAC_A = "C8:47:8C:00:00:0A"
 MAC_B = "C8:47:8C:00:00:0B"

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mini_jk import MiniJkDevice, MiniJkDriver
-
 from batmux.devices.ble_source import BleSource
 from batmux.devices.capture import CaptureRing, read_capture, write_capture
 from batmux.devices.scan import scan
@@ -13,6 +11,7 @@ from batmux.links.ble import uuid16
 from batmux.links.bleak_link import BleakLink
 from batmux.protocols import jk
 from batmux.sim.fake_bluez import FakeBlueZ
+from ble_mini_jk import MiniJkDevice, MiniJkDriver
 
 
 async def test_scan_recognises_devices(fake_bluez: FakeBlueZ) -> None:
