@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from batmux.devices.ble_options import BleOptions
 from batmux.devices.registry import known_types
 from batmux.errors import ConfigError
 
@@ -107,6 +108,7 @@ class BatteryConfig(Strict):
     debug: bool = False
     timeout: Seconds = 10.0
     sim: SimConfig | None = None
+    ble: BleOptions | None = None
 
     _name = field_validator("name")(classmethod(lambda cls, v: check_name(v)))
 

@@ -23,11 +23,18 @@ out of range), ``reappear``, ``drop`` (link lost, ``Connected=false``), ``drop_a
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import logging
 import random
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Annotated
 
 from dbus_fast import BusType, DBusError, Message, MessageType, Variant
@@ -718,3 +725,123 @@ class FakeBlueZ:
                     device.notifications += 1
                     if device.chunk_gap_s:
                         await asyncio.sleep(device.chunk_gap_s)
+
+
+# -- a private bus, for tests and for running the gateway against simulated devices -------------
+
+BUS_CONFIG = """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <type>session</type>
+  <listen>unix:path={socket}</listen>
+  <auth>EXTERNAL</auth>
+  <policy context="default">
+    <allow user="*"/>
+    <allow own="*"/>
+    <allow send_type="method_call"/>
+    <allow send_type="signal"/>
+    <allow send_type="method_return"/>
+    <allow send_type="error"/>
+    <allow receive_type="method_call"/>
+    <allow receive_type="signal"/>
+    <allow receive_type="method_return"/>
+    <allow receive_type="error"/>
+  </policy>
+</busconfig>
+"""
+
+
+def start_private_bus(directory: Path) -> tuple[subprocess.Popen[str], str]:
+    """Start ``dbus-daemon`` on a socket in ``directory`` with a policy that lets anyone own
+    ``org.bluez``; return the process and its address (FileNotFoundError without dbus-daemon)."""
+    daemon = shutil.which("dbus-daemon")
+    if daemon is None:
+        raise FileNotFoundError("dbus-daemon")
+    config = directory / "bus.conf"
+    config.write_text(BUS_CONFIG.format(socket=directory / "bus.sock"))
+    proc = subprocess.Popen(
+        [daemon, "--nofork", "--nopidfile", "--print-address", f"--config-file={config}"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,  # it complains about fd limits when not started as a service
+        text=True,
+    )
+    assert proc.stdout is not None
+    address = proc.stdout.readline().strip()
+    if not address:
+        proc.kill()
+        raise RuntimeError("dbus-daemon printed no address")
+    return proc, address
+
+
+def _device_arg(text: str) -> tuple[str, str, str]:
+    """``TYPE=MAC[,NAME]`` → (type, mac, name)."""
+    kind, _, rest = text.partition("=")
+    mac, _, name = rest.partition(",")
+    if not kind or len(mac.split(":")) != 6:
+        raise argparse.ArgumentTypeError(f"expected TYPE=MAC[,NAME], got {text!r}")
+    return kind, mac.upper(), name or f"{kind.upper()}-{mac[-5:].replace(':', '')}"
+
+
+async def _serve(devices: list[tuple[str, str, str]], address: str | None) -> None:
+    from batmux.devices.registry import get_type, load
+    from batmux.sim.battery import SimBattery, sine_load
+
+    fake = FakeBlueZ(address)
+    await fake.start()
+    for i, (kind, mac, name) in enumerate(devices):
+        sim_ref = get_type(kind).sim
+        if sim_ref is None:
+            raise SystemExit(f"type {kind!r} has no simulator")
+        driver_ref = get_type(kind).driver
+        spec = load(driver_ref).spec if driver_ref else None
+        battery = SimBattery(soc_pct=50.0 + 10 * i, current_a=sine_load(20.0, 300.0), seed=i)
+        fake.add_device(
+            load(sim_ref)(battery),
+            mac,
+            name,
+            **({"service_uuid": spec.service_uuid} if spec else {}),
+            manufacturer_data={m: b"" for m in (spec.manufacturer_ids[:1] if spec else ())},
+        )
+        print(f"serving {kind} {mac} {name!r}", file=sys.stderr)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    await fake.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m batmux.sim.fake_bluez --device jk=C8:47:8C:00:00:01,JK-house``"""
+    parser = argparse.ArgumentParser(
+        prog="python -m batmux.sim.fake_bluez",
+        description="Serve simulated BLE batteries as BlueZ on a private D-Bus.",
+    )
+    parser.add_argument(
+        "--device",
+        action="append",
+        type=_device_arg,
+        required=True,
+        metavar="TYPE=MAC[,NAME]",
+        help="a simulated device (repeatable)",
+    )
+    parser.add_argument(
+        "--bus", metavar="ADDRESS", help="serve on this bus instead of starting a private one"
+    )
+    args = parser.parse_args(argv)
+    if args.bus:
+        asyncio.run(_serve(args.device, args.bus))
+        return 0
+    with tempfile.TemporaryDirectory(prefix="batmux-bluez-") as tmp:
+        proc, address = start_private_bus(Path(tmp))
+        print(f"export DBUS_SYSTEM_BUS_ADDRESS={address}", flush=True)
+        try:
+            asyncio.run(_serve(args.device, address))
+        finally:
+            proc.terminate()
+            proc.wait(timeout=5)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
