@@ -21,6 +21,7 @@ from batmux.core.bank_config import (
     LimitsConfig,
     check_bank_references,
 )
+from batmux.devices.ble_options import BleOptions
 from batmux.devices.registry import known_types
 from batmux.sinks.mqtt_json_config import MqttJsonOutputConfig
 from batmux.errors import ConfigError
@@ -126,6 +127,7 @@ class BatteryConfig(Strict):
     baudrate: int = Field(19200, gt=0)  # serial speed (vedirect)
     topic: str | None = None  # MQTT topic to subscribe (mqtt_json, batmux_remote)
     url: str | None = None  # MQTT broker for ``topic`` (default: the root mqtt url)
+    ble: BleOptions | None = None
 
     _name = field_validator("name")(classmethod(lambda cls, v: check_name(v)))
 

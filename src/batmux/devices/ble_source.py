@@ -1,13 +1,19 @@
 """A BLE battery as a ``Source``: owns the connection policy around a driver.
 
 keep_alive: stay connected between samples; otherwise connect, read, disconnect each time.
-After a failure the next attempts back off exponentially with jitter, so a dead device costs
-almost nothing while the others keep their rhythm. A connection that delivers no frame for
-``stuck_after`` sample periods is torn down and rebuilt.
+Every call is bounded (connect ≤ timeout, read ≤ timeout), so one dead battery never holds up
+the others. After a failure the next attempts back off exponentially with jitter: a dead
+device costs almost nothing while the others keep their rhythm. A read races the link's
+``lost`` event (if the link has one), so a drop mid-frame fails the sample at once instead of
+at the read timeout. A connection that delivers no frame for ``stuck_after_periods`` sample
+periods is torn down and rebuilt. Optionally, after ``power_cycle_after`` consecutive failures
+the adapter is powered off and on (at most once per ``power_cycle_interval_s``).
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import random
 import time
@@ -21,7 +27,7 @@ log = logging.getLogger(__name__)
 
 
 class Backoff:
-    """Exponential backoff with full jitter: 1 s, 2 s, 4 s ... capped."""
+    """Exponential backoff with jitter: 1 s, 2 s, 4 s ... capped; each delay in [d/2, d]."""
 
     def __init__(self, base_s: float = 1.0, cap_s: float = 60.0, rng: random.Random | None = None):
         self.base_s = base_s
@@ -32,7 +38,7 @@ class Backoff:
 
     def fail(self, now: float) -> float:
         self.failures += 1
-        delay = min(self.cap_s, self.base_s * 2 ** (self.failures - 1))
+        delay = min(self.cap_s, self.base_s * 2 ** min(self.failures - 1, 30))
         delay = delay / 2 + self._rng.uniform(0, delay / 2)
         self.not_before = now + delay
         return delay
@@ -40,6 +46,10 @@ class Backoff:
     def ok(self) -> None:
         self.failures = 0
         self.not_before = 0.0
+
+
+class _Lost(LinkError):
+    """The connection dropped while we were using it."""
 
 
 class BleSource:
@@ -54,6 +64,8 @@ class BleSource:
         sample_period_s: float = 1.0,
         stuck_after_periods: int = 10,
         backoff: Backoff | None = None,
+        power_cycle_after: int = 0,
+        power_cycle_interval_s: float = 600.0,
     ) -> None:
         self.name = name
         self.driver = driver
@@ -63,53 +75,118 @@ class BleSource:
         self.stuck_after_periods = stuck_after_periods
         self.health = Health()
         self.backoff = backoff or Backoff()
+        self.power_cycle_after = power_cycle_after
+        self.power_cycle_interval_s = power_cycle_interval_s
+        self.power_cycles = 0
+        self._last_power_cycle = -power_cycle_interval_s
         self._last_corrupt = 0
+        self._up = False  # we hold a connection we believe in
+        self._up_since = 0.0
 
+    # -- connection ---------------------------------------------------------------------------
     async def _ensure_connected(self) -> None:
         link = self.driver.link
+        if self._up and not link.is_connected:
+            self._up = False
+            self.health.drops += 1
+            log.warning("%s: connection lost between samples", self.name)
         if link.is_connected:
             return
         await link.connect(timeout=self.timeout_s)
         self.health.connects += 1
-        await self.driver.start()
+        self._up = True
+        self._up_since = time.monotonic()
+        try:
+            await self.driver.start()
+        except BatmuxError:
+            await self._teardown()
+            raise
+
+    async def _teardown(self) -> None:
+        self._up = False
+        with contextlib.suppress(BatmuxError):
+            await self.driver.link.disconnect()
 
     def _is_stuck(self) -> bool:
-        last = self.driver.last_frame_at
-        limit = self.stuck_after_periods * self.sample_period_s
-        return bool(last) and time.monotonic() - last > limit
+        last = max(self.driver.last_frame_at, self._up_since)
+        return time.monotonic() - last > self.stuck_after_periods * self.sample_period_s
 
+    async def _read(self) -> BatterySample:
+        """``read_sample``, failed at once if the link reports that it dropped."""
+        lost: asyncio.Event | None = getattr(self.driver.link, "lost", None)
+        if lost is None:
+            return await self.driver.read_sample(self.timeout_s)
+        if lost.is_set():
+            raise _Lost("connection lost")
+        read = asyncio.ensure_future(self.driver.read_sample(self.timeout_s))
+        watch = asyncio.ensure_future(lost.wait())
+        try:
+            await asyncio.wait({read, watch}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            watch.cancel()
+            if not read.done():
+                read.cancel()
+                with contextlib.suppress(asyncio.CancelledError, BatmuxError):
+                    await read
+        if read.cancelled():
+            raise _Lost("connection lost during the read")
+        return read.result()
+
+    # -- the Source contract ------------------------------------------------------------------
     async def sample(self) -> BatterySample:
         now = time.monotonic()
         if now < self.backoff.not_before:
             raise NoData(f"backing off after {self.backoff.failures} failures")
         try:
-            if self.keep_alive and self.driver.link.is_connected and self._is_stuck():
+            if self._up and self.driver.link.is_connected and self._is_stuck():
                 self.health.drops += 1
+                self.health.error(f"stuck: no frame for {self.stuck_after_periods} periods")
                 log.warning(
                     "%s: no frame for %d periods, reconnecting", self.name, self.stuck_after_periods
                 )
-                await self.driver.link.disconnect()
+                await self._teardown()
             await self._ensure_connected()
-            sample = await self.driver.read_sample(self.timeout_s)
+            sample = await self._read()
         except BatmuxError as exc:
-            self._count(exc)
-            self.backoff.fail(time.monotonic())
-            await self.driver.link.disconnect()
+            await self._failed(exc)
             raise
         finally:
             self._sync_corrupt()
             if not self.keep_alive:
-                await self.driver.link.disconnect()
+                await self._teardown()
         self.backoff.ok()
         self.health.samples += 1
         return sample
 
-    def _count(self, exc: BatmuxError) -> None:
+    async def _failed(self, exc: BatmuxError) -> None:
         if isinstance(exc, LinkTimeout):
-            self.health.timeouts += 1
-        elif isinstance(exc, LinkError) and self.driver.link is not None:
-            self.health.drops += 1
+            self.health.timeouts += 1  # a silent device keeps its link; the stuck check decides
+        elif isinstance(exc, LinkError):
+            if self._up:  # lost while in use (not a failed connect)
+                self.health.drops += 1
+            await self._teardown()
         self.health.error(f"{type(exc).__name__}: {exc}")
+        delay = self.backoff.fail(time.monotonic())
+        log.info("%s: %s; next try in %.1f s", self.name, exc, delay)
+        await self._maybe_power_cycle()
+
+    async def _maybe_power_cycle(self) -> None:
+        if not self.power_cycle_after or self.backoff.failures < self.power_cycle_after:
+            return
+        now = time.monotonic()
+        cycle = getattr(self.driver.link, "power_cycle", None)
+        if cycle is None or now - self._last_power_cycle < self.power_cycle_interval_s:
+            return
+        self._last_power_cycle = now
+        self.power_cycles += 1
+        self._up = False
+        log.warning(
+            "%s: %d failures in a row, power-cycling the adapter", self.name, self.backoff.failures
+        )
+        try:
+            await cycle()
+        except BatmuxError as exc:
+            self.health.error(f"adapter power cycle failed: {exc}")
 
     def _sync_corrupt(self) -> None:
         corrupt = self.driver.codec.corrupt_frames
@@ -124,4 +201,4 @@ class BleSource:
         await self.driver.set_switch(switch, on)
 
     async def close(self) -> None:
-        await self.driver.link.disconnect()
+        await self._teardown()

@@ -1,22 +1,111 @@
-"""BleLink over bleak + bleak-retry-connector; bleak's exceptions are translated here, once."""
+"""BleLink over bleak + bleak-retry-connector; bleak's exceptions are translated here, once.
+
+Three things real BlueZ needs that a naive bleak client gets wrong:
+
+* One discovery session per D-Bus client and adapter: bluetoothd answers a second
+  StartDiscovery from the same connection with ``InProgress``. All links of the process share
+  bleak's one bus connection, so several batteries reconnecting at once would trip over each
+  other. ``SharedScanner`` runs one scan per adapter for every link that is looking.
+* A device object can be stale (still listed, no longer in range): Connect then hangs until its
+  timeout. After a failure the next attempt therefore scans instead of trusting the object.
+* A dropped link must be noticed at once, not at the next read timeout: ``lost`` is set by
+  bleak's disconnected callback and ``BleSource`` races every read against it.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
+import time
+from collections.abc import Callable
+from typing import ClassVar
 
 from bleak import BleakClient, BleakScanner
 from bleak.backends.device import BLEDevice
+from bleak.backends.scanner import AdvertisementData
 from bleak.exc import BleakDeviceNotFoundError, BleakError
-from bleak_retry_connector import establish_connection
+from bleak_retry_connector import (
+    BleakNotFoundError,
+    establish_connection,
+    get_device,
+    get_device_by_adapter,
+)
 
 from batmux.errors import DeviceNotFound, LinkError, LinkTimeout
 from batmux.links.ble import NotifyCallback
 
 log = logging.getLogger(__name__)
 
-_MAC = re.compile(r"^([0-9A-Fa-f]{2}:){5}[0-9A-Fa-f]{2}$")
+MAC = re.compile(r"^([0-9A-Fa-f]{2}:){5}[0-9A-Fa-f]{2}$")
+
+Match = Callable[[BLEDevice, AdvertisementData], bool]
+
+
+class SharedScanner:
+    """One BlueZ discovery session per adapter, shared by every link that is looking."""
+
+    _instances: ClassVar[dict[tuple[int, str | None], SharedScanner]] = {}
+
+    def __init__(self, adapter: str | None) -> None:
+        self.adapter = adapter
+        self._waiters: list[tuple[Match, asyncio.Future[BLEDevice]]] = []
+        self._scanner: BleakScanner | None = None
+        self._lock = asyncio.Lock()
+
+    @classmethod
+    def get(cls, adapter: str | None) -> SharedScanner:
+        """The scanner of ``adapter`` in the running event loop."""
+        key = (id(asyncio.get_running_loop()), adapter)
+        if key not in cls._instances:
+            cls._instances = {k: v for k, v in cls._instances.items() if k[0] == key[0]}
+            cls._instances[key] = cls(adapter)
+        return cls._instances[key]
+
+    async def find(self, match: Match, timeout: float) -> BLEDevice | None:
+        future: asyncio.Future[BLEDevice] = asyncio.get_running_loop().create_future()
+        waiter = (match, future)
+        self._waiters.append(waiter)
+        try:
+            await self._start()
+            async with asyncio.timeout(timeout):
+                return await future
+        except TimeoutError:
+            return None
+        finally:
+            self._waiters.remove(waiter)
+            if not self._waiters:
+                await self._stop()
+
+    def _on_advertisement(self, device: BLEDevice, adv: AdvertisementData) -> None:
+        for match, future in self._waiters:
+            if not future.done() and match(device, adv):
+                future.set_result(device)
+
+    async def _start(self) -> None:
+        async with self._lock:
+            if self._scanner is not None:
+                return
+            bluez = {"adapter": self.adapter} if self.adapter else {}
+            scanner = BleakScanner(self._on_advertisement, bluez=bluez)  # type: ignore[arg-type]
+            try:
+                await scanner.start()
+            except BleakError as exc:
+                where = self.adapter or "default adapter"
+                raise LinkError(f"scan on {where} failed: {exc}") from exc
+            self._scanner = scanner
+
+    async def _stop(self) -> None:
+        async with self._lock:
+            scanner, self._scanner = self._scanner, None
+            if scanner is None or self._waiters:
+                self._scanner = scanner
+                return
+            try:
+                await scanner.stop()
+            except BleakError as exc:  # the adapter may be gone or powered off
+                log.debug("stop scan on %s: %s", self.adapter, exc)
 
 
 class BleakLink:
@@ -26,49 +115,78 @@ class BleakLink:
         self.address = address
         self.adapter = adapter
         self.name = name or address
+        self.by_mac = bool(MAC.match(address))
+        self.resolved_mac: str | None = address.upper() if self.by_mac else None
+        self.lost = asyncio.Event()  # set when the link drops without our asking
+        self.lost_at = 0.0
         self._client: BleakClient | None = None
+        self._trust_known = True  # use BlueZ's device object without a scan (until a failure)
+        self.power_cycle_off_s = 2.0
 
     @property
     def is_connected(self) -> bool:
         return self._client is not None and self._client.is_connected
 
+    def _matches(self, device: BLEDevice, adv: AdvertisementData) -> bool:
+        if self.by_mac:
+            return device.address.upper() == self.resolved_mac
+        return adv.local_name == self.address or device.name == self.address
+
     async def _find(self, timeout: float) -> BLEDevice:
-        kwargs = {"adapter": self.adapter} if self.adapter else {}
-        try:
-            if _MAC.match(self.address):
-                device = await BleakScanner.find_device_by_address(
-                    self.address, timeout=timeout, **kwargs
-                )
+        if self._trust_known and self.resolved_mac:
+            if self.adapter:
+                known = await get_device_by_adapter(self.resolved_mac, self.adapter)
             else:
-                device = await BleakScanner.find_device_by_name(
-                    self.address, timeout=timeout, **kwargs
-                )
-        except BleakError as exc:
-            raise LinkError(f"scan failed: {exc}") from exc
+                known = await get_device(self.resolved_mac)
+            if known is not None:
+                return known
+        device = await SharedScanner.get(self.adapter).find(self._matches, timeout)
         if device is None:
-            raise DeviceNotFound(f"{self.address} not found within {timeout:.0f} s")
+            where = f" on {self.adapter}" if self.adapter else ""
+            raise DeviceNotFound(f"{self.address} not seen{where} within {timeout:.0f} s")
+        self.resolved_mac = device.address.upper()
         return device
 
+    def _on_disconnected(self, client: BleakClient) -> None:
+        if client is self._client:
+            self.lost_at = time.monotonic()
+            self.lost.set()
+
     async def connect(self, timeout: float = 20.0) -> None:
-        device = await self._find(timeout)
+        await self.disconnect()
         try:
-            async with asyncio.timeout(timeout * 2):
-                self._client = await establish_connection(
-                    BleakClient, device, self.name, max_attempts=2
+            device = await self._find(timeout)
+            async with asyncio.timeout(timeout):
+                client = await establish_connection(
+                    BleakClient,
+                    device,
+                    self.name,
+                    disconnected_callback=self._on_disconnected,
+                    max_attempts=2,
                 )
         except TimeoutError as exc:
-            raise LinkTimeout(f"connect to {self.address} timed out") from exc
-        except BleakDeviceNotFoundError as exc:
+            self._trust_known = False
+            raise LinkTimeout(f"connect to {self.address} timed out after {timeout:.0f} s") from exc
+        except (BleakDeviceNotFoundError, BleakNotFoundError) as exc:
+            self._trust_known = False
             raise DeviceNotFound(str(exc)) from exc
         except BleakError as exc:
+            self._trust_known = False
             raise LinkError(f"connect failed: {exc}") from exc
+        except LinkError:
+            self._trust_known = False
+            raise
+        self._client = client
+        self.lost.clear()
+        self._trust_known = True
 
     async def disconnect(self) -> None:
         client, self._client = self._client, None
         if client is not None:
             try:
-                await client.disconnect()
-            except BleakError as exc:  # already gone is fine
+                async with asyncio.timeout(10):
+                    await client.disconnect()
+            except (BleakError, TimeoutError, EOFError) as exc:  # already gone is fine
                 log.debug("%s: disconnect: %s", self.name, exc)
 
     def _require(self) -> BleakClient:
@@ -99,3 +217,36 @@ class BleakLink:
             return bytes(await self._require().read_gatt_char(char_uuid))
         except BleakError as exc:
             raise LinkError(f"read {char_uuid}: {exc}") from exc
+
+    async def power_cycle(self) -> None:
+        """Turn this link's adapter off and on again (best effort, see docs/ble-link.md)."""
+        await self.disconnect()
+        await power_cycle_adapter(self.adapter or "hci0", self.power_cycle_off_s)
+
+
+async def power_cycle_adapter(adapter: str, off_s: float = 2.0) -> None:
+    """Set ``org.bluez.Adapter1.Powered`` false, wait, true. Drops every link on the adapter."""
+    from dbus_fast import BusType, Message, MessageType, Variant
+    from dbus_fast.aio import MessageBus
+
+    bus = await MessageBus(bus_type=BusType.SYSTEM).connect()
+    try:
+        for powered in (False, True):
+            reply = await bus.call(
+                Message(
+                    destination="org.bluez",
+                    path=f"/org/bluez/{adapter}",
+                    interface="org.freedesktop.DBus.Properties",
+                    member="Set",
+                    signature="ssv",
+                    body=["org.bluez.Adapter1", "Powered", Variant("b", powered)],
+                )
+            )
+            if reply is None or reply.message_type == MessageType.ERROR:
+                detail = reply.body if reply is not None else "no reply"
+                raise LinkError(f"power {'on' if powered else 'off'} {adapter}: {detail}")
+            if not powered:
+                await asyncio.sleep(off_s)
+    finally:
+        with contextlib.suppress(Exception):
+            bus.disconnect()

@@ -1,0 +1,101 @@
+"""Frame capture for bug reports: the last N raw chunks per device, written as JSON lines.
+
+``CaptureRing.record`` has the signature of ``BleDriver.on_raw`` (direction, bytes), so
+``ring.attach(driver)`` is all the wiring a device needs. The file starts with one header line
+``{"capture": 1, "device": ..., "protocol": ...}`` followed by one line per chunk
+``{"timestamp": 1718000000.123, "direction": "rx", "hex": "55aaeb90..."}``; ``read_capture``
+returns the chunks so ``batmux decode`` can feed the ``rx`` ones to a codec again.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+FORMAT_VERSION = 1
+DEFAULT_SIZE = 500
+
+
+@dataclass(frozen=True, slots=True)
+class CaptureEntry:
+    timestamp: float
+    direction: str  # "rx" (device → host) or "tx" (host → device)
+    hex: str
+
+    @property
+    def data(self) -> bytes:
+        return bytes.fromhex(self.hex)
+
+
+class CaptureRing:
+    """The last ``size`` raw chunks of one device."""
+
+    def __init__(self, size: int = DEFAULT_SIZE, clock: Callable[[], float] = time.time) -> None:
+        self._entries: deque[CaptureEntry] = deque(maxlen=size)
+        self._clock = clock
+
+    def record(self, direction: str, data: bytes) -> None:
+        self._entries.append(CaptureEntry(self._clock(), direction, bytes(data).hex()))
+
+    def attach(self, driver: Any) -> None:
+        """Feed this ring from a ``BleDriver`` (sets its ``on_raw`` hook)."""
+        driver.on_raw = self.record
+
+    def entries(self) -> list[CaptureEntry]:
+        return list(self._entries)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+def write_capture(
+    directory: str | Path, device_name: str, ring: CaptureRing, protocol: str = ""
+) -> Path:
+    """Write ``ring`` to ``directory/<device>-<time>.jsonl``; returns the path."""
+    folder = Path(directory)
+    folder.mkdir(parents=True, exist_ok=True)
+    safe = re.sub(r"[^A-Za-z0-9_-]+", "_", device_name) or "device"
+    path = folder / f"{safe}-{time.strftime('%Y%m%d-%H%M%S')}.jsonl"
+    header = {"capture": FORMAT_VERSION, "device": device_name, "protocol": protocol}
+    with path.open("w", encoding="utf-8") as out:
+        out.write(json.dumps(header) + "\n")
+        for entry in ring.entries():
+            out.write(json.dumps(asdict(entry)) + "\n")
+    return path
+
+
+def read_capture(path: str | Path) -> list[CaptureEntry]:
+    """The chunks of a capture file, oldest first (header and blank lines skipped)."""
+    entries: list[CaptureEntry] = []
+    for number, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            item = json.loads(line)
+            if "capture" in item:
+                continue
+            entry = CaptureEntry(float(item["timestamp"]), str(item["direction"]), item["hex"])
+            bytes.fromhex(entry.hex)
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ValueError(f"{path}:{number}: not a capture line ({exc})") from exc
+        if entry.direction not in ("rx", "tx"):
+            raise ValueError(f"{path}:{number}: direction must be rx or tx")
+        entries.append(entry)
+    return entries
+
+
+def capture_header(path: str | Path) -> dict[str, Any]:
+    """The header line (device, protocol) of a capture file, or {} if it has none."""
+    with Path(path).open(encoding="utf-8") as src:
+        first = src.readline()
+    try:
+        item = json.loads(first)
+    except ValueError:
+        return {}
+    return item if isinstance(item, dict) and "capture" in item else {}

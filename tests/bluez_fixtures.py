@@ -1,0 +1,56 @@
+"""Fixtures: a private D-Bus daemon that stands in for the system bus, and a fake BlueZ on it.
+
+``bluez_bus`` (session scope) starts ``dbus-daemon --nofork --print-address`` with a config that
+lets anyone own ``org.bluez`` and points ``DBUS_SYSTEM_BUS_ADDRESS`` at it, so bleak's BlueZ
+backend (which always talks to the *system* bus) reaches the fake. ``fake_bluez`` (per test)
+serves ``FakeBlueZ`` with one adapter, hci0, on that bus (bleak picks the default adapter from
+an unordered set, so tests that need a second adapter build ``FakeBlueZ(bluez_bus, ("hci0",
+"hci1"))`` themselves and name the adapter). Both skip when dbus-daemon is missing.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+
+from batmux.sim.fake_bluez import FakeBlueZ, start_private_bus
+
+
+@pytest.fixture(scope="session")
+def bluez_bus() -> Iterator[str]:
+    """Address of a private bus that bleak uses as the system bus for this test session."""
+    if shutil.which("dbus-daemon") is None:
+        pytest.skip("dbus-daemon is not installed (apt install dbus)")
+    with tempfile.TemporaryDirectory(prefix="batmux-bus-") as tmp:
+        proc, address = start_private_bus(Path(tmp))
+        saved = os.environ.get("DBUS_SYSTEM_BUS_ADDRESS")
+        os.environ["DBUS_SYSTEM_BUS_ADDRESS"] = address
+        try:
+            yield address
+        finally:
+            if saved is None:
+                os.environ.pop("DBUS_SYSTEM_BUS_ADDRESS", None)
+            else:
+                os.environ["DBUS_SYSTEM_BUS_ADDRESS"] = saved
+            proc.terminate()
+            try:
+                proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+@pytest.fixture
+async def fake_bluez(bluez_bus: str) -> AsyncIterator[FakeBlueZ]:
+    """A fake BlueZ with adapter hci0 and no devices yet (add them with ``add_device``)."""
+    fake = FakeBlueZ(bus_address=bluez_bus)
+    await fake.start()
+    try:
+        yield fake
+    finally:
+        await fake.stop()
