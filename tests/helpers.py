@@ -9,6 +9,9 @@ from typing import Any
 def assert_matches(actual: dict[str, Any], expected: dict[str, Any], where: str = "") -> None:
     """Every expected key is present in ``actual`` and equal (floats within 1e-3 relative)."""
     for key, want in expected.items():
+        if want is None:  # "unknown": to_json() leaves unknown values out
+            assert actual.get(key) is None, f"{where}: {key}: got {actual[key]!r}, want None"
+            continue
         assert key in actual, f"{where}: missing {key!r} (have {sorted(actual)})"
         assert values_equal(actual[key], want), (
             f"{where}: {key}: got {actual[key]!r}, want {want!r}"
