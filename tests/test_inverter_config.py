@@ -17,7 +17,7 @@ def test_byd_modbus_entry_defaults() -> None:
          "listen": "127.0.0.1:5020", "fallback": "standby", "alive_timeout": 90},
     ]})  # fmt: skip
     rtu, tcp = cfg.inverters
-    assert (rtu.unit_id, rtu.baudrate, rtu.fallback, rtu.alive_timeout) == (21, 9600, "none", 60)
+    assert (rtu.unit_id, rtu.baudrate, rtu.fallback, rtu.alive_timeout) == (21, 9600, "none", 120)
     assert rtu.address is None and rtu.port == "/dev/ttyUSB0"
     assert tcp.address == ("127.0.0.1", 5020) and tcp.fallback == "standby"
     assert parse_config({"batteries": BATTERIES}).inverters == []

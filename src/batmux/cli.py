@@ -58,13 +58,13 @@ async def _run_until_signal(gateway: Any, extra: list[Any] | None = None) -> Non
         log.info("stopping")
 
 
-def _run_gateway(config: Config, extra_factory: Any = None) -> int:
+def _run_gateway(config: Config, capture_dir: str | None = None) -> int:
     from batmux.runtime.app import WatchdogExpired
 
     async def main() -> None:
         gateway = build_gateway(config)
-        extra = extra_factory(gateway) if extra_factory else None
-        await _run_until_signal(gateway, extra)
+        gateway.capture_dir = capture_dir
+        await _run_until_signal(gateway)
 
     try:
         asyncio.run(main())
@@ -81,12 +81,12 @@ def cmd_run(args: argparse.Namespace) -> int:
         config = load_config(args.config)
     except ConfigError as exc:
         return _die(str(exc))
-    return _run_gateway(config)
+    return _run_gateway(config, args.capture)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from batmux.runtime.dashboard import console_table
-    from batmux.runtime.demo import demo_config
+    from batmux.runtime.demo import demo_config, simulated_gen24
 
     async def main() -> None:
         broker = None
@@ -101,10 +101,13 @@ def cmd_demo(args: argparse.Namespace) -> int:
                 f"batmux demo: embedded MQTT broker on {url} "
                 f"(watch with: mosquitto_sub -h 127.0.0.1 -p {broker.port} -t 'batmux/#' -v)"
             )
+        modbus_port = _free_port()
+        print(f"batmux demo: bank emulated as a BYD battery on Modbus TCP 127.0.0.1:{modbus_port}")
         with tempfile.TemporaryDirectory(prefix="batmux-demo-") as state_dir:
-            config = parse_config(demo_config(url, state_dir), "<demo>")
+            config = parse_config(demo_config(url, state_dir, modbus_port), "<demo>")
             gateway = build_gateway(config)
-            extra = [console_table(gateway, args.duration)]
+            notes: dict[str, str] = {}
+            extra = [console_table(gateway, notes), simulated_gen24(modbus_port, notes)]
             try:
                 async with asyncio.timeout(args.duration):
                     await _run_until_signal(gateway, extra)
@@ -116,6 +119,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     asyncio.run(main())
     return 0
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
@@ -150,9 +161,24 @@ def decode_frames(protocol: str, frames: Sequence[str], key: str | None = None) 
     return codec.decode(complete, 0.0).to_json()
 
 
+def capture_frames(path: str) -> list[str]:
+    """The received frames of a ``batmux run --capture`` file, in arrival order."""
+    from batmux.devices.capture import read_capture
+
+    try:
+        return [e.hex for e in read_capture(path) if e.direction == "rx"]
+    except (OSError, ValueError, KeyError) as exc:
+        raise ProtocolError(f"cannot read capture {path}: {exc}") from None
+
+
 def cmd_decode(args: argparse.Namespace) -> int:
     try:
-        result = decode_frames(args.protocol, args.frames, args.key)
+        frames = list(args.frames)
+        if args.capture:
+            frames += capture_frames(args.capture)
+        if not frames:
+            return _die("decode: give FRAMEs or --capture FILE")
+        result = decode_frames(args.protocol, frames, args.key)
     except BatmuxError as exc:
         return _die(f"decode {args.protocol}: {exc}")
     print(json.dumps(result, indent=2 if args.pretty else None))
@@ -178,8 +204,59 @@ def cmd_scan(args: argparse.Namespace) -> int:
             )
         if args.write:
             with open(args.write, "w", encoding="utf-8") as fh:
-                fh.write(starter_config(results))
+                fh.write(starter_config(results, adapter=args.adapter))
             print(f"wrote {args.write}")
+        return 0
+
+    return asyncio.run(main())
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    """Feed a candump log into a CAN bus; with ``-c`` the gateway of that config runs in the
+    same process and reads it (so ``interface: virtual`` works), then prints what it decoded."""
+    from batmux.links.can_bus import CanLink
+    from batmux.links.can_config import CanBusConfig
+    from batmux.links.can_replay import replay
+
+    config = None
+    if args.config:
+        try:
+            config = load_config(args.config)
+        except ConfigError as exc:
+            return _die(str(exc))
+    bus_cfg = CanBusConfig(interface=args.interface or "virtual", channel=args.channel or "replay")
+    if config is not None and not (args.interface or args.channel):
+        can_batteries = [b for b in config.batteries if b.can is not None]
+        if can_batteries:
+            bus_cfg = can_batteries[0].can.model_copy(update={"log": None})
+
+    async def main() -> int:
+        gateway = build_gateway(config) if config is not None else None
+        task = asyncio.create_task(gateway.run()) if gateway is not None else None
+        await asyncio.sleep(0.5 if gateway is not None else 0)
+        try:
+            async with CanLink(bus_cfg) as bus:
+                result = await replay(args.log, bus, args.speed)
+            print(
+                f"replayed {result.frames} frames ({result.skipped_lines} lines skipped) "
+                f"on {bus_cfg.interface}:{bus_cfg.channel}"
+            )
+            if gateway is not None:
+                await asyncio.sleep(max(config.sample_period, 0.5) * 2)
+                print(
+                    json.dumps(
+                        {n: s.to_json() for n, s in gateway.publish_now_map().items()},
+                        indent=2,
+                        default=str,
+                    )
+                )
+        except BatmuxError as exc:
+            return _die(f"replay: {exc}", 1)
+        finally:
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         return 0
 
     return asyncio.run(main())
@@ -208,10 +285,19 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("decode", help="decode captured frames to a normalized sample (JSON)")
     p.add_argument("protocol")
-    p.add_argument("frames", nargs="+", metavar="FRAME")
+    p.add_argument("frames", nargs="*", metavar="FRAME", help="hex (or ID#HEX for CAN)")
     p.add_argument("--key", help="decryption key (victron_smartshunt Instant Readout)")
+    p.add_argument("--capture", metavar="FILE", help="decode the frames of a capture file")
     p.add_argument("--pretty", action="store_true")
     p.set_defaults(func=cmd_decode)
+
+    p = sub.add_parser("replay", help="feed a candump log into the CAN sources")
+    p.add_argument("log", metavar="LOG")
+    p.add_argument("-c", "--config", help="run this config's gateway on the replayed bus")
+    p.add_argument("--interface", help="python-can interface (default: the config's, or virtual)")
+    p.add_argument("--channel", help="CAN channel (default: the config's, or 'replay')")
+    p.add_argument("--speed", type=float, default=1.0, help="2 = twice as fast, 0 = no delays")
+    p.set_defaults(func=cmd_replay)
 
     p = sub.add_parser("scan", help="list nearby BLE devices with a guess of the BMS type")
     p.add_argument("--timeout", type=float, default=10.0)

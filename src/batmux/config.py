@@ -23,11 +23,11 @@ from batmux.core.bank_config import (
 )
 from batmux.devices.ble_options import BleOptions
 from batmux.devices.registry import known_types
-from batmux.sinks.mqtt_json_config import MqttJsonOutputConfig
 from batmux.errors import ConfigError
 from batmux.links.can_config import CanBusConfig
-from batmux.sinks.venus_config import VenusList, VictronInputConfig
 from batmux.sinks.inverter_config import InverterConfig
+from batmux.sinks.mqtt_json_config import MqttJsonOutputConfig
+from batmux.sinks.venus_config import VenusList, VictronInputConfig
 
 DEFAULT_CONFIG = "batmux.yaml"
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9_-]+$")
@@ -128,6 +128,8 @@ class BatteryConfig(Strict):
     topic: str | None = None  # MQTT topic to subscribe (mqtt_json, batmux_remote)
     url: str | None = None  # MQTT broker for ``topic`` (default: the root mqtt url)
     ble: BleOptions | None = None
+    # victron_smartshunt: read the encrypted Instant Readout advertisement with this key (hex)
+    advertisement_key: str | None = Field(None, pattern=r"^[0-9A-Fa-f]{32}$")
 
     _name = field_validator("name")(classmethod(lambda cls, v: check_name(v)))
 
@@ -187,12 +189,12 @@ class Config(Strict):
         for inverter in self.inverters:
             if inverter.battery not in known:
                 raise ValueError(
-                    f"inverter {inverter.name!r}: battery {inverter.battery!r} is not a "
+                    f"inverter {inverter.link_name!r}: battery {inverter.battery!r} is not a "
                     f"configured battery or group (known: {', '.join(sorted(known)) or 'none'})"
                 )
-            if inverter.name in names:
-                raise ValueError(f"inverter name {inverter.name!r} is used twice")
-            names.add(inverter.name)
+            if inverter.link_name in names:
+                raise ValueError(f"inverter name {inverter.link_name!r} is used twice")
+            names.add(inverter.link_name)
         return self
 
     def battery(self, name: str) -> BatteryConfig:

@@ -25,7 +25,7 @@ from batmux.core.plausibility import calibrate, check_plausible
 from batmux.core.statefile import load_json, save_json_atomic
 from batmux.devices.health import Health
 from batmux.devices.source import Source
-from batmux.errors import BatmuxError, ImplausibleSample, NoData
+from batmux.errors import BatmuxError, ControlRefused, ImplausibleSample, NoData
 from batmux.model.sample import BatterySample
 from batmux.model.state import BatteryState
 from batmux.runtime.hub import StateHub
@@ -70,6 +70,9 @@ class Gateway:
         self.hub = StateHub()
         self.sinks: list[tuple[str, SinkFactory]] = []
         self.processors: list[StateProcessor] = []
+        self.bank: Any = None  # the BankEngine, when wired (charge-switch wishes, state files)
+        # name → status() of each inverter link, published as its own MQTT/HA device
+        self.link_status: dict[str, Callable[[], dict[str, Any]]] = {}
         self.state_dir = Path(config.state_dir)
         sources = sources or {}
         self.batteries: dict[str, BatteryRuntime] = {}
@@ -79,6 +82,7 @@ class Gateway:
             runtime.meters = meter_math.MeterState.from_json(load_json(self._meter_path(cfg.name)))
             self.batteries[cfg.name] = runtime
         self.started_at = clock()
+        self.capture_dir: str | None = None  # ``batmux run --capture DIR``
         self.rounds_all_failed = 0
 
     # -- wiring ------------------------------------------------------------------------------
@@ -189,27 +193,61 @@ class Gateway:
         self.hub.publish(states)
         return states
 
+    def publish_now_map(self) -> dict[str, BatteryState]:
+        return {state.name: state for state in self.publish_now()}
+
     def save_meters(self) -> None:
+        """Persist meters and bank state (coulomb counters, charge-switch state) atomically."""
         for name, runtime in self.batteries.items():
             try:
                 save_json_atomic(self._meter_path(name), runtime.meters.to_json())
             except OSError as exc:
                 log.error("%s: cannot save meters: %s", name, exc)
+        if self.bank is not None:
+            try:
+                self.bank.save_state(self.config.state_dir)
+            except OSError as exc:
+                log.error("cannot save bank state: %s", exc)
 
     async def _publish_loop(self) -> None:
         while True:
             await asyncio.sleep(self.config.publish_period)
             self.publish_now()
             await asyncio.to_thread(self.save_meters)
+            await self._apply_switch_wishes()
+
+    async def _apply_switch_wishes(self) -> None:
+        """The charge-switch algorithm's wishes, sent only where control is allowed."""
+        wishes = dict(self.bank.switch_actions) if self.bank is not None else {}
+        for name, on in wishes.items():
+            runtime = self.batteries.get(name)
+            if runtime is None or not runtime.cfg.allow_control:
+                continue
+            try:
+                async with asyncio.timeout(runtime.cfg.timeout):
+                    await runtime.source.set_switch("charge", on)
+                log.info("%s: charge switch %s (charge-switch algorithm)", name, on)
+            except (BatmuxError, TimeoutError) as exc:
+                log.warning("%s: charge switch: %s", name, exc)
 
     # -- control -----------------------------------------------------------------------------
     async def set_switch(self, name: str, switch: str, on: bool) -> None:
         runtime = self.batteries[name]
         if not runtime.cfg.allow_control:
-            from batmux.errors import ControlRefused
-
             raise ControlRefused(f"{name}: allow_control is not set")
         await runtime.source.set_switch(switch, on)
+
+    def write_captures(self, directory: str) -> list[Path]:
+        """Each device's ring buffer of recent frames, for attaching to a bug report."""
+        from batmux.devices.capture import write_capture
+
+        paths = []
+        for name, runtime in self.batteries.items():
+            ring = getattr(runtime.source, "capture", None)
+            if ring is not None and len(ring):
+                paths.append(write_capture(directory, name, ring, protocol=runtime.cfg.type))
+                log.warning("%s: wrote frame capture %s", name, paths[-1])
+        return paths
 
     # -- lifecycle ---------------------------------------------------------------------------
     async def run(self, extra: list[Awaitable[Any]] | None = None) -> None:
@@ -226,10 +264,16 @@ class Gateway:
                     tg.create_task(self._watchdog_loop(), name="watchdog")
                 for name, factory in self.sinks:
                     tg.create_task(supervised(name, lambda f=factory: f(self)), name=name)
+                for runtime in self.batteries.values():
+                    background = getattr(runtime.source, "background", None)
+                    if background is not None:  # e.g. an advertisement scanner
+                        tg.create_task(supervised(f"{runtime.cfg.name}:background", background))
                 for coro in extra or []:
                     tg.create_task(coro)  # type: ignore[arg-type]
         finally:
             self.save_meters()
+            if self.capture_dir:
+                self.write_captures(self.capture_dir)
             for runtime in self.batteries.values():
                 try:
                     await asyncio.shield(runtime.source.close())

@@ -16,8 +16,11 @@ def _fmt(value: float | None, unit: str, digits: int = 2) -> str:
     return "—" if value is None else f"{value:.{digits}f} {unit}"
 
 
-def render(gateway: Gateway) -> Table:
-    table = Table(title="batmux demo — simulated batteries (positive current = charging)")
+def render(gateway: Gateway, notes: dict[str, str] | None = None) -> Table:
+    caption = "\n".join((notes or {}).values()) or None
+    table = Table(
+        title="batmux demo — simulated batteries (positive current = charging)", caption=caption
+    )
     for column in (
         "battery",
         "state",
@@ -57,14 +60,14 @@ def render(gateway: Gateway) -> Table:
     return table
 
 
-async def console_table(gateway: Gateway, duration: float) -> None:
+async def console_table(gateway: Gateway, notes: dict[str, str]) -> None:
     console = Console() if sys.stdout.isatty() else Console(width=170)
     if not sys.stdout.isatty():
         # Plain lines for logs and pipes: one table per publish period.
         while True:
             await asyncio.sleep(gateway.config.publish_period)
-            console.print(render(gateway))
-    with Live(render(gateway), console=console, refresh_per_second=2) as live:
+            console.print(render(gateway, notes))
+    with Live(render(gateway, notes), console=console, refresh_per_second=2) as live:
         while True:
             await asyncio.sleep(0.5)
-            live.update(render(gateway))
+            live.update(render(gateway, notes))

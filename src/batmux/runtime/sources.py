@@ -8,7 +8,9 @@ from collections.abc import Callable
 from typing import Any
 
 from batmux.config import BatteryConfig, Config
+from batmux.devices.ble_options import BleOptions
 from batmux.devices.ble_source import BleSource
+from batmux.devices.capture import CaptureRing
 from batmux.devices.registry import get_type, load
 from batmux.devices.source import Source
 from batmux.sim.battery import SimBattery, sine_load
@@ -53,6 +55,8 @@ def build_source(
     cfg: BatteryConfig, config: Config, context: dict[str, Any] | None = None
 ) -> Source:
     device_type = get_type(cfg.type)
+    if cfg.type == "victron_smartshunt" and cfg.advertisement_key:
+        return _victron_advertisement_source(cfg)
     if device_type.transport == "ble":
         codec = load(device_type.codec)()
         if cfg.is_sim:
@@ -73,14 +77,50 @@ def build_source(
         if cfg.pin is not None and "pin" in inspect.signature(driver_cls).parameters:
             driver_kwargs["pin"] = cfg.pin
         driver = driver_cls(link, codec, **driver_kwargs)
-        return BleSource(
+        source = BleSource(
             cfg.name,
             driver,
             keep_alive=cfg.keep_alive,
             timeout_s=cfg.timeout,
             sample_period_s=config.sample_period,
+            **(cfg.ble or BleOptions()).source_kwargs(),
         )
+        # Every BLE device keeps its last frames for bug reports (``batmux run --capture``).
+        source.capture = CaptureRing()
+        source.capture.attach(driver)
+        return source
     if device_type.source is None:
         raise ValueError(f"type {cfg.type!r} has no source")
     factory = load(device_type.source)
     return factory(cfg, context or {})
+
+
+def _victron_advertisement_source(cfg: BatteryConfig) -> Source:
+    """A SmartShunt read from its encrypted Instant Readout advertisements, never connected.
+
+    The source gets a ``background`` coroutine the gateway runs: the simulator's broadcaster
+    for ``address: sim``, otherwise a passive BLE scan that feeds every advertisement to it.
+    """
+    from batmux.devices.victron_advertisement import VictronAdvertisementSource
+
+    assert cfg.advertisement_key is not None
+    address = None if cfg.is_sim else cfg.address
+    source = VictronAdvertisementSource(cfg.name, cfg.advertisement_key, address=address)
+    if cfg.is_sim:
+        from batmux.sim.victron_smartshunt import VictronSimDevice, advertise
+
+        device = VictronSimDevice(sim_battery(cfg), key=bytes.fromhex(cfg.advertisement_key))
+        source.background = lambda: advertise(device, source.feed_advertisement)  # type: ignore[attr-defined]
+    else:
+        source.background = lambda: _scan_forever(source, cfg.adapter)  # type: ignore[attr-defined]
+    return source
+
+
+async def _scan_forever(source: Any, adapter: str | None) -> None:
+    import asyncio
+
+    from bleak import BleakScanner
+
+    kwargs = {"adapter": adapter} if adapter else {}
+    async with BleakScanner(detection_callback=source.on_bleak_advertisement, **kwargs):
+        await asyncio.Event().wait()

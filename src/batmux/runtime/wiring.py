@@ -1,12 +1,23 @@
-"""Attach the configured sinks and processors to a gateway (every output is optional)."""
+"""Attach the configured processors and sinks to a gateway (every output is optional).
+
+Order matters for the processors: the bank engine runs on every publish, so every battery and
+group gets its limits before any sink sees it.
+"""
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
+from typing import Any
+
 from batmux.runtime.app import Gateway
+
+log = logging.getLogger(__name__)
 
 
 def wire(gateway: Gateway) -> None:
     config = gateway.config
+    _wire_bank(gateway)
     if config.mqtt is not None:
         from batmux.sinks.mqtt import run_mqtt
 
@@ -15,3 +26,46 @@ def wire(gateway: Gateway) -> None:
         from batmux.sinks.venus import venus_sink
 
         gateway.add_sink("venus", venus_sink)
+    if config.mqtt_json_output:
+        from batmux.sinks.mqtt_json_out import run_mqtt_json_output
+
+        gateway.add_sink("mqtt_json_output", run_mqtt_json_output)
+    for inverter in config.inverters:
+        _wire_inverter(gateway, inverter)
+
+
+def _wire_bank(gateway: Gateway) -> None:
+    from batmux.core.bank import BankEngine
+
+    engine = BankEngine(gateway.config, clock=gateway.clock)
+    engine.load_state(gateway.config.state_dir)
+    gateway.bank = engine
+    gateway.add_processor(engine.process)
+
+
+def _wire_inverter(gateway: Gateway, inverter: Any) -> None:
+    name = inverter.link_name
+    runner: Callable[[Gateway], Any]
+    if inverter.type == "byd_modbus":
+        from batmux.sinks.byd_modbus import run_byd_modbus
+
+        def on_start(emulator: Any) -> None:
+            gateway.link_status[name] = emulator.status
+
+        def runner(gw: Gateway, c: Any = inverter) -> Any:
+            return run_byd_modbus(
+                c, gw.hub, on_start=on_start, stale_after_s=gw.config.expire_after
+            )
+
+    else:
+        if inverter.type == "byd_can":
+            from batmux.sinks.byd_can import BydCanSink as sink_cls
+        else:
+            from batmux.sinks.pylontech_can import PylontechCanSink as sink_cls
+
+        def runner(gw: Gateway, c: Any = inverter, cls: Any = sink_cls) -> Any:
+            sink = cls(c, gw.hub)
+            gw.link_status[name] = sink.status
+            return sink.run()
+
+    gateway.add_sink(f"inverter:{name}", runner)

@@ -248,3 +248,42 @@ def discovery_messages(
                 ),
             )
     return out
+
+
+def link_discovery_messages(
+    name: str, status: dict[str, Any], topics: Topics
+) -> dict[str, dict[str, Any]]:
+    """Discovery for an inverter link's status JSON: numbers and text as sensors, flags as
+    binary sensors, all under one device per link."""
+    device = {
+        "identifiers": [f"batmux_{name}"],
+        "name": name,
+        "manufacturer": "batmux",
+        "model": "Inverter link",
+        "sw_version": __version__,
+    }
+    out: dict[str, dict[str, Any]] = {}
+    node = f"batmux_{name}"
+    for key, value in status.items():
+        if isinstance(value, (dict, list)) or value is None:
+            continue
+        is_flag = isinstance(value, bool)
+        q = Quantity(
+            key,
+            key.replace("_", " ").capitalize(),
+            None,
+            None,
+            None if is_flag or isinstance(value, str) else M,
+            diagnostic=key not in ("state", "inverter_alive"),
+        )
+        template = (
+            f"{{{{ 'ON' if value_json.{key} else 'OFF' }}}}"
+            if is_flag
+            else f"{{{{ value_json.{key} }}}}"
+        )
+        cfg = _config(q, name, topics, device, topics.state(name), template, key)
+        cfg["availability"] = [{"topic": topics.status}]
+        if key == "inverter_alive":
+            cfg["device_class"] = "connectivity"
+        out[f"{topics.prefix}/{'binary_sensor' if is_flag else 'sensor'}/{node}/{key}/config"] = cfg
+    return out

@@ -12,6 +12,8 @@ from typing import Annotated, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from batmux.sinks.can_inverter_config import BydCanInverterConfig, PylontechCanInverterConfig
+
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9_-]+$")
 
 
@@ -23,7 +25,12 @@ class InverterBase(BaseModel):
     name: str = Field(min_length=1, max_length=64)
     battery: str = Field(min_length=1, max_length=64)  # a battery or group name
     fallback: Literal["none", "standby", "fault"] = "none"  # what stale data shows as
-    alive_timeout: float = Field(60.0, gt=0)  # s without an inverter sign → "not alive"
+    # s without a 401 toggle → "not alive"; a Gen24 toggles every 57-60 s, so 60 would flap
+    alive_timeout: float = Field(120.0, gt=0)
+
+    @property
+    def link_name(self) -> str:
+        return self.name
 
     @field_validator("name")
     @classmethod
@@ -69,9 +76,8 @@ class BydModbusInverterConfig(InverterBase):
         return parse_listen(self.listen) if self.listen else None
 
 
-# The CAN inverter types (byd_can, pylontech_can) plug in HERE: import their entry models
-# (each with ``type: Literal[...]`` and subclassing InverterBase) and add them to this Union.
+# Every inverter type is one member of this union, told apart by its ``type:``.
 InverterConfig = Annotated[
-    Union[BydModbusInverterConfig],  # noqa: UP007 - a Union to extend with more members
+    Union[BydModbusInverterConfig, BydCanInverterConfig, PylontechCanInverterConfig],  # noqa: UP007
     Field(discriminator="type"),
 ]

@@ -22,7 +22,7 @@ import aiomqtt
 from batmux.config import MqttConfig
 from batmux.errors import BatmuxError
 from batmux.model.state import BatteryState
-from batmux.sinks.discovery import Topics, discovery_messages
+from batmux.sinks.discovery import Topics, discovery_messages, link_discovery_messages
 
 if TYPE_CHECKING:
     from batmux.runtime.app import Gateway
@@ -102,6 +102,18 @@ class MqttSink:
         async for snapshot in self.gateway.hub.updates():
             for state in snapshot.values():
                 await self.publish_state(client, state)
+            for name, status in list(self.gateway.link_status.items()):
+                await self.publish_link(client, name, status())
+
+    async def publish_link(self, client: aiomqtt.Client, name: str, status: dict[str, Any]) -> None:
+        """An inverter link's state and "inverter alive", as its own HA device."""
+        if self.cfg.discovery:
+            done = self._announced.setdefault(name, set())
+            for topic, config in link_discovery_messages(name, status, self.topics).items():
+                if topic not in done:
+                    await client.publish(topic, json.dumps(config), qos=1, retain=True)
+                    done.add(topic)
+        await client.publish(self.topics.state(name), json.dumps(status, default=str), retain=True)
 
     async def publish_state(self, client: aiomqtt.Client, state: BatteryState) -> None:
         name = state.name
