@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 
 import serial
-from byd_modbus_helpers import good_state, load_vector, socat_pair, state_from_vector
 
 from batmux.links.modbus import ModbusLink
 from batmux.protocols.base import modbus_crc16
@@ -15,6 +14,7 @@ from batmux.runtime.hub import StateHub
 from batmux.sim.gen24 import Gen24Sim
 from batmux.sinks.byd_modbus import BydModbusEmulator
 from batmux.sinks.inverter_config import BydModbusInverterConfig
+from byd_modbus_helpers import good_state, load_vector, socat_pair, state_from_vector
 
 
 def rtu_config(port: str) -> BydModbusInverterConfig:

@@ -7,7 +7,6 @@ import asyncio
 import time
 
 import pytest
-from byd_modbus_helpers import address, good_state, tcp_emulator
 from pymodbus.client import AsyncModbusTcpClient
 
 from batmux.links.modbus import ModbusExceptionReply, ModbusLink
@@ -15,6 +14,7 @@ from batmux.model.state import BatteryState
 from batmux.protocols.byd_modbus import BydState, Identity
 from batmux.runtime.hub import StateHub
 from batmux.sim.gen24 import Gen24Sim
+from byd_modbus_helpers import address, good_state, tcp_emulator
 
 
 async def client_for(emulator) -> AsyncModbusTcpClient:
