@@ -12,13 +12,14 @@ jk02_24s_5: bytes 118..121 ``3F D3 00 00`` → 54079 mV; 126..129 ``67 17 00 00`
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from batmux.errors import CorruptFrame, ProtocolError
 from batmux.model.alarms import Alarm
 from batmux.model.sample import BatterySample
-from batmux.protocols.base import Codec, Field, read_table, require_length, sum8
+from batmux.protocols.base import Codec, Field, require_length, sum8
 
 HEADER = bytes.fromhex("55aaeb90")
 COMMAND_HEADER = bytes.fromhex("aa5590eb")
@@ -33,24 +34,32 @@ REG_DISCHARGE = 0x1E
 REG_BALANCE = 0x1F
 SWITCH_REGISTERS = {"charge": REG_CHARGE, "discharge": REG_DISCHARGE, "balance": REG_BALANCE}
 
-# Fields at or after byte 112 move by ``b`` (0 for 24S, 32 for 32S).
+# Fields at or after byte 112 move by ``b`` (0 for 24S, 32 for 32S); read in one unpack from
+# 118 + b. The table is the layout; the compiled struct below must list the same fields.
 CELL_INFO_TAIL = (
-    Field("voltage", 118, 4, scale=0.001),
-    Field("current", 126, 4, signed=True, scale=0.001),
+    Field("voltage", 118, 4, scale=0.001),  # mV
+    Field("power_unsigned", 122, 4),  # mW, unsigned: never used for direction
+    Field("current", 126, 4, signed=True, scale=0.001),  # mA, + = charging
     Field("t1", 130, 2, signed=True, scale=0.1),
     Field("t2", 132, 2, signed=True, scale=0.1),
+    # 134..137: 24S MOSFET temperature + alarms; read separately per layout
     Field("balance_current", 138, 2, signed=True, scale=0.001),
     Field("balancing", 140, 1),
     Field("soc", 141, 1),
-    Field("charge", 142, 4, scale=0.001),
-    Field("capacity", 146, 4, scale=0.001),
+    Field("charge", 142, 4, scale=0.001),  # mAh
+    Field("capacity", 146, 4, scale=0.001),  # mAh
     Field("cycles", 150, 4),
     Field("cycle_capacity_ah", 154, 4, scale=0.001),
     Field("soh", 158, 1),
+    Field("precharge", 159, 1),
+    Field("user_alarm", 160, 2),
     Field("uptime_s", 162, 4),
     Field("charge_enabled", 166, 1),
     Field("discharge_enabled", 167, 1),
 )
+_TAIL = struct.Struct("<IIihh4xhBBIIIIBBHIBB")
+assert _TAIL.size == 168 - 118
+_EXTRA_TEMPS = struct.Struct("<hhh")  # 32S bytes 254/256/258, naming disputed (ble.md D-JK-1)
 
 # Alarm bits (24S u16@136, 32S u32@166) → normalized alarms.
 ALARM_BITS: dict[int, Alarm] = {
@@ -85,7 +94,12 @@ class Layout:
     alarm_offset: int
     alarm_size: int
 
+    @property
+    def cells(self) -> struct.Struct:
+        return _CELL_STRUCTS[self.cell_slots]
 
+
+_CELL_STRUCTS = {n: struct.Struct(f"<{n}H") for n in (24, 32)}
 JK02_24S = Layout("jk02_24s", 24, 0, 0, mos_temp_offset=134, alarm_offset=136, alarm_size=2)
 JK02_32S = Layout("jk02_32s", 32, 16, 32, mos_temp_offset=144, alarm_offset=166, alarm_size=4)
 
@@ -153,51 +167,52 @@ def decode_cell_info(frame: bytes, layout: Layout, timestamp: float = 0.0) -> Ba
     require_length(frame, FRAME_LEN, "JK cell info")
     if frame[4] != TYPE_CELLS:
         raise ProtocolError(f"JK frame type 0x{frame[4]:02x} is not cell info")
-    mask = int.from_bytes(frame[54 + layout.a : 58 + layout.a], "little")
-    raw_cells = [
-        int.from_bytes(frame[6 + 2 * i : 8 + 2 * i], "little") for i in range(layout.cell_slots)
-    ]
+    a, b = layout.a, layout.b
+    mask = int.from_bytes(frame[54 + a : 58 + a], "little")
+    raw_cells = layout.cells.unpack_from(frame, 6)
     count = mask.bit_count() if mask else sum(1 for v in raw_cells if v)
-    cells = tuple(round(v / 1000, 3) for v in raw_cells[:count])
-    v = read_table(CELL_INFO_TAIL, frame, layout.b)
-    mos = (
-        int.from_bytes(
-            frame[layout.mos_temp_offset : layout.mos_temp_offset + 2], "little", signed=True
-        )
-        / 10
-    )
+    # x / 1000 of an integer is the nearest double to the decimal value: no rounding needed.
+    cells = tuple([v / 1000 for v in raw_cells[:count]])
+    (mv, _mw, ma, t1, t2, bal_ma, balancing, soc, mah, cap_mah, cycles, cycle_mah, soh, _pre,
+     _user, uptime, chg, dchg) = _TAIL.unpack_from(frame, 118 + b)  # fmt: skip
+    mos = int.from_bytes(frame[layout.mos_temp_offset : layout.mos_temp_offset + 2], "little",
+                         signed=True)  # fmt: skip
     alarm_bits = int.from_bytes(
         frame[layout.alarm_offset : layout.alarm_offset + layout.alarm_size], "little"
     )
     extra: dict[str, object] = {
-        "soh": int(v["soh"]),
-        "balance_current": v["balance_current"],
+        "soh": soh,
+        "balance_current": bal_ma / 1000,
         "alarm_bits": alarm_bits,
-        "cycle_capacity_ah": v["cycle_capacity_ah"],
-        "uptime_s": int(v["uptime_s"]),
+        "cycle_capacity_ah": cycle_mah / 1000,
+        "uptime_s": uptime,
     }
-    if layout is JK02_32S:
-        extra["heating"] = bool(frame[183 + layout.b])
-        extra["temperatures_extra_by_offset"] = {
-            str(off): int.from_bytes(frame[off : off + 2], "little", signed=True) / 10
-            for off in (254, 256, 258)
-        }
+    if b:
+        extra["heating"] = bool(frame[183 + b])
+        t254, t256, t258 = _EXTRA_TEMPS.unpack_from(frame, 254)
+        extra["temperatures_extra_by_offset"] = {"254": t254 / 10, "256": t256 / 10,
+                                                 "258": t258 / 10}  # fmt: skip
+    alarms = (
+        frozenset([a for bit, a in ALARM_BITS.items() if alarm_bits >> bit & 1])
+        if alarm_bits
+        else frozenset()
+    )
     return BatterySample(
         timestamp=timestamp,
-        voltage_v=v["voltage"],
-        current_a=v["current"],
-        soc_pct=int(v["soc"]),
-        charge_ah=v["charge"],
-        capacity_ah=v["capacity"],
-        cycles=int(v["cycles"]),
+        voltage_v=mv / 1000,
+        current_a=ma / 1000,
+        soc_pct=soc,
+        charge_ah=mah / 1000,
+        capacity_ah=cap_mah / 1000,
+        cycles=cycles,
         cell_voltages_v=cells,
-        temperatures_c=(v["t1"], v["t2"]),
-        mos_temperature_c=round(mos, 1),
-        charge_enabled=bool(v["charge_enabled"]),
-        discharge_enabled=bool(v["discharge_enabled"]),
-        balancing=bool(v["balancing"]),
-        soh_pct=int(v["soh"]),
-        alarms=frozenset(a for bit, a in ALARM_BITS.items() if alarm_bits >> bit & 1),
+        temperatures_c=(t1 / 10, t2 / 10),
+        mos_temperature_c=mos / 10,
+        charge_enabled=chg != 0,
+        discharge_enabled=dchg != 0,
+        balancing=balancing != 0,
+        soh_pct=soh,
+        alarms=alarms,
         extra=extra,  # type: ignore[arg-type]
     )
 
@@ -251,15 +266,17 @@ class JkCodec(Codec):
         return frames
 
     def decode(self, frames: Sequence[bytes], timestamp: float = 0.0) -> BatterySample:
+        cell_frame = None
         for frame in frames:
-            if frame[4:5] == bytes([TYPE_DEVICE]) and self.device_info is None:
+            kind = frame[4] if len(frame) > 4 else None
+            if kind == TYPE_CELLS:
+                cell_frame = frame  # the newest one wins
+            elif kind == TYPE_DEVICE and self.device_info is None:
                 self.device_info = decode_device_info(frame)
-        cell_frames = [f for f in frames if len(f) > 4 and f[4] == TYPE_CELLS]
-        if not cell_frames:
+        if cell_frame is None:
             detail = f": {self.last_error}" if self.last_error else ""
             raise ProtocolError(f"no valid JK cell-info frame{detail}")
-        frame = cell_frames[-1]
-        return decode_cell_info(frame, self.layout or guess_layout(frame), timestamp)
+        return decode_cell_info(cell_frame, self.layout or guess_layout(cell_frame), timestamp)
 
 
 class JkAutoCodec(JkCodec):
