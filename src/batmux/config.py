@@ -21,6 +21,7 @@ from batmux.core.bank_config import (
     LimitsConfig,
     check_bank_references,
 )
+from batmux.core.bank_config import _error as located_error
 from batmux.devices.ble_options import BleOptions
 from batmux.devices.registry import known_types
 from batmux.errors import ConfigError
@@ -170,9 +171,13 @@ class Config(Strict):
     @model_validator(mode="after")
     def _unique_names(self) -> Config:
         seen: set[str] = set()
-        for battery in self.batteries:
+        for i, battery in enumerate(self.batteries):
             if battery.name in seen:
-                raise ValueError(f"battery name {battery.name!r} is used twice")
+                raise located_error(
+                    ("batteries", i, "name"),
+                    f"battery name {battery.name!r} is used twice",
+                    battery.name,
+                )
             seen.add(battery.name)
         return self
 
@@ -186,14 +191,20 @@ class Config(Strict):
         known = {b.name for b in self.batteries}
         known |= {g.name for g in self.groups}
         names: set[str] = set()
-        for inverter in self.inverters:
+        for i, inverter in enumerate(self.inverters):
             if inverter.battery not in known:
-                raise ValueError(
+                raise located_error(
+                    ("inverters", i, "battery"),
                     f"inverter {inverter.link_name!r}: battery {inverter.battery!r} is not a "
-                    f"configured battery or group (known: {', '.join(sorted(known)) or 'none'})"
+                    f"configured battery or group (known: {', '.join(sorted(known)) or 'none'})",
+                    inverter.battery,
                 )
             if inverter.link_name in names:
-                raise ValueError(f"inverter name {inverter.link_name!r} is used twice")
+                raise located_error(
+                    ("inverters", i, "name"),
+                    f"inverter name {inverter.link_name!r} is used twice",
+                    inverter.link_name,
+                )
             names.add(inverter.link_name)
         return self
 
