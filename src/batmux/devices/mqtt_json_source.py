@@ -21,6 +21,7 @@ import aiomqtt
 
 from batmux.devices.health import Health
 from batmux.errors import ControlRefused, NoData, ProtocolError
+from batmux.links.mqtt_cancel import cancel_count, reraise_lost_cancel
 from batmux.model.sample import BatterySample
 from batmux.protocols.mqtt_json import parse_batmux_state, parse_battery_payload
 
@@ -80,8 +81,10 @@ class MqttJsonSource:
         delay = self._retry[0]
         while True:
             try:
+                before = cancel_count()
                 async with aiomqtt.Client(**broker_args(self.url), keepalive=30) as client:
                     await client.subscribe(self.topic)
+                    reraise_lost_cancel(before)
                     self.health.connects += 1
                     self.connected.set()
                     delay = self._retry[0]

@@ -21,6 +21,7 @@ import aiomqtt
 
 from batmux.config import MqttConfig
 from batmux.errors import BatmuxError
+from batmux.links.mqtt_cancel import cancel_count, reraise_lost_cancel
 from batmux.model.state import BatteryState
 from batmux.sinks.discovery import Topics, discovery_messages, link_discovery_messages
 
@@ -83,7 +84,9 @@ class MqttSink:
 
     async def _session(self) -> None:
         kwargs = client_kwargs(self.cfg, self.topics.status)
+        before = cancel_count()
         async with aiomqtt.Client(**kwargs) as client:
+            reraise_lost_cancel(before)
             self.connections += 1
             self._announced.clear()
             self._availability.clear()
@@ -92,6 +95,7 @@ class MqttSink:
             for name, runtime in self.gateway.batteries.items():
                 if runtime.cfg.allow_control:
                     await client.subscribe(f"{self.topics.base}/{name}/+/set")
+            reraise_lost_cancel(before)
             self.connected.set()
             log.info("MQTT: connected to %s", self.cfg.url)
             async with asyncio.TaskGroup() as tg:
@@ -99,11 +103,13 @@ class MqttSink:
                 tg.create_task(self._listen(client))
 
     async def _publish_states(self, client: aiomqtt.Client) -> None:
+        before = cancel_count()
         async for snapshot in self.gateway.hub.updates():
             for state in snapshot.values():
                 await self.publish_state(client, state)
             for name, status in list(self.gateway.link_status.items()):
                 await self.publish_link(client, name, status())
+            reraise_lost_cancel(before)
 
     async def publish_link(self, client: aiomqtt.Client, name: str, status: dict[str, Any]) -> None:
         """An inverter link's state and "inverter alive", as its own HA device."""
@@ -156,6 +162,7 @@ class MqttSink:
 
     async def _listen(self, client: aiomqtt.Client) -> None:
         birth = f"{self.cfg.discovery_prefix}/status"
+        before = cancel_count()
         async for message in client.messages:
             topic = str(message.topic)
             payload = bytes(message.payload or b"").decode(errors="replace").strip()
@@ -164,6 +171,7 @@ class MqttSink:
                     self._announced.clear()
                 continue
             await self._command(topic, payload)
+            reraise_lost_cancel(before)
 
     async def _command(self, topic: str, payload: str) -> None:
         parts = topic.split("/")

@@ -16,6 +16,7 @@ from typing import Any
 import aiomqtt
 
 from batmux.devices.mqtt_json_source import broker_args
+from batmux.links.mqtt_cancel import cancel_count, reraise_lost_cancel
 from batmux.protocols.mqtt_json import build_payload
 from batmux.runtime.hub import Snapshot, StateHub
 from batmux.sinks.mqtt_json_config import MqttJsonOutputConfig
@@ -57,12 +58,15 @@ class MqttJsonOutput:
         delay = self._retry[0]
         while True:
             try:
+                before = cancel_count()
                 async with aiomqtt.Client(**broker_args(self.url), keepalive=30) as client:
+                    reraise_lost_cancel(before)
                     delay = self._retry[0]
                     async for snapshot in self.hub.updates():
                         for topic, payload, retain in build_messages(snapshot, self.outputs):
                             await client.publish(topic, payload, retain=retain)
                             self.published += 1
+                        reraise_lost_cancel(before)
             except aiomqtt.MqttError as exc:
                 log.warning("mqtt_json_output %s: %s; retrying in %.1f s", self.url, exc, delay)
             await asyncio.sleep(delay)

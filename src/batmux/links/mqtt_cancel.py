@@ -1,0 +1,28 @@
+"""Re-raise a cancellation that an aiomqtt call swallowed (Python 3.11).
+
+On Python 3.11 ``asyncio.wait_for`` — which aiomqtt awaits for CONNACK, SUBACK and QoS 1
+PUBACK — returns the result instead of raising when a cancel races with the answer (fixed in
+3.12). The task then stays "cancelling" but runs on, so a SIGTERM that lands while a client
+connects leaves the gateway hanging forever.
+
+Compare against the count taken before the call, not against zero: a 3.11 TaskGroup whose child
+failed while it was exiting leaves its parent's count raised for good.
+
+    before = cancel_count()
+    async with aiomqtt.Client(...) as client:
+        reraise_lost_cancel(before)
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+
+def cancel_count() -> int:
+    task = asyncio.current_task()
+    return task.cancelling() if task is not None else 0
+
+
+def reraise_lost_cancel(before: int) -> None:
+    if cancel_count() > before:
+        raise asyncio.CancelledError
