@@ -145,9 +145,12 @@ async def test_state_arrives_over_tls_with_ca_file_and_password(
 
 
 async def test_insecure_tls_works_without_ca_file(tls_broker: TlsBroker, tmp_path: Path) -> None:
-    gateway = gateway_for(tmp_path, {"url": tls_broker.url(), "tls": {"insecure": True}})
+    # its own battery name: the state retained by the other test must not count
+    gateway = gateway_for(
+        tmp_path, {"url": tls_broker.url(), "tls": {"insecure": True}}, "tls_insecure"
+    )
     async with running(gateway):
-        state = await first_state(tls_broker, "batmux/tls_pack/state")
+        state = await first_state(tls_broker, "batmux/tls_insecure/state")
     assert state["available"] is True and state["voltage"] > 0
 
 
