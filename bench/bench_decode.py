@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import os
 import statistics
-import struct
 import time
 from pathlib import Path
 
@@ -77,7 +76,7 @@ def field_style_decode(frame: bytes, offset: int) -> dict[str, object]:
     return data
 
 
-def per_frame_us(fn, items, rounds: int) -> float:  # noqa: ANN001
+def per_frame_us(fn, items, rounds: int) -> float:
     times = []
     for _ in range(5):
         start = time.perf_counter()

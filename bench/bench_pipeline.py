@@ -33,6 +33,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -92,7 +93,7 @@ def mosquitto_binary() -> str | None:
 
 
 @contextlib.contextmanager
-def broker_process(kind: str, workdir: Path):  # noqa: ANN201 - a context manager of (kind, url)
+def broker_process(kind: str, workdir: Path) -> Iterator[tuple[str, str]]:
     """A broker in its own process on a free loopback port: mosquitto or the embedded one."""
     port = free_port()
     binary = mosquitto_binary() if kind in ("auto", "mosquitto") else None
@@ -330,12 +331,11 @@ def main() -> None:
     print(f"  simulators alone per sample {sim_us:8.1f} µs ({sims['bytes']} bytes delivered)")
     print(f"  gateway only per sample     {gateway_us:8.1f} µs")
     for label, us in (("total", total_us), ("gateway only", gateway_us)):
-        print(
-            f"  projected cores at {args.target} batteries @1 Hz ({label}): {us * args.target / 1e6:.2f}"
-        )
+        cores = us * args.target / 1e6
+        print(f"  projected cores at {args.target} batteries @1 Hz ({label}): {cores:.2f}")
     print(
         f"RSS after {5} s with {args.rss_batteries} batteries: {rss['rss_kib'] / 1024:.1f} MiB "
-        f"(maxrss {rss['maxrss_kib'] / 1024:.1f} MiB, interpreter alone "
+        f"(maxrss {rss['maxrss_kib'] / 1024:.1f} MiB, before importing batmux "
         f"{rss['rss_before_import_kib'] / 1024:.1f} MiB, {rss['samples']} samples)"
     )
 
