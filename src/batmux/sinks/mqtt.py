@@ -58,6 +58,15 @@ def client_kwargs(cfg: MqttConfig, will_topic: str | None = None) -> dict[str, A
     return kwargs
 
 
+def _raise_if_cancelled() -> None:
+    """Re-raise a cancellation that Python 3.11's ``asyncio.wait_for`` (inside aiomqtt's
+    ``publish``) swallowed because the publish completed at the same moment; without this the
+    loop waits for the next snapshot forever and shutdown hangs."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
+
+
 class MqttSink:
     def __init__(self, gateway: Gateway) -> None:
         assert gateway.config.mqtt is not None
@@ -65,6 +74,8 @@ class MqttSink:
         self.cfg = gateway.config.mqtt
         self.topics = Topics(self.cfg.base_topic, self.cfg.discovery_prefix)
         self._announced: dict[str, set[str]] = {}
+        # name → the shape of the last announced state; discovery is rebuilt only on change
+        self._announced_shape: dict[str, tuple[Any, ...]] = {}
         self._availability: dict[str, bool] = {}
         self.connected = asyncio.Event()
         self.connections = 0
@@ -86,6 +97,7 @@ class MqttSink:
         async with aiomqtt.Client(**kwargs) as client:
             self.connections += 1
             self._announced.clear()
+            self._announced_shape.clear()
             self._availability.clear()
             await client.publish(self.topics.status, b"online", qos=1, retain=True)
             await client.subscribe(f"{self.cfg.discovery_prefix}/status")
@@ -102,8 +114,10 @@ class MqttSink:
         async for snapshot in self.gateway.hub.updates():
             for state in snapshot.values():
                 await self.publish_state(client, state)
+                _raise_if_cancelled()
             for name, status in list(self.gateway.link_status.items()):
                 await self.publish_link(client, name, status())
+            _raise_if_cancelled()
 
     async def publish_link(self, client: aiomqtt.Client, name: str, status: dict[str, Any]) -> None:
         """An inverter link's state and "inverter alive", as its own HA device."""
@@ -139,6 +153,17 @@ class MqttSink:
         self, client: aiomqtt.Client, state: BatteryState, payload: dict[str, Any]
     ) -> None:
         runtime = self.gateway.batteries.get(state.name)
+        # Discovery depends only on which keys the state carries (and list lengths), not on
+        # values: skip rebuilding ~50 config dicts per battery per publish when nothing changed.
+        shape = (
+            tuple(payload),
+            len(payload.get("cell_voltages", ())),
+            len(payload.get("temperatures", ())),
+            tuple(state.diagnostics),
+            state.is_group,
+        )
+        if self._announced_shape.get(state.name) == shape:
+            return
         messages = discovery_messages(
             state.name,
             payload,
@@ -153,6 +178,7 @@ class MqttSink:
             if topic not in done:
                 await client.publish(topic, json.dumps(config), qos=1, retain=True)
                 done.add(topic)
+        self._announced_shape[state.name] = shape
 
     async def _listen(self, client: aiomqtt.Client) -> None:
         birth = f"{self.cfg.discovery_prefix}/status"
@@ -162,6 +188,7 @@ class MqttSink:
             if topic == birth:
                 if payload == "online":  # HA restarted: announce everything again
                     self._announced.clear()
+                    self._announced_shape.clear()
                 continue
             await self._command(topic, payload)
 
