@@ -15,6 +15,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import ClassVar
+from zlib import adler32
 
 from batmux.errors import ProtocolError, TruncatedFrame
 from batmux.model.sample import BatterySample
@@ -73,17 +74,43 @@ def read_table(table: Sequence[Field], frame: bytes, shift: int = 0) -> dict[str
     return {f.name: round(f.read(frame, shift), 6) for f in table}
 
 
-def sum8(data: bytes) -> int:
-    return sum(data) & 0xFF
+def sum8(data: bytes | bytearray | memoryview) -> int:
+    """Low byte of the byte sum.
+
+    Done in C: Adler-32's low half is 1 + Σ bytes (mod 65521), and 256 bytes sum to at most
+    65280, so per 256-byte piece ``adler32 & 0xFFFF`` - 1 is that piece's exact byte sum.
+    """
+    n = len(data)
+    if n <= 256:
+        return ((adler32(data) & 0xFFFF) - 1) & 0xFF
+    if n <= 512:  # e.g. a 300-byte JK frame: two pieces, no loop
+        return ((adler32(data[:256]) & 0xFFFF) + (adler32(data[256:]) & 0xFFFF) - 2) & 0xFF
+    total = 0
+    view = memoryview(data)
+    for start in range(0, len(view), 256):
+        total += (adler32(view[start : start + 256]) & 0xFFFF) - 1
+    return total & 0xFF
+
+
+def _crc16_table() -> tuple[int, ...]:
+    table = []
+    for byte in range(256):
+        crc = byte
+        for _ in range(8):
+            crc = (crc >> 1) ^ 0xA001 if crc & 1 else crc >> 1
+        table.append(crc)
+    return tuple(table)
+
+
+_CRC16_TABLE = _crc16_table()
 
 
 def modbus_crc16(data: bytes) -> int:
-    """CRC-16/MODBUS (poly 0xA001 reflected, init 0xFFFF)."""
+    """CRC-16/MODBUS (poly 0xA001 reflected, init 0xFFFF), one table lookup per byte."""
     crc = 0xFFFF
+    table = _CRC16_TABLE
     for byte in data:
-        crc ^= byte
-        for _ in range(8):
-            crc = (crc >> 1) ^ 0xA001 if crc & 1 else crc >> 1
+        crc = (crc >> 8) ^ table[(crc ^ byte) & 0xFF]
     return crc
 
 
