@@ -145,7 +145,16 @@ async def run_gateway(args: argparse.Namespace) -> dict[str, Any]:
             await asyncio.sleep(args.warmup)
             cpu0, wall0, n0 = time.process_time(), time.perf_counter(), total_samples(gateway)
             publishes0 = gateway.hub.version
+            profiler = None
+            if args.profile:
+                import cProfile
+
+                profiler = cProfile.Profile()
+                profiler.enable()
             await asyncio.sleep(args.seconds)
+            if profiler is not None:
+                profiler.disable()
+                profiler.dump_stats(args.profile)
             cpu1, wall1, n1 = time.process_time(), time.perf_counter(), total_samples(gateway)
             publishes = gateway.hub.version - publishes0
         finally:
@@ -295,6 +304,7 @@ def main() -> None:
     parser.add_argument("--target", type=int, default=2000, help="batteries to project to")
     parser.add_argument("--child", choices=("gateway", "sims", "rss"), help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
+    parser.add_argument("--profile", help="cProfile the gateway child into this file")
     args = parser.parse_args()
 
     if args.child:
@@ -311,7 +321,7 @@ def main() -> None:
         ),
     ):
         common = {"batteries": args.batteries, "seconds": args.seconds, "warmup": args.warmup}
-        gw = child("gateway", url=url, **common)
+        gw = child("gateway", url=url, profile=args.profile, **common)
         sims = child("sims", **common)
         rss = child("rss", url=url, batteries=args.rss_batteries, seconds=5, warmup=0)
     load1 = os.getloadavg()
