@@ -29,6 +29,11 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+# The diagnostics JSON is republished at once when a counter other than ``samples`` changes,
+# otherwise at most this often: the sample count alone is not worth a message per battery per
+# publish period.
+DIAGNOSTICS_REFRESH_S = 60.0
+
 
 def client_kwargs(cfg: MqttConfig, will_topic: str | None = None) -> dict[str, Any]:
     """aiomqtt.Client arguments from the ``mqtt.url`` (user, password, TLS)."""
@@ -77,6 +82,7 @@ class MqttSink:
         # name → the shape of the last announced state; discovery is rebuilt only on change
         self._announced_shape: dict[str, tuple[Any, ...]] = {}
         self._availability: dict[str, bool] = {}
+        self._diagnostics_sent: dict[str, tuple[dict[str, Any], float]] = {}
         self.connected = asyncio.Event()
         self.connections = 0
 
@@ -99,6 +105,7 @@ class MqttSink:
             self._announced.clear()
             self._announced_shape.clear()
             self._availability.clear()
+            self._diagnostics_sent.clear()
             await client.publish(self.topics.status, b"online", qos=1, retain=True)
             await client.subscribe(f"{self.cfg.discovery_prefix}/status")
             for name, runtime in self.gateway.batteries.items():
@@ -136,7 +143,7 @@ class MqttSink:
             await self._announce(client, state, payload)
         if state.sample is not None:
             await client.publish(self.topics.state(name), json.dumps(payload), qos=0, retain=True)
-        if state.diagnostics:
+        if state.diagnostics and self._diagnostics_due(name, state.diagnostics):
             await client.publish(
                 self.topics.diagnostics(name), json.dumps(state.diagnostics), retain=True
             )
@@ -148,6 +155,15 @@ class MqttSink:
                 qos=1,
                 retain=True,
             )
+
+    def _diagnostics_due(self, name: str, diagnostics: dict[str, Any]) -> bool:
+        counters = {k: v for k, v in diagnostics.items() if k != "samples"}
+        now = asyncio.get_running_loop().time()
+        sent = self._diagnostics_sent.get(name)
+        if sent is not None and sent[0] == counters and now - sent[1] < DIAGNOSTICS_REFRESH_S:
+            return False
+        self._diagnostics_sent[name] = (counters, now)
+        return True
 
     async def _announce(
         self, client: aiomqtt.Client, state: BatteryState, payload: dict[str, Any]
