@@ -258,10 +258,10 @@ def vm_rss_kib() -> int:
 
 
 async def run_rss(args: argparse.Namespace) -> dict[str, Any]:
+    before = vm_rss_kib()
     from batmux.cli import build_gateway
     from batmux.config import parse_config
 
-    before = vm_rss_kib()
     with tempfile.TemporaryDirectory(prefix="batmux-bench-") as state_dir:
         config = parse_config(gateway_config(args.batteries, args.url, state_dir), "<bench>")
         gateway = build_gateway(config)
