@@ -182,16 +182,23 @@ class Config(Strict):
         return self
 
     @model_validator(mode="after")
-    def _inverter_batteries(self) -> Config:
-        known = {b.name for b in self.batteries}
-        known |= {g.name for g in self.groups}
+    def _output_references(self) -> Config:
+        """Every output that names a battery (inverters, venus, mqtt_json_output) names a
+        configured battery or group."""
+        known = {b.name for b in self.batteries} | {g.name for g in self.groups}
+        outputs = [
+            *((f"inverter {i.link_name!r}", i.battery) for i in self.inverters),
+            *((f"venus entry for {v.battery!r}", v.battery) for v in self.venus),
+            *((f"mqtt_json_output {o.topic!r}", o.battery) for o in self.mqtt_json_output),
+        ]
+        for what, battery in outputs:
+            if battery not in known:
+                raise ValueError(
+                    f"{what}: battery {battery!r} is not a configured battery or group "
+                    f"(known: {', '.join(sorted(known)) or 'none'})"
+                )
         names: set[str] = set()
         for inverter in self.inverters:
-            if inverter.battery not in known:
-                raise ValueError(
-                    f"inverter {inverter.link_name!r}: battery {inverter.battery!r} is not a "
-                    f"configured battery or group (known: {', '.join(sorted(known)) or 'none'})"
-                )
             if inverter.link_name in names:
                 raise ValueError(f"inverter name {inverter.link_name!r} is used twice")
             names.add(inverter.link_name)

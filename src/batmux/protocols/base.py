@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 from zlib import adler32
 
-from batmux.errors import ProtocolError, TruncatedFrame
+from batmux.errors import CorruptFrame, ProtocolError, TruncatedFrame
 from batmux.model.sample import BatterySample
 
 
@@ -50,6 +50,68 @@ class Codec(ABC):
         """Count and remember a dropped frame."""
         self.corrupt_frames += 1
         self.last_error = error
+
+
+class ResyncCodec(Codec):
+    """Reassembly for byte streams whose frames start with a marker.
+
+    Find the marker, learn the frame's length, verify the whole frame; on any failure drop one
+    byte and search again, so a bad frame never swallows the good one behind it. A family says
+    only what is particular to it: ``header``, ``frame_length`` and ``check``.
+    """
+
+    header: ClassVar[bytes]
+    max_buffer: ClassVar[int] = 1024
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._buffer = bytearray()
+
+    def find_start(self, buf: bytearray) -> int:
+        return buf.find(self.header)
+
+    @abstractmethod
+    def frame_length(self, buf: bytearray) -> int | None:
+        """Length of the frame at ``buf[0]``; None if more bytes are needed to know, 0 if the
+        marker at ``buf[0]`` is data rather than a frame start."""
+
+    @abstractmethod
+    def check(self, frame: bytes) -> str | None:
+        """Why a complete frame is corrupt, or None when it is good."""
+
+    def on_frame(self, frame: bytes) -> None:
+        """Hook for frames that set codec state (device info, settings)."""
+
+    def feed(self, chunk: bytes) -> list[bytes]:
+        buf = self._buffer
+        buf += chunk
+        frames: list[bytes] = []
+        while True:
+            start = self.find_start(buf)
+            if start < 0:
+                del buf[: max(0, len(buf) - len(self.header) + 1)]  # keep a partial marker
+                break
+            del buf[:start]
+            total = self.frame_length(buf)
+            if total == 0:
+                del buf[:1]
+                continue
+            if total is None or len(buf) < total:
+                if len(buf) <= self.max_buffer:
+                    break  # wait for the rest
+                self.reject(TruncatedFrame(f"{self.name}: no complete frame in {len(buf)} bytes"))
+                del buf[:1]
+                continue
+            frame = bytes(buf[:total])
+            reason = self.check(frame)
+            if reason is not None:
+                self.reject(CorruptFrame(f"{self.name}: {reason}"))
+                del buf[:1]
+                continue
+            del buf[:total]
+            frames.append(frame)
+            self.on_frame(frame)
+        return frames
 
 
 @dataclass(frozen=True, slots=True)

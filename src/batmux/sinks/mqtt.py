@@ -63,10 +63,12 @@ def client_kwargs(cfg: MqttConfig, will_topic: str | None = None) -> dict[str, A
     return kwargs
 
 
-def _raise_if_cancelled() -> None:
-    """Re-raise a cancellation that Python 3.11's ``asyncio.wait_for`` (inside aiomqtt's
-    ``publish``) swallowed because the publish completed at the same moment; without this the
-    loop waits for the next snapshot forever and shutdown hangs."""
+async def _publish(
+    client: aiomqtt.Client, topic: str, payload: Any, qos: int = 0, retain: bool = False
+) -> None:
+    await client.publish(topic, payload, qos=qos, retain=retain)
+    # Python 3.11's asyncio.wait_for (used by aiomqtt for QoS 1) can swallow a cancellation
+    # that races with the PUBACK; re-raise it, or the session's TaskGroup never finishes.
     task = asyncio.current_task()
     if task is not None and task.cancelling():
         raise asyncio.CancelledError
@@ -90,13 +92,18 @@ class MqttSink:
         """Stay connected forever; reconnect with backoff after the broker goes away."""
         delay = 1.0
         while True:
+            connections_before = self.connections
             try:
-                await self._session()
-            except aiomqtt.MqttError as exc:
+                # A fresh task per session: Python 3.11's TaskGroup can leave a cancel request
+                # counted on its parent after a child fails, which would poison the next one.
+                await asyncio.create_task(self._session(), name="mqtt-session")
+            except* aiomqtt.MqttError as group:
                 self.connected.clear()
-                log.warning("MQTT: %s; reconnecting in %.0f s", exc, delay)
+                log.warning("MQTT: %s; reconnecting in %.0f s", group.exceptions[0], delay)
+            if self.connections != connections_before:
+                delay = 1.0  # it was connected: retry quickly after a broker restart
             await asyncio.sleep(delay)
-            delay = min(30.0, delay * 2) if not self.connections else min(delay * 2, 5.0)
+            delay = min(30.0, delay * 2)
 
     async def _session(self) -> None:
         kwargs = client_kwargs(self.cfg, self.topics.status)
@@ -106,7 +113,7 @@ class MqttSink:
             self._announced_shape.clear()
             self._availability.clear()
             self._diagnostics_sent.clear()
-            await client.publish(self.topics.status, b"online", qos=1, retain=True)
+            await _publish(client, self.topics.status, b"online", qos=1, retain=True)
             await client.subscribe(f"{self.cfg.discovery_prefix}/status")
             for name, runtime in self.gateway.batteries.items():
                 if runtime.cfg.allow_control:
@@ -121,10 +128,8 @@ class MqttSink:
         async for snapshot in self.gateway.hub.updates():
             for state in snapshot.values():
                 await self.publish_state(client, state)
-                _raise_if_cancelled()
             for name, status in list(self.gateway.link_status.items()):
                 await self.publish_link(client, name, status())
-            _raise_if_cancelled()
 
     async def publish_link(self, client: aiomqtt.Client, name: str, status: dict[str, Any]) -> None:
         """An inverter link's state and "inverter alive", as its own HA device."""
@@ -132,9 +137,11 @@ class MqttSink:
             done = self._announced.setdefault(name, set())
             for topic, config in link_discovery_messages(name, status, self.topics).items():
                 if topic not in done:
-                    await client.publish(topic, json.dumps(config), qos=1, retain=True)
+                    await _publish(client, topic, json.dumps(config), qos=1, retain=True)
                     done.add(topic)
-        await client.publish(self.topics.state(name), json.dumps(status, default=str), retain=True)
+        await _publish(
+            client, self.topics.state(name), json.dumps(status, default=str), retain=True
+        )
 
     async def publish_state(self, client: aiomqtt.Client, state: BatteryState) -> None:
         name = state.name
@@ -142,14 +149,15 @@ class MqttSink:
         if self.cfg.discovery:
             await self._announce(client, state, payload)
         if state.sample is not None:
-            await client.publish(self.topics.state(name), json.dumps(payload), qos=0, retain=True)
+            await _publish(client, self.topics.state(name), json.dumps(payload), qos=0, retain=True)
         if state.diagnostics and self._diagnostics_due(name, state.diagnostics):
-            await client.publish(
-                self.topics.diagnostics(name), json.dumps(state.diagnostics), retain=True
+            await _publish(
+                client, self.topics.diagnostics(name), json.dumps(state.diagnostics), retain=True
             )
         if self._availability.get(name) != state.available:
             self._availability[name] = state.available
-            await client.publish(
+            await _publish(
+                client,
                 self.topics.availability(name),
                 b"online" if state.available else b"offline",
                 qos=1,
@@ -192,7 +200,7 @@ class MqttSink:
         done = self._announced.setdefault(state.name, set())
         for topic, config in messages.items():
             if topic not in done:
-                await client.publish(topic, json.dumps(config), qos=1, retain=True)
+                await _publish(client, topic, json.dumps(config), qos=1, retain=True)
                 done.add(topic)
         self._announced_shape[state.name] = shape
 
