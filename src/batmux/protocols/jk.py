@@ -17,10 +17,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from operator import truediv
 
-from batmux.errors import CorruptFrame, ProtocolError
+from batmux.errors import ProtocolError
 from batmux.model.alarms import Alarm
 from batmux.model.sample import BatterySample
-from batmux.protocols.base import Codec, Field, require_length, sum8
+from batmux.protocols.base import Field, ResyncCodec, require_length, sum8
 
 HEADER = bytes.fromhex("55aaeb90")
 COMMAND_HEADER = bytes.fromhex("aa5590eb")
@@ -221,16 +221,16 @@ def decode_cell_info(frame: bytes, layout: Layout, timestamp: float = 0.0) -> Ba
     )
 
 
-class JkCodec(Codec):
+class JkCodec(ResyncCodec):
     """Reassembles JK02 frames; decodes with a fixed layout or one detected from device info."""
 
     name = "jk"
+    header = HEADER
     fixed_layout: Layout | None = None
     max_buffer = 4096
 
     def __init__(self) -> None:
         super().__init__()
-        self._buffer = bytearray()
         self.device_info: DeviceInfo | None = None
         self.nominal_capacity_ah: float | None = None
 
@@ -240,34 +240,19 @@ class JkCodec(Codec):
             return self.fixed_layout
         return self.device_info.layout if self.device_info else None
 
-    def feed(self, chunk: bytes) -> list[bytes]:
-        buf = self._buffer
-        buf += chunk
-        frames: list[bytes] = []
-        while True:
-            start = buf.find(HEADER)
-            if start < 0:
-                del buf[: max(0, len(buf) - len(HEADER) + 1)]  # keep a possible partial header
-                break
-            del buf[:start]
-            if len(buf) < FRAME_LEN:
-                if len(buf) > self.max_buffer:
-                    del buf[:1]
-                break
-            frame = bytes(buf[:FRAME_LEN])
-            if sum8(memoryview(frame)[:299]) != frame[299] or frame[4] not in FRAME_TYPES:
-                self.reject(
-                    CorruptFrame(f"JK frame checksum/type mismatch (type 0x{frame[4]:02x})")
-                )
-                del buf[:1]  # resync on the next header, which may sit inside this window
-                continue
-            del buf[:FRAME_LEN]
-            frames.append(frame)
-            if frame[4] == TYPE_DEVICE:
-                self.device_info = decode_device_info(frame)
-            elif frame[4] == TYPE_SETTINGS:
-                self.nominal_capacity_ah = int.from_bytes(frame[130:134], "little") / 1000
-        return frames
+    def frame_length(self, buf: bytearray) -> int | None:
+        return FRAME_LEN  # some modules send 320 bytes: the tail is skipped by the resync
+
+    def check(self, frame: bytes) -> str | None:
+        if sum8(memoryview(frame)[:299]) != frame[299] or frame[4] not in FRAME_TYPES:
+            return f"frame checksum/type mismatch (type 0x{frame[4]:02x})"
+        return None
+
+    def on_frame(self, frame: bytes) -> None:
+        if frame[4] == TYPE_DEVICE:
+            self.device_info = decode_device_info(frame)
+        elif frame[4] == TYPE_SETTINGS:
+            self.nominal_capacity_ah = int.from_bytes(frame[130:134], "little") / 1000
 
     def decode(self, frames: Sequence[bytes], timestamp: float = 0.0) -> BatterySample:
         cell_frame = None
