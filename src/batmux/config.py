@@ -187,18 +187,34 @@ class Config(Strict):
         return self
 
     @model_validator(mode="after")
-    def _inverter_batteries(self) -> Config:
-        known = {b.name for b in self.batteries}
-        known |= {g.name for g in self.groups}
+    def _output_references(self) -> Config:
+        """Every output that names a battery (inverters, venus, mqtt_json_output) names a
+        configured battery or group."""
+        known = {b.name for b in self.batteries} | {g.name for g in self.groups}
+        outputs = [
+            *(
+                (("inverters", i, "battery"), f"inverter {o.link_name!r}", o.battery)
+                for i, o in enumerate(self.inverters)
+            ),
+            *(
+                (("venus", i, "battery"), f"venus entry for {o.battery!r}", o.battery)
+                for i, o in enumerate(self.venus)
+            ),
+            *(
+                (("mqtt_json_output", i, "battery"), f"mqtt_json_output {o.topic!r}", o.battery)
+                for i, o in enumerate(self.mqtt_json_output)
+            ),
+        ]
+        for loc, what, battery in outputs:
+            if battery not in known:
+                raise located_error(
+                    loc,
+                    f"{what}: battery {battery!r} is not a configured battery or group "
+                    f"(known: {', '.join(sorted(known)) or 'none'})",
+                    battery,
+                )
         names: set[str] = set()
         for i, inverter in enumerate(self.inverters):
-            if inverter.battery not in known:
-                raise located_error(
-                    ("inverters", i, "battery"),
-                    f"inverter {inverter.link_name!r}: battery {inverter.battery!r} is not a "
-                    f"configured battery or group (known: {', '.join(sorted(known)) or 'none'})",
-                    inverter.battery,
-                )
             if inverter.link_name in names:
                 raise located_error(
                     ("inverters", i, "name"),

@@ -21,14 +21,15 @@ from batmux.runtime.wiring import wire
 from mqtt_helpers import running
 
 
-def config_data(state_dir: Path) -> dict[str, Any]:
+def config_data(state_dir: Path, publish_period: float = 0.2) -> dict[str, Any]:
     return {
         "sample_period": 0.1,
-        "publish_period": 0.2,
+        "publish_period": publish_period,
         "state_dir": str(state_dir),
+        # JBD answers every request; a simulated JK only streams a frame every 0.5 s
         "batteries": [
-            {"name": "charging", "type": "jk", "sim": {"cells": 16, "current": 40.0}},
-            {"name": "discharging", "type": "jk", "sim": {"cells": 8, "current": -25.0}},
+            {"name": "charging", "type": "jbd", "sim": {"cells": 16, "current": 40.0}},
+            {"name": "discharging", "type": "jbd", "sim": {"cells": 8, "current": -25.0}},
         ],
     }
 
@@ -96,12 +97,14 @@ def wait_meters(state_dir: Path, above: float, proc: subprocess.Popen[bytes]) ->
 def test_meters_survive_kill_9(tmp_path: Path) -> None:
     state_dir = tmp_path / "state"
     config_path = tmp_path / "batmux.yaml"
-    config_path.write_text(yaml.safe_dump(config_data(state_dir)))
+    # The gateway saves on its first publish, then every SAVE_PERIOD_S (10 s): a first publish
+    # after ~5 samples gives a non-zero count to kill the process on.
+    config_path.write_text(yaml.safe_dump(config_data(state_dir, publish_period=0.5)))
 
     proc = start_batmux(config_path, tmp_path)
     try:
         first = wait_meters(state_dir, 0.0, proc)
-        time.sleep(0.5)  # let a few more saves happen, then pull the plug mid-run
+        time.sleep(0.3)  # pull the plug mid-run, between saves
         os.kill(proc.pid, signal.SIGKILL)
         assert proc.wait(5) == -signal.SIGKILL
     finally:

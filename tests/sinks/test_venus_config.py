@@ -9,7 +9,13 @@ from batmux.errors import ConfigError
 
 
 def test_defaults_and_names() -> None:
-    cfg = parse_config({"venus": [{"battery": "bank-1"}], "victron_input": {}})
+    cfg = parse_config(
+        {
+            "batteries": [{"name": "bank-1", "type": "jk"}],
+            "venus": [{"battery": "bank-1"}],
+            "victron_input": {},
+        }
+    )
     venus = cfg.venus[0]
     assert venus.service_name == "com.victronenergy.battery.bank_1"
     assert (venus.device_instance, venus.is_bms, venus.disconnect_timeout) == (100, True, 60.0)
@@ -43,6 +49,7 @@ def test_shunt_sign() -> None:
         ([{"battery": "a", "disconnect_timeout": 0}], "greater than 0"),
         ([{"battery": "a", "name": "x.y"}], "letters, digits"),
         ([{"battery": "a", "colour": "red"}], "unknown key"),
+        ([{"battery": "nope"}], "not a configured battery or group"),
     ],
 )
 def test_bad_venus_config(venus: list[dict[str, object]], message: str) -> None:

@@ -205,7 +205,12 @@ async def _wait_name(monitor, name: str, timeout: float = 3.0) -> None:
 async def test_gateway_sink_adapter(dbus_address: str, monitor, monkeypatch) -> None:
     """venus_sink(gateway) serves config.venus from gateway.hub (system bus via the env var)."""
     monkeypatch.setenv("DBUS_SYSTEM_BUS_ADDRESS", dbus_address)
-    config = parse_config({"venus": [{"battery": "bank", "device_instance": 100}]})
+    config = parse_config(
+        {
+            "batteries": [{"name": "bank", "type": "jk"}],
+            "venus": [{"battery": "bank", "device_instance": 100}],
+        }
+    )
     hub = StateHub()
     hub.publish([bank_state()])
     task = asyncio.create_task(venus_sink(SimpleNamespace(config=config, hub=hub)))

@@ -105,7 +105,12 @@ async def test_batmux_remote_reads_state_json(json_broker) -> None:
 
 
 async def test_output_sink_publishes_schema(json_broker) -> None:
-    config = parse_config({"mqtt_json_output": [{"battery": "bank", "topic": "out/bank"}]})
+    config = parse_config(
+        {
+            "batteries": [{"name": "bank", "type": "jk"}],
+            "mqtt_json_output": [{"battery": "bank", "topic": "out/bank"}],
+        }
+    )
     hub = StateHub()
     [sink] = create_outputs(hub, config.mqtt_json_output, json_broker.url)
     received: list[bytes] = []

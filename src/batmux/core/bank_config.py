@@ -34,7 +34,7 @@ class TableConfig(_Strict):
 
     @property
     def table(self) -> t.Table:
-        return t.Table(tuple(self.x), tuple(self.y))
+        return t.cached_table(tuple(self.x), tuple(self.y))
 
     @classmethod
     def of(cls, table: t.Table) -> TableConfig:

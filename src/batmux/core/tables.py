@@ -8,7 +8,8 @@ they must be strictly monotonic: a table that doubles back is a config error.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import lru_cache
 from itertools import pairwise
 
 
@@ -16,14 +17,23 @@ from itertools import pairwise
 class Table:
     x: tuple[float, ...]
     y: tuple[float, ...]
+    # (x, y) sorted by x once, not on every lookup (tables run per battery per publish)
+    _pairs: tuple[tuple[float, float], ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         problem = table_problem(self.x, self.y)
         if problem:
             raise ValueError(problem)
+        object.__setattr__(self, "_pairs", tuple(sorted(zip(self.x, self.y, strict=True))))
 
     def __call__(self, value: float) -> float:
-        return interpolate(self.x, self.y, value)
+        return _lookup(self._pairs, value)
+
+
+@lru_cache(maxsize=256)
+def cached_table(x: tuple[float, ...], y: tuple[float, ...]) -> Table:
+    """One ``Table`` per distinct (x, y): config tables are read on every publish."""
+    return Table(x, y)
 
 
 def table_problem(x: Sequence[float], y: Sequence[float]) -> str | None:
@@ -41,7 +51,10 @@ def table_problem(x: Sequence[float], y: Sequence[float]) -> str | None:
 
 
 def interpolate(x: Sequence[float], y: Sequence[float], value: float) -> float:
-    pairs = sorted(zip(x, y, strict=True))
+    return _lookup(tuple(sorted(zip(x, y, strict=True))), value)
+
+
+def _lookup(pairs: tuple[tuple[float, float], ...], value: float) -> float:
     if value <= pairs[0][0]:
         return pairs[0][1]
     if value >= pairs[-1][0]:

@@ -37,18 +37,20 @@ class CaptureRing:
     """The last ``size`` raw chunks of one device."""
 
     def __init__(self, size: int = DEFAULT_SIZE, clock: Callable[[], float] = time.time) -> None:
-        self._entries: deque[CaptureEntry] = deque(maxlen=size)
+        # Raw (timestamp, direction, bytes): this runs for every chunk of every device, and
+        # most entries fall out of the ring unread, so hex conversion waits for entries().
+        self._entries: deque[tuple[float, str, bytes]] = deque(maxlen=size)
         self._clock = clock
 
     def record(self, direction: str, data: bytes) -> None:
-        self._entries.append(CaptureEntry(self._clock(), direction, bytes(data).hex()))
+        self._entries.append((self._clock(), direction, bytes(data)))
 
     def attach(self, driver: Any) -> None:
         """Feed this ring from a ``BleDriver`` (sets its ``on_raw`` hook)."""
         driver.on_raw = self.record
 
     def entries(self) -> list[CaptureEntry]:
-        return list(self._entries)
+        return [CaptureEntry(t, direction, data.hex()) for t, direction, data in self._entries]
 
     def __len__(self) -> int:
         return len(self._entries)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 
 @dataclass
@@ -26,4 +26,5 @@ class Health:
         self.last_error_at = time.time()
 
     def to_json(self) -> dict[str, object]:
-        return asdict(self)
+        # Flat scalars only, so a shallow copy equals asdict() at a fraction of its cost.
+        return dict(self.__dict__)

@@ -15,8 +15,10 @@ from batmux.model.alarms import Alarm
 
 ExtraValue = float | int | str | bool
 
+_set = object.__setattr__  # how a frozen dataclass sets its own fields
 
-@dataclass(frozen=True, slots=True)
+
+@dataclass(frozen=True, slots=True, init=False)
 class BatterySample:
     """One reading of one battery. Derived values (power, cell statistics) are computed here."""
 
@@ -40,9 +42,50 @@ class BatterySample:
     # Values a family carries beyond the common model (uptime_s, balance_current, alarm_bits...).
     extra: Mapping[str, ExtraValue] = field(default_factory=dict)
 
-    def __post_init__(self) -> None:
-        if self.power_w is None and self.voltage_v is not None and self.current_a is not None:
-            object.__setattr__(self, "power_w", round(self.voltage_v * self.current_a, 3))
+    # Written out instead of the generated __init__ + __post_init__: a sample is built for
+    # every frame of every battery, and this is about a third cheaper. Same fields, same
+    # defaults, same rule: power is derived from V·I when not given.
+    def __init__(
+        self,
+        timestamp: float,
+        voltage_v: float | None = None,
+        current_a: float | None = None,
+        power_w: float | None = None,
+        soc_pct: float | None = None,
+        charge_ah: float | None = None,
+        capacity_ah: float | None = None,
+        cycles: float | None = None,
+        cell_voltages_v: tuple[float, ...] = (),
+        temperatures_c: tuple[float, ...] = (),
+        mos_temperature_c: float | None = None,
+        charge_enabled: bool | None = None,
+        discharge_enabled: bool | None = None,
+        balancing: bool | None = None,
+        soh_pct: float | None = None,
+        alarms: frozenset[Alarm] = frozenset(),
+        warnings: frozenset[Alarm] = frozenset(),
+        extra: Mapping[str, ExtraValue] | None = None,
+    ) -> None:
+        if power_w is None and voltage_v is not None and current_a is not None:
+            power_w = round(voltage_v * current_a, 3)
+        _set(self, "timestamp", timestamp)
+        _set(self, "voltage_v", voltage_v)
+        _set(self, "current_a", current_a)
+        _set(self, "power_w", power_w)
+        _set(self, "soc_pct", soc_pct)
+        _set(self, "charge_ah", charge_ah)
+        _set(self, "capacity_ah", capacity_ah)
+        _set(self, "cycles", cycles)
+        _set(self, "cell_voltages_v", cell_voltages_v)
+        _set(self, "temperatures_c", temperatures_c)
+        _set(self, "mos_temperature_c", mos_temperature_c)
+        _set(self, "charge_enabled", charge_enabled)
+        _set(self, "discharge_enabled", discharge_enabled)
+        _set(self, "balancing", balancing)
+        _set(self, "soh_pct", soh_pct)
+        _set(self, "alarms", alarms)
+        _set(self, "warnings", warnings)
+        _set(self, "extra", {} if extra is None else extra)
 
     # -- derived cell statistics -------------------------------------------------------------
     @property
@@ -90,26 +133,33 @@ class BatterySample:
         out: dict[str, Any] = {}
         for model_name, json_name in JSON_NAMES.items():
             value = getattr(self, model_name)
-            if value is None or value == () or value == frozenset():
+            if value is None:
                 continue
             if isinstance(value, tuple):
+                if not value:
+                    continue
                 value = list(value)
             elif isinstance(value, frozenset):
-                value = sorted(str(a) for a in value)
+                if not value:
+                    continue
+                value = sorted([str(a) for a in value])
             out[json_name] = value
         for key, value in self.extra.items():
             out.setdefault(key, value)
         return out
 
     def cell_stats_json(self) -> dict[str, Any]:
-        if not self.cell_voltages_v:
+        """The derived cell statistics (same values as the properties, one pass each)."""
+        cells = self.cell_voltages_v
+        if not cells:
             return {}
+        low, high = min(cells), max(cells)
         return {
-            "cell_min": self.min_cell_v,
-            "cell_max": self.max_cell_v,
-            "cell_delta": self.delta_cell_v,
-            "cell_min_id": self.min_cell_id,
-            "cell_max_id": self.max_cell_id,
+            "cell_min": low,
+            "cell_max": high,
+            "cell_delta": round(high - low, 4),
+            "cell_min_id": cells.index(low) + 1,
+            "cell_max_id": cells.index(high) + 1,
         }
 
 

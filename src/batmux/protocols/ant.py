@@ -16,10 +16,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from batmux.errors import CorruptFrame, ProtocolError
+from batmux.errors import ProtocolError
 from batmux.model.alarms import Alarm
 from batmux.model.sample import BatterySample, ExtraValue
-from batmux.protocols.base import Codec, Field, modbus_crc16, read_table, require_length
+from batmux.protocols.base import (
+    Field,
+    ResyncCodec,
+    modbus_crc16,
+    read_table,
+    require_length,
+)
 
 HEADER, TRAILER = b"\x7e\xa1", b"\xaa\x55"
 FUNC_STATUS, FUNC_DEVICE_INFO, FUNC_WRITE = 0x01, 0x02, 0x51
@@ -106,50 +112,16 @@ def _valid(frame: bytes) -> bool:
     return frame.endswith(TRAILER) and _crc(frame[:-4]) == frame[-4:-2]
 
 
-class AntCodec(Codec):
+class AntCodec(ResyncCodec):
     """Reassembles ANT replies by declared length (device info: by trailer + CRC)."""
 
     name = "ant"
-    max_buffer = 1024
+    header = HEADER
+    max_buffer = MAX_FRAME
 
-    def __init__(self) -> None:
-        super().__init__()
-        self._buffer = bytearray()
-
-    def feed(self, chunk: bytes) -> list[bytes]:
-        buf = self._buffer
-        buf += chunk
-        frames: list[bytes] = []
-        while True:
-            start = buf.find(HEADER)
-            if start < 0:
-                del buf[: max(0, len(buf) - 1)]  # keep a possible partial header
-                break
-            del buf[:start]
-            if len(buf) < 6:
-                break
-            total = self._frame_length(buf)
-            if total is None:  # device info without a fitting trailer yet
-                if len(buf) >= MAX_FRAME:
-                    self.reject(CorruptFrame("ANT device-info reply: no valid end found"))
-                    del buf[:2]
-                    continue
-                break
-            if len(buf) < total:
-                if len(buf) > self.max_buffer:
-                    del buf[:2]
-                break
-            frame = bytes(buf[:total])
-            if not _valid(frame):
-                self.reject(CorruptFrame(f"ANT reply 0x{frame[2]:02x}: CRC/trailer mismatch"))
-                del buf[:2]
-                continue
-            del buf[:total]
-            frames.append(frame)
-        return frames
-
-    @staticmethod
-    def _frame_length(buf: bytearray) -> int | None:
+    def frame_length(self, buf: bytearray) -> int | None:
+        if len(buf) < 6:
+            return None
         if buf[2] != REPLY_DEVICE_INFO:
             return buf[5] + 10
         end = buf.find(TRAILER, 8)
@@ -157,7 +129,10 @@ class AntCodec(Codec):
             if _valid(bytes(buf[: end + 2])):
                 return end + 2
             end = buf.find(TRAILER, end + 1)
-        return None
+        return None  # device info without a fitting trailer yet
+
+    def check(self, frame: bytes) -> str | None:
+        return None if _valid(frame) else f"reply 0x{frame[2]:02x}: CRC/trailer mismatch"
 
     def decode(self, frames: Sequence[bytes], timestamp: float = 0.0) -> BatterySample:
         status = [f for f in frames if len(f) > 10 and f[2] == REPLY_STATUS]

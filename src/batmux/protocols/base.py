@@ -15,8 +15,9 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import ClassVar
+from zlib import adler32
 
-from batmux.errors import ProtocolError, TruncatedFrame
+from batmux.errors import CorruptFrame, ProtocolError, TruncatedFrame
 from batmux.model.sample import BatterySample
 
 
@@ -51,6 +52,68 @@ class Codec(ABC):
         self.last_error = error
 
 
+class ResyncCodec(Codec):
+    """Reassembly for byte streams whose frames start with a marker.
+
+    Find the marker, learn the frame's length, verify the whole frame; on any failure drop one
+    byte and search again, so a bad frame never swallows the good one behind it. A family says
+    only what is particular to it: ``header``, ``frame_length`` and ``check``.
+    """
+
+    header: ClassVar[bytes]
+    max_buffer: ClassVar[int] = 1024
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._buffer = bytearray()
+
+    def find_start(self, buf: bytearray) -> int:
+        return buf.find(self.header)
+
+    @abstractmethod
+    def frame_length(self, buf: bytearray) -> int | None:
+        """Length of the frame at ``buf[0]``; None if more bytes are needed to know, 0 if the
+        marker at ``buf[0]`` is data rather than a frame start."""
+
+    @abstractmethod
+    def check(self, frame: bytes) -> str | None:
+        """Why a complete frame is corrupt, or None when it is good."""
+
+    def on_frame(self, frame: bytes) -> None:
+        """Hook for frames that set codec state (device info, settings)."""
+
+    def feed(self, chunk: bytes) -> list[bytes]:
+        buf = self._buffer
+        buf += chunk
+        frames: list[bytes] = []
+        while True:
+            start = self.find_start(buf)
+            if start < 0:
+                del buf[: max(0, len(buf) - len(self.header) + 1)]  # keep a partial marker
+                break
+            del buf[:start]
+            total = self.frame_length(buf)
+            if total == 0:
+                del buf[:1]
+                continue
+            if total is None or len(buf) < total:
+                if len(buf) <= self.max_buffer:
+                    break  # wait for the rest
+                self.reject(TruncatedFrame(f"{self.name}: no complete frame in {len(buf)} bytes"))
+                del buf[:1]
+                continue
+            frame = bytes(buf[:total])
+            reason = self.check(frame)
+            if reason is not None:
+                self.reject(CorruptFrame(f"{self.name}: {reason}"))
+                del buf[:1]
+                continue
+            del buf[:total]
+            frames.append(frame)
+            self.on_frame(frame)
+        return frames
+
+
 @dataclass(frozen=True, slots=True)
 class Field:
     """One entry of a byte-layout table: name, offset, size, signedness, scale."""
@@ -73,17 +136,43 @@ def read_table(table: Sequence[Field], frame: bytes, shift: int = 0) -> dict[str
     return {f.name: round(f.read(frame, shift), 6) for f in table}
 
 
-def sum8(data: bytes) -> int:
-    return sum(data) & 0xFF
+def sum8(data: bytes | bytearray | memoryview) -> int:
+    """Low byte of the byte sum.
+
+    Done in C: Adler-32's low half is 1 + Σ bytes (mod 65521), and 256 bytes sum to at most
+    65280, so per 256-byte piece ``adler32 & 0xFFFF`` - 1 is that piece's exact byte sum.
+    """
+    n = len(data)
+    if n <= 256:
+        return ((adler32(data) & 0xFFFF) - 1) & 0xFF
+    if n <= 512:  # e.g. a 300-byte JK frame: two pieces, no loop
+        return ((adler32(data[:256]) & 0xFFFF) + (adler32(data[256:]) & 0xFFFF) - 2) & 0xFF
+    total = 0
+    view = memoryview(data)
+    for start in range(0, len(view), 256):
+        total += (adler32(view[start : start + 256]) & 0xFFFF) - 1
+    return total & 0xFF
+
+
+def _crc16_table() -> tuple[int, ...]:
+    table = []
+    for byte in range(256):
+        crc = byte
+        for _ in range(8):
+            crc = (crc >> 1) ^ 0xA001 if crc & 1 else crc >> 1
+        table.append(crc)
+    return tuple(table)
+
+
+_CRC16_TABLE = _crc16_table()
 
 
 def modbus_crc16(data: bytes) -> int:
-    """CRC-16/MODBUS (poly 0xA001 reflected, init 0xFFFF)."""
+    """CRC-16/MODBUS (poly 0xA001 reflected, init 0xFFFF), one table lookup per byte."""
     crc = 0xFFFF
+    table = _CRC16_TABLE
     for byte in data:
-        crc ^= byte
-        for _ in range(8):
-            crc = (crc >> 1) ^ 0xA001 if crc & 1 else crc >> 1
+        crc = (crc >> 8) ^ table[(crc ^ byte) & 0xFF]
     return crc
 
 

@@ -17,10 +17,10 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from batmux.errors import CorruptFrame, ProtocolError
+from batmux.errors import ProtocolError
 from batmux.model.alarms import Alarm
 from batmux.model.sample import BatterySample, ExtraValue
-from batmux.protocols.base import Codec, Field, read_table, sum8
+from batmux.protocols.base import Field, ResyncCodec, read_table, sum8
 
 START, LENGTH, FRAME_LEN = 0xA5, 0x08, 13
 HOST_BLE, HOST_ALT, REPLY_ADDR = 0x80, 0x40, 0x01
@@ -119,38 +119,20 @@ def _numbered(frames: list[bytes], per_frame: int, size: int) -> list[int]:
     return values
 
 
-class DalyCodec(Codec):
+class DalyCodec(ResyncCodec):
     """13-byte reply stream; decodes whatever subset of 0x90..0x98 replies it is given."""
 
     name = "daly"
+    header = bytes([START])
     max_buffer = 512
 
-    def __init__(self) -> None:
-        super().__init__()
-        self._buffer = bytearray()
+    def frame_length(self, buf: bytearray) -> int | None:
+        return FRAME_LEN
 
-    def feed(self, chunk: bytes) -> list[bytes]:
-        buf = self._buffer
-        buf += chunk
-        frames: list[bytes] = []
-        while True:
-            start = buf.find(bytes([START]))
-            if start < 0:
-                buf.clear()
-                break
-            del buf[:start]
-            if len(buf) < FRAME_LEN:
-                break
-            candidate = bytes(buf[:FRAME_LEN])
-            if not is_valid(candidate) or candidate[1] != REPLY_ADDR:
-                self.reject(CorruptFrame(f"Daly reply {candidate[:4].hex()}…: bad checksum"))
-                del buf[:1]
-                continue
-            del buf[:FRAME_LEN]
-            frames.append(candidate)
-        if len(buf) > self.max_buffer:
-            buf.clear()
-        return frames
+    def check(self, frame: bytes) -> str | None:
+        if not is_valid(frame) or frame[1] != REPLY_ADDR:
+            return f"reply {frame[:4].hex()}…: bad checksum"
+        return None
 
     def decode(self, frames: Sequence[bytes], timestamp: float = 0.0) -> BatterySample:
         soc = _by_cmd(frames, CMD_SOC)

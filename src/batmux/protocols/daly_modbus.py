@@ -15,9 +15,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from batmux.errors import CorruptFrame, ProtocolError, TruncatedFrame
+from batmux.errors import ProtocolError, TruncatedFrame
 from batmux.model.sample import BatterySample, ExtraValue
-from batmux.protocols.base import Codec, Field, modbus_crc16, read_table
+from batmux.protocols.base import Field, ResyncCodec, modbus_crc16, read_table
 from batmux.protocols.daly import FAULT_ALARMS, FAULT_WARNINGS
 
 START, READ, WRITE = 0xD2, 0x03, 0x06
@@ -102,47 +102,29 @@ def is_settings(frame: bytes) -> bool:
     return frame[1] == READ and frame[2] == 2 * SETTINGS_REGS
 
 
-class DalyModbusCodec(Codec):
+class DalyModbusCodec(ResyncCodec):
     """Reassembles ``D2`` replies by byte count; remembers the rated capacity from settings."""
 
     name = "daly_modbus"
-    max_buffer = 1024
+    header = bytes([START])
 
     def __init__(self) -> None:
         super().__init__()
-        self._buffer = bytearray()
         self.rated_capacity_ah: float | None = None
 
-    def feed(self, chunk: bytes) -> list[bytes]:
-        buf = self._buffer
-        buf += chunk
-        frames: list[bytes] = []
-        while True:
-            start = buf.find(bytes([START]))
-            if start < 0:
-                buf.clear()
-                break
-            del buf[:start]
-            if len(buf) < 3:
-                break
-            if buf[1] not in (READ, WRITE):
-                del buf[:1]
-                continue
-            total = 8 if buf[1] == WRITE else buf[2] + 5
-            if len(buf) < total:
-                if len(buf) > self.max_buffer:
-                    del buf[:1]
-                break
-            frame = bytes(buf[:total])
-            if not crc_ok(frame):
-                self.reject(CorruptFrame(f"Daly D2 reply ({total} bytes): CRC mismatch"))
-                del buf[:1]
-                continue
-            del buf[:total]
-            frames.append(frame)
-            if is_settings(frame):
-                self.rated_capacity_ah = read_table(SETTINGS, frame)["rated_capacity"]
-        return frames
+    def frame_length(self, buf: bytearray) -> int | None:
+        if len(buf) < 3:
+            return None
+        if buf[1] not in (READ, WRITE):
+            return 0
+        return 8 if buf[1] == WRITE else buf[2] + 5
+
+    def check(self, frame: bytes) -> str | None:
+        return None if crc_ok(frame) else f"reply ({len(frame)} bytes): CRC mismatch"
+
+    def on_frame(self, frame: bytes) -> None:
+        if is_settings(frame):
+            self.rated_capacity_ah = read_table(SETTINGS, frame)["rated_capacity"]
 
     def decode(self, frames: Sequence[bytes], timestamp: float = 0.0) -> BatterySample:
         for f in frames:

@@ -13,10 +13,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from batmux.errors import CorruptFrame, ProtocolError
+from batmux.errors import ProtocolError
 from batmux.model.alarms import Alarm
 from batmux.model.sample import BatterySample, ExtraValue
-from batmux.protocols.base import Codec, Field, read_table, require_length
+from batmux.protocols.base import Field, ResyncCodec, read_table, require_length
 
 START, END = 0xDD, 0x77
 READ, WRITE = 0xA5, 0x5A
@@ -114,44 +114,23 @@ def decode_cells(frame: bytes) -> tuple[float, ...]:
     )
 
 
-class JbdCodec(Codec):
+class JbdCodec(ResyncCodec):
     """Reassembles ``DD … 77`` replies; decodes a 0x03 reply plus an optional 0x04 reply."""
 
     name = "jbd"
-    max_buffer = 1024
+    header = bytes([START])
 
-    def __init__(self) -> None:
-        super().__init__()
-        self._buffer = bytearray()
+    def frame_length(self, buf: bytearray) -> int | None:
+        if len(buf) < 4:
+            return None
+        if buf[2] not in (0x00, 0x80):  # status byte: a 0xDD inside data, not a frame start
+            return 0
+        return buf[3] + 7
 
-    def feed(self, chunk: bytes) -> list[bytes]:
-        buf = self._buffer
-        buf += chunk
-        frames: list[bytes] = []
-        while True:
-            start = buf.find(bytes([START]))
-            if start < 0:
-                buf.clear()
-                break
-            del buf[:start]
-            if len(buf) < 4:
-                break
-            if buf[2] not in (0x00, 0x80):  # status byte: a 0xDD inside data, not a frame start
-                del buf[:1]
-                continue
-            total = buf[3] + 7
-            if len(buf) < total:
-                if len(buf) > self.max_buffer:
-                    del buf[:1]
-                break
-            frame = bytes(buf[:total])
-            if frame[-1] != END or checksum(frame[2:-3]) != int.from_bytes(frame[-3:-1], "big"):
-                self.reject(CorruptFrame(f"JBD reply 0x{frame[1]:02x}: checksum/end mismatch"))
-                del buf[:1]
-                continue
-            del buf[:total]
-            frames.append(frame)
-        return frames
+    def check(self, frame: bytes) -> str | None:
+        if frame[-1] != END or checksum(frame[2:-3]) != int.from_bytes(frame[-3:-1], "big"):
+            return f"reply 0x{frame[1]:02x}: checksum/end mismatch"
+        return None
 
     def decode(self, frames: Sequence[bytes], timestamp: float = 0.0) -> BatterySample:
         basic = [f for f in frames if len(f) > 4 and f[1] == REG_BASIC and f[2] == 0]

@@ -15,11 +15,12 @@ from __future__ import annotations
 import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
+from operator import truediv
 
-from batmux.errors import CorruptFrame, ProtocolError
+from batmux.errors import ProtocolError
 from batmux.model.alarms import Alarm
 from batmux.model.sample import BatterySample
-from batmux.protocols.base import Codec, Field, require_length, sum8
+from batmux.protocols.base import Field, ResyncCodec, require_length, sum8
 
 HEADER = bytes.fromhex("55aaeb90")
 COMMAND_HEADER = bytes.fromhex("aa5590eb")
@@ -99,6 +100,7 @@ class Layout:
         return _CELL_STRUCTS[self.cell_slots]
 
 
+_THOUSANDS = (1000,) * 32
 _CELL_STRUCTS = {n: struct.Struct(f"<{n}H") for n in (24, 32)}
 JK02_24S = Layout("jk02_24s", 24, 0, 0, mos_temp_offset=134, alarm_offset=136, alarm_size=2)
 JK02_32S = Layout("jk02_32s", 32, 16, 32, mos_temp_offset=144, alarm_offset=166, alarm_size=4)
@@ -164,15 +166,17 @@ def guess_layout(frame: bytes) -> Layout:
 
 
 def decode_cell_info(frame: bytes, layout: Layout, timestamp: float = 0.0) -> BatterySample:
-    require_length(frame, FRAME_LEN, "JK cell info")
+    if len(frame) < FRAME_LEN:
+        require_length(frame, FRAME_LEN, "JK cell info")  # raises TruncatedFrame
     if frame[4] != TYPE_CELLS:
         raise ProtocolError(f"JK frame type 0x{frame[4]:02x} is not cell info")
     a, b = layout.a, layout.b
     mask = int.from_bytes(frame[54 + a : 58 + a], "little")
-    raw_cells = layout.cells.unpack_from(frame, 6)
+    raw_cells = _CELL_STRUCTS[layout.cell_slots].unpack_from(frame, 6)
     count = mask.bit_count() if mask else sum(1 for v in raw_cells if v)
-    # x / 1000 of an integer is the nearest double to the decimal value: no rounding needed.
-    cells = tuple([v / 1000 for v in raw_cells[:count]])
+    # x / 1000 of an integer is the nearest double to the decimal value: no rounding needed
+    # (and map() keeps the per-cell loop in C).
+    cells = tuple(map(truediv, raw_cells[:count], _THOUSANDS))
     (mv, _mw, ma, t1, t2, bal_ma, balancing, soc, mah, cap_mah, cycles, cycle_mah, soh, _pre,
      _user, uptime, chg, dchg) = _TAIL.unpack_from(frame, 118 + b)  # fmt: skip
     mos = int.from_bytes(frame[layout.mos_temp_offset : layout.mos_temp_offset + 2], "little",
@@ -217,16 +221,16 @@ def decode_cell_info(frame: bytes, layout: Layout, timestamp: float = 0.0) -> Ba
     )
 
 
-class JkCodec(Codec):
+class JkCodec(ResyncCodec):
     """Reassembles JK02 frames; decodes with a fixed layout or one detected from device info."""
 
     name = "jk"
+    header = HEADER
     fixed_layout: Layout | None = None
     max_buffer = 4096
 
     def __init__(self) -> None:
         super().__init__()
-        self._buffer = bytearray()
         self.device_info: DeviceInfo | None = None
         self.nominal_capacity_ah: float | None = None
 
@@ -236,34 +240,19 @@ class JkCodec(Codec):
             return self.fixed_layout
         return self.device_info.layout if self.device_info else None
 
-    def feed(self, chunk: bytes) -> list[bytes]:
-        buf = self._buffer
-        buf += chunk
-        frames: list[bytes] = []
-        while True:
-            start = buf.find(HEADER)
-            if start < 0:
-                del buf[: max(0, len(buf) - len(HEADER) + 1)]  # keep a possible partial header
-                break
-            del buf[:start]
-            if len(buf) < FRAME_LEN:
-                if len(buf) > self.max_buffer:
-                    del buf[:1]
-                break
-            frame = bytes(buf[:FRAME_LEN])
-            if sum8(frame[:299]) != frame[299] or frame[4] not in FRAME_TYPES:
-                self.reject(
-                    CorruptFrame(f"JK frame checksum/type mismatch (type 0x{frame[4]:02x})")
-                )
-                del buf[:1]  # resync on the next header, which may sit inside this window
-                continue
-            del buf[:FRAME_LEN]
-            frames.append(frame)
-            if frame[4] == TYPE_DEVICE:
-                self.device_info = decode_device_info(frame)
-            elif frame[4] == TYPE_SETTINGS:
-                self.nominal_capacity_ah = int.from_bytes(frame[130:134], "little") / 1000
-        return frames
+    def frame_length(self, buf: bytearray) -> int | None:
+        return FRAME_LEN  # some modules send 320 bytes: the tail is skipped by the resync
+
+    def check(self, frame: bytes) -> str | None:
+        if sum8(memoryview(frame)[:299]) != frame[299] or frame[4] not in FRAME_TYPES:
+            return f"frame checksum/type mismatch (type 0x{frame[4]:02x})"
+        return None
+
+    def on_frame(self, frame: bytes) -> None:
+        if frame[4] == TYPE_DEVICE:
+            self.device_info = decode_device_info(frame)
+        elif frame[4] == TYPE_SETTINGS:
+            self.nominal_capacity_ah = int.from_bytes(frame[130:134], "little") / 1000
 
     def decode(self, frames: Sequence[bytes], timestamp: float = 0.0) -> BatterySample:
         cell_frame = None

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from batmux.errors import CorruptFrame, ProtocolError
+from batmux.errors import ProtocolError
 from batmux.model.alarms import Alarm
 from batmux.model.sample import BatterySample
-from batmux.protocols.base import Codec, Field, read_table
+from batmux.protocols.base import Field, ResyncCodec, read_table
 
 REQ_HEAD, REPLY_HEAD = 0xEE, 0xCC
 FRAME_LEN = 20
@@ -73,35 +73,20 @@ def parse_request(data: bytes) -> int | None:
     return data[1]
 
 
-class SokCodec(Codec):
+class SokCodec(ResyncCodec):
     """Cuts the stream into 20-byte ``CC Fx`` frames, CRC-checked; resyncs on the header."""
 
     name = "sok"
+    header = bytes([REPLY_HEAD])
 
-    def __init__(self) -> None:
-        super().__init__()
-        self._buffer = bytearray()
+    def find_start(self, buf: bytearray) -> int:
+        return _find_header(buf)
 
-    def feed(self, chunk: bytes) -> list[bytes]:
-        buf = self._buffer
-        buf += chunk
-        frames: list[bytes] = []
-        while True:
-            start = _find_header(buf)
-            if start < 0:
-                del buf[: max(0, len(buf) - 1)]  # keep a lone trailing 0xCC
-                break
-            del buf[:start]
-            if len(buf) < FRAME_LEN:
-                break
-            frame = bytes(buf[:FRAME_LEN])
-            if crc8(frame[:-1]) != frame[-1]:
-                self.reject(CorruptFrame(f"SOK frame 0x{frame[1]:02x} CRC mismatch"))
-                del buf[:1]
-                continue
-            del buf[:FRAME_LEN]
-            frames.append(frame)
-        return frames
+    def frame_length(self, buf: bytearray) -> int | None:
+        return FRAME_LEN
+
+    def check(self, frame: bytes) -> str | None:
+        return None if crc8(frame[:-1]) == frame[-1] else f"frame 0x{frame[1]:02x} CRC mismatch"
 
     def decode(self, frames: Sequence[bytes], timestamp: float = 0.0) -> BatterySample:
         by_type: dict[int, bytes] = {}

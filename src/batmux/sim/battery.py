@@ -33,12 +33,13 @@ LFP_OCV: tuple[tuple[float, float], ...] = (
     (100.0, 3.55),
 )
 
+_OCV_SOC = tuple(p[0] for p in LFP_OCV)
+
 
 def lfp_ocv(soc_pct: float) -> float:
     """Cell open-circuit voltage at a SoC, linear between curve points."""
     soc = min(max(soc_pct, 0.0), 100.0)
-    xs = [p[0] for p in LFP_OCV]
-    i = bisect.bisect_right(xs, soc)
+    i = bisect.bisect_right(_OCV_SOC, soc)
     if i >= len(LFP_OCV):
         return LFP_OCV[-1][1]
     (x0, y0), (x1, y1) = LFP_OCV[i - 1], LFP_OCV[i]

@@ -1,9 +1,10 @@
 """A simulated BLE peripheral behind the same interface as ``BleakLink``.
 
 It hosts a ``SimDevice`` (the device side of one protocol). Writes go to the device; the frames
-it answers are split into MTU-sized notifications and delivered after a realistic delay. Fault
-injection lives here because it is a property of the radio/device, not of the protocol:
-``stop_after`` (the device stops answering) and ``corrupt_rate`` (a byte of a frame flipped).
+it answers are split into MTU-sized notifications and delivered after a realistic delay, a few
+notifications per connection event (``chunks_per_event``). Fault injection lives here because
+it is a property of the radio/device, not of the protocol: ``stop_after`` (the device stops
+answering) and ``corrupt_rate`` (a byte of a frame flipped).
 """
 
 from __future__ import annotations
@@ -54,6 +55,7 @@ class SimPeripheral:
         mtu_payload: int = 20,
         latency_s: float = 0.01,
         chunk_gap_s: float = 0.002,
+        chunks_per_event: int = 4,
         stop_after_s: float | None = None,
         corrupt_rate: float = 0.0,
         seed: int = 0,
@@ -64,6 +66,7 @@ class SimPeripheral:
         self.mtu_payload = mtu_payload
         self.latency_s = latency_s
         self.chunk_gap_s = chunk_gap_s
+        self.chunks_per_event = max(1, chunks_per_event)
         self.stop_after_s = stop_after_s
         self.corrupt_rate = corrupt_rate
         self._rng = random.Random(seed)
@@ -147,13 +150,20 @@ class SimPeripheral:
             if self.dead or not self._connected:
                 return
             frame = self._maybe_corrupt(frame)
-            for start in range(0, len(frame), self.mtu_payload):
-                callback = self._callbacks.get(self.device.notify_uuid)
-                if callback is None:
-                    return
-                callback(frame[start : start + self.mtu_payload])
+            mtu, per_event = self.mtu_payload, self.chunks_per_event
+            chunks = [frame[i : i + mtu] for i in range(0, len(frame), mtu)]
+            # Like a BLE connection event, several notifications go out back to back, then
+            # the link waits: the same average rate as one chunk per ``chunk_gap_s``, with one
+            # timer per event instead of one per 20-byte chunk (cheap at hundreds of devices).
+            for first in range(0, len(chunks), per_event):
+                event = chunks[first : first + per_event]
+                for chunk in event:
+                    callback = self._callbacks.get(self.device.notify_uuid)
+                    if callback is None:
+                        return
+                    callback(chunk)
                 if self.chunk_gap_s:
-                    await asyncio.sleep(self.chunk_gap_s)
+                    await asyncio.sleep(self.chunk_gap_s * len(event))
 
     async def _stream(self) -> None:
         period = self.device.stream_period_s or 1.0

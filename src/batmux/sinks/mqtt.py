@@ -21,7 +21,6 @@ import aiomqtt
 
 from batmux.config import MqttConfig
 from batmux.errors import BatmuxError
-from batmux.links.mqtt_cancel import cancel_count, reraise_lost_cancel
 from batmux.model.state import BatteryState
 from batmux.sinks.discovery import Topics, discovery_messages, link_discovery_messages
 
@@ -29,6 +28,11 @@ if TYPE_CHECKING:
     from batmux.runtime.app import Gateway
 
 log = logging.getLogger(__name__)
+
+# The diagnostics JSON is republished at once when a counter other than ``samples`` changes,
+# otherwise at most this often: the sample count alone is not worth a message per battery per
+# publish period.
+DIAGNOSTICS_REFRESH_S = 60.0
 
 
 def client_kwargs(cfg: MqttConfig, will_topic: str | None = None) -> dict[str, Any]:
@@ -59,6 +63,17 @@ def client_kwargs(cfg: MqttConfig, will_topic: str | None = None) -> dict[str, A
     return kwargs
 
 
+async def _publish(
+    client: aiomqtt.Client, topic: str, payload: Any, qos: int = 0, retain: bool = False
+) -> None:
+    await client.publish(topic, payload, qos=qos, retain=retain)
+    # Python 3.11's asyncio.wait_for (used by aiomqtt for QoS 1) can swallow a cancellation
+    # that races with the PUBACK; re-raise it, or the session's TaskGroup never finishes.
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
+
+
 class MqttSink:
     def __init__(self, gateway: Gateway) -> None:
         assert gateway.config.mqtt is not None
@@ -66,7 +81,10 @@ class MqttSink:
         self.cfg = gateway.config.mqtt
         self.topics = Topics(self.cfg.base_topic, self.cfg.discovery_prefix)
         self._announced: dict[str, set[str]] = {}
+        # name → the shape of the last announced state; discovery is rebuilt only on change
+        self._announced_shape: dict[str, tuple[Any, ...]] = {}
         self._availability: dict[str, bool] = {}
+        self._diagnostics_sent: dict[str, tuple[dict[str, Any], float]] = {}
         self.connected = asyncio.Event()
         self.connections = 0
 
@@ -74,28 +92,32 @@ class MqttSink:
         """Stay connected forever; reconnect with backoff after the broker goes away."""
         delay = 1.0
         while True:
+            connections_before = self.connections
             try:
-                await self._session()
-            except aiomqtt.MqttError as exc:
+                # A fresh task per session: Python 3.11's TaskGroup can leave a cancel request
+                # counted on its parent after a child fails, which would poison the next one.
+                await asyncio.create_task(self._session(), name="mqtt-session")
+            except* aiomqtt.MqttError as group:
                 self.connected.clear()
-                log.warning("MQTT: %s; reconnecting in %.0f s", exc, delay)
+                log.warning("MQTT: %s; reconnecting in %.0f s", group.exceptions[0], delay)
+            if self.connections != connections_before:
+                delay = 1.0  # it was connected: retry quickly after a broker restart
             await asyncio.sleep(delay)
-            delay = min(30.0, delay * 2) if not self.connections else min(delay * 2, 5.0)
+            delay = min(30.0, delay * 2)
 
     async def _session(self) -> None:
         kwargs = client_kwargs(self.cfg, self.topics.status)
-        before = cancel_count()
         async with aiomqtt.Client(**kwargs) as client:
-            reraise_lost_cancel(before)
             self.connections += 1
             self._announced.clear()
+            self._announced_shape.clear()
             self._availability.clear()
-            await client.publish(self.topics.status, b"online", qos=1, retain=True)
+            self._diagnostics_sent.clear()
+            await _publish(client, self.topics.status, b"online", qos=1, retain=True)
             await client.subscribe(f"{self.cfg.discovery_prefix}/status")
             for name, runtime in self.gateway.batteries.items():
                 if runtime.cfg.allow_control:
                     await client.subscribe(f"{self.topics.base}/{name}/+/set")
-            reraise_lost_cancel(before)
             self.connected.set()
             log.info("MQTT: connected to %s", self.cfg.url)
             async with asyncio.TaskGroup() as tg:
@@ -103,13 +125,11 @@ class MqttSink:
                 tg.create_task(self._listen(client))
 
     async def _publish_states(self, client: aiomqtt.Client) -> None:
-        before = cancel_count()
         async for snapshot in self.gateway.hub.updates():
             for state in snapshot.values():
                 await self.publish_state(client, state)
             for name, status in list(self.gateway.link_status.items()):
                 await self.publish_link(client, name, status())
-            reraise_lost_cancel(before)
 
     async def publish_link(self, client: aiomqtt.Client, name: str, status: dict[str, Any]) -> None:
         """An inverter link's state and "inverter alive", as its own HA device."""
@@ -117,9 +137,11 @@ class MqttSink:
             done = self._announced.setdefault(name, set())
             for topic, config in link_discovery_messages(name, status, self.topics).items():
                 if topic not in done:
-                    await client.publish(topic, json.dumps(config), qos=1, retain=True)
+                    await _publish(client, topic, json.dumps(config), qos=1, retain=True)
                     done.add(topic)
-        await client.publish(self.topics.state(name), json.dumps(status, default=str), retain=True)
+        await _publish(
+            client, self.topics.state(name), json.dumps(status, default=str), retain=True
+        )
 
     async def publish_state(self, client: aiomqtt.Client, state: BatteryState) -> None:
         name = state.name
@@ -127,24 +149,45 @@ class MqttSink:
         if self.cfg.discovery:
             await self._announce(client, state, payload)
         if state.sample is not None:
-            await client.publish(self.topics.state(name), json.dumps(payload), qos=0, retain=True)
-        if state.diagnostics:
-            await client.publish(
-                self.topics.diagnostics(name), json.dumps(state.diagnostics), retain=True
+            await _publish(client, self.topics.state(name), json.dumps(payload), qos=0, retain=True)
+        if state.diagnostics and self._diagnostics_due(name, state.diagnostics):
+            await _publish(
+                client, self.topics.diagnostics(name), json.dumps(state.diagnostics), retain=True
             )
         if self._availability.get(name) != state.available:
             self._availability[name] = state.available
-            await client.publish(
+            await _publish(
+                client,
                 self.topics.availability(name),
                 b"online" if state.available else b"offline",
                 qos=1,
                 retain=True,
             )
 
+    def _diagnostics_due(self, name: str, diagnostics: dict[str, Any]) -> bool:
+        counters = {k: v for k, v in diagnostics.items() if k != "samples"}
+        now = asyncio.get_running_loop().time()
+        sent = self._diagnostics_sent.get(name)
+        if sent is not None and sent[0] == counters and now - sent[1] < DIAGNOSTICS_REFRESH_S:
+            return False
+        self._diagnostics_sent[name] = (counters, now)
+        return True
+
     async def _announce(
         self, client: aiomqtt.Client, state: BatteryState, payload: dict[str, Any]
     ) -> None:
         runtime = self.gateway.batteries.get(state.name)
+        # Discovery depends only on which keys the state carries (and list lengths), not on
+        # values: skip rebuilding ~50 config dicts per battery per publish when nothing changed.
+        shape = (
+            tuple(payload),
+            len(payload.get("cell_voltages", ())),
+            len(payload.get("temperatures", ())),
+            tuple(state.diagnostics),
+            state.is_group,
+        )
+        if self._announced_shape.get(state.name) == shape:
+            return
         messages = discovery_messages(
             state.name,
             payload,
@@ -157,21 +200,21 @@ class MqttSink:
         done = self._announced.setdefault(state.name, set())
         for topic, config in messages.items():
             if topic not in done:
-                await client.publish(topic, json.dumps(config), qos=1, retain=True)
+                await _publish(client, topic, json.dumps(config), qos=1, retain=True)
                 done.add(topic)
+        self._announced_shape[state.name] = shape
 
     async def _listen(self, client: aiomqtt.Client) -> None:
         birth = f"{self.cfg.discovery_prefix}/status"
-        before = cancel_count()
         async for message in client.messages:
             topic = str(message.topic)
             payload = bytes(message.payload or b"").decode(errors="replace").strip()
             if topic == birth:
                 if payload == "online":  # HA restarted: announce everything again
                     self._announced.clear()
+                    self._announced_shape.clear()
                 continue
             await self._command(topic, payload)
-            reraise_lost_cancel(before)
 
     async def _command(self, topic: str, payload: str) -> None:
         parts = topic.split("/")
