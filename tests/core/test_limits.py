@@ -138,3 +138,21 @@ def test_no_cells_blocks() -> None:
     r = battery_limits(cfg, sample(cells=()), True, LimitState(), 0.0)
     assert r.limits.charge_current_a == 100 and r.limits.charge_voltage_v == pytest.approx(55.2)
     assert r.limits.discharge_voltage_v == pytest.approx(46.4)
+
+
+def test_battery_reporting_its_own_limits_keeps_them_without_cells() -> None:
+    """A Pylontech/BYD battery read over CAN carries CVL/CCL/DCL/DVL but no cell voltages."""
+    own = {"charge_voltage_limit": 53.2, "charge_current_limit": 80.0,
+           "discharge_current_limit": 150.0, "discharge_voltage_limit": 46.0}  # fmt: skip
+    r = battery_limits(CFG, sample(cells=(), extra=own), True, LimitState(), 0.0)
+    assert r.limits.charge_voltage_v == pytest.approx(53.2)
+    assert r.limits.discharge_voltage_v == pytest.approx(46.0)
+    assert (r.limits.charge_current_a, r.charge_rule) == (80.0, "bms")
+    assert (r.limits.discharge_current_a, r.discharge_rule) == (150.0, "bms")
+    assert r.voltage_rule == "bms"
+    # Its own switches and the temperature tables still apply.
+    cold = sample(cells=(), extra=own, temperatures_c=(0.0, 5.0))
+    assert battery_limits(CFG, cold, True, LimitState(), 0.0).limits.charge_current_a == 0
+    # Stale data still means 0 A.
+    stale = battery_limits(CFG, sample(cells=(), extra=own), False, LimitState(), 0.0)
+    assert stale.limits.charge_current_a == 0 and stale.limits.reason == "stale"

@@ -141,13 +141,20 @@ def battery_limits(
     dvl = cells * cfg.cell_voltage_min if cells else None
     if sample is None or not fresh:
         return stale_result(state.cvl.value or 0.0, dvl, state.ccl, state.dcl)
-    if not cells:
+    bms_cvl = _bms_limit(sample, "charge_voltage_limit")
+    if not cells and bms_cvl is None:
         state.ccl.force(0.0)
         state.dcl.force(0.0)
         rule = "no_cell_data"
         limits = ChargeLimits(0.0, 0.0, 0.0, None, compose_reason(rule, rule, rule))
         return LimitResult(limits, rule, rule, rule)
-    cvl, voltage_rule = compute_cvl(cfg, sample, cells, state.cvl, now)
+    if cells:
+        cvl, voltage_rule = compute_cvl(cfg, sample, cells, state.cvl, now)
+    else:
+        # A battery that reports only its own limits (Pylontech/BYD over CAN or Modbus): its
+        # CVL/DVL stand; its current limits still meet the configured maxima and the tables.
+        cvl, voltage_rule = bms_cvl, "bms"
+        dvl = _bms_limit(sample, "discharge_voltage_limit")
     (ccl, charge_rule), (dcl, discharge_rule) = current_targets(cfg, sample)
     _update_latch(cfg, sample, state)
     if state.latched:

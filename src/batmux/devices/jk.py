@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import ClassVar
 
 from batmux.devices.ble_driver import BleDriver, BleSpec
+from batmux.errors import LinkTimeout
 from batmux.links.ble import uuid16
 from batmux.model.sample import BatterySample
 from batmux.protocols import jk
 
 JK_CHAR = uuid16(0xFFE1)
+RESEND_S = 1.0  # re-send a request whose answer did not arrive within this
+STREAM_GAP_S = 2.0  # cell-info frames stream every ~0.5 s; silence this long = stalled
 
 
 def _is_type(frame_type: int):
@@ -32,16 +36,33 @@ class JkDriver(BleDriver):
         self._streaming = False
 
     async def read_sample(self, timeout: float) -> BatterySample:
-        if not getattr(self, "_streaming", False):
-            if self.codec.device_info is None:
-                await self.send(jk.command(jk.REG_DEVICE_INFO))
-                await self.next_frame(_is_type(jk.TYPE_DEVICE), timeout)
-            await self.send(jk.command(jk.REG_CELL_INFO))
-            self._streaming = True
-        else:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        if getattr(self, "_streaming", False):
             self.drain()  # only the freshest streamed frame counts
-        frame = await self.next_frame(_is_type(jk.TYPE_CELLS), timeout)
+            try:
+                frame = await self.next_frame(_is_type(jk.TYPE_CELLS), min(timeout, STREAM_GAP_S))
+                return self.decode_now(self.codec, [frame])
+            except LinkTimeout:
+                self._streaming = False  # the stream stalled: ask for it again below
+        if self.codec.device_info is None:
+            await self._ask(jk.REG_DEVICE_INFO, jk.TYPE_DEVICE, deadline)
+        frame = await self._ask(jk.REG_CELL_INFO, jk.TYPE_CELLS, deadline)
+        self._streaming = True
         return self.decode_now(self.codec, [frame])
+
+    async def _ask(self, register: int, frame_type: int, deadline: float) -> bytes:
+        """Send a request until its answer arrives; a lost or corrupted answer is asked for
+        again after ``RESEND_S`` instead of costing the whole timeout."""
+        loop = asyncio.get_running_loop()
+        while True:
+            await self.send(jk.command(register))
+            wait = min(RESEND_S, deadline - loop.time())
+            try:
+                return await self.next_frame(_is_type(frame_type), max(wait, 0.01))
+            except LinkTimeout:
+                if loop.time() >= deadline - 0.01:
+                    raise
 
     async def _write_switch(self, switch: str, on: bool) -> None:
         await self.send(jk.switch_command(switch, on))
