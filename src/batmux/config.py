@@ -170,15 +170,7 @@ class Config(Strict):
 
     @model_validator(mode="after")
     def _unique_names(self) -> Config:
-        seen: set[str] = set()
-        for i, battery in enumerate(self.batteries):
-            if battery.name in seen:
-                raise located_error(
-                    ("batteries", i, "name"),
-                    f"battery name {battery.name!r} is used twice",
-                    battery.name,
-                )
-            seen.add(battery.name)
+        _reject_duplicates("batteries", "battery", [b.name for b in self.batteries])
         return self
 
     @model_validator(mode="after")
@@ -213,15 +205,7 @@ class Config(Strict):
                     f"(known: {', '.join(sorted(known)) or 'none'})",
                     battery,
                 )
-        names: set[str] = set()
-        for i, inverter in enumerate(self.inverters):
-            if inverter.link_name in names:
-                raise located_error(
-                    ("inverters", i, "name"),
-                    f"inverter name {inverter.link_name!r} is used twice",
-                    inverter.link_name,
-                )
-            names.add(inverter.link_name)
+        _reject_duplicates("inverters", "inverter", [i.link_name for i in self.inverters])
         return self
 
     def battery(self, name: str) -> BatteryConfig:
@@ -229,6 +213,14 @@ class Config(Strict):
             if battery.name == name:
                 return battery
         raise KeyError(name)
+
+
+def _reject_duplicates(section: str, what: str, names: list[str]) -> None:
+    seen: set[str] = set()
+    for i, name in enumerate(names):
+        if name in seen:
+            raise located_error((section, i, "name"), f"{what} name {name!r} is used twice", name)
+        seen.add(name)
 
 
 def _path(loc: tuple[Any, ...]) -> str:

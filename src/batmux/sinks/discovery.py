@@ -63,6 +63,12 @@ DIAGNOSTICS: tuple[Quantity, ...] = (
     Quantity("last_error", "Last error", None, None, None, "mdi:alert-circle", diagnostic=True),
 )
 
+# One sensor per element of a list in the state JSON: (list, key, label, unit, class, digits).
+PER_ELEMENT = (
+    ("cell_voltages", "cell", "Cell voltage", "V", "voltage", 3),
+    ("temperatures", "temperature", "Temperature", "°C", "temperature", 1),
+)
+
 BINARY = (
     ("charge_enabled", "Charging enabled", None),
     ("discharge_enabled", "Discharging enabled", None),
@@ -171,38 +177,12 @@ def discovery_messages(
                     q, name, topics, device, state_topic, f"{{{{ value_json.{q.key} }}}}", q.key
                 ),
             )
-    for i, _ in enumerate(state_json.get("cell_voltages", [])):
-        q = Quantity(f"cell_{i + 1}", f"Cell {i + 1} voltage", "V", "voltage", M, precision=3)
-        add(
-            "sensor",
-            q.key,
-            _config(
-                q,
-                name,
-                topics,
-                device,
-                state_topic,
-                f"{{{{ value_json.cell_voltages[{i}] }}}}",
-                q.key,
-            ),
-        )
-    for i, _ in enumerate(state_json.get("temperatures", [])):
-        q = Quantity(
-            f"temperature_{i + 1}", f"Temperature {i + 1}", "°C", "temperature", M, precision=1
-        )
-        add(
-            "sensor",
-            q.key,
-            _config(
-                q,
-                name,
-                topics,
-                device,
-                state_topic,
-                f"{{{{ value_json.temperatures[{i}] }}}}",
-                q.key,
-            ),
-        )
+    for list_key, key, label, unit, device_class, precision in PER_ELEMENT:
+        for i in range(len(state_json.get(list_key, ()))):
+            q = Quantity(f"{key}_{i + 1}", f"{label} {i + 1}", unit, device_class, M,
+                         precision=precision)  # fmt: skip
+            template = f"{{{{ value_json.{list_key}[{i}] }}}}"
+            add("sensor", q.key, _config(q, name, topics, device, state_topic, template, q.key))
     for key, label, device_class in BINARY:
         if key in state_json and not (allow_control and key != "balancing"):
             q = Quantity(key, label, None, device_class, None)
