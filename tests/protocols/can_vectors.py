@@ -1,4 +1,4 @@
-"""Load the CAN vectors (copied unchanged from the shared reference set) and build test states."""
+"""Load the CAN vectors from shared/vectors/can and build test states."""
 
 from __future__ import annotations
 
@@ -12,8 +12,10 @@ from batmux.model.limits import ChargeLimits
 from batmux.model.sample import BatterySample
 from batmux.model.state import BatteryState
 
-VECTORS = Path(
-    os.environ.get("BATMUX_CAN_VECTORS", Path(__file__).parent.parent / "vectors" / "can")
+VECTORS = (
+    Path(os.environ.get("BATMUX_SHARED", Path(__file__).resolve().parents[2].parent / "shared"))
+    / "vectors"
+    / "can"
 )
 
 
