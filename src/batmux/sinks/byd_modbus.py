@@ -116,13 +116,13 @@ class BydModbusEmulator:
             return exc
         if not defined(address, count):
             self.rejected += 1
-            log.debug("%s: read of undefined %d×%d", self.cfg.name, address, count)
+            log.debug("%s: read of undefined %d×%d", self.cfg.link_name, address, count)
             return ExcCodes.ILLEGAL_ADDRESS
         try:
             regs = self.registers()
         except Exception:  # a bug here must cost one answer, never the server
             self.errors += 1
-            log.exception("%s: building registers failed", self.cfg.name)
+            log.exception("%s: building registers failed", self.cfg.link_name)
             return ExcCodes.DEVICE_FAILURE
         self.reads += 1
         return [regs[a] for a in range(address, address + count)]
@@ -134,7 +134,7 @@ class BydModbusEmulator:
             return exc
         if not writable(address, len(values)):
             self.rejected += 1
-            log.info("%s: rejected write %d×%d", self.cfg.name, address, len(values))
+            log.info("%s: rejected write %d×%d", self.cfg.link_name, address, len(values))
             return ExcCodes.ILLEGAL_ADDRESS
         before = self.emu.state
         if not self.emu.apply_write(address, list(values), self.clock()):
@@ -142,7 +142,7 @@ class BydModbusEmulator:
             return ExcCodes.ILLEGAL_VALUE
         self.writes += 1
         if self.emu.state != before:
-            log.info("%s: inverter set state %s", self.cfg.name, self.emu.state.name)
+            log.info("%s: inverter set state %s", self.cfg.link_name, self.emu.state.name)
         return None
 
     # -- status for MQTT ------------------------------------------------------------------
@@ -196,14 +196,14 @@ class BydModbusEmulator:
             await server.serve_forever(background=True)
         except RuntimeError as exc:
             where = self.cfg.listen or self.cfg.port
-            raise LinkError(f"{self.cfg.name}: cannot serve Modbus on {where}") from exc
+            raise LinkError(f"{self.cfg.link_name}: cannot serve Modbus on {where}") from exc
         self._server = server
         sockets = getattr(server.transport, "sockets", None)
         if sockets:
             self.bound_address = sockets[0].getsockname()[:2]
         log.info(
             "%s: BYD Modbus battery for %r on %s, unit %d",
-            self.cfg.name,
+            self.cfg.link_name,
             self.cfg.battery,
             self.bound_address or self.cfg.port,
             self.unit_id,

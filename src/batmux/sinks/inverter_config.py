@@ -22,7 +22,7 @@ class InverterBase(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    name: str = Field(min_length=1, max_length=64)
+    name: str | None = Field(None, min_length=1, max_length=64)  # default: "<type>_<battery>"
     battery: str = Field(min_length=1, max_length=64)  # a battery or group name
     fallback: Literal["none", "standby", "fault"] = "none"  # what stale data shows as
     # s without a 401 toggle → "not alive"; a Gen24 toggles every 57-60 s, so 60 would flap
@@ -30,12 +30,12 @@ class InverterBase(BaseModel):
 
     @property
     def link_name(self) -> str:
-        return self.name
+        return self.name or f"{self.type}_{self.battery}"  # type: ignore[attr-defined]
 
     @field_validator("name")
     @classmethod
-    def _name(cls, value: str) -> str:
-        if not NAME_PATTERN.match(value):
+    def _name(cls, value: str | None) -> str | None:
+        if value is not None and not NAME_PATTERN.match(value):
             raise ValueError("use letters, digits, '_' and '-' only (it becomes an MQTT topic)")
         return value
 
