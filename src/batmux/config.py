@@ -20,8 +20,8 @@ from batmux.core.bank_config import (
     GroupConfig,
     LimitsConfig,
     check_bank_references,
+    located_error,
 )
-from batmux.core.bank_config import _error as located_error
 from batmux.devices.ble_options import BleOptions
 from batmux.devices.registry import known_types
 from batmux.errors import ConfigError

@@ -135,7 +135,8 @@ class GroupConfig(_Strict):
         return self.min_members if self.min_members is not None else len(self.members)
 
 
-def _error(loc: tuple[str | int, ...], message: str, value: Any) -> ValidationError:
+def located_error(loc: tuple[str | int, ...], message: str, value: Any) -> ValidationError:
+    """A validation error at a config path, for checks that need the whole config."""
     detail = InitErrorDetails(
         type=PydanticCustomError("value_error", message), loc=loc, input=value
     )
@@ -148,13 +149,15 @@ def check_bank_references(batteries: Sequence[Any], groups: Sequence[GroupConfig
     group_names: dict[str, int] = {}
     for i, group in enumerate(groups):
         if group.name in battery_names or group.name in group_names:
-            raise _error(("groups", i, "name"), f"name {group.name!r} is used twice", group.name)
+            raise located_error(
+                ("groups", i, "name"), f"name {group.name!r} is used twice", group.name
+            )
         group_names[group.name] = i
     known = battery_names | set(group_names)
     for i, group in enumerate(groups):
         for j, member in enumerate(group.members):
             if member not in known:
-                raise _error(
+                raise located_error(
                     ("groups", i, "members", j), f"unknown battery or group {member!r}", member
                 )
     by_name = {g.name: g for g in groups}
@@ -162,14 +165,14 @@ def check_bank_references(batteries: Sequence[Any], groups: Sequence[GroupConfig
         cycle = _find_cycle(group.name, by_name, [])
         if cycle:
             path = " → ".join(cycle)
-            raise _error(("groups", i, "members"), f"group cycle: {path}", group.members)
+            raise located_error(("groups", i, "members"), f"group cycle: {path}", group.members)
     sources = [("batteries", i, b.coulomb_counter) for i, b in enumerate(batteries)]
     sources += [("groups", i, g.coulomb_counter) for i, g in enumerate(groups)]
     for section, i, counter in sources:
         source = counter.current_from if counter is not None else None
         if source is not None and source not in known:
             loc = (section, i, "coulomb_counter", "current_from")
-            raise _error(loc, f"unknown device {source!r}", source)
+            raise located_error(loc, f"unknown device {source!r}", source)
 
 
 def _find_cycle(name: str, groups: dict[str, GroupConfig], path: list[str]) -> list[str] | None:
