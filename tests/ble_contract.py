@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import math
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -20,12 +19,9 @@ from batmux.errors import ProtocolError
 from batmux.model.sample import BatterySample
 from batmux.protocols.base import Codec
 from conftest import VECTORS as _SHARED_VECTORS
+from helpers import values_equal
 
-# The lead's conftest looks beside the repo; a worktree elsewhere falls back to /work/shared.
-VECTORS = next(
-    (p for p in (_SHARED_VECTORS / "ble", Path("/work/shared/vectors/ble")) if p.is_dir()),
-    _SHARED_VECTORS / "ble",
-)
+VECTORS = _SHARED_VECTORS / "ble"
 
 
 def vectors(family: str) -> list[Path]:
@@ -37,25 +33,6 @@ def vectors(family: str) -> list[Path]:
 
 def load(path: Path) -> dict[str, Any]:
     return json.loads(path.read_text())
-
-
-def close(got: Any, expected: Any) -> bool:
-    """Equality with ~1e-3 relative tolerance for numbers, recursing into lists and dicts."""
-    if expected is None:
-        return got is None
-    if isinstance(expected, bool) or isinstance(got, bool):
-        return got == expected
-    if isinstance(expected, int | float) and isinstance(got, int | float):
-        return math.isclose(got, expected, rel_tol=1e-3, abs_tol=1e-3)
-    if isinstance(expected, list):
-        return (
-            isinstance(got, list | tuple)
-            and len(got) == len(expected)
-            and all(close(g, e) for g, e in zip(got, expected, strict=True))
-        )
-    if isinstance(expected, dict):
-        return isinstance(got, dict) and all(close(got.get(k), v) for k, v in expected.items())
-    return got == expected
 
 
 def feed_all(codec: Codec, chunks: Sequence[bytes]) -> list[bytes]:
@@ -78,10 +55,10 @@ def check_vector(codec_cls: type[Codec], path: Path) -> None:
     assert codec.corrupt_frames == 0
     got = sample.to_json()
     expected = load(path)["expected"]
-    wrong = {k: (got.get(k), v) for k, v in expected.items() if not close(got.get(k), v)}
+    wrong = {k: (got.get(k), v) for k, v in expected.items() if not values_equal(got.get(k), v)}
     assert not wrong, f"{path.name}: (got, expected) {wrong}"
     if sample.current_a is not None and sample.voltage_v is not None:
-        assert close(sample.power_w, sample.voltage_v * sample.current_a)
+        assert values_equal(sample.power_w, sample.voltage_v * sample.current_a)
 
 
 def vector_chunks(path: Path, size: int = 20) -> list[bytes]:

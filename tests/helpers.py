@@ -18,7 +18,14 @@ def assert_matches(actual: dict[str, Any], expected: dict[str, Any], where: str 
         )
 
 
+def check_sample(sample: Any, expected: dict[str, Any], where: str = "") -> None:
+    """``assert_matches`` on a decoded sample's public JSON (fields plus extras)."""
+    assert_matches(sample.to_json(), expected, where)
+
+
 def values_equal(got: Any, want: Any) -> bool:
+    if want is None:
+        return got is None
     if isinstance(want, bool) or isinstance(got, bool):
         return got == want
     if isinstance(want, (int, float)) and isinstance(got, (int, float)):

@@ -17,21 +17,10 @@ from batmux.protocols import sok
 from batmux.protocols.sok import SokCodec
 from conftest import VECTORS as SHARED_VECTORS
 from conftest import load_vectors
+from helpers import check_sample
 
 VECTOR_DIR = SHARED_VECTORS / "ble"
 VECTORS = [VECTOR_DIR / f"{name}.json" for name, _ in load_vectors("ble", "sok_")]
-
-
-def check_expected(sample: BatterySample, expected: dict) -> None:
-    actual = sample.to_json()
-    for key, want in expected.items():
-        got = actual.get(key)
-        if want is None:
-            assert got is None, key
-        elif isinstance(want, bool):
-            assert got is want, key
-        else:
-            assert got == pytest.approx(want, abs=1e-3), key
 
 
 def test_vectors_present() -> None:
@@ -45,7 +34,7 @@ def test_vector_decodes_to_expected(path: Path) -> None:
     frames = [f for h in vec["frames"] for f in codec.feed(bytes.fromhex(h))]
     assert len(frames) == len(vec["frames"])
     assert codec.corrupt_frames == 0
-    check_expected(codec.decode(frames, 1.0), vec["expected"])
+    check_sample(codec.decode(frames, 1.0), vec["expected"])
 
 
 @pytest.mark.parametrize("path", VECTORS, ids=lambda p: p.stem)

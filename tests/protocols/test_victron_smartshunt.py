@@ -22,6 +22,7 @@ from batmux.protocols.victron_smartshunt import (
 )
 from conftest import VECTORS as SHARED_VECTORS
 from conftest import load_vectors
+from helpers import check_sample
 
 VECTOR_DIR = SHARED_VECTORS / "ble"
 VECTORS = [VECTOR_DIR / f"{name}.json" for name, _ in load_vectors("ble", "victron_smartshunt_")]
@@ -32,16 +33,6 @@ def load(path: Path) -> tuple[dict, bytes, bytes]:
     return vec, bytes.fromhex(vec["advertisement_key"]), bytes.fromhex(vec["frames"][0])
 
 
-def check_expected(sample: BatterySample, expected: dict) -> None:
-    actual = sample.to_json()
-    for key, want in expected.items():
-        got = actual.get(key)
-        if want is None:
-            assert got is None, key
-        else:
-            assert got == pytest.approx(want, abs=1e-3), key
-
-
 def test_vectors_present() -> None:
     assert len(VECTORS) >= 3, f"victron vectors missing in {VECTOR_DIR}"
 
@@ -49,11 +40,11 @@ def test_vectors_present() -> None:
 @pytest.mark.parametrize("path", VECTORS, ids=lambda p: p.stem)
 def test_vector_decodes_to_expected(path: Path) -> None:
     vec, key, payload = load(path)
-    check_expected(decode_advertisement(payload, key, 5.0), vec["expected"])
+    check_sample(decode_advertisement(payload, key, 5.0), vec["expected"])
     codec = VictronAdvertisementCodec(key)
     frames = codec.feed(payload)
     assert frames == [payload]
-    check_expected(codec.decode(frames, 5.0), vec["expected"])
+    check_sample(codec.decode(frames, 5.0), vec["expected"])
 
 
 @pytest.mark.parametrize("path", VECTORS, ids=lambda p: p.stem)
