@@ -86,9 +86,7 @@ class Gateway:
             runtime = BatteryRuntime(cfg, source)
             runtime.meters = meter_math.MeterState.from_json(load_json(self._meter_path(cfg.name)))
             self.batteries[cfg.name] = runtime
-        self.started_at = clock()
         self.capture_dir: str | None = None  # ``batmux run --capture DIR``
-        self.rounds_all_failed = 0
 
     # -- wiring ------------------------------------------------------------------------------
     def add_sink(self, name: str, factory: SinkFactory) -> None:

@@ -19,12 +19,10 @@ class StateHub:
     def __init__(self) -> None:
         self._latest: Snapshot = {}
         self._queues: list[asyncio.Queue[Snapshot]] = []
-        self.version = 0
 
     def publish(self, states: Iterable[BatteryState]) -> None:
         for state in states:
             self._latest[state.name] = state
-        self.version += 1
         snapshot = dict(self._latest)
         for queue in self._queues:
             if queue.full():

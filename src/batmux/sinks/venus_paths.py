@@ -7,8 +7,7 @@ goes on the bus as an empty array, as Venus does. Blocking is 0 A: DVCC ignores 
 
 from __future__ import annotations
 
-from importlib import metadata
-
+from batmux import __version__
 from batmux.model.alarms import Alarm
 from batmux.model.sample import BatterySample
 from batmux.model.state import BatteryState
@@ -44,10 +43,8 @@ WRITABLE = frozenset({"/CustomName"})
 
 
 def version() -> str:
-    try:
-        return metadata.version("batmux")
-    except metadata.PackageNotFoundError:  # running from a source tree
-        return "0+unknown"
+    # The package's own constant: reading distribution metadata on every publish is file I/O.
+    return __version__
 
 
 def _r(value: float | None, digits: int) -> float | None:
