@@ -3,8 +3,8 @@
 On Python 3.11 ``asyncio.wait_for`` — which aiomqtt awaits for CONNACK, SUBACK and QoS 1
 PUBACK — returns the result instead of raising when a cancel races with the answer (fixed in
 3.12). The task then stays "cancelling" but runs on, so a SIGTERM that lands while a client
-connects leaves the gateway hanging forever. (``sinks/mqtt.py`` guards its own calls the same
-way; this is for the other aiomqtt users: the MQTT JSON source and output.)
+connects leaves the gateway hanging forever. Every aiomqtt user in batmux (the MQTT sink, the
+MQTT JSON source and output) guards its calls with these two functions.
 
 Compare against the count taken before the call, not against zero: a 3.11 TaskGroup whose child
 failed while it was exiting leaves its parent's count raised for good.

@@ -21,6 +21,7 @@ import aiomqtt
 
 from batmux.config import MqttConfig
 from batmux.errors import BatmuxError
+from batmux.links.mqtt_cancel import cancel_count, reraise_lost_cancel
 from batmux.model.state import BatteryState
 from batmux.sinks.discovery import Topics, discovery_messages, link_discovery_messages
 
@@ -66,12 +67,9 @@ def client_kwargs(cfg: MqttConfig, will_topic: str | None = None) -> dict[str, A
 async def _publish(
     client: aiomqtt.Client, topic: str, payload: Any, qos: int = 0, retain: bool = False
 ) -> None:
+    before = cancel_count()
     await client.publish(topic, payload, qos=qos, retain=retain)
-    # Python 3.11's asyncio.wait_for (used by aiomqtt for QoS 1) can swallow a cancellation
-    # that races with the PUBACK; re-raise it, or the session's TaskGroup never finishes.
-    task = asyncio.current_task()
-    if task is not None and task.cancelling():
-        raise asyncio.CancelledError
+    reraise_lost_cancel(before)  # see links/mqtt_cancel.py
 
 
 class MqttSink:
@@ -107,7 +105,9 @@ class MqttSink:
 
     async def _session(self) -> None:
         kwargs = client_kwargs(self.cfg, self.topics.status)
+        before = cancel_count()
         async with aiomqtt.Client(**kwargs) as client:
+            reraise_lost_cancel(before)
             self.connections += 1
             self._announced.clear()
             self._announced_shape.clear()
@@ -118,6 +118,7 @@ class MqttSink:
             for name, runtime in self.gateway.batteries.items():
                 if runtime.cfg.allow_control:
                     await client.subscribe(f"{self.topics.base}/{name}/+/set")
+            reraise_lost_cancel(before)
             self.connected.set()
             log.info("MQTT: connected to %s", self.cfg.url)
             async with asyncio.TaskGroup() as tg:
