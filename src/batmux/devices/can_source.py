@@ -117,6 +117,8 @@ def create_source(battery: Any, context: Any = None) -> CanSource:
     Uses ``battery.can`` (default socketcan can0 at 500 kbit/s; ``can.log`` writes a candump
     log) and ``battery.timeout`` as the freshness window. ``context`` is unused.
     """
+    if _is_simulated(battery):
+        return _simulated_source(battery)
     cfg = getattr(battery, "can", None) or CanBusConfig()
     return CanSource(
         battery.name,
@@ -124,3 +126,24 @@ def create_source(battery: Any, context: Any = None) -> CanSource:
         CanLink(cfg),
         fresh_s=float(getattr(battery, "timeout", 10.0)),
     )
+
+
+def _is_simulated(battery: Any) -> bool:
+    """Simulated only when asked for (``address: sim`` or ``sim:``) and no real bus is given."""
+    asked = battery.sim is not None or "address" in battery.model_fields_set
+    return battery.type == "pylontech_can" and battery.can is None and battery.is_sim and asked
+
+
+def _simulated_source(battery: Any) -> CanSource:
+    """The real CAN source, reading a simulated Pylontech battery on a private virtual bus."""
+    from batmux.runtime.sources import sim_battery
+    from batmux.sim.can_battery import run_pylontech_battery
+
+    bus = CanBusConfig(interface="virtual", channel=f"batmux-sim-{battery.name}")
+    source = CanSource(battery.name, can_codec(battery.type), CanLink(bus),
+                       fresh_s=float(battery.timeout))  # fmt: skip
+    simulated = sim_battery(battery)
+    source.background = lambda: run_pylontech_battery(  # type: ignore[attr-defined]
+        battery.name, simulated, CanLink(bus)
+    )
+    return source
