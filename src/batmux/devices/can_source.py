@@ -136,13 +136,13 @@ def _is_simulated(battery: Any) -> bool:
 
 def _simulated_source(battery: Any) -> CanSource:
     """The real CAN source, reading a simulated Pylontech battery on a private virtual bus."""
-    from batmux.runtime.sources import sim_battery
+    from batmux.sim.battery import from_sim_config
     from batmux.sim.can_battery import run_pylontech_battery
 
     bus = CanBusConfig(interface="virtual", channel=f"batmux-sim-{battery.name}")
     source = CanSource(battery.name, can_codec(battery.type), CanLink(bus),
                        fresh_s=float(battery.timeout))  # fmt: skip
-    simulated = sim_battery(battery)
+    simulated = from_sim_config(battery.sim)
     source.background = lambda: run_pylontech_battery(  # type: ignore[attr-defined]
         battery.name, simulated, CanLink(bus)
     )

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
 import inspect
-import time
-from collections.abc import Callable
 from typing import Any
 
 from batmux.config import BatteryConfig, Config
@@ -13,30 +12,12 @@ from batmux.devices.ble_source import BleSource
 from batmux.devices.capture import CaptureRing
 from batmux.devices.registry import get_type, load
 from batmux.devices.source import Source
-from batmux.sim.battery import SimBattery, sine_load
+from batmux.sim.battery import SimBattery, from_sim_config
 from batmux.sim.peripheral import SimPeripheral
 
 
-def sim_battery(cfg: BatteryConfig, clock: Callable[[], float] = time.time) -> SimBattery:
-    sim = cfg.sim
-    if sim is None:
-        return SimBattery(clock=clock)
-    current: Any = sim.current
-    if sim.load is not None:
-        load_cfg = sim.load
-        current = (
-            sine_load(load_cfg.amplitude, load_cfg.period, load_cfg.offset)
-            if load_cfg.kind == "sine"
-            else load_cfg.offset
-        )
-    return SimBattery(
-        cells=sim.cells,
-        capacity_ah=sim.capacity_ah,
-        soc_pct=sim.soc,
-        current_a=current,
-        seed=sim.seed,
-        clock=clock,
-    )
+def sim_battery(cfg: BatteryConfig) -> SimBattery:
+    return from_sim_config(cfg.sim)
 
 
 def _sim_device(cfg: BatteryConfig, battery: SimBattery) -> Any:
@@ -117,9 +98,7 @@ def _victron_advertisement_source(cfg: BatteryConfig) -> Source:
 
 
 async def _scan_forever(source: Any, adapter: str | None) -> None:
-    import asyncio
-
-    from bleak import BleakScanner
+    from bleak import BleakScanner  # imported only when a real shunt is configured
 
     kwargs = {"adapter": adapter} if adapter else {}
     async with BleakScanner(detection_callback=source.on_bleak_advertisement, **kwargs):

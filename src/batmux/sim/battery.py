@@ -13,6 +13,7 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from batmux.model.sample import BatterySample
 
@@ -133,3 +134,27 @@ class SimBattery:
 def sine_load(amplitude_a: float, period_s: float = 600.0, offset_a: float = 0.0) -> LoadProfile:
     """A slow charge/discharge swing, handy for demos."""
     return lambda t: offset_a + amplitude_a * math.sin(2 * math.pi * t / period_s)
+
+
+def from_sim_config(
+    sim: Any | None, clock: Callable[[], float] = time.time, **defaults: Any
+) -> SimBattery:
+    """The battery a config's ``sim:`` section describes; ``defaults`` when there is none."""
+    if sim is None:
+        return SimBattery(clock=clock, **defaults)
+    current: float | LoadProfile = sim.current
+    if sim.load is not None:
+        load = sim.load
+        current = (
+            sine_load(load.amplitude, load.period, load.offset)
+            if load.kind == "sine"
+            else load.offset
+        )
+    return SimBattery(
+        cells=sim.cells,
+        capacity_ah=sim.capacity_ah,
+        soc_pct=sim.soc,
+        current_a=current,
+        seed=sim.seed,
+        clock=clock,
+    )

@@ -36,7 +36,7 @@ from batmux.protocols.vedirect import (
     encode_hex,
     parse_hex_frame,
 )
-from batmux.sim.battery import SimBattery
+from batmux.sim.battery import SimBattery, from_sim_config
 
 log = logging.getLogger(__name__)
 FRAME_ERROR = b":4AAAAFD\n"  # what a device answers to a HEX frame with a bad checksum
@@ -311,13 +311,7 @@ class SimPortLink:
     def from_config(cls, battery: object) -> SimPortLink:
         sim = getattr(battery, "sim", None)
         kind: Kind = "mppt" if getattr(battery, "address", "") == "sim:mppt" else "bmv"
-        sim_battery = SimBattery(
-            cells=sim.cells if sim else 4,
-            capacity_ah=sim.capacity_ah if sim else 100.0,
-            soc_pct=sim.soc if sim else 60.0,
-            current_a=sim.current if sim else -5.0,
-            seed=sim.seed if sim else 1,
-        )
+        sim_battery = from_sim_config(sim, cells=4, current_a=-5.0)
         rate = sim.corrupt_rate if sim else 0.0
         return cls(VeDirectSimDevice(sim_battery, kind, corrupt_rate=rate))
 
