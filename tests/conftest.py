@@ -22,13 +22,14 @@ import pytest
 from hypothesis import settings
 
 from batmux.links.mqtt_broker import EmbeddedBroker
+from shared_dir import find_shared
 
 settings.register_profile("default", max_examples=200, deadline=None)
 settings.register_profile("fuzz", max_examples=10_000, deadline=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED = Path(os.environ.get("BATMUX_SHARED", REPO.parent / "shared"))
+SHARED = find_shared()
 VECTORS = SHARED / "vectors"
 
 

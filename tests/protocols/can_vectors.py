@@ -3,20 +3,15 @@
 from __future__ import annotations
 
 import json
-import os
 import time
-from pathlib import Path
 from typing import Any
 
 from batmux.model.limits import ChargeLimits
 from batmux.model.sample import BatterySample
 from batmux.model.state import BatteryState
+from shared_dir import find_shared
 
-VECTORS = (
-    Path(os.environ.get("BATMUX_SHARED", Path(__file__).resolve().parents[2].parent / "shared"))
-    / "vectors"
-    / "can"
-)
+VECTORS = find_shared() / "vectors" / "can"
 
 
 def load(name: str) -> dict[str, Any]:
