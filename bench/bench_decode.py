@@ -1,11 +1,15 @@
 """Decode cost per JK02 frame (reassembly + decode), in µs.
 
-Baseline: the field's Python readers decode JK02 field by field (aiobmsble walks a table of
-offsets with one ``int.from_bytes`` and one conversion call per field; batmon-ha and
-dbus-serialbattery unpack per field too). aiobmsble needs Python >= 3.12 and the other two are
-not packaged, so none can be installed beside batmux here; ``field_style_decode`` re-creates
-that per-field table pattern (our own code, same fields) so the ratio compares the two
-approaches on the same machine and the same frames.
+The frames are the 11 captured JK02 vectors in shared/vectors/ble, cut into the 20-byte
+notifications a JK BMS sends. Candidates, each keeping its reader object between frames as a
+connected device does:
+
+- **batmux**: ``Jk24sCodec``/``Jk32sCodec``: ``feed()`` per notification, then ``decode()``.
+- **aiobmsble** (the field's decoder, when it can be imported; see ``field_aiobmsble.py``): its
+  notification handler per notification, then the conversions its update runs.
+- **per-field table pattern**: a lower bound, not a real reader. The table walk the field's
+  readers use (one ``int.from_bytes`` and one conversion per field), re-created here in our own
+  code, on the already joined 300-byte frame: no reassembly, no sample object, no alarms.
 
     uv run python bench/bench_decode.py
 
@@ -16,7 +20,7 @@ Each candidate runs 15 times interleaved with the others; the best run counts (s
 from __future__ import annotations
 
 import json
-import os
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -24,15 +28,22 @@ from typing import Any
 
 from batmux.protocols import jk
 
-SHARED = Path(os.environ.get("BATMUX_SHARED", Path(__file__).resolve().parents[2] / "shared"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from shared_dir import find_shared
+
+NOTIFICATION_SIZE = 20
 
 
-def frames() -> list[tuple[str, bytes]]:
+def frames() -> list[tuple[str, list[bytes]]]:
+    """(protocol, notifications) per JK02 vector."""
     out = []
-    for path in sorted((SHARED / "vectors" / "ble").glob("jk02_*.json")):
+    for path in sorted((find_shared() / "vectors" / "ble").glob("jk02_*.json")):
         vector = json.loads(path.read_text())
         stream = b"".join(bytes.fromhex(f) for f in vector["frames"])
-        out.append((vector["protocol"], stream))
+        chunks = [
+            stream[i : i + NOTIFICATION_SIZE] for i in range(0, len(stream), NOTIFICATION_SIZE)
+        ]
+        out.append((vector["protocol"], chunks))
     return out
 
 
@@ -80,7 +91,7 @@ def field_style_decode(frame: bytes, offset: int) -> dict[str, object]:
     return data
 
 
-def per_frame_us(fns: dict[str, Callable[[Any], None]], items: list, rounds: int) -> dict:
+def per_frame_us(fns: dict[str, Callable[[Any], object]], items: list, rounds: int) -> dict:
     """Best-of-N µs per frame for each function, measured interleaved (round-robin).
 
     The build box is shared: interleaving exposes every candidate to the same load, and the
@@ -97,34 +108,54 @@ def per_frame_us(fns: dict[str, Callable[[Any], None]], items: list, rounds: int
     return {name: min(values) for name, values in times.items()}
 
 
+def field_reader() -> Callable[[tuple[str, list[bytes]]], dict[str, Any]] | None:
+    """aiobmsble's JK reader when it can be imported here, else None."""
+    try:
+        from field_aiobmsble import FieldJkReader
+    except (ImportError, SyntaxError):  # absent, or a Python too old for its syntax
+        return None
+    reader = FieldJkReader()
+    return lambda item: reader.read(*item)
+
+
 def main() -> None:
     items = frames()
-    codecs = {"jk02_24s": jk.Jk24sCodec, "jk02_32s": jk.Jk32sCodec}
+    codecs = {"jk02_24s": jk.Jk24sCodec(), "jk02_32s": jk.Jk32sCodec()}
 
-    def ours(item: tuple[str, bytes]) -> None:
-        codec = codecs[item[0]]()
-        codec.decode(codec.feed(item[1]))
+    def batmux(item: tuple[str, list[bytes]]) -> object:
+        codec = codecs[item[0]]
+        found: list[bytes] = []
+        for chunk in item[1]:
+            found += codec.feed(chunk)
+        return codec.decode(found)
 
-    def decode_only(item: tuple[str, bytes]) -> None:
-        protocol, stream = item
-        layout = jk.JK02_24S if protocol == "jk02_24s" else jk.JK02_32S
-        jk.decode_cell_info(stream[-300:], layout)
-
-    def baseline(item: tuple[str, bytes]) -> None:
-        protocol, stream = item
-        frame = stream[-300:]
+    def pattern(item: tuple[str, list[bytes]]) -> object:
+        protocol, chunks = item
+        frame = b"".join(chunks)[-300:]
         if sum(frame[:299]) & 0xFF == frame[299]:
-            field_style_decode(frame, 0 if protocol == "jk02_24s" else 32)
+            return field_style_decode(frame, 0 if protocol == "jk02_24s" else 32)
+        return None
 
-    best = per_frame_us(
-        {"ours": ours, "decode": decode_only, "baseline": baseline}, items, rounds=100
-    )
-    ours_us, decode_us, base_us = best["ours"], best["decode"], best["baseline"]
-    print(f"frames: {len(items)} JK02 vectors")
-    print(f"batmux feed+decode      {ours_us:7.1f} µs/frame")
-    print(f"batmux decode only      {decode_us:7.1f} µs/frame")
-    print(f"field-style table loop  {base_us:7.1f} µs/frame (checksum + per-field decode)")
-    print(f"ratio batmux/field-style {ours_us / base_us:5.2f} (feed+decode vs checksum+decode)")
+    candidates: dict[str, Callable[[Any], object]] = {"batmux": batmux, "pattern": pattern}
+    if (field := field_reader()) is not None:
+        for item in items:  # same frames, same answers: the candidates do the same work
+            ours, theirs = batmux(item), field(item)
+            assert abs(ours.voltage_v - theirs["voltage"]) < 1e-9, item[0]  # type: ignore[attr-defined]
+            assert abs(ours.current_a - theirs["current"]) < 1e-9, item[0]  # type: ignore[attr-defined]
+        candidates["aiobmsble"] = field
+    best = per_frame_us(candidates, items, rounds=100)
+    print(f"frames: {len(items)} JK02 vectors in {NOTIFICATION_SIZE}-byte notifications")
+    print(f"batmux feed + decode          {best['batmux']:7.1f} µs/frame")
+    if "aiobmsble" in best:
+        from field_aiobmsble import VERSION
+
+        print(f"aiobmsble {VERSION:<8} handler + update {best['aiobmsble']:7.1f} µs/frame")
+        ratio = best["batmux"] / best["aiobmsble"]
+        print(f"ratio batmux / aiobmsble      {ratio:7.2f}  (target <= 0.5)")
+    else:
+        print("aiobmsble                     not importable here (needs Python >= 3.12)")
+    print(f"per-field table pattern       {best['pattern']:7.1f} µs/frame (lower bound)")
+    print(f"ratio batmux / pattern        {best['batmux'] / best['pattern']:7.2f}")
 
 
 if __name__ == "__main__":

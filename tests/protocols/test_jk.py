@@ -168,3 +168,34 @@ def test_fuzz_checksummed_garbage_frames(body: bytes) -> None:
     codec = jk.JkAutoCodec()
     with contextlib.suppress(ProtocolError):
         codec.decode(codec.feed(bytes(frame)))
+
+
+def _spoiled(frame: bytes, at: int) -> bytes:
+    bad = bytearray(frame)
+    bad[at] ^= 0x5A
+    return bytes(bad)
+
+
+_GOOD = _first_frame("jk02_24s_1")
+_PIECES = st.sampled_from(
+    [_GOOD, _spoiled(_GOOD, 100), _GOOD[:170], b"AT\r\n", jk.HEADER, b"\x00" * 7]
+)
+
+
+@given(st.lists(_PIECES, min_size=1, max_size=8), st.lists(st.integers(1, 400), max_size=30))
+def test_fuzz_how_notifications_are_cut_never_changes_the_frames(
+    pieces: list[bytes], cuts: list[int]
+) -> None:
+    """Reassembly skips the header search while a frame is still arriving; whatever the
+    notification sizes, the frames and the corrupt count equal those of one whole write."""
+    stream = b"".join(pieces)
+    whole = jk.Jk24sCodec()
+    expected = whole.feed(stream)
+    codec = jk.Jk24sCodec()
+    frames: list[bytes] = []
+    at = 0
+    for size in [*cuts, len(stream)]:
+        frames += codec.feed(stream[at : at + size])
+        at += size
+    assert frames == expected
+    assert codec.corrupt_frames == whole.corrupt_frames

@@ -66,6 +66,7 @@ class ResyncCodec(Codec):
     def __init__(self) -> None:
         super().__init__()
         self._buffer = bytearray()
+        self._awaiting = 0  # length of the frame at buffer[0] still being received, else 0
 
     def find_start(self, buf: bytearray) -> int:
         return buf.find(self.header)
@@ -85,6 +86,9 @@ class ResyncCodec(Codec):
     def feed(self, chunk: bytes) -> list[bytes]:
         buf = self._buffer
         buf += chunk
+        if len(buf) < self._awaiting:  # mid-frame: nothing to search until the frame is whole
+            return []
+        self._awaiting = 0
         frames: list[bytes] = []
         while True:
             start = self.find_start(buf)
@@ -98,6 +102,8 @@ class ResyncCodec(Codec):
                 continue
             if total is None or len(buf) < total:
                 if len(buf) <= self.max_buffer:
+                    if total is not None and total <= self.max_buffer:
+                        self._awaiting = total
                     break  # wait for the rest
                 self.reject(TruncatedFrame(f"{self.name}: no complete frame in {len(buf)} bytes"))
                 del buf[:1]

@@ -1,0 +1,51 @@
+"""Drive aiobmsble's own JK decoder on captured frames, without a radio (bench only).
+
+aiobmsble is the decoder library behind Home Assistant's BMS_BLE integration, i.e. the field's
+Python JK reader. Nothing here re-implements it: each call goes to its code, in the order its
+``async_update`` uses for a JK BMS: the notification handler per BLE notification (reassembly
+and checksum), then ``_conv_data``, ``_temp_sensors``, ``_cell_voltages`` and
+``_add_missing_values`` (derived values and the problem check).
+
+aiobmsble is not a batmux dependency (it needs Python >= 3.12); the bench uses it when it can
+be imported, e.g. ``uv run --python 3.12 --with aiobmsble==0.31.0 python bench/bench_decode.py``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from aiobmsble.bms.jikong_bms import BMS  # type: ignore[import-not-found]
+from bleak.backends.device import BLEDevice
+
+VERSION = __import__("aiobmsble").__version__
+
+# Firmware major version and frame offset aiobmsble derives from the device info per layout.
+_LAYOUT = {"jk02_24s": (10, -32), "jk02_32s": (11, 0)}
+
+
+class FieldJkReader:
+    """One aiobmsble JK BMS object per layout, kept like a connected device keeps it."""
+
+    def __init__(self) -> None:
+        device = BLEDevice("C8:47:80:00:00:01", "JK-bench", {"path": "/bench", "props": {}})
+        self._bms: dict[str, Any] = {}
+        for protocol, (sw_version, offset) in _LAYOUT.items():
+            bms = BMS(device)
+            bms._sw_version, bms._prot_offset = sw_version, offset
+            self._bms[protocol] = bms
+
+    def read(self, protocol: str, notifications: Sequence[bytes]) -> dict[str, Any]:
+        bms = self._bms[protocol]
+        for chunk in notifications:
+            bms._notification_handler(None, bytearray(chunk))
+        msg = bms._msg
+        data = BMS._conv_data(msg, bms._prot_offset, bms._sw_version)
+        data["temp_values"] = BMS._temp_sensors(msg, bms._temp_pos(), data.get("temp_sensors", 0))
+        code = data.get("problem_code", 0)
+        data["problem_code"] = code >> 16 if bms._prot_offset else code & 0xFFFF
+        data["cell_voltages"] = BMS._cell_voltages(
+            msg, cells=data.get("cell_count", 0), start=6, byteorder="little"
+        )
+        BMS._add_missing_values(data, bms._raw_values())
+        return data
