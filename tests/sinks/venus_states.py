@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
+from batmux.core.time_to_go import time_to_go_s
 from batmux.model.alarms import Alarm
 from batmux.model.limits import ChargeLimits
 from batmux.model.sample import BatterySample
@@ -41,6 +42,7 @@ def bank_state(timestamp: float = 1_700_000_000.0) -> BatteryState:
         members=MemberCounts(online=2, offline=0, blocking_charge=0, blocking_discharge=0),
         is_group=True,
         last_good_at=timestamp,
+        time_to_go_s=time_to_go_s(sample),  # as the bank engine fills it in
     )
 
 

@@ -15,9 +15,6 @@ from batmux.sinks.venus_config import VenusConfig
 
 Value = float | int | str | None
 
-# Discharge current below this (A) → TimeToGo is unknown, as on a BMV at rest.
-TTG_MIN_CURRENT_A = 0.1
-
 VENUS_ALARMS: dict[str, tuple[Alarm, ...]] = {
     "LowVoltage": (Alarm.PACK_UNDERVOLTAGE,),
     "HighVoltage": (Alarm.PACK_OVERVOLTAGE,),
@@ -102,9 +99,6 @@ def build_paths(state: BatteryState, cfg: VenusConfig, is_bms: bool) -> dict[str
     consumed = None
     if remaining is not None and installed is not None:
         consumed = -round(max(installed - remaining, 0.0), 3)
-    ttg = None
-    if remaining is not None and s.current_a is not None and s.current_a < -TTG_MIN_CURRENT_A:
-        ttg = round(remaining / -s.current_a * 3600)
     out.update(
         {
             "/Dc/0/Voltage": _r(s.voltage_v, 3),
@@ -116,7 +110,8 @@ def build_paths(state: BatteryState, cfg: VenusConfig, is_bms: bool) -> dict[str
             "/Capacity": _r(remaining, 3),
             "/InstalledCapacity": _r(installed, 3),
             "/ConsumedAmphours": consumed,
-            "/TimeToGo": ttg,
+            # The bank engine's value (core.time_to_go), so D-Bus and the state JSON agree.
+            "/TimeToGo": state.time_to_go_s,
         }
     )
 
