@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import json
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 from dbus_fast import Variant
 
-from batmux.config import parse_config
+from batmux.config import Config, parse_config
 from batmux.model.alarms import Alarm
 from batmux.model.state import BatteryState
 from batmux.runtime.app import Gateway
@@ -151,6 +153,17 @@ def gateway_config(state_dir: Path) -> dict:
     }
 
 
+@contextlib.asynccontextmanager
+async def serving(config: Config, monitor) -> AsyncIterator[Gateway]:
+    """A wired gateway whose Venus service is on the bus and scanned by the monitor."""
+    gateway = Gateway(config)
+    wire(gateway)
+    async with running(gateway):
+        await _wait_name(monitor, NAME)
+        await monitor.scan(NAME)
+        yield gateway
+
+
 async def test_history_and_name_survive_a_gateway_restart(
     dbus_address: str, monitor, monkeypatch, tmp_path: Path
 ) -> None:
@@ -158,11 +171,7 @@ async def test_history_and_name_survive_a_gateway_restart(
     config = parse_config(gateway_config(tmp_path), "test.yaml")
     history_file = tmp_path / "venus" / "bank" / "history.json"
 
-    first = Gateway(config)
-    wire(first)
-    async with running(first):
-        await _wait_name(monitor, NAME)
-        await monitor.scan(NAME)
+    async with serving(config, monitor) as first:
         assert monitor.value(NAME, "/CustomName") == "From config"
         reply = await monitor.call(NAME, "/CustomName", "SetValue", "v", [Variant("s", "Van")])
         assert reply.body == [0]
@@ -177,11 +186,7 @@ async def test_history_and_name_survive_a_gateway_restart(
     assert stored["min_voltage_v"] is not None and stored["min_cell_v"] is not None
 
     monitor.items.clear()
-    second = Gateway(config)
-    wire(second)
-    async with running(second):
-        await _wait_name(monitor, NAME)
-        await monitor.scan(NAME)
+    async with serving(config, monitor):
         assert monitor.value(NAME, "/CustomName") == "Van"
         drawn = monitor.value(NAME, "/History/TotalAhDrawn")
         assert drawn <= -round(stored["total_drawn_ah"], 3) < 0  # continues, never restarts
