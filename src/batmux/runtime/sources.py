@@ -52,7 +52,7 @@ def build_source(
         else:
             from batmux.links.bleak_link import BleakLink  # imports bleak only when needed
 
-            link = BleakLink(cfg.address, adapter=cfg.adapter, name=cfg.name)
+            link = BleakLink(cfg.address, adapter=cfg.adapter, name=cfg.name, pin=cfg.pin)
         driver_cls = load(device_type.driver)
         driver_kwargs: dict[str, Any] = {"allow_control": cfg.allow_control}
         if cfg.pin is not None and "pin" in inspect.signature(driver_cls).parameters:

@@ -18,7 +18,8 @@ Faults a test (or a demo) can cause at any moment: ``vanish`` (the device goes a
 is removed like bluetoothd does after the discovery cache expires, or kept when it merely went
 out of range), ``reappear``, ``drop`` (link lost, ``Connected=false``), ``drop_after_chunks``
 (lost in the middle of a frame), ``mute`` (connected but never answers), ``chunk_gap_s``
-(slow notifications) and ``corrupt_rate``.
+(slow notifications) and ``corrupt_rate``. Pairing with a PIN through a registered agent:
+``fake_bluez_pairing``.
 """
 
 from __future__ import annotations
@@ -54,6 +55,7 @@ from dbus_fast.service import ServiceInterface, dbus_method, dbus_property
 
 from batmux.errors import BatmuxError
 from batmux.links.ble import uuid16
+from batmux.sim.fake_bluez_pairing import MANAGER_PATH, FakePairing
 from batmux.sim.peripheral import SimDevice
 
 log = logging.getLogger(__name__)
@@ -97,6 +99,11 @@ class FakeDevice:
     mute: bool = False
     drop_after_chunks: int | None = None  # lose the link after this many more notifications
     seed: int = 0
+    # pairing (fake_bluez_pairing): a device with a pin refuses GATT access until paired
+    pin: str | None = None
+    pairing: str = "passkey"  # the agent question: "passkey" (LE) or "pincode" (legacy)
+    paired: bool = False
+    pair_attempts: int = 0
     # state (read by tests)
     in_range: bool = True
     connected: bool = False
@@ -214,11 +221,11 @@ class Device1(ServiceInterface):
 
     @dbus_property(access=PropertyAccess.READ)
     def Paired(self) -> DBusBool:
-        return False
+        return self.d.paired
 
     @dbus_property(access=PropertyAccess.READ)
     def Bonded(self) -> DBusBool:
-        return False
+        return self.d.paired
 
     @dbus_property(access=PropertyAccess.READ)
     def Trusted(self) -> DBusBool:
@@ -258,7 +265,7 @@ class Device1(ServiceInterface):
 
     @dbus_method()
     def Pair(self):
-        raise DBusError(ERR_FAILED, "pairing is not simulated")
+        return None  # answered in FakeBlueZ._on_message: it needs the caller's agent
 
 
 class GattService1(ServiceInterface):
@@ -400,6 +407,7 @@ class FakeBlueZ:
         self._exported: set[str] = set()
         self._bus: MessageBus | None = None
         self._rng = random.Random(0)
+        self.pairing = FakePairing(self)
 
     # -- lifecycle --------------------------------------------------------------------------
     async def start(self) -> None:
@@ -422,6 +430,7 @@ class FakeBlueZ:
         )
         for name, adapter in self.adapters.items():
             self._export(f"/org/bluez/{name}", adapter)
+        self._export(MANAGER_PATH, self.pairing.manager)
         await bus.request_name(BLUEZ)
 
     async def stop(self) -> None:
@@ -522,7 +531,7 @@ class FakeBlueZ:
             if msg.member == "StartDiscovery":
                 return self._start_discovery(msg, adapter)
             return self._stop_discovery(msg, adapter)
-        return None
+        return self.pairing.on_message(msg)
 
     def _start_discovery(self, msg: Message, adapter: str) -> Message:
         if not self.adapters[adapter].powered:
@@ -543,6 +552,7 @@ class FakeBlueZ:
         return Message.new_method_return(msg)
 
     def _client_gone(self, name: str) -> None:
+        self.pairing.client_gone(name)
         for adapter, sessions in self._sessions.items():
             if name in sessions:
                 sessions.discard(name)
@@ -579,6 +589,7 @@ class FakeBlueZ:
     def _require_connected(self, device: FakeDevice) -> None:
         if not device.connected:
             raise DBusError(ERR_NOT_CONNECTED, "Not Connected")
+        self.pairing.require_bond(device)
 
     async def _connect(self, iface: Device1) -> None:
         device = iface.d
