@@ -6,13 +6,16 @@ import random
 
 import pytest
 
+from batmux.config import Config
 from batmux.devices.ble_source import Backoff, BleSource
 from batmux.errors import LinkError, NoData
 from batmux.links.ble import PairingFailed
 from batmux.links.bleak_link import BleakLink
 from batmux.protocols import jk
+from batmux.runtime.sources import build_source
 from batmux.sim.battery import SimBattery
 from batmux.sim.fake_bluez import FakeBlueZ, FakeDevice
+from batmux.sim.jk import JkSimDevice
 from ble_mini_jk import MiniJkDevice, MiniJkDriver
 
 MAC = "C8:47:8C:00:00:5A"
@@ -95,3 +98,27 @@ async def test_without_pin_no_pairing_is_tried(fake_bluez: FakeBlueZ) -> None:
     finally:
         await source.close()
     assert device.pair_attempts == 0 and not device.paired
+
+
+def jk_config(**battery: object) -> Config:
+    entry = {"name": "house", "type": "jk", "address": MAC, "timeout": 2, **battery}
+    return Config.model_validate({"batteries": [entry]})
+
+
+@pytest.mark.parametrize("pair", [True, False])
+async def test_config_pin_bonds_unless_ble_pair_is_off(fake_bluez: FakeBlueZ, pair: bool) -> None:
+    battery = SimBattery(cells=16, soc_pct=58.0, current_a=3.0)
+    sim = JkSimDevice(battery, firmware="11.48", stream_period_s=0.1)
+    device = fake_bluez.add_device(sim, MAC, "JK_B2A24S20P", pin="0042")
+    config = jk_config(pin="0042", ble={"pair": pair})
+    source = build_source(config.batteries[0], config)
+    try:
+        if pair:
+            sample = await source.sample()
+            assert sample.soc_pct == 58 and sample.current_a == pytest.approx(3.0, abs=0.002)
+        else:
+            with pytest.raises(LinkError, match="Insufficient Authentication"):
+                await source.sample()
+    finally:
+        await source.close()
+    assert device.paired is pair and device.pair_attempts == int(pair)

@@ -115,12 +115,18 @@ class BleakLink:
     """A BLE connection to a MAC address or an advertised name, on an optional adapter."""
 
     def __init__(
-        self, address: str, adapter: str | None = None, name: str = "", pin: str | None = None
+        self,
+        address: str,
+        adapter: str | None = None,
+        name: str = "",
+        pin: str | None = None,
+        pairing: bool = True,
     ) -> None:
         self.address = address
         self.adapter = adapter
         self.name = name or address
         self.pin = pin  # bond with this PIN when BlueZ has no bond yet
+        self.pairing = pairing  # False: never pair (the bond is made outside batmux)
         self.advertised_name: str | None = None  # what the device calls itself, once found
         self.pairings = 0  # bonds made by this link
         self._device: BLEDevice | None = None
@@ -213,6 +219,9 @@ class BleakLink:
         from batmux.links.bluez_agent import pair_with_pin
 
         self._require()
+        if not self.pairing:
+            log.debug("%s: pairing is off (ble.pair: false); relying on an OS bond", self.name)
+            return
         if await pair_with_pin(self._device_path(), pin, timeout):
             self.pairings += 1
             log.info("%s: paired with the configured pin", self.name)
