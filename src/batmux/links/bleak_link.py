@@ -202,7 +202,7 @@ class BleakLink:
         self._trust_known = True
         if self.pin is not None:
             try:
-                await self.pair(self.pin)
+                await self.pair(self.pin, timeout)  # bounded like the connect
             except PairingFailed:
                 await self.disconnect()
                 raise
