@@ -10,7 +10,7 @@ import asyncio
 from batmux.links.can_bus import CanLink
 from batmux.model.limits import ChargeLimits
 from batmux.model.state import BatteryState
-from batmux.protocols.pylontech_can import build_frames
+from batmux.protocols.pylontech_can_encode import build_frames
 from batmux.sim.battery import SimBattery
 
 CELL_V_MAX, CELL_V_MIN = 3.55, 2.9  # what a Pylontech LFP module asks for
