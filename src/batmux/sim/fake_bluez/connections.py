@@ -29,6 +29,7 @@ class Connections(Discovery):
     def _require_connected(self, device: FakeDevice) -> None:
         if not device.connected:
             raise DBusError(ERR_NOT_CONNECTED, "Not Connected")
+        self.pairing.require_bond(device)
 
     async def _connect(self, iface: Device1) -> None:
         device = iface.d

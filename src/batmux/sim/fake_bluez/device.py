@@ -41,6 +41,11 @@ class FakeDevice:
     mute: bool = False
     drop_after_chunks: int | None = None  # lose the link after this many more notifications
     seed: int = 0
+    # pairing (pairing.py): a device with a pin refuses GATT access until paired
+    pin: str | None = None
+    pairing: str = "passkey"  # the agent question: "passkey" (LE) or "pincode" (legacy)
+    paired: bool = False
+    pair_attempts: int = 0
     # state (read by tests)
     in_range: bool = True
     connected: bool = False

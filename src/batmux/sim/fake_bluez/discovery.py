@@ -34,6 +34,7 @@ class Discovery(BlueZState):
         return Message.new_method_return(msg)
 
     def _client_gone(self, name: str) -> None:
+        self.pairing.client_gone(name)
         for adapter, sessions in self._sessions.items():
             if name in sessions:
                 sessions.discard(name)

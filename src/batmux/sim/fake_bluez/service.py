@@ -11,6 +11,7 @@ from dbus_fast.constants import ErrorType
 from batmux.sim.fake_bluez.device import FakeDevice, LiveObjects, device_path
 from batmux.sim.fake_bluez.names import BLUEZ
 from batmux.sim.fake_bluez.notify import Notifications
+from batmux.sim.fake_bluez.pairing import MANAGER_PATH
 from batmux.sim.peripheral import SimDevice
 
 
@@ -40,6 +41,7 @@ class FakeBlueZ(Notifications):
         )
         for name, adapter in self.adapters.items():
             self._export(f"/org/bluez/{name}", adapter)
+        self._export(MANAGER_PATH, self.pairing.manager)
         await bus.request_name(BLUEZ)
 
     async def stop(self) -> None:
@@ -123,4 +125,4 @@ class FakeBlueZ(Notifications):
             if msg.member == "StartDiscovery":
                 return self._start_discovery(msg, adapter)
             return self._stop_discovery(msg, adapter)
-        return None
+        return self.pairing.on_message(msg)

@@ -14,6 +14,7 @@ from dbus_fast.service import ServiceInterface
 
 from batmux.sim.fake_bluez.adapter import Adapter1
 from batmux.sim.fake_bluez.device import FakeDevice, LiveObjects
+from batmux.sim.fake_bluez.pairing import FakePairing
 
 
 class BlueZState:
@@ -35,6 +36,7 @@ class BlueZState:
         self._exported: set[str] = set()
         self._bus: MessageBus | None = None
         self._rng = random.Random(0)
+        self.pairing = FakePairing(self)  # type: ignore[arg-type]  # self is a FakeBlueZ
 
     # -- exports ----------------------------------------------------------------------------
     def _export(self, path: str, interface: ServiceInterface) -> None:
