@@ -151,7 +151,7 @@ async def test_dead_device_goes_unavailable_while_the_other_continues(broker: An
         broker.url,
         tmp_path,
         batteries=[
-            {"name": "dies", "type": "jk", "timeout": 1.0, "sim": {"cells": 4, "stop_after": 1.0}},
+            {"name": "dies", "type": "jk", "timeout": 1.0, "sim": {"cells": 4, "stop_after": 2.5}},
             {
                 "name": "lives",
                 "type": "jk",
@@ -165,7 +165,7 @@ async def test_dead_device_goes_unavailable_while_the_other_continues(broker: An
     async with recording(broker.port) as rec, running(gateway):
         await rec.wait_for(lambda: rec.messages.get("batmux/dies/availability") == b"online")
         await rec.wait_for(
-            lambda: rec.messages.get("batmux/dies/availability") == b"offline", timeout=8
+            lambda: rec.messages.get("batmux/dies/availability") == b"offline", timeout=10
         )
         first = rec.json("batmux/lives/state")["timestamp"]
         await rec.wait_for(lambda: rec.json("batmux/lives/state")["timestamp"] > first, 5)

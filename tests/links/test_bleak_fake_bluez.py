@@ -148,11 +148,11 @@ async def test_drop_between_samples_is_counted(fake_bluez: FakeBlueZ) -> None:
 
 async def test_notification_gaps(fake_bluez: FakeBlueZ) -> None:
     device = fake_bluez.add_device(MiniJkDevice(), MAC_A, "JK")
-    source = make_source(MAC_A, timeout=1.0)
+    source = make_source(MAC_A, timeout=1.5)
     try:
-        device.chunk_gap_s = 0.03  # 15 chunks spread over ~0.45 s: slow but within the timeout
+        device.chunk_gap_s = 0.02  # 15 chunks spread over ~0.3 s: slow but within the timeout
         await source.sample()
-        device.chunk_gap_s = 0.2  # ~3 s per frame: longer than the 1 s timeout
+        device.chunk_gap_s = 0.2  # ~3 s per frame: longer than the 1.5 s timeout
         with pytest.raises(LinkTimeout):
             await source.sample()
         assert source.health.timeouts == 1 and device.connected  # a slow reply keeps the link
