@@ -5,6 +5,10 @@ wire), and ``stop_after`` silencing both. Real python-can virtual bus, real pymo
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable
+from functools import partial
+from typing import TypeVar
 
 import pytest
 
@@ -21,13 +25,26 @@ from batmux.sim.byd_modbus import free_tcp_port, run_byd_modbus_battery
 from batmux.sim.can_battery import run_byd_can_battery
 from batmux.sinks.can_inverter_config import BydCanPeriods
 from protocols import can_vectors
-from sinks.can_bus_helpers import Recorder, background, channel, intervals
+from sinks.can_bus_helpers import Recorder, background, channel, intervals, wait_until
 
+T = TypeVar("T")
 FAST = BydCanPeriods(limits=0.1, states=0.1, info=0.1, temps=0.1, alarm=0.5)
 
 
 def pack(current: float = -12.0) -> SimBattery:
     return SimBattery(cells=32, capacity_ah=50, soc_pct=70, current_a=current)
+
+
+async def eventually(
+    read: Callable[[], Awaitable[T]], ok: Callable[[T], bool] = bool, timeout: float = 4.0
+) -> T:
+    """``read()`` again until it works and ``ok`` holds: the machine may be busy."""
+    async with asyncio.timeout(timeout):
+        while True:
+            with contextlib.suppress(BatmuxError):
+                if ok(value := await read()):
+                    return value
+            await asyncio.sleep(0.05)
 
 
 # -- BYD CAN -----------------------------------------------------------------------------------
@@ -40,8 +57,8 @@ async def test_byd_can_frames_ids_and_periods_match_the_vector() -> None:
     probe = Recorder(cfg)
     await probe.link.open()  # listening before the battery's first frame
     async with background(probe.run()), background(run_byd_can_battery("b", pack(), CanLink(cfg))):
-        await asyncio.sleep(2.5)
-    frames = probe.frames
+        await wait_until(lambda: len(probe.of(0x110)) >= 2, timeout=6.0)
+    frames = [f for f in probe.frames if f[0] <= probe.of(0x110)[1][0]]
     battery = [(t, i, d) for t, i, d in frames if i not in (0x091, 0x0D1, 0x151)]
     ids = {i for _, i, _ in battery}
     assert ids == {i for i in expected if i != 0x151}  # 0x151 is the inverter's
@@ -56,12 +73,13 @@ async def test_byd_can_frames_ids_and_periods_match_the_vector() -> None:
     ]  # "Battery-Box Premium HVS" in four parts
     init1 = first[0x250]
     assert init1[:4] == expected[0x250][:4] and init1[6:] == expected[0x250][6:]
-    # periods_s of the vector: 0x110 every 2 s, the rest 10 s / 60 s → in 2.5 s: 2 and 1
+    # periods_s of the vector: 0x110 every 2 s, the others only every 10 s / 60 s, so up to
+    # the second 0x110 each of them came once (in the start-up burst)
     counts = {i: sum(1 for _, j, _ in battery if j == i) for i in ids}
-    assert counts[0x110] == 2
     assert all(counts[i] == 1 for i in (0x150, 0x1D0, 0x210, 0x190))
-    times = [t for t, _ in probe.of(0x110)]
-    assert intervals(times)[0] == pytest.approx(vector["expected"]["periods_s"]["0x110"], abs=0.2)
+    gap = intervals([t for t, _ in probe.of(0x110)])[0]
+    assert 2.0 - 0.1 <= gap < 2.0 + 1.0  # never early; late only when the machine is busy
+    assert vector["expected"]["periods_s"]["0x110"] == 2
 
 
 async def test_byd_can_values_and_signs_through_the_real_source() -> None:
@@ -71,8 +89,7 @@ async def test_byd_can_values_and_signs_through_the_real_source() -> None:
         await source.link.open()
         battery = pack(current)
         async with background(run_byd_can_battery("b", battery, CanLink(cfg), FAST)):
-            await asyncio.sleep(0.3)
-            sample = await source.sample()
+            sample = await eventually(source.sample, lambda s: "model" in s.extra)
             truth = battery.truth()
         await source.close()
         assert sample.current_a == pytest.approx(current)  # + = charging on BYD CAN too
@@ -89,14 +106,14 @@ async def test_byd_can_values_and_signs_through_the_real_source() -> None:
 
 async def test_byd_can_battery_goes_silent_after_stop_after() -> None:
     cfg = channel()
-    source = CanSource("b", can_codec("byd_can"), CanLink(cfg), fresh_s=0.4)
+    source = CanSource("b", can_codec("byd_can"), CanLink(cfg), fresh_s=0.5)
     await source.link.open()
     device = run_byd_can_battery("b", pack(), CanLink(cfg), FAST)
-    async with background(run_for(1.2, device)) as sim:
-        await asyncio.sleep(0.9)  # longer than fresh_s: only fresh frames can answer now
-        assert (await source.sample()).current_a == pytest.approx(-12.0)
-        await asyncio.sleep(0.8)
-        assert sim.done()
+    async with background(run_for(1.5, device)) as sim:
+        await asyncio.sleep(1.0)  # longer than fresh_s: only fresh frames can answer now
+        assert (await eventually(source.sample)).current_a == pytest.approx(-12.0)
+        await wait_until(sim.done, timeout=3.0)
+        await asyncio.sleep(0.6)  # the last frames age out
         with pytest.raises(NoData):
             await source.sample()
     await source.close()
@@ -110,9 +127,8 @@ async def test_byd_modbus_wire_is_plus_discharging_and_the_source_turns_it() -> 
         listen_at = f"127.0.0.1:{free_tcp_port()}"
         battery = pack(current)
         async with background(run_byd_modbus_battery("b", battery, listen_at)):
-            await asyncio.sleep(0.2)
             raw = ModbusLink(listen_at, UNIT_ID)
-            live = await raw.read(*LIVE)
+            live = await eventually(partial(raw.read, *LIVE))  # the server may not be up yet
             raw.close()
             source = BydModbusSource("b", ModbusLink(listen_at, UNIT_ID))
             sample = await source.sample()
@@ -138,11 +154,9 @@ async def test_byd_modbus_wire_is_plus_discharging_and_the_source_turns_it() -> 
 async def test_byd_modbus_battery_stops_answering_after_stop_after() -> None:
     listen_at = f"127.0.0.1:{free_tcp_port()}"
     source = BydModbusSource("b", ModbusLink(listen_at, UNIT_ID, timeout_s=0.5))
-    async with background(run_for(0.6, run_byd_modbus_battery("b", pack(), listen_at))) as sim:
-        await asyncio.sleep(0.2)
-        assert (await source.sample()).soc_pct == 70.0
-        await asyncio.sleep(0.8)
-        assert sim.done()
+    async with background(run_for(1.5, run_byd_modbus_battery("b", pack(), listen_at))) as sim:
+        assert (await eventually(source.sample)).soc_pct == 70.0
+        await wait_until(sim.done, timeout=3.0)
         with pytest.raises(BatmuxError):
             await source.sample()
     await source.close()
