@@ -27,8 +27,6 @@ import contextlib
 import json
 import os
 import resource
-import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -36,6 +34,16 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from broker_process import (
+    free_port,
+    mosquitto_binary,
+    start_embedded,
+    start_mosquitto,
+    stop,
+    write_mosquitto_conf,
+)
 
 FAMILIES = ("jk", "jbd", "daly_modbus", "ant")
 
@@ -71,27 +79,6 @@ def gateway_config(count: int, mqtt_url: str | None, state_dir: str) -> dict[str
 # -- broker ---------------------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_port(port: int, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with socket.socket() as sock:
-            if sock.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.05)
-    raise RuntimeError(f"broker did not open port {port}")
-
-
-def mosquitto_binary() -> str | None:
-    found = shutil.which("mosquitto")
-    return found or ("/usr/sbin/mosquitto" if Path("/usr/sbin/mosquitto").exists() else None)
-
-
 @contextlib.contextmanager
 def broker_process(kind: str, workdir: Path) -> Iterator[tuple[str, str]]:
     """A broker in its own process on a free loopback port: mosquitto or the embedded one."""
@@ -100,30 +87,15 @@ def broker_process(kind: str, workdir: Path) -> Iterator[tuple[str, str]]:
     if kind == "mosquitto" and binary is None:
         raise SystemExit("mosquitto is not installed")
     if binary:
-        conf = workdir / "mosquitto.conf"
-        conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n")
-        cmd = [binary, "-c", str(conf)]
+        proc = start_mosquitto(binary, write_mosquitto_conf(workdir, port), port)
         name = "mosquitto"
     else:
-        code = (
-            "import asyncio\nfrom batmux.links.mqtt_broker import EmbeddedBroker\n"
-            "async def main():\n"
-            f"    async with EmbeddedBroker(port={port}):\n"
-            "        await asyncio.Event().wait()\n"
-            "asyncio.run(main())\n"
-        )
-        cmd = [sys.executable, "-c", code]
+        proc = start_embedded(port)
         name = "embedded (batmux EmbeddedBroker, own process)"
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        wait_port(port)
         yield name, f"mqtt://127.0.0.1:{port}"
     finally:
-        proc.terminate()
-        try:
-            proc.wait(5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop(proc)
 
 
 # -- child: the gateway ---------------------------------------------------------------------------
@@ -144,7 +116,6 @@ async def run_gateway(args: argparse.Namespace) -> dict[str, Any]:
         try:
             await asyncio.sleep(args.warmup)
             cpu0, wall0, n0 = time.process_time(), time.perf_counter(), total_samples(gateway)
-            publishes0 = gateway.hub.version
             profiler = None
             if args.profile:
                 import cProfile
@@ -156,7 +127,6 @@ async def run_gateway(args: argparse.Namespace) -> dict[str, Any]:
                 profiler.disable()
                 profiler.dump_stats(args.profile)
             cpu1, wall1, n1 = time.process_time(), time.perf_counter(), total_samples(gateway)
-            publishes = gateway.hub.version - publishes0
         finally:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -166,7 +136,6 @@ async def run_gateway(args: argparse.Namespace) -> dict[str, Any]:
         "cpu_s": cpu1 - cpu0,
         "wall_s": wall1 - wall0,
         "samples": samples,
-        "publishes": publishes,
         "cpu_us_per_sample": (cpu1 - cpu0) / samples * 1e6 if samples else None,
     }
 
@@ -334,7 +303,7 @@ def main() -> None:
     print(f"load average before/after: {load0[0]:.2f} / {load1[0]:.2f} (1-min)")
     print(
         f"gateway: {args.batteries} batteries, {gw['samples']} samples in {gw['wall_s']:.1f} s "
-        f"({rate:.1f}/s), {gw['publishes']} publishes, CPU {gw['cpu_s']:.2f} s "
+        f"({rate:.1f}/s), CPU {gw['cpu_s']:.2f} s "
         f"({gw['cpu_s'] / gw['wall_s'] * 100:.0f} % of a core)"
     )
     print(f"  total CPU per sample        {total_us:8.1f} µs")

@@ -16,7 +16,6 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from batmux.errors import ProtocolError
-from batmux.model.sample import BatterySample
 from batmux.protocols.base import Codec
 from conftest import VECTORS as _SHARED_VECTORS
 from helpers import values_equal
@@ -42,16 +41,17 @@ def feed_all(codec: Codec, chunks: Sequence[bytes]) -> list[bytes]:
     return frames
 
 
-def decode_vector(codec_cls: type[Codec], path: Path) -> tuple[Codec, BatterySample]:
-    vector = load(path)
+def check_vector(codec_cls: type[Codec], path: Path, whole_frames: bool = False) -> None:
+    """Every key of ``expected`` equals the decoded sample's JSON (fields plus extras).
+
+    ``whole_frames``: each stored notification is one complete frame (no reassembly needed).
+    """
+    notifications = [bytes.fromhex(f) for f in load(path)["frames"]]
     codec = codec_cls()
-    frames = feed_all(codec, [bytes.fromhex(f) for f in vector["frames"]])
-    return codec, codec.decode(frames, 1.0)
-
-
-def check_vector(codec_cls: type[Codec], path: Path) -> None:
-    """Every key of ``expected`` equals the decoded sample's JSON (fields plus extras)."""
-    codec, sample = decode_vector(codec_cls, path)
+    frames = feed_all(codec, notifications)
+    if whole_frames:
+        assert len(frames) == len(notifications)
+    sample = codec.decode(frames, 1.0)
     assert codec.corrupt_frames == 0
     got = sample.to_json()
     expected = load(path)["expected"]

@@ -9,10 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import shutil
-import socket
 import subprocess
-import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +19,13 @@ import pytest
 from hypothesis import settings
 
 from batmux.links.mqtt_broker import EmbeddedBroker
+from broker_process import (
+    free_port,
+    mosquitto_binary,
+    start_mosquitto,
+    stop,
+    write_mosquitto_conf,
+)
 from shared_dir import find_shared
 
 settings.register_profile("default", max_examples=200, deadline=None)
@@ -38,12 +42,6 @@ def load_vectors(kind: str, prefix: str = "") -> list[tuple[str, dict[str, Any]]
     return [(p.stem, json.loads(p.read_text())) for p in sorted(folder.glob(f"{prefix}*.json"))]
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @dataclass
 class Broker:
     host: str
@@ -57,19 +55,15 @@ class Broker:
     def url(self) -> str:
         return f"mqtt://{self.host}:{self.port}"
 
+    _binary: str = "mosquitto"
+
     def stop_process(self) -> None:
         if self._process is not None:
-            self._process.terminate()
-            self._process.wait(5)
+            stop(self._process)
 
     def start_process(self) -> None:
         assert self._conf is not None
-        self._process = subprocess.Popen(
-            ["mosquitto", "-c", str(self._conf)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        _wait_port(self.port)
+        self._process = start_mosquitto(self._binary, self._conf, self.port)
 
     async def restart(self) -> None:
         """Stop the broker and start it again on the same port (retained messages are lost)."""
@@ -84,31 +78,13 @@ class Broker:
             self.start_process()
 
 
-def _wait_port(port: int, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with socket.socket() as sock:
-            if sock.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.05)
-    raise RuntimeError(f"broker did not open port {port}")
-
-
-def _mosquitto() -> str | None:
-    return shutil.which("mosquitto") or (
-        "/usr/sbin/mosquitto" if Path("/usr/sbin/mosquitto").exists() else None
-    )
-
-
 @pytest.fixture
 async def broker(tmp_path: Path) -> AsyncIterator[Broker]:
     port = free_port()
-    binary = _mosquitto()
+    binary = mosquitto_binary()
     if binary and os.environ.get("BATMUX_TEST_BROKER") != "embedded":
-        conf = tmp_path / "mosquitto.conf"
-        conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n")
-        b = Broker("127.0.0.1", port, "mosquitto", _conf=conf)
-        os.environ["PATH"] = os.environ["PATH"] + ":/usr/sbin"
+        conf = write_mosquitto_conf(tmp_path, port)
+        b = Broker("127.0.0.1", port, "mosquitto", _conf=conf, _binary=binary)
         b.start_process()
         try:
             yield b

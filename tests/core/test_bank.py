@@ -6,6 +6,7 @@ import pytest
 
 from batmux.config import parse_config
 from batmux.core.bank import STATE_FILE, BankEngine
+from batmux.model.alarms import Alarm
 from batmux.model.state import BatteryState, MemberCounts
 from core.bank_factory import cells, state
 
@@ -99,6 +100,19 @@ def test_blocking_member_zeroes_group_charge() -> None:
     assert bank.limits is not None and bank.limits.charge_current_a == 0
     assert "blocked_by_a" in bank.limits.reason
     assert bank.members == MemberCounts(2, 0, 1, 0)
+
+
+def test_member_alarm_zeroes_bank_charge_with_the_reason() -> None:
+    engine = BankEngine(config())
+    a = state("a", 0.0, cells=cells(16, 3.30, c7=3.48), alarms=frozenset({Alarm.CELL_OVERVOLTAGE}))
+    out = by_name(engine.update({"a": a, "b": state("b", 0.0)}, now=0.0))
+    assert out["a"].limits is not None and out["a"].limits.charge_current_a == 0
+    assert out["a"].limits.reason.startswith("charge:alarm_cell_overvoltage discharge:configured")
+    bank = out["bank"]
+    assert bank.limits is not None
+    assert (bank.limits.charge_current_a, bank.limits.discharge_current_a) == (0, 120)
+    assert bank.limits.reason.startswith("charge:blocked_by_a:alarm_cell_overvoltage ")
+    assert bank.to_json()["members_blocking_charge"] == 1
 
 
 def shunt_config(tmp_path: Path) -> object:

@@ -82,6 +82,8 @@ async def test_discovery_state_availability_and_switches(broker: Any, tmp_path: 
             assert key in a
         b = rec.json(state_b)
         assert len(b["cell_voltages"]) == 16 and b["current"] == pytest.approx(-30.0)
+        assert a["time_to_go"] is None  # charging
+        assert b["time_to_go"] == pytest.approx(b["charge"] / 30.0 * 3600, rel=1e-3)
 
         voltage = rec.json(f"{disc}/voltage/config")
         assert voltage["device_class"] == "voltage"
@@ -102,6 +104,8 @@ async def test_discovery_state_availability_and_switches(broker: Any, tmp_path: 
         assert cell["value_template"] == "{{ value_json.cell_voltages[3] }}"
         temp = rec.json(f"{disc}/temperature_1/config")
         assert (temp["device_class"], temp["unit_of_measurement"]) == ("temperature", "°C")
+        ttg = rec.json(f"{disc}/time_to_go/config")
+        assert (ttg["device_class"], ttg["unit_of_measurement"]) == ("duration", "s")
         diag = rec.json(f"{disc}/diag_corrupt_frames/config")
         assert diag["entity_category"] == "diagnostic"
 

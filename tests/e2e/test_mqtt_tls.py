@@ -18,7 +18,7 @@ import pytest
 from batmux.config import parse_config
 from batmux.runtime.app import Gateway
 from batmux.runtime.wiring import wire
-from conftest import _mosquitto, _wait_port, free_port
+from broker_process import free_port, mosquitto_binary, start_mosquitto, stop
 from mqtt_helpers import running
 
 USER, PASSWORD = "batmux", "s3cret:pw"  # a ':' in the password must survive the URL
@@ -59,7 +59,7 @@ def make_certs(folder: Path) -> None:
 
 @pytest.fixture(scope="module")
 def tls_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TlsBroker]:
-    mosquitto = _mosquitto()
+    mosquitto = mosquitto_binary()
     if mosquitto is None or shutil.which("openssl") is None:
         pytest.skip("needs mosquitto and openssl")
     folder = tmp_path_factory.mktemp("tls")
@@ -84,17 +84,11 @@ def tls_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TlsBroker]:
     else:
         lines.append("allow_anonymous true")
     (folder / "mosquitto.conf").write_text("\n".join(lines) + "\n")
-    process = subprocess.Popen(
-        [mosquitto, "-c", str(folder / "mosquitto.conf")],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    process = start_mosquitto(mosquitto, folder / "mosquitto.conf", port)
     try:
-        _wait_port(port)
         yield TlsBroker(port, folder / "ca.crt", auth=passwd is not None)
     finally:
-        process.terminate()
-        process.wait(5)
+        stop(process)
 
 
 async def first_state(broker: TlsBroker, topic: str, timeout: float = 5.0) -> dict[str, Any]:

@@ -14,6 +14,12 @@ from batmux.protocols import pylontech_can as pylon
 from batmux.protocols.can_codec import decode_candump_frames
 from batmux.protocols.candump import format_frame
 from batmux.protocols.inverter_limits import STALE
+from batmux.protocols.pylontech_can_encode import (
+    PylontechCanOptions,
+    build_frames,
+    encode_alarms,
+    encode_flags,
+)
 from protocols.can_vectors import by_id, frames, load, state
 
 US5000 = load("pylontech_lv_us5000_v1_2_capture")
@@ -38,7 +44,7 @@ def build_for(
         soh_pct=soh,
         temperatures_c=(temp,),
     )
-    return dict(pylon.build_frames(st_, limits, pylon.PylontechCanOptions(module_count=modules)))
+    return dict(build_frames(st_, limits, PylontechCanOptions(module_count=modules)))
 
 
 def test_us5000_capture_exact_bytes() -> None:
@@ -91,8 +97,8 @@ def v13_frames(**kw: object) -> dict[int, bytes]:
         warnings=frozenset({Alarm.CHARGE_UNDERTEMP}),
         **kw,
     )
-    opts = pylon.PylontechCanOptions(variant="v1.3", software_version=0xAA)
-    return dict(pylon.build_frames(st_, limits, opts))
+    opts = PylontechCanOptions(variant="v1.3", software_version=0xAA)
+    return dict(build_frames(st_, limits, opts))
 
 
 def test_v13_variant() -> None:
@@ -113,10 +119,10 @@ def test_v13_variant() -> None:
 
 
 def test_35a_two_bit_items() -> None:
-    ok = pylon.encode_alarms(frozenset(), frozenset())
+    ok = encode_alarms(frozenset(), frozenset())
     # 01 = ok for every supported item, 00 for the contactor (9) and unused items 13-15
     assert ok == bytes.fromhex("55555101") * 2
-    high_v = pylon.encode_alarms(frozenset({Alarm.PACK_OVERVOLTAGE}), frozenset())
+    high_v = encode_alarms(frozenset({Alarm.PACK_OVERVOLTAGE}), frozenset())
     assert high_v[0] == 0b01_01_10_10  # general + high-voltage active
     all_zero = pylon.PylontechCanCodec()  # new Pylontech firmware sends 0x35A all zeros
     frames_ = all_zero.feed("35A#0000000000000000") + all_zero.feed("356#7A13F2FE6B01")
@@ -126,7 +132,7 @@ def test_35a_two_bit_items() -> None:
 def test_359_flags_roundtrip() -> None:
     alarms = frozenset({Alarm.PACK_UNDERVOLTAGE, Alarm.CHARGE_OVERCURRENT, Alarm.BMS_FAULT})
     warnings = frozenset({Alarm.DISCHARGE_OVERTEMP})
-    raw = pylon.encode_flags(alarms, warnings, 3)
+    raw = encode_flags(alarms, warnings, 3)
     assert raw == bytes([0b100, 0b1001, 0b1000, 0, 3]) + b"PN"
     codec = pylon.PylontechCanCodec()
     sample = codec.decode(codec.feed((0x359, raw)) + codec.feed("356#7A13F2FE6B01"))
@@ -149,7 +155,7 @@ def test_victron_extras() -> None:
             "members": MemberCounts(online=3, offline=1, blocking_charge=2),
         }
     )
-    built = dict(pylon.build_frames(st_, limits, pylon.PylontechCanOptions(victron_extras=True)))
+    built = dict(build_frames(st_, limits, PylontechCanOptions(victron_extras=True)))
     assert built[0x370] + built[0x371] == b"batmux".ljust(16, b"\x00")
     assert built[0x372] == bytes.fromhex("0300 0200 0000 0100".replace(" ", ""))
     assert built[0x373] == (3300).to_bytes(2, "little") + (3450).to_bytes(2, "little") + (
@@ -168,19 +174,19 @@ def test_victron_extras() -> None:
 def test_cvl_zero_is_refused() -> None:
     st_ = state(ChargeLimits(0.0, 0, 0), voltage_v=50.0)
     with pytest.raises(ValueError, match="CVL 0"):
-        pylon.build_frames(st_, ChargeLimits(0.0, 0.0, 0.0))
+        build_frames(st_, ChargeLimits(0.0, 0.0, 0.0))
 
 
 def test_stale_fallbacks() -> None:
     stale = ChargeLimits(55.2, 0.0, 0.0, 48.0, reason=STALE)
     st_ = state(stale, voltage_v=52.5, current_a=0.0, soc_pct=40.0)
-    plain = dict(pylon.build_frames(st_, stale))
+    plain = dict(build_frames(st_, stale))
     assert plain[0x351][2:6] == bytes(4) and plain[0x35C] == b"\x00\x00"
     assert plain[0x351][:2] == (552).to_bytes(2, "little")  # CVL kept, never 0
-    window = dict(pylon.build_frames(st_, stale, pylon.PylontechCanOptions(fallback="soc_window")))
+    window = dict(build_frames(st_, stale, PylontechCanOptions(fallback="soc_window")))
     assert window[0x355][:2] == (100).to_bytes(2, "little")
     assert window[0x351][:2] == window[0x351][6:8] == (525).to_bytes(2, "little")
-    standby = dict(pylon.build_frames(st_, stale, pylon.PylontechCanOptions(fallback="standby")))
+    standby = dict(build_frames(st_, stale, PylontechCanOptions(fallback="standby")))
     assert standby[0x359][1] & 0x08  # BMS/system error flag
 
 

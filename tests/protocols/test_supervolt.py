@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import json
 from pathlib import Path
 
 import pytest
@@ -15,31 +14,23 @@ from batmux.model.alarms import Alarm
 from batmux.model.sample import BatterySample
 from batmux.protocols import supervolt
 from batmux.protocols.supervolt import SupervoltCodec
-from conftest import VECTORS as SHARED_VECTORS
-from conftest import load_vectors
-from helpers import check_sample
+from ble_contract import check_vector, load, vectors
 
-VECTOR_DIR = SHARED_VECTORS / "ble"
-VECTORS = [VECTOR_DIR / f"{name}.json" for name, _ in load_vectors("ble", "supervolt_")]
+VECTORS = vectors("supervolt")
 
 
 def test_vectors_present() -> None:
-    assert VECTORS, f"no supervolt vectors in {VECTOR_DIR}"
+    assert VECTORS, "no supervolt vectors in shared/vectors/ble"
 
 
 @pytest.mark.parametrize("path", VECTORS, ids=lambda p: p.stem)
 def test_vector_decodes_to_expected(path: Path) -> None:
-    vec = json.loads(path.read_text())
-    codec = SupervoltCodec()
-    frames = [f for h in vec["frames"] for f in codec.feed(bytes.fromhex(h))]
-    assert len(frames) == len(vec["frames"])
-    assert codec.corrupt_frames == 0
-    check_sample(codec.decode(frames, 1.0), vec["expected"])
+    check_vector(SupervoltCodec, path, whole_frames=True)
 
 
 @pytest.mark.parametrize("path", VECTORS, ids=lambda p: p.stem)
 def test_requests_match_vector(path: Path) -> None:
-    vec = json.loads(path.read_text())
+    vec = load(path)
     assert supervolt.REQUEST_REALTIME.hex() == vec["request"]
     assert supervolt.REQUEST_CAPACITY.hex() == vec["additional_requests"][0]
     assert supervolt.REQUEST_REALTIME == b":000250000E03~"
@@ -47,7 +38,7 @@ def test_requests_match_vector(path: Path) -> None:
 
 
 def _vector_frames() -> list[bytes]:
-    vec = json.loads(VECTORS[0].read_text())
+    vec = load(VECTORS[0])
     return [bytes.fromhex(h) for h in vec["frames"]]
 
 

@@ -12,22 +12,19 @@ from hypothesis import strategies as st
 from batmux.errors import CorruptFrame, ProtocolError
 from batmux.model.alarms import Alarm
 from batmux.protocols.base import sum8
-from batmux.protocols.vedirect import (
+from batmux.protocols.vedirect_fields import decode_fields, decode_mppt
+from batmux.protocols.vedirect_hex import (
     CMD_GET,
     CMD_SET,
     FLAG_UNKNOWN_ID,
     REG_DEVICE_MODE,
-    VeDirectCodec,
     build_get,
     build_register_response,
     build_set,
-    decode_fields,
-    decode_mppt,
-    encode_block,
     encode_hex,
-    parse_block,
     parse_hex_response,
 )
+from batmux.protocols.vedirect_text import VeDirectCodec, encode_block, parse_block
 
 
 def block(*lines: str) -> bytes:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 
+from batmux.config import parse_config
+from batmux.core.bank import BankEngine
 from batmux.model.sample import BatterySample
 from batmux.model.state import BatteryState
 from batmux.sinks.venus_config import VenusConfig
@@ -88,3 +90,15 @@ def test_text() -> None:
     assert text("/ProductId", 0xFFFF) == "0xFFFF"
     assert text("/Soc", None) == "---"
     assert text("/Voltages/Cell3", 3.298) == "3.298V"
+
+
+def test_time_to_go_is_the_engines_value_in_json_and_on_the_bus() -> None:
+    cfg = parse_config({"batteries": [{"name": "bank", "type": "jk"}]})
+    engine = BankEngine(cfg)
+    (published,) = engine.update({"bank": bank_state(0.0)}, now=0.0)
+    assert published.to_json()["time_to_go"] == 36864  # 128 Ah / 12.5 A
+    assert build_paths(published, CFG, is_bms=True)["/TimeToGo"] == 36864
+    assert published.sample is not None
+    charging = dataclasses.replace(published, sample=published.sample.with_(current_a=5.0))
+    (charging,) = engine.update({"bank": charging}, now=1.0)
+    assert build_paths(charging, CFG, is_bms=True)["/TimeToGo"] is None

@@ -13,7 +13,7 @@ from batmux.config import parse_config
 from batmux.runtime.hub import StateHub
 from batmux.sinks.venus import VenusService, run_venus, venus_sink
 from batmux.sinks.venus_config import VenusConfig
-from sinks.venus_states import GOLDEN_BANK, bank_state, high_cell_state, stale
+from sinks.venus_states import GOLDEN_SERVICE, bank_state, high_cell_state, stale
 
 NAME = "com.victronenergy.battery.bank"
 SIGNATURE = {int: "i", float: "d", str: "s", type(None): "ai"}
@@ -29,8 +29,8 @@ async def test_every_path_with_its_value_and_type(dbus_address: str, monitor) ->
     assert service.registered
     await monitor.scan(NAME)
     items = monitor.items[NAME]
-    assert set(items) == set(GOLDEN_BANK)
-    for path, expected in GOLDEN_BANK.items():
+    assert set(items) == set(GOLDEN_SERVICE)
+    for path, expected in GOLDEN_SERVICE.items():
         assert items[path].signature == SIGNATURE[type(expected)], path
         assert monitor.value(NAME, path) == expected, path
     await service.close()
@@ -54,7 +54,7 @@ async def test_busitem_contract(dbus_address: str, monitor) -> None:
     assert node.signature == "a{sv}"
     assert node.value["0/Current"] == Variant("d", -12.5)
     root = (await call(NAME, "/", "GetValue")).body[0].value
-    assert root["Soc"] == Variant("d", 64.0) and len(root) == len(GOLDEN_BANK)
+    assert root["Soc"] == Variant("d", 64.0) and len(root) == len(GOLDEN_SERVICE)
     texts = (await call(NAME, "/Info", "GetText")).body[0].value
     assert texts["MaxChargeVoltage"] == "28.4V"
 
@@ -89,7 +89,7 @@ async def test_name_requested_only_with_all_paths(dbus_address: str, monitor) ->
     assert NAME not in names.body[0]
     await service.update(bank_state())
     await monitor.scan(NAME)
-    assert set(monitor.items[NAME]) == set(GOLDEN_BANK)
+    assert set(monitor.items[NAME]) == set(GOLDEN_SERVICE)
     await service.close()
 
 
@@ -202,13 +202,14 @@ async def _wait_name(monitor, name: str, timeout: float = 3.0) -> None:
             await asyncio.sleep(0.02)
 
 
-async def test_gateway_sink_adapter(dbus_address: str, monitor, monkeypatch) -> None:
+async def test_gateway_sink_adapter(dbus_address: str, monitor, monkeypatch, tmp_path) -> None:
     """venus_sink(gateway) serves config.venus from gateway.hub (system bus via the env var)."""
     monkeypatch.setenv("DBUS_SYSTEM_BUS_ADDRESS", dbus_address)
     config = parse_config(
         {
             "batteries": [{"name": "bank", "type": "jk"}],
             "venus": [{"battery": "bank", "device_instance": 100}],
+            "state_dir": str(tmp_path),
         }
     )
     hub = StateHub()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
+from batmux.core.time_to_go import time_to_go_s
 from batmux.model.alarms import Alarm
 from batmux.model.limits import ChargeLimits
 from batmux.model.sample import BatterySample
@@ -41,6 +42,7 @@ def bank_state(timestamp: float = 1_700_000_000.0) -> BatteryState:
         members=MemberCounts(online=2, offline=0, blocking_charge=0, blocking_discharge=0),
         is_group=True,
         last_good_at=timestamp,
+        time_to_go_s=time_to_go_s(sample),  # as the bank engine fills it in
     )
 
 
@@ -135,3 +137,25 @@ GOLDEN_BANK = {
     "/History/ChargedEnergy": 123.457,
     "/History/DischargedEnergy": 120.123,
 }
+
+# The /History/* paths the service adds after it has seen bank_state() once.
+GOLDEN_HISTORY = {
+    "/History/MinimumVoltage": 26.42,
+    "/History/MaximumVoltage": 26.42,
+    "/History/MinimumCellVoltage": 3.298,
+    "/History/MaximumCellVoltage": 3.31,
+    "/History/MinimumTemperature": 21.0,
+    "/History/MaximumTemperature": 23.0,
+    "/History/DeepestDischarge": -72.0,
+    "/History/LastDischarge": -72.0,
+    "/History/AverageDischarge": None,  # no discharge closed by a full charge yet
+    "/History/TotalAhDrawn": 0.0,  # one sample: no time has passed
+    "/History/FullDischarges": 0,
+    "/History/AutomaticSyncs": 0,
+    "/History/LowVoltageAlarms": 0,
+    "/History/HighVoltageAlarms": 0,
+    "/History/TimeSinceLastFullCharge": None,  # never full
+}
+
+# Every path of the service after one bank_state().
+GOLDEN_SERVICE = {**GOLDEN_BANK, **GOLDEN_HISTORY}

@@ -13,7 +13,8 @@ from batmux.devices.vedirect_source import VeDirectSource, create_source
 from batmux.errors import ControlRefused, NoData
 from batmux.links.serial_link import SerialLink
 from batmux.model.sample import BatterySample
-from batmux.protocols.vedirect import REG_BATTERY_CAPACITY, VeDirectCodec
+from batmux.protocols.vedirect_hex import REG_BATTERY_CAPACITY
+from batmux.protocols.vedirect_text import VeDirectCodec
 from batmux.sim.battery import SimBattery
 from batmux.sim.vedirect import VeDirectSimDevice, VeDirectSimulator
 

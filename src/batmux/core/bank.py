@@ -1,7 +1,8 @@
 """The bank engine: one call per publish period turns battery states into published states.
 
 For every battery: reject implausible samples, run the coulomb counter (if enabled), compute
-limits and the charge-switch wish. Then every group, members first: merge, count, limits.
+limits, time to go and the charge-switch wish. Then every group, members first: merge, count,
+limits, time to go (down to the ESS minimum SoC when a Victron input device reports one).
 All state carried between calls lives here and is saved with ``save_state``; time comes from
 the caller (``now``) or the injected clock, never from the module itself.
 """
@@ -24,6 +25,7 @@ from batmux.core.groups import merge_group
 from batmux.core.limits import LimitResult, LimitState, battery_limits
 from batmux.core.plausibility import check_plausible
 from batmux.core.statefile import load_json, save_json_atomic
+from batmux.core.time_to_go import ess_floor_soc, time_to_go_s
 from batmux.errors import ImplausibleSample
 from batmux.model.state import BatteryState
 
@@ -81,6 +83,7 @@ class BankEngine:
         now = self._clock() if now is None else now
         self.switch_actions = {}
         raw = {name: self._screen(state) for name, state in battery_states.items()}
+        floor = ess_floor_soc(s.sample for s in raw.values())
         out: dict[str, BatteryState] = {}
         results: dict[str, LimitResult] = {}
         for name, state in raw.items():
@@ -89,7 +92,8 @@ class BankEngine:
             fresh = is_fresh(state, now, unit.limits_cfg.stale_after)
             result = battery_limits(unit.limits_cfg, state.sample, fresh, unit.limit_state, now)
             results[name] = result
-            out[name] = replace(state, limits=result.limits)
+            ttg = time_to_go_s(state.sample, floor) if fresh else None
+            out[name] = replace(state, limits=result.limits, time_to_go_s=ttg)
             self._charge_switch(name, out[name], fresh, now)
         for group in self._groups:
             unit = self._unit(group.name)
@@ -99,7 +103,8 @@ class BankEngine:
                 group, unit.limits_cfg, unit.group_state, merged, out, results, now
             )
             results[group.name] = result
-            out[group.name] = replace(merged, limits=result.limits)
+            ttg = time_to_go_s(merged.sample, floor) if merged.available else None
+            out[group.name] = replace(merged, limits=result.limits, time_to_go_s=ttg)
         return list(out.values())
 
     def process(self, states: list[BatteryState], now: float) -> list[BatteryState]:

@@ -9,7 +9,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from batmux.core import tables as t
@@ -77,6 +84,7 @@ class LimitsConfig(_Strict):
     discharge_temperature_table: TableConfig = _table(t.DISCHARGE_TEMPERATURE)
     mos_temperature_table: TableConfig = _table(t.MOS_TEMPERATURE)
     soc_tables: bool = False  # SoC-based limits are off by default
+    alarm_limits: bool = True  # a BMS alarm sets CCL/DCL to 0 (batteries only; see alarm_limits)
     charge_soc_table: TableConfig = _table(t.CHARGE_SOC)
     discharge_soc_table: TableConfig = _table(t.DISCHARGE_SOC)
 
@@ -129,6 +137,14 @@ class GroupConfig(_Strict):
         if self.min_members is not None and self.min_members > len(self.members):
             raise ValueError("min_members is larger than the number of members")
         return self
+
+    @field_validator("limits")
+    @classmethod
+    def _battery_only_keys(cls, limits: LimitsConfig | None) -> LimitsConfig | None:
+        if limits is not None and "alarm_limits" in limits.model_fields_set:
+            # A member's alarm zeroes its own limit, which blocks the group: set it per battery.
+            raise ValueError("alarm_limits is set per battery, not per group")
+        return limits
 
     @property
     def required_members(self) -> int:

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from batmux.core.alarm_limits import is_alarm_rule
 from batmux.core.bank_config import GroupConfig, LimitsConfig
 from batmux.core.groups import blocks
 from batmux.core.limits import LimitResult, compose_reason, stale_result
@@ -38,7 +39,10 @@ def _current(
 ) -> tuple[float, str]:
     for name in online:
         if blocks(states[name], charge=charge):
-            return 0.0, f"blocked_by_{name}"
+            member_rule = results[name].charge_rule if charge else results[name].discharge_rule
+            # an alarm is named too, so the bank's reason says why without a second look
+            suffix = f":{member_rule}" if is_alarm_rule(member_rule) else ""
+            return 0.0, f"blocked_by_{name}{suffix}"
 
     def limit(name: str) -> float:
         limits = results[name].limits

@@ -1,9 +1,10 @@
 """CCL / DCL / CVL of one battery, from its (averaged, plausible) sample and its config.
 
-CCL and DCL are the minimum of every applicable rule: the configured maximum, the BMS's own
-limit, the cell-voltage, temperature (min and max temperature both evaluated), MOSFET
-temperature and optional SoC tables, and the switches. A DCL latch holds discharge at 0 after
-a cell undervoltage until the cell has recovered by a hysteresis. Stale data → 0 A at once.
+CCL and DCL are the minimum of every applicable rule: the configured maximum, 0 for a BMS
+alarm on that side (``core.alarm_limits``), the BMS's own limit, the cell-voltage, temperature
+(min and max temperature both evaluated), MOSFET temperature and optional SoC tables, and the
+switches. A DCL latch holds discharge at 0 after a cell undervoltage until the cell has
+recovered by a hysteresis. Stale data → 0 A at once.
 ``ChargeLimits.reason`` names the binding rule of each limit, or is exactly ``stale``.
 """
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from batmux.core.alarm_limits import alarm_rule, blocking_alarm
 from batmux.core.bank_config import LimitsConfig
 from batmux.core.cvl import CvlState, compute_cvl
 from batmux.core.ramp import HoldRamp
@@ -88,6 +90,11 @@ def current_targets(
     )
     charge: list[tuple[str, float]] = [("configured", max_c)]
     discharge: list[tuple[str, float]] = [("configured", max_d)]
+    if cfg.alarm_limits:  # listed before the switches: a tripped BMS is named by its alarm
+        for rules, is_charge in ((charge, True), (discharge, False)):
+            alarm = blocking_alarm(sample.alarms, charge=is_charge)
+            if alarm is not None:
+                rules.append((alarm_rule(alarm), 0.0))
     for rules, key in ((charge, "charge_current_limit"), (discharge, "discharge_current_limit")):
         bms = _bms_limit(sample, key)
         if bms is not None:

@@ -137,7 +137,7 @@ DEVICE_TYPES: dict[str, DeviceType] = _entry(
     DeviceType(
         "vedirect",
         "serial",
-        codec="batmux.protocols.vedirect:VeDirectCodec",
+        codec="batmux.protocols.vedirect_text:VeDirectCodec",
         sim="batmux.sim.vedirect:VeDirectSimDevice",
         source="batmux.devices.vedirect_source:create_source",
         description="Victron VE.Direct text protocol (BMV/SmartShunt, MPPT); HEX Get/Set",

@@ -26,23 +26,19 @@ from batmux.errors import (
     ProtocolError,
 )
 from batmux.model.sample import BatterySample
-from batmux.protocols.vedirect import (
+from batmux.protocols.vedirect_fields import MpptReading, decode_fields, decode_mppt, is_mppt
+from batmux.protocols.vedirect_hex import (
     CMD_GET,
     CMD_SET,
     DEVICE_MODE_OFF,
     DEVICE_MODE_ON,
     REG_DEVICE_MODE,
     HexFrame,
-    MpptReading,
-    VeDirectCodec,
     build_get,
     build_set,
-    decode_fields,
-    decode_mppt,
-    is_mppt,
-    parse_block,
     parse_hex_response,
 )
+from batmux.protocols.vedirect_text import VeDirectCodec, parse_block
 
 log = logging.getLogger(__name__)
 

@@ -65,15 +65,18 @@ class BatteryState:
     is_group: bool = False
     last_good_at: float = 0.0  # wall-clock time of the newest good sample
     diagnostics: dict[str, Any] = field(default_factory=dict)
+    time_to_go_s: int | None = None  # set by the bank engine (core.time_to_go); None = unknown
 
     def to_json(self) -> dict[str, Any]:
-        """The MQTT state JSON: sample fields, cell stats, meters, limits, member counts."""
+        """The MQTT state JSON: sample fields, cell stats, meters, limits, member counts,
+        ``time_to_go`` (always present, null when unknown)."""
         out: dict[str, Any] = {}
         if self.sample is not None:
             out.update(self.sample.to_json())
             out.update(self.sample.cell_stats_json())
             out["timestamp"] = round(self.sample.timestamp, 3)
         out.update(self.meters.to_json())
+        out["time_to_go"] = self.time_to_go_s
         if self.limits is not None:
             out.update(self.limits.to_json())
         if self.members is not None:

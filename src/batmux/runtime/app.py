@@ -76,6 +76,8 @@ class Gateway:
         self.sinks: list[tuple[str, SinkFactory]] = []
         self.processors: list[StateProcessor] = []
         self.bank: Any = None  # the BankEngine, when wired (charge-switch wishes, state files)
+        # name → a sink's own state-file writer, run with the meters (same period, on shutdown)
+        self.savers: dict[str, Callable[[], None]] = {}
         # name → status() of each inverter link, published as its own MQTT/HA device
         self.link_status: dict[str, Callable[[], dict[str, Any]]] = {}
         self.state_dir = Path(config.state_dir)
@@ -95,6 +97,10 @@ class Gateway:
     def add_processor(self, processor: StateProcessor) -> None:
         """Runs on every publish with all battery states; returns them plus/with derived ones."""
         self.processors.append(processor)
+
+    def add_saver(self, name: str, save: Callable[[], None]) -> None:
+        """Run ``save`` (may raise OSError) with every meter save; a new one replaces ``name``."""
+        self.savers[name] = save
 
     def _meter_path(self, name: str) -> Path:
         return self.state_dir / "meters" / f"{name}.json"
@@ -211,6 +217,11 @@ class Gateway:
                 self.bank.save_state(self.config.state_dir)
             except OSError as exc:
                 log.error("cannot save bank state: %s", exc)
+        for name, save in list(self.savers.items()):
+            try:
+                save()
+            except OSError as exc:
+                log.error("%s: cannot save state: %s", name, exc)
 
     async def _publish_loop(self) -> None:
         last_save = float("-inf")

@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 
 from batmux.links.can_bus import CanLink
-from batmux.protocols.pylontech_can import build_frames
+from batmux.protocols.pylontech_can_encode import build_frames
 from batmux.sim.battery import SimBattery
 from batmux.sim.bms import SimStateHub, sim_state
 from batmux.sim.can_inverter import BydCanInverterSim, running

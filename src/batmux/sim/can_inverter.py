@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 
 from batmux.links.can_bus import CanLink
 from batmux.protocols import byd_can
-from batmux.protocols import pylontech_can as pylon
 from batmux.protocols.can_codec import CanCodec, can_codec
 from batmux.protocols.candump import Frame, pack
+from batmux.protocols.pylontech_can_encode import keepalive_frame
 
 
 @dataclass
@@ -115,7 +115,7 @@ class PylontechInverterSim(_Peer):
             tg.create_task(self._listen())
             counter = 0
             while True:
-                await self.send(pylon.keepalive_frame(counter if self.counting else 0))
+                await self.send(keepalive_frame(counter if self.counting else 0))
                 counter += 1
                 await asyncio.sleep(self.period_s)
 

@@ -17,7 +17,7 @@ import tty
 from typing import Literal, Protocol
 
 from batmux.errors import BatmuxError, LinkTimeout, ProtocolError
-from batmux.protocols.vedirect import (
+from batmux.protocols.vedirect_hex import (
     CMD_ASYNC,
     CMD_GET,
     CMD_PING,
@@ -32,10 +32,10 @@ from batmux.protocols.vedirect import (
     RSP_ERROR,
     RSP_PING,
     build_register_response,
-    encode_block,
     encode_hex,
     parse_hex_frame,
 )
+from batmux.protocols.vedirect_text import encode_block
 from batmux.sim.battery import SimBattery, from_sim_config
 
 log = logging.getLogger(__name__)

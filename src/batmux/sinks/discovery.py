@@ -47,6 +47,7 @@ QUANTITIES: tuple[Quantity, ...] = (
     Quantity("charge_voltage_limit", "Charge voltage limit", "V", "voltage", M, precision=2),
     Quantity("charge_current_limit", "Charge current limit", "A", "current", M, precision=1),
     Quantity("discharge_current_limit", "Discharge current limit", "A", "current", M, precision=1),
+    Quantity("time_to_go", "Time to go", "s", "duration", M, precision=0),
     Quantity("limit_reason", "Limit reason", None, None, None, "mdi:information-outline"),
     Quantity("members_online", "Members online", None, None, M, "mdi:battery-check"),
     Quantity("members_offline", "Members offline", None, None, M, "mdi:battery-off"),

@@ -14,7 +14,8 @@ import time
 from collections.abc import Callable
 
 from batmux.links.can_bus import CanLink
-from batmux.protocols import pylontech_can as pylon
+from batmux.protocols.pylontech_can import ID_KEEPALIVE
+from batmux.protocols.pylontech_can_encode import PylontechCanOptions, build_frames
 from batmux.runtime.hub import StateHub
 from batmux.sinks.can_inverter import MISSING, NO_BATTERY_DATA, RUNNING, WAITING, CanInverterSink
 from batmux.sinks.can_inverter_config import PylontechCanInverterConfig
@@ -22,8 +23,8 @@ from batmux.sinks.can_inverter_config import PylontechCanInverterConfig
 log = logging.getLogger(__name__)
 
 
-def pylon_options(cfg: PylontechCanInverterConfig) -> pylon.PylontechCanOptions:
-    return pylon.PylontechCanOptions(
+def pylon_options(cfg: PylontechCanInverterConfig) -> PylontechCanOptions:
+    return PylontechCanOptions(
         variant=cfg.variant,
         victron_extras=cfg.victron_extras,
         fallback=cfg.fallback,
@@ -55,7 +56,7 @@ class PylontechCanSink(CanInverterSink):
             while True:
                 frame = await self.link.recv(max(0.0, next_due - loop.time()))
                 now = loop.time()
-                if frame is not None and frame[0] == pylon.ID_KEEPALIVE:
+                if frame is not None and frame[0] == ID_KEEPALIVE:
                     self.heard_inverter(now)
                 self.check_missing(now)
                 if now >= next_due:
@@ -73,7 +74,7 @@ class PylontechCanSink(CanInverterSink):
         elif self.state != MISSING:
             self.state = WAITING
         try:
-            frames = pylon.build_frames(state, limits, self.options)
+            frames = build_frames(state, limits, self.options)
         except ValueError as exc:  # CVL 0 refused: send nothing rather than a lie
             self.errors += 1
             self.last_error = str(exc)

@@ -5,6 +5,10 @@ every path (GetValue/GetText/SetValue/GetDescription on leaves, subtree dicts on
 on ``/``), one ``PropertiesChanged`` per changed path and at most one batched ``ItemsChanged`` per
 publish. Each service has its own bus connection because every service exports ``/``.
 
+Persisted under ``state_dir/venus/<suffix>/``: ``history.json`` (the ``/History/*`` tracker, saved
+with the gateway's meters every ``SAVE_PERIOD_S`` and when the sink stops) and
+``custom_name.json`` (a name written to ``/CustomName``, saved at once).
+
 Lifecycle: the name is requested once the first fresh state has filled every path; stale data
 sets ``/Connected`` 0 (and 0 A limits); after ``disconnect_timeout`` the name is released and
 the connection closed, which DVCC treats as "BMS lost"; fresh data brings the service back.
@@ -18,18 +22,28 @@ import dataclasses
 import logging
 import time
 from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import Any
 
 from dbus_fast import Message, MessageType, NameFlag, RequestNameReply, Variant
 from dbus_fast.aio import MessageBus
 from dbus_fast.errors import DBusError
 
+from batmux.core.history import HistoryTracker
+from batmux.core.statefile import load_json, save_json_atomic
 from batmux.errors import LinkError
 from batmux.links.venus_dbus import BUSITEM, Value, connect, wrap
 from batmux.model.state import BatteryState
 from batmux.runtime.hub import StateHub
 from batmux.sinks.venus_config import VenusConfig
-from batmux.sinks.venus_paths import WRITABLE, build_paths, description, text
+from batmux.sinks.venus_paths import (
+    CUSTOM_NAME_MAX_LEN,
+    WRITABLE,
+    build_paths,
+    description,
+    history_paths,
+    text,
+)
 
 log = logging.getLogger(__name__)
 INTROSPECTABLE = "org.freedesktop.DBus.Introspectable"
@@ -57,6 +71,8 @@ class VenusService:
         cfg: VenusConfig,
         bus_address: str | None = None,
         clock: Callable[[], float] = time.monotonic,
+        state_dir: str | Path | None = None,
+        wall_clock: Callable[[], float] = time.time,
     ) -> None:
         self.cfg = cfg
         self._bus_address = bus_address
@@ -67,11 +83,14 @@ class VenusService:
         self._state: BatteryState | None = None
         self._updated_at = clock()
         self._stale_since: float | None = None
-        self._custom_name: str | None = None
+        # None: no state_dir, nothing is saved (history and names live until the process ends).
+        self._dir = Path(state_dir) / "venus" / cfg.suffix if state_dir is not None else None
+        self.history = HistoryTracker.from_json(self._load("history.json"), wall_clock)
+        self._custom_name = _valid_name(self._load("custom_name.json"))
         self._lock = asyncio.Lock()
         self.registered = False
         self.items_changed_sent = 0
-        self.rejected_writes = 0  # SetValue with a wrong type
+        self.rejected_writes = 0  # SetValue with a wrong type or an over-long name
         self.readonly_writes = 0  # SetValue on a read-only path
         self.register_failures = 0
 
@@ -82,12 +101,32 @@ class VenusService:
     def values(self) -> dict[str, Value]:
         return dict(self._values)
 
+    # -- state files ----------------------------------------------------------------------------
+    def _load(self, name: str) -> object:
+        return None if self._dir is None else load_json(self._dir / name)
+
+    def save_history(self) -> None:
+        """Write the history file (atomic); the gateway calls this with its meter saves."""
+        if self._dir is not None:
+            save_json_atomic(self._dir / "history.json", self.history.to_json())
+
+    def _save_custom_name(self) -> None:
+        if self._dir is None:
+            return
+        try:
+            # A rare user action: one small fsync on the event loop is cheaper than a thread hop.
+            save_json_atomic(self._dir / "custom_name.json", self._custom_name)
+        except OSError as exc:
+            log.error("%s: cannot save /CustomName: %s", self.name, exc)
+
     # -- driving ------------------------------------------------------------------------------
     async def update(self, state: BatteryState | None) -> None:
         async with self._lock:
             if state is None and self._state is not None:
                 state = dataclasses.replace(self._state, available=False)  # it vanished: stale
             self._state = state
+            if state is not None:
+                self.history.update(state)
             self._updated_at = self._clock()
             await self._apply()
 
@@ -98,6 +137,10 @@ class VenusService:
     async def close(self) -> None:
         async with self._lock:
             await self._unregister()
+            try:
+                self.save_history()
+            except OSError as exc:
+                log.error("%s: cannot save history: %s", self.name, exc)
 
     async def _apply(self) -> None:
         now = self._clock()
@@ -115,6 +158,7 @@ class VenusService:
         self._stale_since = None if fresh else (self._stale_since or now)
 
         values = build_paths(state, self.cfg, self.cfg.is_bms)
+        values.update(history_paths(self.history))
         if self._custom_name is not None:
             values["/CustomName"] = self._custom_name
         if not self.registered:
@@ -221,17 +265,25 @@ class VenusService:
         return None
 
     def _set(self, path: str, new: Variant) -> int:
-        """0 accepted, 1 read-only path or wrong type (velib's codes)."""
+        """0 accepted, 1 read-only path, wrong type or too long (velib's codes).
+
+        The only writable path is /CustomName; an empty string goes back to the configured name.
+        """
         if path not in WRITABLE:
             self.readonly_writes += 1
             return 1
-        if new.signature != "s":
+        if new.signature != "s" or len(new.value) > CUSTOM_NAME_MAX_LEN:
             self.rejected_writes += 1
-            log.info("%s: SetValue %s with type %s rejected", self.name, path, new.signature)
+            log.info("%s: SetValue %s with %s rejected", self.name, path, new.signature)
             return 1
-        self._custom_name = new.value
-        self._publish({**self._values, path: new.value})
+        self._custom_name = new.value or None
+        self._save_custom_name()
+        shown = self._custom_name or self._default_name()
+        self._publish({**self._values, path: shown})
         return 0
+
+    def _default_name(self) -> str:
+        return self.cfg.custom_name or (self._state.name if self._state else self.cfg.battery)
 
     def _node(self, msg: Message, path: str, member: str) -> Message | None:
         prefix = path.rstrip("/") + "/"
@@ -270,6 +322,13 @@ class VenusService:
         return f'<node><interface name="{BUSITEM}">{methods}</interface>{nodes}</node>'
 
 
+def _valid_name(stored: object) -> str | None:
+    """A name from the state file, if it is one we would have accepted."""
+    if isinstance(stored, str) and 0 < len(stored) <= CUSTOM_NAME_MAX_LEN:
+        return stored
+    return None
+
+
 # -- the sink task ------------------------------------------------------------------------------
 async def _feed(services: list[VenusService], hub: StateHub) -> None:
     async for snapshot in hub.updates():
@@ -285,12 +344,27 @@ async def _tick(services: list[VenusService], period: float) -> None:
 
 
 async def run_venus(
-    cfgs: Iterable[VenusConfig], hub: StateHub, bus_address: str | None = None
+    cfgs: Iterable[VenusConfig],
+    hub: StateHub,
+    bus_address: str | None = None,
+    state_dir: str | Path | None = None,
+    add_saver: Callable[[str, Callable[[], None]], None] | None = None,
 ) -> None:
-    """Serve every ``venus:`` entry from the hub until cancelled (then leave the bus)."""
-    services = [VenusService(cfg, bus_address) for cfg in cfgs]
+    """Serve every ``venus:`` entry from the hub until cancelled (then leave the bus).
+
+    With ``state_dir`` the history and written names persist; ``add_saver`` hands the periodic
+    history save to the gateway's own save cycle (``Gateway.add_saver``).
+    """
+    services = [VenusService(cfg, bus_address, state_dir=state_dir) for cfg in cfgs]
     if not services:
         return
+    if add_saver is not None:
+
+        def save_all() -> None:
+            for service in services:
+                service.save_history()
+
+        add_saver("venus", save_all)  # by name: a restarted sink replaces its old saver
     # Tick often enough that a short disconnect_timeout is honoured to within a quarter.
     period = min(1.0, *(min(s.cfg.disconnect_timeout, s.cfg.stale_after) / 4 for s in services))
     try:
@@ -304,4 +378,9 @@ async def run_venus(
 
 async def venus_sink(gateway: Any) -> None:
     """``Gateway.add_sink("venus", venus_sink)``: serve ``config.venus`` from the gateway's hub."""
-    await run_venus(gateway.config.venus, gateway.hub)
+    await run_venus(
+        gateway.config.venus,
+        gateway.hub,
+        state_dir=gateway.config.state_dir,
+        add_saver=getattr(gateway, "add_saver", None),
+    )

@@ -8,15 +8,13 @@ goes on the bus as an empty array, as Venus does. Blocking is 0 A: DVCC ignores 
 from __future__ import annotations
 
 from batmux import __version__
+from batmux.core.history import HistoryTracker
 from batmux.model.alarms import Alarm
 from batmux.model.sample import BatterySample
 from batmux.model.state import BatteryState
 from batmux.sinks.venus_config import VenusConfig
 
 Value = float | int | str | None
-
-# Discharge current below this (A) → TimeToGo is unknown, as on a BMV at rest.
-TTG_MIN_CURRENT_A = 0.1
 
 VENUS_ALARMS: dict[str, tuple[Alarm, ...]] = {
     "LowVoltage": (Alarm.PACK_UNDERVOLTAGE,),
@@ -40,6 +38,7 @@ VENUS_ALARMS: dict[str, tuple[Alarm, ...]] = {
 }
 
 WRITABLE = frozenset({"/CustomName"})
+CUSTOM_NAME_MAX_LEN = 64  # longer writes are refused (the GX GUI shows far fewer characters)
 
 
 def version() -> str:
@@ -102,9 +101,6 @@ def build_paths(state: BatteryState, cfg: VenusConfig, is_bms: bool) -> dict[str
     consumed = None
     if remaining is not None and installed is not None:
         consumed = -round(max(installed - remaining, 0.0), 3)
-    ttg = None
-    if remaining is not None and s.current_a is not None and s.current_a < -TTG_MIN_CURRENT_A:
-        ttg = round(remaining / -s.current_a * 3600)
     out.update(
         {
             "/Dc/0/Voltage": _r(s.voltage_v, 3),
@@ -116,7 +112,8 @@ def build_paths(state: BatteryState, cfg: VenusConfig, is_bms: bool) -> dict[str
             "/Capacity": _r(remaining, 3),
             "/InstalledCapacity": _r(installed, 3),
             "/ConsumedAmphours": consumed,
-            "/TimeToGo": ttg,
+            # The bank engine's value (core.time_to_go), so D-Bus and the state JSON agree.
+            "/TimeToGo": state.time_to_go_s,
         }
     )
 
@@ -200,6 +197,33 @@ def build_paths(state: BatteryState, cfg: VenusConfig, is_bms: bool) -> dict[str
     return out
 
 
+def _neg_ah(ah: float | None) -> float | None:
+    """Victron shows drawn/consumed Ah negative (0.0, not -0.0, when nothing was drawn)."""
+    return None if ah is None else 0.0 - round(ah, 3)
+
+
+def history_paths(tracker: HistoryTracker) -> dict[str, Value]:
+    """The BMV-style ``/History/*`` paths from the tracker (Ah negative, as on a BMV)."""
+    h = tracker.record
+    return {
+        "/History/MinimumVoltage": _r(h.min_voltage_v, 3),
+        "/History/MaximumVoltage": _r(h.max_voltage_v, 3),
+        "/History/MinimumCellVoltage": _r(h.min_cell_v, 3),
+        "/History/MaximumCellVoltage": _r(h.max_cell_v, 3),
+        "/History/MinimumTemperature": _r(h.min_temp_c, 1),
+        "/History/MaximumTemperature": _r(h.max_temp_c, 1),
+        "/History/DeepestDischarge": _neg_ah(h.deepest_discharge_ah),
+        "/History/LastDischarge": _neg_ah(h.last_discharge_ah),
+        "/History/AverageDischarge": _neg_ah(h.average_discharge_ah),
+        "/History/TotalAhDrawn": _neg_ah(h.total_drawn_ah),
+        "/History/FullDischarges": h.full_discharges,
+        "/History/AutomaticSyncs": h.full_charges,
+        "/History/LowVoltageAlarms": h.low_voltage_alarms,
+        "/History/HighVoltageAlarms": h.high_voltage_alarms,
+        "/History/TimeSinceLastFullCharge": tracker.since_full_charge_s(),
+    }
+
+
 # -- text and descriptions (GetText / GetDescription) ------------------------------------------
 
 _UNITS: tuple[tuple[str, str], ...] = (
@@ -225,6 +249,17 @@ _UNITS: tuple[tuple[str, str], ...] = (
     ("/Voltages/", "V"),
     ("/History/ChargedEnergy", "kWh"),
     ("/History/DischargedEnergy", "kWh"),
+    ("/History/MinimumVoltage", "V"),
+    ("/History/MaximumVoltage", "V"),
+    ("/History/MinimumCellVoltage", "V"),
+    ("/History/MaximumCellVoltage", "V"),
+    ("/History/MinimumTemperature", "°C"),
+    ("/History/MaximumTemperature", "°C"),
+    ("/History/DeepestDischarge", "Ah"),
+    ("/History/LastDischarge", "Ah"),
+    ("/History/AverageDischarge", "Ah"),
+    ("/History/TotalAhDrawn", "Ah"),
+    ("/History/TimeSinceLastFullCharge", "s"),
 )
 
 

@@ -1,42 +1,18 @@
-"""Victron VE.Direct: the text protocol (BMV/SmartShunt, MPPT) and HEX Get/Set framing.
+"""Victron VE.Direct text fields: label → value of one block → ``BatterySample``.
 
-Text: the device pushes blocks of ``\\r\\n<label>\\t<value>`` lines (~1/s, 19200 8N1). A block
-ends with ``\\r\\nChecksum\\t<byte>``; that byte makes the 8-bit sum of every byte of the block
-zero. BMVs send two blocks per second (live values, then H-history). HEX frames
-(``:`` … ``\\n``) may be interleaved anywhere, even mid-block; they are not part of the sum.
-
-    \\r\\nPID\\t0x203\\r\\nV\\t12065\\r\\nI\\t-7625 … \\r\\nChecksum\\tq
-    (BMV-700: V 12.065 V, I −7.625 A, from karioja/vedirect test/bvm702.dump)
-
-HEX: ``:`` + command nibble + payload bytes in upper-case hex + checksum byte + ``\\n`` where
-command + Σpayload + checksum ≡ 0x55. Get ``7`` and Set ``8`` carry register id (u16 LE), a
-flags byte (0 ok, 1 unknown id, 2 not supported, 4 parameter error) and the value (LE).
+A battery monitor (BMV/SmartShunt) becomes a battery; a solar charger (MPPT, recognized by its
+panel/charger labels) becomes an ``MpptReading``, a current source into the battery. Numbers
+arrive as decimal text in the device's units (mV, mA, 0.1 %, 0.01 kWh); ``---`` means unknown.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from batmux.errors import CorruptFrame, ProtocolError, TruncatedFrame
+from batmux.errors import CorruptFrame, ProtocolError
 from batmux.model.alarms import Alarm
 from batmux.model.sample import BatterySample, ExtraValue
-from batmux.protocols.base import Codec, sum8
-
-CHECKSUM_LABEL = b"\r\nChecksum\t"
-MAX_BLOCK = 1024  # a real block is < 300 bytes; anything longer lost its checksum line
-MAX_HEX = 128
-
-# HEX commands (host → device) and responses (device → host).
-CMD_PING, CMD_VERSION, CMD_PRODUCT_ID, CMD_GET, CMD_SET, CMD_ASYNC = 0x1, 0x3, 0x4, 0x7, 0x8, 0xA
-RSP_DONE, RSP_UNKNOWN, RSP_ERROR, RSP_PING = 0x1, 0x3, 0x4, 0x5
-FLAG_OK, FLAG_UNKNOWN_ID, FLAG_NOT_SUPPORTED, FLAG_PARAMETER_ERROR = 0, 1, 2, 4
-
-# Registers used here (ids from velib ve_regs.h and the BlueSolar HEX document).
-REG_DEVICE_MODE = 0x0200  # un8: 1 = charger on, 4 = charger off
-REG_BATTERY_CAPACITY = 0x1000  # un16 Ah (BMV / SmartShunt)
-REG_SOC = 0x0FFF  # un16 0.01 %
-DEVICE_MODE_ON, DEVICE_MODE_OFF = 1, 4
 
 CHARGER_STATES: dict[int, str] = {
     0: "off",
@@ -119,113 +95,6 @@ NUMERIC_EXTRA: dict[str, tuple[str, float]] = {
 MPPT_LABELS = frozenset({"VPV", "PPV", "CS", "MPPT", "ERR", "H19", "H20", "H21", "H22", "H23"})
 
 
-# -- text protocol ---------------------------------------------------------------------------
-def encode_block(fields: Iterable[tuple[str, str]]) -> bytes:
-    """A complete text block with its checksum byte (the simulator's encoder)."""
-    body = b"".join(b"\r\n" + f"{k}\t{v}".encode("latin-1") for k, v in fields) + CHECKSUM_LABEL
-    return body + bytes([(-sum8(body)) & 0xFF])
-
-
-def parse_block(block: bytes) -> dict[str, str]:
-    """Label → value of one verified block (``Checksum`` dropped)."""
-    out: dict[str, str] = {}
-    for line in block.split(b"\r\n"):
-        if not line:
-            continue
-        label, tab, value = line.partition(b"\t")
-        if not tab or not label:
-            raise CorruptFrame(f"line without label/tab: {line[:20]!r}")
-        if label == b"Checksum":
-            continue
-        out[label.decode("latin-1")] = value.decode("latin-1")
-    return out
-
-
-class VeDirectCodec(Codec):
-    """Reassembles text blocks (checksum-verified) and collects interleaved HEX frames.
-
-    ``feed`` returns verified text blocks; HEX lines go to ``hex_frames`` for the caller.
-    The first block after start is usually cut; its failed checksum is not counted.
-    """
-
-    name = "vedirect"
-
-    def __init__(self, capacity_ah: float | None = None) -> None:
-        super().__init__()
-        self.capacity_ah = capacity_ah
-        self.hex_frames: list[bytes] = []
-        self._block = bytearray()
-        self._hex: bytearray | None = None
-        self._want_checksum = False
-        self._synced = False
-
-    def feed(self, chunk: bytes) -> list[bytes]:
-        blocks: list[bytes] = []
-        for byte in chunk:
-            if self._want_checksum:  # any value, even ':' or '\n', is the checksum here
-                self._want_checksum = False
-                self._block.append(byte)
-                self._finish(blocks)
-            elif self._hex is not None:
-                if byte == 0x0A:
-                    self.hex_frames.append(bytes(self._hex))
-                    self._hex = None
-                elif len(self._hex) >= MAX_HEX:
-                    self._hex = None  # runaway: no newline, drop it
-                    self.reject(CorruptFrame("HEX frame without end"))
-                else:
-                    self._hex.append(byte)
-            elif byte == 0x3A:  # ':'
-                self._hex = bytearray(b":")
-            else:
-                self._block.append(byte)
-                if len(self._block) > MAX_BLOCK:
-                    self._block.clear()
-                    self._fail(TruncatedFrame("text block without checksum line"))
-                elif byte == 0x09 and self._block.endswith(CHECKSUM_LABEL):
-                    self._want_checksum = True
-        del self.hex_frames[:-16]  # nobody reading them: keep only the newest
-        return blocks
-
-    def _finish(self, blocks: list[bytes]) -> None:
-        block = bytes(self._block)
-        self._block.clear()
-        start = block.find(b"\r\n")
-        block = block[start:] if start >= 0 else block
-        if sum8(block) != 0 and not self._synced:
-            block = _valid_tail(block)  # joined mid-block: the lines after the cut may verify
-        if sum8(block) != 0 or not block:
-            self._fail(CorruptFrame(f"block checksum: sum {sum8(block):#04x}"))
-            return
-        self._synced = True
-        blocks.append(block)
-
-    def _fail(self, error: ProtocolError) -> None:
-        if self._synced:
-            self.reject(error)
-
-    def pop_hex(self) -> list[bytes]:
-        frames, self.hex_frames = self.hex_frames, []
-        return frames
-
-    def decode(self, frames: Sequence[bytes], timestamp: float = 0.0) -> BatterySample:
-        fields: dict[str, str] = {}
-        for frame in frames:
-            fields.update(parse_block(frame))
-        return decode_fields(fields, timestamp, self.capacity_ah)
-
-
-def _valid_tail(block: bytes) -> bytes:
-    """The longest tail starting at a line break whose sum verifies (b"" if none)."""
-    at = block.find(b"\r\n", 1)
-    while at > 0:
-        if sum8(block[at:]) == 0:
-            return block[at:]
-        at = block.find(b"\r\n", at + 1)
-    return b""
-
-
-# -- field decoding --------------------------------------------------------------------------
 def _num(fields: Mapping[str, str], label: str, scale: float = 1.0) -> float | None:
     """A scaled number, None when absent or '---' (what devices send for 'not known')."""
     raw = fields.get(label)
@@ -401,83 +270,3 @@ def decode_mppt(fields: Mapping[str, str], timestamp: float = 0.0) -> MpptReadin
 
 def _int_or_none(value: float | None) -> int | None:
     return None if value is None else int(value)
-
-
-# -- HEX protocol ----------------------------------------------------------------------------
-@dataclass(frozen=True, slots=True)
-class HexFrame:
-    """One HEX frame; for Get/Set, ``register``, ``flags`` and ``value`` are filled in."""
-
-    command: int
-    payload: bytes
-    register: int | None = None
-    flags: int | None = None
-    value: bytes = b""
-
-    def value_int(self, signed: bool = False) -> int:
-        if not self.value:
-            raise TruncatedFrame("HEX response without a value")
-        return int.from_bytes(self.value, "little", signed=signed)
-
-    @property
-    def ok(self) -> bool:
-        return self.flags in (None, FLAG_OK)
-
-
-def hex_checksum(command: int, payload: bytes) -> int:
-    return (0x55 - command - sum(payload)) & 0xFF
-
-
-def encode_hex(command: int, payload: bytes = b"") -> bytes:
-    if not 0 <= command <= 0xF:
-        raise ValueError(f"HEX command is a nibble, got {command}")
-    body = f":{command:X}{payload.hex().upper()}{hex_checksum(command, payload):02X}"
-    return body.encode("ascii") + b"\n"
-
-
-def _register_payload(register: int, flags: int, value: bytes = b"") -> bytes:
-    if not 0 <= register <= 0xFFFF:
-        raise ValueError(f"register id is u16, got {register:#x}")
-    return register.to_bytes(2, "little") + bytes([flags]) + value
-
-
-def build_get(register: int) -> bytes:
-    """``:7<id LE><flags 00><cs>\\n`` — read one register."""
-    return encode_hex(CMD_GET, _register_payload(register, 0))
-
-
-def build_set(register: int, value: int | bytes, size: int = 1, signed: bool = False) -> bytes:
-    """``:8<id LE><flags 00><value LE><cs>\\n`` — write one register (``size`` bytes)."""
-    raw = value if isinstance(value, bytes) else value.to_bytes(size, "little", signed=signed)
-    return encode_hex(CMD_SET, _register_payload(register, 0, raw))
-
-
-def build_register_response(command: int, register: int, value: bytes, flags: int = 0) -> bytes:
-    """A device's Get/Set answer (used by the simulator)."""
-    return encode_hex(command, _register_payload(register, flags, value))
-
-
-def parse_hex_frame(line: bytes) -> HexFrame:
-    """Parse and verify one ``:…`` line (the trailing ``\\r``/``\\n`` is optional)."""
-    text = line.strip(b"\r\n")
-    if len(text) < 4 or text[:1] != b":":
-        raise TruncatedFrame(f"HEX frame too short: {text[:20]!r}")
-    try:
-        command = int(text[1:2], 16)
-        data = bytes.fromhex(text[2:].decode("ascii"))
-    except (ValueError, UnicodeDecodeError):
-        raise CorruptFrame(f"HEX frame not hex: {text[:20]!r}") from None
-    if (command + sum(data)) & 0xFF != 0x55:
-        raise CorruptFrame(f"HEX checksum: {text[:20]!r}")
-    payload = data[:-1]
-    if command in (CMD_GET, CMD_SET, CMD_ASYNC):
-        if len(payload) < 3:
-            raise TruncatedFrame(f"HEX register frame needs id+flags: {text[:20]!r}")
-        register = int.from_bytes(payload[:2], "little")
-        return HexFrame(command, payload, register, payload[2], payload[3:])
-    return HexFrame(command, payload)
-
-
-def parse_hex_response(line: bytes) -> HexFrame:
-    """A device → host HEX frame (Get/Set/async answer, ping, error...)."""
-    return parse_hex_frame(line)
