@@ -19,7 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from batmux.sim.fake_bluez import FakeBlueZ, start_private_bus
+from batmux.sim.fake_bluez.bus import start_private_bus
+from batmux.sim.fake_bluez.service import FakeBlueZ
 
 
 @pytest.fixture(scope="session")

@@ -94,3 +94,14 @@ async def test_no_switches() -> None:
     driver.allow_control = True
     with pytest.raises(ControlRefused):
         await driver.set_switch("charge", False)
+
+
+async def test_configured_libattu_name_turns_the_check_off_for_a_given_codec() -> None:
+    bat = battery()
+    device = SupervoltSimDevice(bat, wrong_checksum=True)
+    link = SimPeripheral(device, latency_s=0.001, chunk_gap_s=0)
+    driver = SupervoltDriver(link, supervolt.SupervoltCodec(), name="libattU_0042")
+    await link.connect()
+    await driver.start()
+    assert_matches_truth(await driver.read_sample(1.0), bat.truth())
+    assert driver.codec.corrupt_frames == 0

@@ -16,7 +16,7 @@ from batmux.links.bleak_link import BleakLink
 from batmux.model.sample import BatterySample
 from batmux.protocols import jk
 from batmux.sim.battery import SimBattery
-from batmux.sim.fake_bluez import FakeBlueZ
+from batmux.sim.fake_bluez.service import FakeBlueZ
 from ble_mini_jk import MiniJkDevice, MiniJkDriver
 
 MAC_A = "C8:47:8C:00:00:0A"

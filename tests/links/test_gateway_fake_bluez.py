@@ -14,7 +14,7 @@ from batmux.devices.ble_options import BleOptions
 from batmux.devices.jk import JkDriver
 from batmux.runtime.sources import build_source
 from batmux.sim.battery import SimBattery
-from batmux.sim.fake_bluez import FakeBlueZ
+from batmux.sim.fake_bluez.service import FakeBlueZ
 from batmux.sim.jk import JkSimDevice
 
 MAC = "C8:47:8C:00:00:01"

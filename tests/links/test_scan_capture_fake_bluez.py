@@ -10,7 +10,7 @@ from batmux.devices.scan import scan
 from batmux.links.ble import uuid16
 from batmux.links.bleak_link import BleakLink
 from batmux.protocols import jk
-from batmux.sim.fake_bluez import FakeBlueZ
+from batmux.sim.fake_bluez.service import FakeBlueZ
 from ble_mini_jk import MiniJkDevice, MiniJkDriver
 
 

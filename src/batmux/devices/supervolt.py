@@ -1,5 +1,9 @@
 """Supervolt v1 / E&J BMS driver: realtime request, then capacity (skipped when the realtime
-reply is the 140-character single-frame variant that already carries the capacities)."""
+reply is the 140-character single-frame variant that already carries the capacities).
+
+Modules that advertise a name starting ``libattU`` send a wrong checksum. The driver turns the
+codec's check off for them: from ``name`` if given, else from the name the link found the
+device under (``advertised_name``, set by ``BleakLink`` from the scan or BlueZ's cache)."""
 
 from __future__ import annotations
 
@@ -14,6 +18,7 @@ from batmux.protocols.base import Codec
 NUS_SERVICE = "6e400001-b5a3-f393-e0a9-e50e24dcca9e"
 NUS_WRITE = "6e400002-b5a3-f393-e0a9-e50e24dcca9e"
 NUS_NOTIFY = "6e400003-b5a3-f393-e0a9-e50e24dcca9e"
+NO_CHECKSUM_PREFIX = "libattU"  # case-sensitive, as aiobmsble's ej_bms matches it
 
 
 def _reply(command: int):
@@ -42,9 +47,18 @@ class SupervoltDriver(BleDriver):
     def __init__(
         self, link: BleLink, codec: Codec | None = None, allow_control: bool = False, name: str = ""
     ) -> None:
-        # Modules named "libattU…" send a wrong checksum: accept their frames unchecked.
-        codec = codec or supervolt.SupervoltCodec(verify_checksum=not name.startswith("libattU"))
-        super().__init__(link, codec, allow_control)
+        super().__init__(link, codec or supervolt.SupervoltCodec(), allow_control)
+        self.name = name
+        self._check_name(name)
+
+    def _check_name(self, name: str | None) -> None:
+        # Only ever turns the check off: an explicit codec without it stays without it.
+        if name and name.startswith(NO_CHECKSUM_PREFIX):
+            self.codec.verify_checksum = False
+
+    async def start(self) -> None:
+        self._check_name(self.name or getattr(self.link, "advertised_name", None))
+        await super().start()
 
     async def read_sample(self, timeout: float) -> BatterySample:
         self.drain()

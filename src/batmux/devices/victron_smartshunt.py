@@ -2,7 +2,8 @@
 
 The "third party / GATT service" switch must be on in VictronConnect. The link is bonded with
 the device PIN: the driver passes ``pin`` to ``link.pair(pin)`` when the link can pair (the
-simulator can; a bleak link without it relies on a bond made beforehand, e.g. bluetoothctl).
+simulator and ``BleakLink`` can; a ``BleakLink`` built with the pin has bonded on connect already,
+so this finds the bond and does nothing).
 The shunt drops the link after about a minute without a keep-alive write; one is sent on
 connect and then at least every ``KEEP_ALIVE_EVERY_S``.
 """
@@ -15,8 +16,9 @@ import time
 from typing import ClassVar, Protocol, runtime_checkable
 
 from batmux.devices.ble_driver import BleDriver, BleSpec
-from batmux.errors import LinkError, LinkTimeout
+from batmux.errors import LinkTimeout
 from batmux.links.ble import BleLink
+from batmux.links.ble import PairingFailed as PairingFailed  # re-exported: it lived here first
 from batmux.model.sample import BatterySample
 from batmux.protocols import victron_gatt as vg
 from batmux.protocols import victron_smartshunt as vs
@@ -26,10 +28,6 @@ log = logging.getLogger(__name__)
 
 KEEP_ALIVE_MS = 20_000
 KEEP_ALIVE_EVERY_S = 10.0
-
-
-class PairingFailed(LinkError):
-    """The device refused the bond or a read that needs it (wrong or missing PIN)."""
 
 
 @runtime_checkable

@@ -10,7 +10,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Protocol, runtime_checkable
 
+from batmux.errors import LinkError
+
 NotifyCallback = Callable[[bytes], None]
+
+
+class PairingFailed(LinkError):
+    """The device refused the bond or a read that needs it (wrong or missing PIN)."""
 
 
 @runtime_checkable

@@ -10,6 +10,9 @@ Three things real BlueZ needs that a naive bleak client gets wrong:
   timeout. After a failure the next attempt therefore scans instead of trusting the object.
 * A dropped link must be noticed at once, not at the next read timeout: ``lost`` is set by
   bleak's disconnected callback and ``BleSource`` races every read against it.
+
+With a ``pin`` the link bonds once, right after its first connect to an unpaired device
+(``bluez_agent.pair_with_pin``: bleak's own ``pair()`` cannot supply a PIN on BlueZ).
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ from bleak_retry_connector import (
 )
 
 from batmux.errors import DeviceNotFound, LinkError, LinkTimeout
-from batmux.links.ble import NotifyCallback
+from batmux.links.ble import NotifyCallback, PairingFailed
 
 log = logging.getLogger(__name__)
 
@@ -111,10 +114,22 @@ class SharedScanner:
 class BleakLink:
     """A BLE connection to a MAC address or an advertised name, on an optional adapter."""
 
-    def __init__(self, address: str, adapter: str | None = None, name: str = "") -> None:
+    def __init__(
+        self,
+        address: str,
+        adapter: str | None = None,
+        name: str = "",
+        pin: str | None = None,
+        pairing: bool = True,
+    ) -> None:
         self.address = address
         self.adapter = adapter
         self.name = name or address
+        self.pin = pin  # bond with this PIN when BlueZ has no bond yet
+        self.pairing = pairing  # False: never pair (the bond is made outside batmux)
+        self.advertised_name: str | None = None  # what the device calls itself, once found
+        self.pairings = 0  # bonds made by this link
+        self._device: BLEDevice | None = None
         self.by_mac = bool(MAC.match(address))
         self.resolved_mac: str | None = address.upper() if self.by_mac else None
         self.lost = asyncio.Event()  # set when the link drops without our asking
@@ -139,12 +154,18 @@ class BleakLink:
             else:
                 known = await get_device(self.resolved_mac)
             if known is not None:
-                return known
+                return self._found(known)
         device = await SharedScanner.get(self.adapter).find(self._matches, timeout)
         if device is None:
             where = f" on {self.adapter}" if self.adapter else ""
             raise DeviceNotFound(f"{self.address} not seen{where} within {timeout:.0f} s")
         self.resolved_mac = device.address.upper()
+        return self._found(device)
+
+    def _found(self, device: BLEDevice) -> BLEDevice:
+        self._device = device
+        if device.name:
+            self.advertised_name = device.name
         return device
 
     def _on_disconnected(self, client: BleakClient) -> None:
@@ -179,6 +200,31 @@ class BleakLink:
         self._client = client
         self.lost.clear()
         self._trust_known = True
+        if self.pin is not None:
+            try:
+                await self.pair(self.pin, timeout)  # bounded like the connect
+            except PairingFailed:
+                await self.disconnect()
+                raise
+
+    def _device_path(self) -> str:
+        details = self._device.details if self._device is not None else None
+        if isinstance(details, dict) and isinstance(details.get("path"), str):
+            return details["path"]
+        mac = (self.resolved_mac or self.address).upper().replace(":", "_")
+        return f"/org/bluez/{self.adapter or 'hci0'}/dev_{mac}"
+
+    async def pair(self, pin: str, timeout: float = 30.0) -> None:
+        """Bond with ``pin`` unless BlueZ has a bond already (raises ``PairingFailed``)."""
+        from batmux.links.bluez_agent import pair_with_pin
+
+        self._require()
+        if not self.pairing:
+            log.debug("%s: pairing is off (ble.pair: false); relying on an OS bond", self.name)
+            return
+        if await pair_with_pin(self._device_path(), pin, timeout):
+            self.pairings += 1
+            log.info("%s: paired with the configured pin", self.name)
 
     async def disconnect(self) -> None:
         client, self._client = self._client, None

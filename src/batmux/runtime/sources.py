@@ -52,7 +52,8 @@ def build_source(
         else:
             from batmux.links.bleak_link import BleakLink  # imports bleak only when needed
 
-            link = BleakLink(cfg.address, adapter=cfg.adapter, name=cfg.name)
+            pairing = (cfg.ble or BleOptions()).pair
+            link = BleakLink(cfg.address, cfg.adapter, cfg.name, pin=cfg.pin, pairing=pairing)
         driver_cls = load(device_type.driver)
         driver_kwargs: dict[str, Any] = {"allow_control": cfg.allow_control}
         if cfg.pin is not None and "pin" in inspect.signature(driver_cls).parameters:

@@ -1,0 +1,123 @@
+"""``org.bluez.GattService1`` and ``GattCharacteristic1``: what a connected device exports."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING
+
+from dbus_fast import DBusError
+from dbus_fast.annotations import DBusBool, DBusBytes, DBusDict, DBusObjectPath, DBusStr, DBusUInt16
+from dbus_fast.constants import PropertyAccess
+from dbus_fast.service import ServiceInterface, dbus_method, dbus_property
+
+from batmux.errors import BatmuxError
+from batmux.sim.fake_bluez.device import FakeDevice
+from batmux.sim.fake_bluez.names import ERR_NOT_PERMITTED, PathList, StrList
+
+if TYPE_CHECKING:
+    from batmux.sim.fake_bluez.service import FakeBlueZ
+
+
+class GattService1(ServiceInterface):
+    def __init__(self, device: FakeDevice, handle: int) -> None:
+        super().__init__("org.bluez.GattService1")
+        self.d = device
+        self.handle = handle
+
+    @dbus_property(access=PropertyAccess.READ)
+    def UUID(self) -> DBusStr:
+        return self.d.service_uuid
+
+    @dbus_property(access=PropertyAccess.READ)
+    def Primary(self) -> DBusBool:
+        return True
+
+    @dbus_property(access=PropertyAccess.READ)
+    def Device(self) -> DBusObjectPath:
+        return self.d.path
+
+    @dbus_property(access=PropertyAccess.READ)
+    def Handle(self) -> DBusUInt16:
+        return self.handle
+
+    @dbus_property(access=PropertyAccess.READ)
+    def Includes(self) -> PathList:
+        return []
+
+
+class GattCharacteristic1(ServiceInterface):
+    def __init__(
+        self,
+        bluez: FakeBlueZ,
+        device: FakeDevice,
+        uuid: str,
+        service_path: str,
+        handle: int,
+        flags: list[str],
+    ) -> None:
+        super().__init__("org.bluez.GattCharacteristic1")
+        self._bluez = bluez
+        self.d = device
+        self.uuid = uuid
+        self.service_path = service_path
+        self.handle = handle
+        self.flags = flags
+        self.value = b""
+        self.notifying = False
+
+    @dbus_property(access=PropertyAccess.READ)
+    def UUID(self) -> DBusStr:
+        return self.uuid
+
+    @dbus_property(access=PropertyAccess.READ)
+    def Service(self) -> DBusObjectPath:
+        return self.service_path
+
+    @dbus_property(access=PropertyAccess.READ)
+    def Value(self) -> DBusBytes:
+        return self.value
+
+    @dbus_property(access=PropertyAccess.READ)
+    def Notifying(self) -> DBusBool:
+        return self.notifying
+
+    @dbus_property(access=PropertyAccess.READ)
+    def Flags(self) -> StrList:
+        return self.flags
+
+    @dbus_property(access=PropertyAccess.READ)
+    def MTU(self) -> DBusUInt16:
+        return self.d.mtu
+
+    @dbus_property(access=PropertyAccess.READ)
+    def Handle(self) -> DBusUInt16:
+        return self.handle
+
+    @dbus_method()
+    async def ReadValue(self, options: DBusDict) -> DBusBytes:
+        self._bluez._require_connected(self.d)
+        await asyncio.sleep(self.d.latency_s)
+        try:
+            self.value = bytes(self.d.sim.handle_read(self.uuid))
+        except BatmuxError as exc:
+            raise DBusError(ERR_NOT_PERMITTED, "Read not permitted") from exc
+        return self.value
+
+    @dbus_method()
+    def WriteValue(self, value: DBusBytes, options: DBusDict):
+        self._bluez._require_connected(self.d)
+        self._bluez._write(self.d, self.uuid, bytes(value))
+
+    @dbus_method()
+    def StartNotify(self):
+        self._bluez._require_connected(self.d)
+        if not self.notifying:
+            self.notifying = True
+            self.emit_properties_changed({"Notifying": True})
+        self._bluez._notify_started(self.d)
+
+    @dbus_method()
+    def StopNotify(self):
+        if self.notifying:
+            self.notifying = False
+            self.emit_properties_changed({"Notifying": False})

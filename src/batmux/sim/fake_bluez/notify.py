@@ -1,0 +1,71 @@
+"""Data from a device: answers to writes and streamed frames as MTU-sized notifications, with
+the faults a test can switch on (mute, corrupt_rate, drop_after_chunks, chunk_gap_s)."""
+
+from __future__ import annotations
+
+import asyncio
+
+from batmux.sim.fake_bluez.connections import Connections
+from batmux.sim.fake_bluez.device import FakeDevice
+
+
+class Notifications(Connections):
+    """Each notification is a PropertiesChanged of the characteristic's ``Value``, one per chunk
+    of ``mtu - 3`` bytes, as bluetoothd forwards them after StartNotify."""
+
+    def _write(self, device: FakeDevice, uuid: str, data: bytes) -> None:
+        device.writes.append(data)
+        if device.mute:
+            return
+        frames = device.sim.handle_write(uuid, data)
+        if frames:
+            self._spawn(device, self._deliver(device, frames, device.latency_s))
+
+    def _notify_started(self, device: FakeDevice) -> None:
+        period = device.sim.stream_period_s
+        live = self._live[device.path]
+        if period and not live.streaming:
+            live.streaming = True
+            self._spawn(device, self._stream(device, period))
+
+    async def _stream(self, device: FakeDevice, period: float) -> None:
+        live = self._live[device.path]
+        try:
+            while device.connected:
+                await asyncio.sleep(period)
+                if device.mute:
+                    continue
+                frames = device.sim.stream()
+                if frames:
+                    await self._deliver(device, frames, 0.0)
+        finally:
+            live.streaming = False
+
+    def _maybe_corrupt(self, device: FakeDevice, frame: bytes) -> bytes:
+        if device.corrupt_rate <= 0 or self._rng.random() >= device.corrupt_rate or not frame:
+            return frame
+        data = bytearray(frame)
+        data[self._rng.randrange(len(data))] ^= 0x5A
+        return bytes(data)
+
+    async def _deliver(self, device: FakeDevice, frames: list[bytes], delay: float) -> None:
+        live = self._live[device.path]
+        await asyncio.sleep(delay)
+        async with live.send_lock:
+            for frame in frames:
+                frame = self._maybe_corrupt(device, frame)
+                for start in range(0, len(frame), device.payload):
+                    char = live.chars.get(device.sim.notify_uuid)
+                    if not device.connected or char is None or not char.notifying:
+                        return
+                    if device.drop_after_chunks is not None:
+                        if device.drop_after_chunks <= 0:
+                            device.drop_after_chunks = None
+                            await self._drop(device, "link lost mid-frame")
+                            return
+                        device.drop_after_chunks -= 1
+                    char.value = frame[start : start + device.payload]
+                    char.emit_properties_changed({"Value": char.value})
+                    device.notifications += 1
+                    if device.chunk_gap_s:
+                        await asyncio.sleep(device.chunk_gap_s)
