@@ -1,7 +1,8 @@
 """A real BYD Battery-Box Premium HV as a source, read over Modbus like a Gen24 reads it.
 
 ``address:`` is ``HOST:PORT`` (Modbus TCP, e.g. an RS485-to-TCP gateway) or a serial port
-(``/dev/ttyUSB0``, RTU 9600 8N1). Unit id 21. We only read: the battery stays in whatever state
+(``/dev/ttyUSB0``, RTU 9600 8N1), or ``sim``: a simulated battery served on loopback
+(``sim/byd_modbus.py``). Unit id 21. We only read: the battery stays in whatever state
 its inverter commanded; 400–418 are never written from here.
 """
 
@@ -62,10 +63,33 @@ class BydModbusSource:
 
 def create_source(cfg: Any, context: Any = None) -> BydModbusSource:
     """Registry factory: ``(BatteryConfig, context) -> Source``."""
-    if cfg.address == "sim":
+    if cfg.is_sim:
+        if cfg.sim is not None or "address" in cfg.model_fields_set:
+            return _simulated_source(cfg)
         raise ValueError(
-            f"{cfg.name}: type byd_modbus needs 'address: HOST:PORT' or a serial port; "
-            "to simulate a BYD battery, point an inverters: byd_modbus entry at a sim battery"
+            f"{cfg.name}: type byd_modbus needs 'address: HOST:PORT' or a serial port "
+            "('address: sim' simulates a BYD battery)"
         )
     link = ModbusLink(cfg.address, UNIT_ID, timeout_s=min(float(cfg.timeout), 5.0))
     return BydModbusSource(cfg.name, link)
+
+
+def _simulated_source(cfg: Any) -> BydModbusSource:
+    """The real source polling a simulated BYD battery on a free loopback port over TCP.
+
+    The gateway runs its ``background``: the battery's Modbus server, for ``sim.stop_after``
+    seconds or for ever.
+    """
+    from batmux.sim.battery import from_sim_config
+    from batmux.sim.bms import run_for
+    from batmux.sim.byd_modbus import free_tcp_port, run_byd_modbus_battery
+
+    listen = f"127.0.0.1:{free_tcp_port()}"
+    link = ModbusLink(listen, UNIT_ID, timeout_s=min(float(cfg.timeout), 5.0))
+    source = BydModbusSource(cfg.name, link)
+    simulated = from_sim_config(cfg.sim)
+    stop_after = cfg.sim.stop_after if cfg.sim is not None else None
+    source.background = lambda: run_for(  # type: ignore[attr-defined]
+        stop_after, run_byd_modbus_battery(cfg.name, simulated, listen)
+    )
+    return source

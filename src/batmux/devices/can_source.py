@@ -111,39 +111,58 @@ class CanSource:
         raise ControlRefused(f"{self.name}: a CAN battery source is read-only")
 
 
+# A BYD battery sends 0x1D0 (voltage/current) only every 10 s: a 10 s window would drop it.
+DEFAULT_FRESH_S = {"byd_can": 25.0}
+SIMULATED = ("pylontech_can", "byd_can")
+
+
+def fresh_s(battery: Any) -> float:
+    """``timeout:`` when given, else the type's default freshness window."""
+    if "timeout" in battery.model_fields_set:
+        return float(battery.timeout)
+    return DEFAULT_FRESH_S.get(battery.type, float(getattr(battery, "timeout", 10.0)))
+
+
 def create_source(battery: Any, context: Any = None) -> CanSource:
     """Registry factory: ``(BatteryConfig, context) -> Source`` for ``pylontech_can``/``byd_can``.
 
     Uses ``battery.can`` (default socketcan can0 at 500 kbit/s; ``can.log`` writes a candump
-    log) and ``battery.timeout`` as the freshness window. ``context`` is unused.
+    log) and ``battery.timeout`` as the freshness window (byd_can: 25 s unless given).
+    ``context`` is unused.
     """
     if _is_simulated(battery):
         return _simulated_source(battery)
     cfg = getattr(battery, "can", None) or CanBusConfig()
-    return CanSource(
-        battery.name,
-        can_codec(battery.type),
-        CanLink(cfg),
-        fresh_s=float(getattr(battery, "timeout", 10.0)),
-    )
+    return CanSource(battery.name, can_codec(battery.type), CanLink(cfg), fresh_s=fresh_s(battery))
 
 
 def _is_simulated(battery: Any) -> bool:
     """Simulated only when asked for (``address: sim`` or ``sim:``) and no real bus is given."""
     asked = battery.sim is not None or "address" in battery.model_fields_set
-    return battery.type == "pylontech_can" and battery.can is None and battery.is_sim and asked
+    return battery.type in SIMULATED and battery.can is None and battery.is_sim and asked
 
 
 def _simulated_source(battery: Any) -> CanSource:
-    """The real CAN source, reading a simulated Pylontech battery on a private virtual bus."""
+    """The real CAN source, reading a simulated battery on a private virtual bus.
+
+    Its ``background`` (run by the gateway) opens the source's bus first, so nothing the
+    battery sends at start-up is missed, then runs the battery for ``sim.stop_after`` s or
+    for ever.
+    """
     from batmux.sim.battery import from_sim_config
-    from batmux.sim.can_battery import run_pylontech_battery
+    from batmux.sim.bms import run_for
+    from batmux.sim.can_battery import run_byd_can_battery, run_pylontech_battery
 
     bus = CanBusConfig(interface="virtual", channel=f"batmux-sim-{battery.name}")
     source = CanSource(battery.name, can_codec(battery.type), CanLink(bus),
-                       fresh_s=float(battery.timeout))  # fmt: skip
+                       fresh_s=fresh_s(battery))  # fmt: skip
     simulated = from_sim_config(battery.sim)
-    source.background = lambda: run_pylontech_battery(  # type: ignore[attr-defined]
-        battery.name, simulated, CanLink(bus)
-    )
+    device = run_byd_can_battery if battery.type == "byd_can" else run_pylontech_battery
+    stop_after = battery.sim.stop_after if battery.sim is not None else None
+
+    async def background() -> None:
+        await source.link.open()
+        await run_for(stop_after, device(battery.name, simulated, CanLink(bus)))
+
+    source.background = background  # type: ignore[attr-defined]
     return source

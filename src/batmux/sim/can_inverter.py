@@ -30,6 +30,7 @@ class _Peer:
     received: list[Received] = field(default_factory=list)
     sent: int = 0
     silent: bool = False  # fault injection: stop talking, keep listening
+    keep: int | None = None  # keep only the newest ``keep`` received frames (long runs)
 
     def frames(self, can_id: int) -> list[Received]:
         return [r for r in self.received if r.can_id == can_id]
@@ -48,6 +49,8 @@ class _Peer:
             frame = await self.link.recv(1.0)
             if frame is not None:
                 self.received.append(Received(loop.time(), *frame))
+                if self.keep is not None and len(self.received) > self.keep:
+                    del self.received[: -self.keep]
 
     def decode(self, codec_name: str) -> object:
         """What the battery told us, decoded with the source codec (a sample)."""
