@@ -102,6 +102,7 @@ async def test_discovery_state_availability_and_switches(broker: Any, tmp_path: 
         assert energy["state_class"] == "total_increasing"
         cell = rec.json(f"{disc}/cell_4/config")
         assert cell["value_template"] == "{{ value_json.cell_voltages[3] }}"
+        assert cell["enabled_by_default"] is False and cell["entity_category"] == "diagnostic"
         temp = rec.json(f"{disc}/temperature_1/config")
         assert (temp["device_class"], temp["unit_of_measurement"]) == ("temperature", "°C")
         ttg = rec.json(f"{disc}/time_to_go/config")

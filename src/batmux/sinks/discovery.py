@@ -24,6 +24,7 @@ class Quantity:
     icon: str | None = None
     precision: int | None = None
     diagnostic: bool = False
+    enabled: bool = True  # False: announced, but off until the user enables it in HA
 
 
 M, TI, T = "measurement", "total_increasing", "total"
@@ -65,9 +66,11 @@ DIAGNOSTICS: tuple[Quantity, ...] = (
 )
 
 # One sensor per element of a list in the state JSON: (list, key, label, unit, class, digits).
+# Per-cell sensors are diagnostic and off by default: a bank of 16S packs would otherwise add
+# dozens of entities to every dashboard (cell min/max/delta stay on).
 PER_ELEMENT = (
-    ("cell_voltages", "cell", "Cell voltage", "V", "voltage", 3),
-    ("temperatures", "temperature", "Temperature", "°C", "temperature", 1),
+    ("cell_voltages", "cell", "Cell voltage", "V", "voltage", 3, False),
+    ("temperatures", "temperature", "Temperature", "°C", "temperature", 1, True),
 )
 
 BINARY = (
@@ -148,6 +151,8 @@ def _config(
         cfg["suggested_display_precision"] = q.precision
     if q.diagnostic:
         cfg["entity_category"] = "diagnostic"
+    if not q.enabled:
+        cfg["enabled_by_default"] = False
     return cfg
 
 
@@ -178,10 +183,10 @@ def discovery_messages(
                     q, name, topics, device, state_topic, f"{{{{ value_json.{q.key} }}}}", q.key
                 ),
             )
-    for list_key, key, label, unit, device_class, precision in PER_ELEMENT:
+    for list_key, key, label, unit, device_class, precision, enabled in PER_ELEMENT:
         for i in range(len(state_json.get(list_key, ()))):
             q = Quantity(f"{key}_{i + 1}", f"{label} {i + 1}", unit, device_class, M,
-                         precision=precision)  # fmt: skip
+                         precision=precision, diagnostic=not enabled, enabled=enabled)  # fmt: skip
             template = f"{{{{ value_json.{list_key}[{i}] }}}}"
             add("sensor", q.key, _config(q, name, topics, device, state_topic, template, q.key))
     for key, label, device_class in BINARY:
