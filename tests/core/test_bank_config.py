@@ -114,6 +114,33 @@ def test_full_example_parses() -> None:
             "batteries[0].limits.typo",
             "unknown key",
         ),
+        (
+            {"batteries": [{**A, "limits": {"soc_reset_after_days": 0}}]},
+            "batteries[0].limits.soc_reset_after_days",
+            "greater than 0",
+        ),
+        (
+            {
+                "batteries": [
+                    {**A, "limits": {"soc_reset_after_days": 30, "soc_reset_cell_voltage": 3.4}}
+                ]
+            },
+            "batteries[0].limits.soc_reset_cell_voltage",
+            "below cell_voltage_max",
+        ),
+        (
+            {"batteries": [{**A, "limits": {"soc_reset_after_days": 30, "cell_voltage_max": 3.7}}]},
+            "batteries[0].limits.soc_reset_cell_voltage",
+            "3.65 V is below cell_voltage_max (3.7 V)",
+        ),
+        (
+            {
+                "batteries": [A],
+                "groups": [{"name": "g", "members": ["a"], "limits": {"soc_reset_after_days": 30}}],
+            },
+            "groups[0].limits",
+            "soc_reset_after_days is set per battery",
+        ),
     ],
 )
 def test_rejections(data: dict, field: str, words: str) -> None:

@@ -9,6 +9,7 @@ the caller (``now``) or the injected clock, never from the module itself.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping
@@ -31,6 +32,8 @@ from batmux.model.state import BatteryState
 
 if TYPE_CHECKING:
     from batmux.config import Config
+
+log = logging.getLogger(__name__)
 
 STATE_FILE = "bank_state.json"
 STATE_VERSION = 1
@@ -92,6 +95,8 @@ class BankEngine:
             fresh = is_fresh(state, now, unit.limits_cfg.stale_after)
             result = battery_limits(unit.limits_cfg, state.sample, fresh, unit.limit_state, now)
             results[name] = result
+            if unit.limit_state.cvl.soc_reset_done:
+                state = self._soc_reset_done(name, unit, raw[name], state)
             ttg = time_to_go_s(state.sample, floor) if fresh else None
             out[name] = replace(state, limits=result.limits, time_to_go_s=ttg)
             self._charge_switch(name, out[name], fresh, now)
@@ -150,6 +155,20 @@ class BankEngine:
         update_coulomb(cfg, unit.coulomb, state.sample, current, now)
         return replace(state, sample=apply_coulomb(state.sample, unit.coulomb))
 
+    def _soc_reset_done(
+        self, name: str, unit: _Unit, raw: BatteryState, state: BatteryState
+    ) -> BatteryState:
+        """The pack absorbed at the reset voltage: it is full, so our counter says 100 %."""
+        log.info("%s: SoC-reset charge done", name)
+        counter = unit.coulomb
+        cfg = unit.coulomb_cfg
+        if cfg is None or not cfg.enabled or raw.sample is None or not counter.capacity_ah:
+            return state
+        if counter.charge_ah != counter.capacity_ah:
+            counter.syncs_full += 1
+        counter.charge_ah = counter.capacity_ah
+        return replace(state, sample=apply_coulomb(raw.sample, counter))
+
     def _charge_switch(self, name: str, state: BatteryState, fresh: bool, now: float) -> None:
         battery = self._batteries.get(name)
         if battery is None or battery.charge_switch is None or not fresh or state.sample is None:
@@ -174,6 +193,11 @@ class BankEngine:
                 if unit.coulomb_cfg is not None
             },
             "charge_switch": {name: s.to_json() for name, s in self._switch_states.items()},
+            "soc_reset": {
+                name: unit.limit_state.cvl.soc_reset_last
+                for name, unit in self._units.items()
+                if unit.limits_cfg.soc_reset_after_days is not None
+            },
         }
 
     def save_state(self, directory: str | Path) -> None:
@@ -190,3 +214,8 @@ class BankEngine:
         for name, saved in (data.get("charge_switch") or {}).items():
             if name in self._switch_states:
                 self._switch_states[name] = ChargeSwitchState.from_json(saved)
+        resets = data.get("soc_reset")
+        for name, last in (resets if isinstance(resets, dict) else {}).items():
+            unit = self._units.get(name)
+            if unit is not None and isinstance(last, int | float) and not isinstance(last, bool):
+                unit.limit_state.cvl.soc_reset_last = float(last)

@@ -14,6 +14,7 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -87,6 +88,17 @@ class LimitsConfig(_Strict):
     alarm_limits: bool = True  # a BMS alarm sets CCL/DCL to 0 (batteries only; see alarm_limits)
     charge_soc_table: TableConfig = _table(t.CHARGE_SOC)
     discharge_soc_table: TableConfig = _table(t.DISCHARGE_SOC)
+    # periodic SoC-reset charge (dbus-serialbattery SOC_RESET_AFTER_DAYS / _CELL_VOLTAGE)
+    soc_reset_after_days: float | None = Field(None, gt=0)  # None: off
+    soc_reset_cell_voltage: float = Field(3.65, gt=0, le=5, validate_default=True)
+
+    @field_validator("soc_reset_cell_voltage")
+    @classmethod
+    def _reset_above_max(cls, value: float, info: ValidationInfo) -> float:
+        top = info.data.get("cell_voltage_max")
+        if info.data.get("soc_reset_after_days") and top is not None and value < top:
+            raise ValueError(f"{value} V is below cell_voltage_max ({top} V)")
+        return value
 
     @model_validator(mode="after")
     def _order(self) -> LimitsConfig:
@@ -141,9 +153,11 @@ class GroupConfig(_Strict):
     @field_validator("limits")
     @classmethod
     def _battery_only_keys(cls, limits: LimitsConfig | None) -> LimitsConfig | None:
-        if limits is not None and "alarm_limits" in limits.model_fields_set:
-            # A member's alarm zeroes its own limit, which blocks the group: set it per battery.
-            raise ValueError("alarm_limits is set per battery, not per group")
+        # A member's alarm zeroes its own limit, which blocks the group; a group's CVL is its
+        # members' (the lowest in parallel), so a reset charge must be set on every member.
+        for key in ("alarm_limits", "soc_reset_after_days", "soc_reset_cell_voltage"):
+            if limits is not None and key in limits.model_fields_set:
+                raise ValueError(f"{key} is set per battery, not per group")
         return limits
 
     @property
