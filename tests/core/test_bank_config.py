@@ -161,3 +161,16 @@ def test_doc_example_parses() -> None:
     assert block is not None
     cfg = parse_config(yaml.safe_load(block.group(1)))
     assert cfg.groups[0].name == "bank" and cfg.groups[0].required_members == 2
+
+
+def test_every_doc_example_parses() -> None:
+    import re
+    from pathlib import Path
+
+    import yaml
+
+    doc = Path(__file__).parents[2] / "docs" / "banks-and-limits.md"
+    blocks = re.findall(r"```yaml\n(.*?)```", doc.read_text(), re.S)
+    assert len(blocks) >= 2
+    for block in blocks:
+        parse_config(yaml.safe_load(block))
