@@ -94,6 +94,8 @@ BAD = [
      "batteries[0].serial", "not 'sim'"),
     ("    address: 'serial:'\n",
      "batteries[0].address", "no port after 'serial:'"),
+    ("    type: vedirect\n    port: /dev/ttyUSB0\n    serial: {baudrate: 19200}\n",
+     "batteries[0].serial", "'serial:' is for wired batteries (types: daly, jbd)"),
     ("    port: /dev/ttyUSB0\n",
      "batteries[0].port", "takes its port in 'address: /dev/ttyUSB0'"),
 ]  # fmt: skip
@@ -104,13 +106,31 @@ def test_check_config_rejects_bad_serial_settings(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], tail: str, field: str, reason: str
 ) -> None:
     path = tmp_path / "bad.yaml"
-    path.write_text("batteries:\n  - name: a\n    type: daly\n" + tail)
+    head = "batteries:\n  - name: a\n" + ("" if "type:" in tail else "    type: daly\n")
+    path.write_text(head + tail)
     assert main(["check-config", str(path)]) == 2
     captured = capsys.readouterr()
     line = captured.err.strip()
     assert "\n" not in line and "Traceback" not in line
     assert line.startswith(f"batmux: {path}: {field}: "), line
     assert reason in line, line
+
+
+def test_other_transports_keep_their_own_address_meaning() -> None:
+    config = parse_config(
+        {
+            "batteries": [
+                {
+                    "name": "a",
+                    "type": "vedirect",
+                    "address": "/dev/ttyUSB0",
+                    "port": "/dev/ttyUSB0",
+                },
+                {"name": "b", "type": "byd_modbus", "address": "serial:/dev/ttyUSB1"},
+            ]
+        }
+    )
+    assert [b.serial for b in config.batteries] == [None, None]
 
 
 def test_a_family_without_wired_support_is_rejected(

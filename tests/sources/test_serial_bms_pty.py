@@ -37,7 +37,8 @@ class Wire:
     with a simulator on the device end. ``cut()`` kills both (the adapter is unplugged),
     ``plug()`` brings them back at the same paths."""
 
-    def __init__(self, directory: Path, device: SimDevice) -> None:
+    def __init__(self, directory: Path, device: SimDevice, echo: bool = False) -> None:
+        self.echo = echo
         self.host = str(directory / "ttyBMS")
         self.device_path = str(directory / "ttySIM")
         self.device = device
@@ -57,7 +58,7 @@ class Wire:
             await asyncio.sleep(0.02)
         port = SerialLink(self.device_path, 9600)
         await port.open()
-        self.sim = SerialBmsSimulator(self.device, port)
+        self.sim = SerialBmsSimulator(self.device, port, echo=self.echo)
         self.sim.requests = self.requests  # one log across re-plugs
         self.sim.start()
 
@@ -78,8 +79,8 @@ async def wire(tmp_path: Path) -> AsyncIterator[Callable[[SimDevice], Any]]:
         pytest.skip("socat is not installed (apt install socat)")
     wires: list[Wire] = []
 
-    async def make(device: SimDevice) -> Wire:
-        w = Wire(tmp_path, device)
+    async def make(device: SimDevice, echo: bool = False) -> Wire:
+        w = Wire(tmp_path, device, echo)
         await w.plug()
         wires.append(w)
         return w
@@ -145,6 +146,24 @@ async def test_daly_board_that_wants_0x80_on_uart(wire, tmp_path: Path) -> None:
         assert len(sample.cell_voltages_v) == 4
         assert [r[1] for r in w.requests[:2]] == [daly.HOST_ALT, daly.HOST_BLE]
         assert {r[1] for r in w.requests[2:]} == {daly.HOST_BLE}
+    finally:
+        await source.close()
+
+
+@pytest.mark.parametrize("family", ["jbd", "daly"])
+async def test_an_echoing_rs485_adapter_still_samples(wire, tmp_path: Path, family: str) -> None:
+    bat = battery(cells=4, current=-3.0)
+    device = JbdSimDevice(bat) if family == "jbd" else WiredDalySimDevice(bat)
+    w = await wire(device, echo=True)  # every request comes back before the reply
+    config = wired_config(tmp_path, {"name": "x", "type": family,
+                                     "address": f"serial:{w.host}", "timeout": 2})  # fmt: skip
+    source = build_source(config.batteries[0], config)
+    try:
+        sample = await source.sample()
+        assert sample.current_a == -3.0 and len(sample.cell_voltages_v) == 4
+        # JBD skips an echoed request; Daly counts each one as a corrupt frame
+        expected = 0 if family == "jbd" else len(w.requests)
+        assert source.health.corrupt_frames == expected
     finally:
         await source.close()
 

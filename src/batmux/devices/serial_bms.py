@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from batmux.devices.registry import DEVICE_TYPES
 from batmux.links.serial_bms import SERIAL_PREFIX, is_serial_address, serial_port
 from batmux.protocols.daly import HOST_ALT, HOST_BLE
 
@@ -45,27 +46,36 @@ WIRED_FAMILIES: dict[str, WiredFamily] = {
 
 
 def check_wired(field_name: str | None, value: Any, earlier: dict[str, Any]) -> Any:
-    """Config rule, run on ``address``, ``port`` and ``serial``: a serial address needs a wired
-    family, a ``serial:`` section needs a serial address, and a wired family takes its port in
-    ``address`` (``port:`` is VE.Direct's key). ``earlier`` holds the fields validated so far."""
+    """Config rule, run on ``address``, ``port`` and ``serial``: a Bluetooth family with a
+    serial address must be a wired one, ``serial:`` needs a wired family and a serial address,
+    and a wired family takes its port in ``address`` (``port:`` is VE.Direct's key). Other
+    transports give ``address`` their own meaning (Modbus RTU, VE.Direct) and are left alone.
+    ``earlier`` holds the fields validated so far."""
     type_ = earlier.get("type")
+    wired = ", ".join(sorted(WIRED_FAMILIES))
     if field_name == "port" and value is not None and type_ in WIRED_FAMILIES:
         raise ValueError(f"a wired {type_} battery takes its port in 'address: {value}'")
-    if field_name == "address" and is_serial_address(value):
-        if not serial_port(value):
-            raise ValueError(f"no port after {SERIAL_PREFIX!r}")
-        if type_ is not None and type_ not in WIRED_FAMILIES:
+    if field_name == "address" and is_serial_address(value) and _is_ble(type_):
+        if type_ not in WIRED_FAMILIES:
             raise ValueError(
                 f"{value!r} is a serial port, but type {type_!r} does not run on a wire "
-                f"(wired types: {', '.join(sorted(WIRED_FAMILIES))})"
+                f"(wired types: {wired})"
             )
-    if field_name == "serial" and value is not None:
+        if not serial_port(value):
+            raise ValueError(f"no port after {SERIAL_PREFIX!r}")
+    if field_name == "serial" and value is not None and type_ is not None:
         address = earlier.get("address")
+        if type_ not in WIRED_FAMILIES:
+            raise ValueError(f"'serial:' is for wired batteries (types: {wired})")
         if address is not None and not is_serial_address(address):
             raise ValueError(
                 f"'serial:' needs a serial port address ('/dev/…' or 'serial:…'), not {address!r}"
             )
     return value
+
+
+def _is_ble(type_: str | None) -> bool:
+    return type_ in DEVICE_TYPES and DEVICE_TYPES[type_].transport == "ble"
 
 
 def wired_link(type_: str, address: str, serial: SerialOptions | None) -> Any:

@@ -79,9 +79,10 @@ class WiredDalySimDevice(DalySimDevice):
 class SerialBmsSimulator:
     """Answers the host's requests on ``link`` until the port goes away or ``stop()``."""
 
-    def __init__(self, device: SimDevice, link: ByteLink) -> None:
+    def __init__(self, device: SimDevice, link: ByteLink, echo: bool = False) -> None:
         self.device = device
         self.link = link
+        self.echo = echo  # an RS485 adapter that hears its own transmission
         self.framing = framing_for(device)
         self.requests: list[bytes] = []  # every framed request, as it came off the wire
         self._buffer = bytearray()
@@ -113,6 +114,8 @@ class SerialBmsSimulator:
                 continue
             for request in self.split(chunk):
                 self.requests.append(request)
+                if self.echo:
+                    await self.link.write(request)
                 for frame in self.device.handle_write(self.device.write_uuid, request):
                     await self.link.write(frame)
 
