@@ -5,12 +5,16 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import signal
+import sys
+from types import SimpleNamespace
 
 import pytest
 
+from batmux.config import parse_config
 from batmux.runtime.hub import StateHub
 from batmux.sim.venus_settings import SimLocalSettings
-from batmux.sinks.venus import VenusService, run_venus
+from batmux.sinks.venus import VenusService, run_venus, venus_sink
 from batmux.sinks.venus_config import VenusConfig
 from sinks.venus_dbus_helpers import wait_name
 from sinks.venus_states import bank_state
@@ -135,3 +139,34 @@ async def test_run_venus_with_settings(dbus_address, monitor) -> None:
     task.cancel()
     await asyncio.gather(task, return_exceptions=True)
     await settings.stop()
+
+
+async def test_standalone_sim_beside_the_gateway_sink(
+    dbus_address, monitor, monkeypatch, tmp_path
+) -> None:
+    """``python -m batmux.sim.venus_settings`` on the "system" bus, ``venus_sink`` as ``run``."""
+    monkeypatch.setenv("DBUS_SYSTEM_BUS_ADDRESS", dbus_address)
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "batmux.sim.venus_settings", stderr=asyncio.subprocess.PIPE
+    )
+    try:
+        await wait_name(monitor, "com.victronenergy.settings", timeout=10)
+        config = parse_config(
+            {
+                "batteries": [{"name": "bank", "type": "jk"}],
+                "venus": [{"battery": "bank"}],
+                "state_dir": str(tmp_path),
+            }
+        )
+        hub = StateHub()
+        hub.publish([bank_state()])
+        task = asyncio.create_task(venus_sink(SimpleNamespace(config=config, hub=hub)))
+        await wait_name(monitor, BANK)
+        await monitor.scan(BANK)
+        assert monitor.value(BANK, "/DeviceInstance") == 100
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    finally:
+        proc.send_signal(signal.SIGINT)
+        _, err = await asyncio.wait_for(proc.communicate(), 10)
+    assert f"{BANK_SETTING} = 'battery:100'" in err.decode()

@@ -19,11 +19,16 @@ A new ``…/ClassAndVrmInstance`` with default ``"<class>:<n>"`` gets ``n`` if n
 that class holds it, otherwise the next free number above ``n`` (the README's example). A
 ``SetValue`` to an instance another device of the class holds is refused (the sim's choice).
 Nothing is persisted: the table lives as long as this object, across ``stop()``/``start()``.
+``python -m batmux.sim.venus_settings --bus ADDRESS`` serves one beside a gateway run.
 """
 
 from __future__ import annotations
 
+import argparse
+import asyncio
 import contextlib
+import signal
+import sys
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any, Self
@@ -232,3 +237,32 @@ class SimLocalSettings:
         items = self.settings.items()
         below = {p[len(prefix) :]: wrap(s.value) for p, s in items if p.startswith(prefix)}
         return Variant("a{sv}", below)
+
+
+async def _serve(bus_address: str | None) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    async with await SimLocalSettings().start(bus_address) as sim:
+        print(f"serving {SETTINGS_SERVICE}", file=sys.stderr, flush=True)
+        await stop.wait()
+        for path, setting in sorted(sim.settings.items()):
+            print(f"{path} = {setting.value!r}", file=sys.stderr)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m batmux.sim.venus_settings [--bus ADDRESS]``: serve until Ctrl-C."""
+    parser = argparse.ArgumentParser(
+        prog="python -m batmux.sim.venus_settings",
+        description=f"Serve a simulated {SETTINGS_SERVICE} (nothing is saved).",
+    )
+    parser.add_argument(
+        "--bus", metavar="ADDRESS", help="default: the system bus ($DBUS_SYSTEM_BUS_ADDRESS)"
+    )
+    asyncio.run(_serve(parser.parse_args(argv).bus))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
