@@ -10,6 +10,7 @@ import sys
 from types import SimpleNamespace
 
 import pytest
+from dbus_fast import Variant
 
 from batmux.config import parse_config
 from batmux.runtime.hub import StateHub
@@ -21,6 +22,9 @@ from sinks.venus_states import bank_state
 
 BANK = "com.victronenergy.battery.bank"
 PACK = "com.victronenergy.battery.pack_a"
+SETTINGS = "com.victronenergy.settings"
+SETTINGS_IFACE = "com.victronenergy.Settings"
+ZERO = Variant("i", 0)
 BANK_SETTING = "/Settings/Devices/batmux_bank/ClassAndVrmInstance"
 PACK_SETTING = "/Settings/Devices/batmux_pack_a/ClassAndVrmInstance"
 
@@ -150,23 +154,22 @@ async def test_standalone_sim_beside_the_gateway_sink(
         sys.executable, "-m", "batmux.sim.venus_settings", stderr=asyncio.subprocess.PIPE
     )
     try:
-        await wait_name(monitor, "com.victronenergy.settings", timeout=10)
-        config = parse_config(
-            {
-                "batteries": [{"name": "bank", "type": "jk"}],
-                "venus": [{"battery": "bank"}],
-                "state_dir": str(tmp_path),
-            }
-        )
+        await wait_name(monitor, SETTINGS, timeout=10)
+        other = "Devices/serialbattery_JK1"  # another driver already holds battery:100
+        body = [other, "ClassAndVrmInstance", Variant("s", "battery:100"), "s", ZERO, ZERO]
+        await monitor.call(SETTINGS, "/Settings", "AddSetting", "ssvsvv", body, SETTINGS_IFACE)
+        batteries = [{"name": "bank", "type": "jk"}]
+        raw = {"batteries": batteries, "venus": [{"battery": "bank"}], "state_dir": str(tmp_path)}
         hub = StateHub()
         hub.publish([bank_state()])
-        task = asyncio.create_task(venus_sink(SimpleNamespace(config=config, hub=hub)))
+        gateway = SimpleNamespace(config=parse_config(raw), hub=hub)
+        task = asyncio.create_task(venus_sink(gateway))
         await wait_name(monitor, BANK)
         await monitor.scan(BANK)
-        assert monitor.value(BANK, "/DeviceInstance") == 100
+        assert monitor.value(BANK, "/DeviceInstance") == 101
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
     finally:
         proc.send_signal(signal.SIGINT)
         _, err = await asyncio.wait_for(proc.communicate(), 10)
-    assert f"{BANK_SETTING} = 'battery:100'" in err.decode()
+    assert f"{BANK_SETTING} = 'battery:101'" in err.decode()  # the table it printed on exit
