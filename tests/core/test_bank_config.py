@@ -114,6 +114,33 @@ def test_full_example_parses() -> None:
             "batteries[0].limits.typo",
             "unknown key",
         ),
+        (
+            {"batteries": [{**A, "limits": {"soc_reset_after_days": 0}}]},
+            "batteries[0].limits.soc_reset_after_days",
+            "greater than 0",
+        ),
+        (
+            {
+                "batteries": [
+                    {**A, "limits": {"soc_reset_after_days": 30, "soc_reset_cell_voltage": 3.4}}
+                ]
+            },
+            "batteries[0].limits.soc_reset_cell_voltage",
+            "below cell_voltage_max",
+        ),
+        (
+            {"batteries": [{**A, "limits": {"soc_reset_after_days": 30, "cell_voltage_max": 3.7}}]},
+            "batteries[0].limits.soc_reset_cell_voltage",
+            "3.65 V is below cell_voltage_max (3.7 V)",
+        ),
+        (
+            {
+                "batteries": [A],
+                "groups": [{"name": "g", "members": ["a"], "limits": {"soc_reset_after_days": 30}}],
+            },
+            "groups[0].limits",
+            "soc_reset_after_days is set per battery",
+        ),
     ],
 )
 def test_rejections(data: dict, field: str, words: str) -> None:
@@ -134,3 +161,16 @@ def test_doc_example_parses() -> None:
     assert block is not None
     cfg = parse_config(yaml.safe_load(block.group(1)))
     assert cfg.groups[0].name == "bank" and cfg.groups[0].required_members == 2
+
+
+def test_every_doc_example_parses() -> None:
+    import re
+    from pathlib import Path
+
+    import yaml
+
+    doc = Path(__file__).parents[2] / "docs" / "banks-and-limits.md"
+    blocks = re.findall(r"```yaml\n(.*?)```", doc.read_text(), re.S)
+    assert len(blocks) >= 2
+    for block in blocks:
+        parse_config(yaml.safe_load(block))

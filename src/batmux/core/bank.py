@@ -9,6 +9,7 @@ the caller (``now``) or the injected clock, never from the module itself.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping
@@ -16,7 +17,13 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from batmux.core.bank_config import CoulombConfig, GroupConfig, LimitsConfig, group_order
+from batmux.core.bank_config import (
+    CoulombConfig,
+    GroupConfig,
+    LimitsConfig,
+    group_order,
+    leaf_batteries,
+)
 from batmux.core.charge_switch import ChargeSwitchState, decide_charge_switch
 from batmux.core.coulomb import CoulombState, apply_coulomb, update_coulomb
 from batmux.core.freshness import is_fresh
@@ -31,6 +38,8 @@ from batmux.model.state import BatteryState
 
 if TYPE_CHECKING:
     from batmux.config import Config
+
+log = logging.getLogger(__name__)
 
 STATE_FILE = "bank_state.json"
 STATE_VERSION = 1
@@ -68,8 +77,24 @@ class BankEngine:
         self._switch_states: dict[str, ChargeSwitchState] = {
             b.name: ChargeSwitchState() for b in self._batteries.values() if b.charge_switch
         }
+        # group charge switch: (members it sends to, members left alone without allow_control)
+        self._switch_members: dict[str, tuple[list[str], list[str]]] = {}
+        for group in self._groups:
+            if group.charge_switch is not None:
+                self._switch_states[group.name] = ChargeSwitchState()
+                self._switch_members[group.name] = self._split_controllable(group.name)
         self.rejected: dict[str, Counter[str]] = {}  # name → implausibility reason → count
         self.switch_actions: dict[str, bool] = {}  # charge-switch wishes of the last update
+        self.switch_origin: dict[str, str] = {}  # battery → the group whose wish it carries
+
+    def _split_controllable(self, group: str) -> tuple[list[str], list[str]]:
+        leaves = leaf_batteries(group, {g.name: g for g in self._groups})
+        control = [n for n in leaves if n in self._batteries and self._batteries[n].allow_control]
+        alone = [n for n in leaves if n not in control]
+        if alone:
+            names = ", ".join(alone)
+            log.warning("%s: charge switch leaves %s alone (no allow_control)", group, names)
+        return control, alone
 
     def _unit(self, name: str) -> _Unit:
         if name not in self._units:  # a battery the config does not list: default limits
@@ -82,6 +107,7 @@ class BankEngine:
     ) -> list[BatteryState]:
         now = self._clock() if now is None else now
         self.switch_actions = {}
+        self.switch_origin = {}
         raw = {name: self._screen(state) for name, state in battery_states.items()}
         floor = ess_floor_soc(s.sample for s in raw.values())
         out: dict[str, BatteryState] = {}
@@ -92,6 +118,8 @@ class BankEngine:
             fresh = is_fresh(state, now, unit.limits_cfg.stale_after)
             result = battery_limits(unit.limits_cfg, state.sample, fresh, unit.limit_state, now)
             results[name] = result
+            if unit.limit_state.cvl.soc_reset_done:
+                state = self._soc_reset_done(name, unit, raw[name], state)
             ttg = time_to_go_s(state.sample, floor) if fresh else None
             out[name] = replace(state, limits=result.limits, time_to_go_s=ttg)
             self._charge_switch(name, out[name], fresh, now)
@@ -105,6 +133,8 @@ class BankEngine:
             results[group.name] = result
             ttg = time_to_go_s(merged.sample, floor) if merged.available else None
             out[group.name] = replace(merged, limits=result.limits, time_to_go_s=ttg)
+            if group.charge_switch is not None:
+                out[group.name] = self._group_charge_switch(group, out, now)
         return list(out.values())
 
     def process(self, states: list[BatteryState], now: float) -> list[BatteryState]:
@@ -150,6 +180,20 @@ class BankEngine:
         update_coulomb(cfg, unit.coulomb, state.sample, current, now)
         return replace(state, sample=apply_coulomb(state.sample, unit.coulomb))
 
+    def _soc_reset_done(
+        self, name: str, unit: _Unit, raw: BatteryState, state: BatteryState
+    ) -> BatteryState:
+        """The pack absorbed at the reset voltage: it is full, so our counter says 100 %."""
+        log.info("%s: SoC-reset charge done", name)
+        counter = unit.coulomb
+        cfg = unit.coulomb_cfg
+        if cfg is None or not cfg.enabled or raw.sample is None or not counter.capacity_ah:
+            return state
+        if counter.charge_ah != counter.capacity_ah:
+            counter.syncs_full += 1
+        counter.charge_ah = counter.capacity_ah
+        return replace(state, sample=apply_coulomb(raw.sample, counter))
+
     def _charge_switch(self, name: str, state: BatteryState, fresh: bool, now: float) -> None:
         battery = self._batteries.get(name)
         if battery is None or battery.charge_switch is None or not fresh or state.sample is None:
@@ -164,6 +208,27 @@ class BankEngine:
         if wish is not None:
             self.switch_actions[name] = wish
 
+    def _group_charge_switch(
+        self, group: GroupConfig, out: Mapping[str, BatteryState], now: float
+    ) -> BatteryState:
+        """The group's wish on its SoC, for every controllable member not already there."""
+        state, switch_state = out[group.name], self._switch_states[group.name]
+        control, alone = self._switch_members[group.name]
+        diagnostics = {**state.diagnostics, "charge_switch_members": control}
+        diagnostics["charge_switch_left_alone"] = alone  # no allow_control: never written
+        if state.available and state.sample is not None and group.charge_switch is not None:
+            # No suppression on the group's own switch (an AND of all members): each member
+            # is compared on its own below.
+            wish = decide_charge_switch(
+                group.charge_switch, switch_state, state.sample.soc_pct, None, now
+            )
+            for name in control if wish is not None else ():
+                member = out.get(name)
+                if member is None or member.sample is None or member.sample.charge_enabled != wish:
+                    self.switch_actions[name] = wish
+                    self.switch_origin[name] = group.name
+        return replace(state, diagnostics=diagnostics)
+
     # -- persistence ------------------------------------------------------------------------
     def state_json(self) -> dict[str, Any]:
         return {
@@ -174,6 +239,11 @@ class BankEngine:
                 if unit.coulomb_cfg is not None
             },
             "charge_switch": {name: s.to_json() for name, s in self._switch_states.items()},
+            "soc_reset": {
+                name: unit.limit_state.cvl.soc_reset_last
+                for name, unit in self._units.items()
+                if unit.limits_cfg.soc_reset_after_days is not None
+            },
         }
 
     def save_state(self, directory: str | Path) -> None:
@@ -190,3 +260,8 @@ class BankEngine:
         for name, saved in (data.get("charge_switch") or {}).items():
             if name in self._switch_states:
                 self._switch_states[name] = ChargeSwitchState.from_json(saved)
+        resets = data.get("soc_reset")
+        for name, last in (resets if isinstance(resets, dict) else {}).items():
+            unit = self._units.get(name)
+            if unit is not None and isinstance(last, int | float) and not isinstance(last, bool):
+                unit.limit_state.cvl.soc_reset_last = float(last)

@@ -6,7 +6,7 @@ Same style as ``batmux.config``: frozen, unknown keys rejected. Cross-references
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 from pydantic import (
@@ -14,6 +14,7 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -87,6 +88,17 @@ class LimitsConfig(_Strict):
     alarm_limits: bool = True  # a BMS alarm sets CCL/DCL to 0 (batteries only; see alarm_limits)
     charge_soc_table: TableConfig = _table(t.CHARGE_SOC)
     discharge_soc_table: TableConfig = _table(t.DISCHARGE_SOC)
+    # periodic SoC-reset charge (dbus-serialbattery SOC_RESET_AFTER_DAYS / _CELL_VOLTAGE)
+    soc_reset_after_days: float | None = Field(None, gt=0)  # None: off
+    soc_reset_cell_voltage: float = Field(3.65, gt=0, le=5, validate_default=True)
+
+    @field_validator("soc_reset_cell_voltage")
+    @classmethod
+    def _reset_above_max(cls, value: float, info: ValidationInfo) -> float:
+        top = info.data.get("cell_voltage_max")
+        if info.data.get("soc_reset_after_days") and top is not None and value < top:
+            raise ValueError(f"{value} V is below cell_voltage_max ({top} V)")
+        return value
 
     @model_validator(mode="after")
     def _order(self) -> LimitsConfig:
@@ -129,6 +141,8 @@ class GroupConfig(_Strict):
     current_disagreement_a: float = Field(5.0, ge=0)  # series: warn above this spread
     coulomb_counter: CoulombConfig | None = None
     limits: LimitsConfig | None = None
+    # on the group's SoC; sent to every member battery with allow_control, others left alone
+    charge_switch: ChargeSwitchConfig | None = None
 
     @model_validator(mode="after")
     def _members(self) -> GroupConfig:
@@ -141,9 +155,11 @@ class GroupConfig(_Strict):
     @field_validator("limits")
     @classmethod
     def _battery_only_keys(cls, limits: LimitsConfig | None) -> LimitsConfig | None:
-        if limits is not None and "alarm_limits" in limits.model_fields_set:
-            # A member's alarm zeroes its own limit, which blocks the group: set it per battery.
-            raise ValueError("alarm_limits is set per battery, not per group")
+        # A member's alarm zeroes its own limit, which blocks the group; a group's CVL is its
+        # members' (the lowest in parallel), so a reset charge must be set on every member.
+        for key in ("alarm_limits", "soc_reset_after_days", "soc_reset_cell_voltage"):
+            if limits is not None and key in limits.model_fields_set:
+                raise ValueError(f"{key} is set per battery, not per group")
         return limits
 
     @property
@@ -182,6 +198,7 @@ def check_bank_references(batteries: Sequence[Any], groups: Sequence[GroupConfig
         if cycle:
             path = " → ".join(cycle)
             raise located_error(("groups", i, "members"), f"group cycle: {path}", group.members)
+    _check_switch_owners(batteries, groups)
     sources = [("batteries", i, b.coulomb_counter) for i, b in enumerate(batteries)]
     sources += [("groups", i, g.coulomb_counter) for i, g in enumerate(groups)]
     for section, i, counter in sources:
@@ -189,6 +206,30 @@ def check_bank_references(batteries: Sequence[Any], groups: Sequence[GroupConfig
         if source is not None and source not in known:
             loc = (section, i, "coulomb_counter", "current_from")
             raise located_error(loc, f"unknown device {source!r}", source)
+
+
+def _check_switch_owners(batteries: Sequence[Any], groups: Sequence[GroupConfig]) -> None:
+    """A battery's charge switch follows one algorithm: its own or one group's."""
+    owner = {b.name: f"battery {b.name!r}" for b in batteries if b.charge_switch is not None}
+    by_name = {g.name: g for g in groups}
+    for i, group in enumerate(groups):
+        if group.charge_switch is None:
+            continue
+        for leaf in leaf_batteries(group.name, by_name):
+            if leaf in owner:
+                loc = ("groups", i, "charge_switch")
+                message = f"member {leaf!r} already follows the charge_switch of {owner[leaf]}"
+                raise located_error(loc, message, group.members)
+            owner[leaf] = f"group {group.name!r}"
+
+
+def leaf_batteries(name: str, groups: Mapping[str, GroupConfig]) -> list[str]:
+    """The batteries under ``name`` (itself if it is not a group), in member order."""
+    group = groups.get(name)
+    if group is None:
+        return [name]
+    leaves = (leaf for member in group.members for leaf in leaf_batteries(member, groups))
+    return list(dict.fromkeys(leaves))  # a battery reached twice (nested groups) counts once
 
 
 def _find_cycle(name: str, groups: dict[str, GroupConfig], path: list[str]) -> list[str] | None:

@@ -4,7 +4,9 @@ CCL and DCL are the minimum of every applicable rule: the configured maximum, 0 
 alarm on that side (``core.alarm_limits``), the BMS's own limit, the cell-voltage, temperature
 (min and max temperature both evaluated), MOSFET temperature and optional SoC tables, and the
 switches. A DCL latch holds discharge at 0 after a cell undervoltage until the cell has
-recovered by a hysteresis. Stale data → 0 A at once.
+recovered by a hysteresis. During a SoC-reset charge the charge cell-voltage table moves up by
+(reset − max cell voltage), otherwise it would stop the current before the reset voltage.
+Stale data → 0 A at once.
 ``ChargeLimits.reason`` names the binding rule of each limit, or is exactly ``stale``.
 """
 
@@ -79,7 +81,7 @@ def _temperature_fraction(table: Table, sample: BatterySample) -> float | None:
 
 
 def current_targets(
-    cfg: LimitsConfig, sample: BatterySample
+    cfg: LimitsConfig, sample: BatterySample, charge_table_shift_v: float = 0.0
 ) -> tuple[tuple[float, str], tuple[float, str]]:
     """((CCL, rule), (DCL, rule)) before latch and anti-flapping."""
     max_c = cfg.max_charge_current if cfg.max_charge_current is not None else DEFAULT_MAX_CHARGE_A
@@ -104,7 +106,7 @@ def current_targets(
     if sample.discharge_enabled is False:
         discharge.append(("discharge_switch_off", 0.0))
     if sample.max_cell_v is not None:
-        frac = cfg.charge_cell_voltage_table.table(sample.max_cell_v)
+        frac = cfg.charge_cell_voltage_table.table(sample.max_cell_v - charge_table_shift_v)
         charge.append(("cell_voltage", max_c * frac))
     if sample.min_cell_v is not None:
         frac = cfg.discharge_cell_voltage_table.table(sample.min_cell_v)
@@ -162,7 +164,8 @@ def battery_limits(
         # CVL/DVL stand; its current limits still meet the configured maxima and the tables.
         cvl, voltage_rule = bms_cvl, "bms"
         dvl = _bms_limit(sample, "discharge_voltage_limit")
-    (ccl, charge_rule), (dcl, discharge_rule) = current_targets(cfg, sample)
+    shift = cfg.soc_reset_cell_voltage - cfg.cell_voltage_max if state.cvl.soc_reset_active else 0.0
+    (ccl, charge_rule), (dcl, discharge_rule) = current_targets(cfg, sample, shift)
     _update_latch(cfg, sample, state)
     if state.latched:
         dcl, discharge_rule = 0.0, "undervoltage_latch"

@@ -57,10 +57,10 @@ class BleDriver(ABC):
             self.last_frame_at = time.monotonic()
             self._frames.put_nowait(frame)
 
-    async def send(self, data: bytes) -> None:
+    async def send(self, data: bytes, response: bool | None = False) -> None:
         if self.on_raw is not None:
             self.on_raw("tx", data)
-        await self.link.write(self.spec.write_uuid, data)
+        await self.link.write(self.spec.write_uuid, data, response=response)
 
     async def next_frame(self, accept: Callable[[bytes], bool], timeout: float) -> bytes:
         """The next frame that ``accept`` takes; others are discarded."""

@@ -72,7 +72,10 @@ class VictronSmartShuntDriver(BleDriver):
     async def _keep_alive(self, force: bool = False) -> None:
         now = time.monotonic()
         if force or now - self._keep_alive_at >= KEEP_ALIVE_EVERY_S:
-            await self.send(vg.keep_alive_value(KEEP_ALIVE_MS))
+            # The published table lists the keep-alive as Write/Read, not write-without-
+            # response: a fixed write command is refused by bluetoothd (NotSupported) when the
+            # characteristic lacks that property, so let its declared properties choose.
+            await self.send(vg.keep_alive_value(KEEP_ALIVE_MS), response=None)
             self._keep_alive_at = now
 
     async def _read(self, value: vg.GattValue, timeout: float) -> bytes:

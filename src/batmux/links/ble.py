@@ -37,7 +37,9 @@ class BleLink(Protocol):
 
     async def stop_notify(self, char_uuid: str) -> None: ...
 
-    async def write(self, char_uuid: str, data: bytes, response: bool = False) -> None: ...
+    async def write(self, char_uuid: str, data: bytes, response: bool | None = False) -> None:
+        """Write command (``False``), write request (``True``) or, with ``None``, whichever the
+        characteristic declares (a request when it has the ``write`` property)."""
 
     async def read(self, char_uuid: str) -> bytes: ...
 

@@ -252,7 +252,9 @@ class BleakLink:
         except BleakError as exc:
             raise LinkError(f"stop_notify {char_uuid}: {exc}") from exc
 
-    async def write(self, char_uuid: str, data: bytes, response: bool = False) -> None:
+    async def write(self, char_uuid: str, data: bytes, response: bool | None = False) -> None:
+        # None: bleak picks from the characteristic's properties (bluetoothd refuses a write
+        # command to a characteristic without write-without-response: NotSupported)
         try:
             await self._require().write_gatt_char(char_uuid, data, response=response)
         except BleakError as exc:

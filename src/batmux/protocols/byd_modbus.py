@@ -166,6 +166,11 @@ def _capacity_wh(sample: BatterySample) -> float:
     return sample.capacity_ah * sample.voltage_v
 
 
+def pack_capacity_wh(state: BatteryState | None) -> float:
+    """Capacity × voltage of the state's sample (0 when unknown)."""
+    return _capacity_wh(state.sample) if state is not None and state.sample is not None else 0.0
+
+
 def _dc(value: float | None) -> int:
     return s16(value * 10) if value is not None else 0
 
@@ -175,8 +180,10 @@ def build_registers(
     emu: EmulatorState,
     now: float,
     identity: Identity = Identity(),
+    rated_wh: float | None = None,
 ) -> dict[int, int]:
-    """Every defined register (u16 values) for this battery state at ``now``."""
+    """Every defined register (u16 values) for this battery state at ``now``. ``rated_wh``
+    is the Wh the power ratings follow (default: the state's capacity)."""
     regs: dict[int, int] = {}
 
     def put(address: int, values: Sequence[int]) -> None:
@@ -196,8 +203,8 @@ def build_registers(
     limits = state.limits if state is not None else None
     volts = sample.voltage_v if sample is not None and sample.voltage_v is not None else 0.0
 
-    capacity_wh = _capacity_wh(sample) if sample is not None else 0.0
-    rated_w = min(capacity_wh, 0xFFFF)  # ~1 C continuous, like the HVM 11.0 (10240 W)
+    capacity_wh = pack_capacity_wh(state)
+    rated_w = min(capacity_wh if rated_wh is None else rated_wh, 0xFFFF)  # ~1 C, like a HVM
     put(200, [0, 0, u16(capacity_wh), u16(rated_w), u16(rated_w)])
     cvl = limits.charge_voltage_v if limits is not None else 0.0
     dvl = limits.discharge_voltage_v if limits is not None else None

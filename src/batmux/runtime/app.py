@@ -241,14 +241,16 @@ class Gateway:
     async def _apply_switch_wishes(self) -> None:
         """The charge-switch algorithm's wishes, sent only where control is allowed."""
         wishes = dict(self.bank.switch_actions) if self.bank is not None else {}
+        origins = dict(self.bank.switch_origin) if self.bank is not None else {}
         for name, on in wishes.items():
             runtime = self.batteries.get(name)
             if runtime is None or not runtime.cfg.allow_control:
                 continue
+            by = f"group {origins[name]}'s" if name in origins else "its"
             try:
                 async with asyncio.timeout(runtime.cfg.timeout):
                     await runtime.source.set_switch("charge", on)
-                log.info("%s: charge switch %s (charge-switch algorithm)", name, on)
+                log.info("%s: charge switch %s (%s charge-switch algorithm)", name, on, by)
             except (BatmuxError, TimeoutError) as exc:
                 log.warning("%s: charge switch: %s", name, exc)
 

@@ -15,10 +15,20 @@ import random
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from batmux.errors import DeviceNotFound, LinkError
 from batmux.links.ble import NotifyCallback
 from batmux.sim.battery import SimBattery
+
+
+@dataclass(frozen=True, slots=True)
+class CharSpec:
+    """One GATT characteristic a device exports: its UUID and BlueZ's property flags
+    (``read``, ``write``, ``write-without-response``, ``notify``, ``indicate``)."""
+
+    uuid: str
+    flags: tuple[str, ...]
 
 
 class SimDevice(ABC):
@@ -27,6 +37,8 @@ class SimDevice(ABC):
     #: characteristic the device notifies on, and the one it accepts writes on
     notify_uuid: str
     write_uuid: str
+    #: the full GATT table, for devices with more than these two (empty: derived from them)
+    characteristics: tuple[CharSpec, ...] = ()
     #: if set, the peripheral calls ``stream()`` at this period while notifications are on
     stream_period_s: float | None = None
 
@@ -126,7 +138,7 @@ class SimPeripheral:
     async def stop_notify(self, char_uuid: str) -> None:
         self._callbacks.pop(char_uuid, None)
 
-    async def write(self, char_uuid: str, data: bytes, response: bool = False) -> None:
+    async def write(self, char_uuid: str, data: bytes, response: bool | None = False) -> None:
         self._require()
         self.writes.append(bytes(data))
         frames = self.device.handle_write(char_uuid, bytes(data))

@@ -12,7 +12,7 @@ from batmux.model.sample import BatterySample
 from batmux.protocols import victron_gatt as vg
 from batmux.protocols import victron_smartshunt as vs
 from batmux.sim.battery import SimBattery
-from batmux.sim.peripheral import SimDevice, SimPeripheral
+from batmux.sim.peripheral import CharSpec, SimDevice, SimPeripheral
 
 SIM_KEY = bytes.fromhex("0df0ad8badf00dd00dfeedc0ffee1234")
 
@@ -34,6 +34,11 @@ def shunt_values(truth: BatterySample) -> dict[str, float | None]:
 class VictronSimDevice(SimDevice):
     notify_uuid = VictronSmartShuntDriver.spec.notify_uuid
     write_uuid = VictronSmartShuntDriver.spec.write_uuid
+    # the access column of the published table: values Read/Notify, keep-alive Write/Read
+    characteristics = (
+        *(CharSpec(g.uuid, ("read", "notify")) for g in vg.GATT_VALUES),
+        CharSpec(vg.gatt_uuid(vg.REG_KEEP_ALIVE), ("read", "write")),
+    )
 
     def __init__(self, battery: SimBattery, pin: str | None = None, key: bytes = SIM_KEY) -> None:
         super().__init__(battery)
@@ -55,13 +60,16 @@ class VictronSimDevice(SimDevice):
 
     def handle_read(self, char_uuid: str) -> bytes:
         spec = next((g for g in vg.GATT_VALUES if g.uuid == char_uuid), None)
-        if spec is None:
+        keep_alive = char_uuid == vg.gatt_uuid(vg.REG_KEEP_ALIVE)
+        if spec is None and not keep_alive:
             raise LinkError(f"characteristic {char_uuid} is not readable")
         if not self.paired:
             raise PairingFailed(
-                f"read of {spec.name} refused: insufficient authentication "
-                "(not bonded, wrong or missing PIN)"
+                f"read of {spec.name if spec else 'keep-alive'} refused: insufficient "
+                "authentication (not bonded, wrong or missing PIN)"
             )
+        if spec is None:
+            return vg.keep_alive_value(0 if self.keep_alive_ms is None else self.keep_alive_ms)
         return vg.encode_gatt_value(spec, shunt_values(self.battery.truth())[spec.name])
 
     def advertisement(self) -> bytes:

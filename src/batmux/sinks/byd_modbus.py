@@ -24,6 +24,7 @@ from pymodbus.datastore import ModbusServerContext
 from pymodbus.exceptions import NoSuchIdException
 from pymodbus.server import ModbusSerialServer, ModbusTcpServer
 
+from batmux.core.soc_window import apply_soc_window, window_status
 from batmux.errors import LinkError
 from batmux.protocols.byd_modbus import (
     BydState,
@@ -31,10 +32,12 @@ from batmux.protocols.byd_modbus import (
     Identity,
     build_registers,
     defined,
+    pack_capacity_wh,
     writable,
 )
 from batmux.runtime.hub import StateHub
 from batmux.sinks.inverter_config import BydModbusInverterConfig
+from batmux.sinks.soc_window_config import soc_window
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +86,7 @@ class BydModbusEmulator:
         self.clock = clock
         self.identity = identity or Identity()
         self.unit_id = cfg.unit_id
+        self.window = soc_window(cfg.soc_window)
         self.emu = EmulatorState(
             fallback=cfg.fallback, alive_timeout_s=cfg.alive_timeout, stale_after_s=stale_after_s
         )
@@ -96,9 +100,11 @@ class BydModbusEmulator:
 
     # -- the datastore side (called by pymodbus per request) --------------------------------
     def registers(self) -> dict[int, int]:
-        return build_registers(
-            self.hub.latest(self.cfg.battery), self.emu, self.clock(), self.identity
-        )
+        real = self.hub.latest(self.cfg.battery)
+        shown = apply_soc_window(real, self.window)
+        # the power ratings (203/204/207/209) follow the whole pack, not the SoC window
+        pack_wh = pack_capacity_wh(real) if self.window is not None else None
+        return build_registers(shown, self.emu, self.clock(), self.identity, pack_wh)
 
     def _check(self, device_id: int, func_code: int) -> ExcCodes | None:
         if device_id != self.unit_id:
@@ -167,6 +173,7 @@ class BydModbusEmulator:
             "rejected": self.rejected,
             "errors": self.errors,
             "last_poll_age": round(now - last, 1) if last is not None else None,
+            **window_status(state, self.window),
         }
 
     # -- the server -------------------------------------------------------------------------

@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from batmux.core.soc_window import apply_soc_window, window_status
 from batmux.errors import LinkError
 from batmux.links.can_bus import CanLink
 from batmux.model.limits import ChargeLimits
@@ -19,6 +20,7 @@ from batmux.protocols.candump import Frame
 from batmux.protocols.inverter_limits import NO_LIMITS, STALE, LimitKeeper
 from batmux.runtime.hub import StateHub
 from batmux.sinks.can_inverter_config import BydCanInverterConfig, PylontechCanInverterConfig
+from batmux.sinks.soc_window_config import soc_window
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +43,7 @@ class CanInverterSink:
         self.name = cfg.link_name
         self.link = link or CanLink(cfg.can, cfg.log)
         self.keeper = LimitKeeper(cfg.charge_voltage, cfg.discharge_voltage, cfg.stale_after)
+        self.window = soc_window(cfg.soc_window)
         self.clock = clock  # wall clock, compared with the state's timestamps
         self.state = WAITING
         self.inverter_alive = False
@@ -52,8 +55,8 @@ class CanInverterSink:
         self.last_error = ""
 
     def current(self) -> tuple[BatteryState | None, ChargeLimits | None]:
-        """The battery state and safe limits right now."""
-        state = self.hub.latest(self.cfg.battery)
+        """The battery state (as seen through the SoC window) and safe limits right now."""
+        state = apply_soc_window(self.hub.latest(self.cfg.battery), self.window)
         limits = self.keeper.limits(state, self.clock())
         if limits is not None and self.limits is not None and limits.reason != self.limits.reason:
             log.info("%s: limits now %s", self.name, limits.reason or "normal")
@@ -105,4 +108,5 @@ class CanInverterSink:
             "frames_received": self.link.frames_received,
             "errors": self.errors,
             "last_error": self.last_error,
+            **window_status(self.hub.latest(self.cfg.battery), self.window),
         }

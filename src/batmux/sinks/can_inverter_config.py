@@ -11,6 +11,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from batmux.links.can_config import CanBusConfig
+from batmux.sinks.soc_window_config import SocWindowConfig
 
 Seconds = Annotated[float, Field(gt=0)]
 Volts = Annotated[float, Field(gt=0)]
@@ -31,6 +32,7 @@ class _CanInverterBase(_Strict):
     charge_voltage: Volts | None = None  # safe CVL before the first good limits arrive
     discharge_voltage: Volts | None = None  # DVL when the limits carry none
     inverter_timeout: Seconds = 60.0  # "inverter missing" after this much silence
+    soc_window: SocWindowConfig | None = None  # real SoC [min, max] % shown as 0-100 %
 
     @property
     def link_name(self) -> str:

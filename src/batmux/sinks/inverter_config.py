@@ -13,6 +13,7 @@ from typing import Annotated, Literal, Union
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from batmux.sinks.can_inverter_config import BydCanInverterConfig, PylontechCanInverterConfig
+from batmux.sinks.soc_window_config import SocWindowConfig
 
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9_-]+$")
 
@@ -27,6 +28,7 @@ class InverterBase(BaseModel):
     fallback: Literal["none", "standby", "fault"] = "none"  # what stale data shows as
     # s without a 401 toggle → "not alive"; a Gen24 toggles every 57-60 s, so 60 would flap
     alive_timeout: float = Field(120.0, gt=0)
+    soc_window: SocWindowConfig | None = None  # real SoC [min, max] % shown as 0-100 %
 
     @property
     def link_name(self) -> str:

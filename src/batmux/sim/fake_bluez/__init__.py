@@ -21,7 +21,8 @@ out of range), ``reappear``, ``drop`` (link lost, ``Connected=false``), ``drop_a
 (slow notifications) and ``corrupt_rate``.
 
 The package, one job a module: ``device`` (a simulated peripheral, its fault knobs, its exported
-objects), ``names`` (org.bluez names and D-Bus types), ``adapter``/``device_iface``/``gatt`` (the
+objects), ``layout`` (its GATT table: several characteristics, each with its own flags),
+``names`` (org.bluez names and D-Bus types), ``adapter``/``device_iface``/``gatt`` (the
 D-Bus interfaces), then ``FakeBlueZ`` built in layers: ``state`` (what every layer shares),
 ``discovery``, ``connections``, ``notify`` (data and its faults) and ``service`` (lifecycle,
 routing and the scenario API). ``bus`` starts a private dbus-daemon; ``__main__`` is the tool.

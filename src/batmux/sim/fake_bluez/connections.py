@@ -52,25 +52,17 @@ class Connections(Discovery):
 
     def _export_gatt(self, device: FakeDevice) -> None:
         live = self._live[device.path]
-        sim = device.sim
         service_path = f"{device.path}/service000c"
         service = GattService1(device, 0x000C)
         self._export(service_path, service)
         live.gatt.append((service_path, service))
-        if sim.notify_uuid == sim.write_uuid:
-            specs = [(sim.notify_uuid, ["read", "write-without-response", "write", "notify"])]
-        else:
-            specs = [
-                (sim.notify_uuid, ["read", "notify"]),
-                (sim.write_uuid, ["write-without-response", "write"]),
-            ]
-        for i, (uuid, flags) in enumerate(specs):
-            handle = 0x000D + 3 * i
+        for i, spec in enumerate(device.gatt_table()):
+            handle = 0x000D + 3 * i  # declaration, value, CCCD
             path = f"{service_path}/char{handle:04x}"
-            char = GattCharacteristic1(self, device, uuid, service_path, handle, flags)
+            char = GattCharacteristic1(self, device, spec, service_path, handle)
             self._export(path, char)
             live.gatt.append((path, char))
-            live.chars[uuid] = char
+            live.chars[char.uuid] = char
 
     async def _drop(self, device: FakeDevice, why: str) -> None:
         live = self._live[device.path]

@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from batmux.links.ble import uuid16
-from batmux.sim.peripheral import SimDevice
+from batmux.sim.fake_bluez.layout import gatt_table
+from batmux.sim.peripheral import CharSpec, SimDevice
 
 if TYPE_CHECKING:
     from dbus_fast.service import ServiceInterface
@@ -41,6 +42,10 @@ class FakeDevice:
     mute: bool = False
     drop_after_chunks: int | None = None  # lose the link after this many more notifications
     seed: int = 0
+    # GATT table (layout.py): empty = the sim's ``characteristics``, else its notify/write pair
+    characteristics: tuple[CharSpec, ...] = ()
+    # notify each subscribed characteristic's current value (its ``handle_read``) this often
+    value_notify_period_s: float | None = None
     # pairing (pairing.py): a device with a pin refuses GATT access until paired
     pin: str | None = None
     pairing: str = "passkey"  # the agent question: "passkey" (LE) or "pincode" (legacy)
@@ -51,6 +56,8 @@ class FakeDevice:
     connected: bool = False
     connects: int = 0
     writes: list[bytes] = field(default_factory=list)
+    write_log: list[tuple[str, bytes]] = field(default_factory=list)  # (characteristic, data)
+    reads: list[str] = field(default_factory=list)  # characteristic of every ReadValue served
     notifications: int = 0
 
     @property
@@ -60,6 +67,9 @@ class FakeDevice:
     @property
     def payload(self) -> int:
         return self.mtu - 3
+
+    def gatt_table(self) -> list[CharSpec]:
+        return gatt_table(self.sim, self.characteristics)
 
 
 @dataclass
@@ -72,3 +82,4 @@ class LiveObjects:
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
     send_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     streaming: bool = False
+    value_loops: set[str] = field(default_factory=set)  # characteristics notifying values

@@ -12,7 +12,9 @@ from dbus_fast.service import ServiceInterface, dbus_method, dbus_property
 
 from batmux.errors import BatmuxError
 from batmux.sim.fake_bluez.device import FakeDevice
-from batmux.sim.fake_bluez.names import ERR_NOT_PERMITTED, PathList, StrList
+from batmux.sim.fake_bluez.layout import NOTIFY_FLAGS, bluez_uuid
+from batmux.sim.fake_bluez.names import ERR_NOT_PERMITTED, ERR_NOT_SUPPORTED, PathList, StrList
+from batmux.sim.peripheral import CharSpec
 
 if TYPE_CHECKING:
     from batmux.sim.fake_bluez.service import FakeBlueZ
@@ -46,22 +48,28 @@ class GattService1(ServiceInterface):
 
 
 class GattCharacteristic1(ServiceInterface):
+    """One characteristic of a connected device. Its flags rule what it allows, as in
+    bluetoothd: a read needs ``read`` (else the device's ATT error "Read not permitted"), a
+    write command needs ``write-without-response`` and StartNotify needs ``notify`` or
+    ``indicate`` (else ``NotSupported`` before anything is sent), a write request needs
+    ``write`` (else "Write not permitted")."""
+
     def __init__(
         self,
         bluez: FakeBlueZ,
         device: FakeDevice,
-        uuid: str,
+        spec: CharSpec,
         service_path: str,
         handle: int,
-        flags: list[str],
     ) -> None:
         super().__init__("org.bluez.GattCharacteristic1")
         self._bluez = bluez
         self.d = device
-        self.uuid = uuid
+        self.spec = spec  # the sim sees its own spelling of the UUID
+        self.uuid = bluez_uuid(spec.uuid)
         self.service_path = service_path
         self.handle = handle
-        self.flags = flags
+        self.flags = list(spec.flags)
         self.value = b""
         self.notifying = False
 
@@ -97,24 +105,36 @@ class GattCharacteristic1(ServiceInterface):
     async def ReadValue(self, options: DBusDict) -> DBusBytes:
         self._bluez._require_connected(self.d)
         await asyncio.sleep(self.d.latency_s)
+        if "read" not in self.flags:
+            raise DBusError(ERR_NOT_PERMITTED, "Read not permitted")
         try:
-            self.value = bytes(self.d.sim.handle_read(self.uuid))
+            self.value = bytes(self.d.sim.handle_read(self.spec.uuid))
         except BatmuxError as exc:
             raise DBusError(ERR_NOT_PERMITTED, "Read not permitted") from exc
+        self.d.reads.append(self.uuid)
         return self.value
 
     @dbus_method()
     def WriteValue(self, value: DBusBytes, options: DBusDict):
         self._bluez._require_connected(self.d)
-        self._bluez._write(self.d, self.uuid, bytes(value))
+        kind = options["type"].value if "type" in options else None
+        if kind is None:  # bluetoothd prefers a request when the characteristic allows one
+            kind = "request" if "write" in self.flags else "command"
+        if kind == "command" and "write-without-response" not in self.flags:
+            raise DBusError(ERR_NOT_SUPPORTED, "Operation is not supported")
+        if kind != "command" and "write" not in self.flags:
+            raise DBusError(ERR_NOT_PERMITTED, "Write not permitted")
+        self._bluez._write(self.d, self.spec.uuid, bytes(value))
 
     @dbus_method()
     def StartNotify(self):
         self._bluez._require_connected(self.d)
+        if not any(flag in self.flags for flag in NOTIFY_FLAGS):
+            raise DBusError(ERR_NOT_SUPPORTED, "Operation is not supported")
         if not self.notifying:
             self.notifying = True
             self.emit_properties_changed({"Notifying": True})
-        self._bluez._notify_started(self.d)
+        self._bluez._notify_started(self.d, self)
 
     @dbus_method()
     def StopNotify(self):

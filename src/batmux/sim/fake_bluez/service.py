@@ -94,6 +94,14 @@ class FakeBlueZ(Notifications):
         """The radio link is lost (supervision timeout): ``Connected`` goes false."""
         await self._drop(self.device(address, adapter), "link lost")
 
+    async def notify(self, address: str, uuid: str, value: bytes, adapter: str = "hci0") -> bool:
+        """The device notifies ``value`` on characteristic ``uuid`` (in MTU-sized chunks); False
+        when nobody listens (not connected, no such characteristic, notifications off)."""
+        device = self.device(address, adapter)
+        before = device.notifications
+        await self._deliver(device, [bytes(value)], 0.0, uuid)
+        return device.notifications > before
+
     def power_cycles(self, adapter: str = "hci0") -> int:
         return self.adapters[adapter].power_cycles
 
