@@ -102,3 +102,36 @@ def test_time_to_go_is_the_engines_value_in_json_and_on_the_bus() -> None:
     charging = dataclasses.replace(published, sample=published.sample.with_(current_a=5.0))
     (charging,) = engine.update({"bank": charging}, now=1.0)
     assert build_paths(charging, CFG, is_bms=True)["/TimeToGo"] is None
+
+
+def test_parallel_bank_from_the_engine_keeps_pack_ids_and_pack_size() -> None:
+    """Issue #6 /System/*CellId, /System/NrOfCellsPerBattery and /Voltages/Sum for a bank the
+    real bank engine merged (not a hand-made state): 2 × 4S in parallel."""
+    cfg = parse_config(
+        {
+            "batteries": [{"name": "a", "type": "jk"}, {"name": "b", "type": "jk"}],
+            "groups": [{"name": "bank", "members": ["a", "b"]}],
+        }
+    )
+    engine = BankEngine(cfg)
+    members = {
+        "a": BatteryState(
+            name="a",
+            available=True,
+            sample=BatterySample(timestamp=0.0, cell_voltages_v=(3.30, 3.31, 3.35, 3.30)),
+            last_good_at=0.0,
+        ),
+        "b": BatteryState(
+            name="b",
+            available=True,
+            sample=BatterySample(timestamp=0.0, cell_voltages_v=(3.30, 3.28, 3.30, 3.30)),
+            last_good_at=0.0,
+        ),
+    }
+    bank = next(s for s in engine.update(members, now=0.0) if s.name == "bank")
+    paths = build_paths(bank, CFG, is_bms=True)
+    assert paths["/System/MinVoltageCellId"] == "b:2"
+    assert paths["/System/MaxVoltageCellId"] == "a:3"
+    assert paths["/System/NrOfCellsPerBattery"] == 4
+    assert paths["/Voltages/Sum"] == 13.22  # mean of the pack sums 13.26 and 13.18
+    assert paths["/System/NrOfModulesOnline"] == 2

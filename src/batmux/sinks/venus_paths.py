@@ -56,7 +56,7 @@ def _bit(flag: bool | None) -> int | None:
 
 def _cell_id(sample: BatterySample, which: str) -> str | None:
     """ "C3" like serialbattery; a group's "pack:cell" id from the bank, if it gave one."""
-    given = sample.extra.get(f"cell_{which}_id")
+    given = sample.extra.get(f"{which}_cell_id")  # core.groups.extremes: "b:3"
     if isinstance(given, str):
         return given
     number = sample.min_cell_id if which == "min" else sample.max_cell_id
@@ -149,7 +149,7 @@ def build_paths(state: BatteryState, cfg: VenusConfig, is_bms: bool) -> dict[str
         counts = (m.online, m.offline, m.blocking_charge, m.blocking_discharge)
     else:
         counts = (int(fresh), int(not fresh), int(not may_charge), int(not may_discharge))
-    per_battery = s.extra.get("cells_per_battery")
+    per_battery = s.extra.get("cells_in_series")  # core.groups: a parallel bank's pack size
     out.update(
         {
             "/System/MinCellVoltage": _r(s.min_cell_v, 3),
