@@ -7,6 +7,7 @@ from batmux.core.bank import BankEngine
 from batmux.model.sample import BatterySample
 from batmux.model.state import BatteryState
 from batmux.protocols.mqtt_json import build_payload
+from core.bank_factory import published_without_cells
 
 
 def _pack(name: str, cells: tuple[float, ...], balancing: int) -> BatteryState:
@@ -55,3 +56,8 @@ def test_output_has_balances_when_the_bms_reports_per_cell_balancing() -> None:
     """Issue #6 lists ``Balances`` in the schema; a single pack with a per-cell bitmask."""
     pack = _pack("a", (3.30, 3.31, 3.35, 3.30), 0b0100)
     assert build_payload(pack)["Balances"] == {"Cell1": 0, "Cell2": 0, "Cell3": 1, "Cell4": 0}
+
+
+def test_no_cell_data_sends_no_zero_volt_cvl() -> None:
+    published = published_without_cells()
+    assert build_payload(published)["Info"] == {"MaxChargeCurrent": 0.0, "MaxDischargeCurrent": 0.0}

@@ -10,6 +10,7 @@ from batmux.model.sample import BatterySample
 from batmux.model.state import BatteryState
 from batmux.sinks.venus_config import VenusConfig
 from batmux.sinks.venus_paths import build_paths, text
+from core.bank_factory import published_without_cells
 from sinks.venus_states import GOLDEN_BANK, bank_state, high_cell_state, stale
 
 CFG = VenusConfig(battery="bank", device_instance=100)
@@ -135,3 +136,14 @@ def test_parallel_bank_from_the_engine_keeps_pack_ids_and_pack_size() -> None:
     assert paths["/System/NrOfCellsPerBattery"] == 4
     assert paths["/Voltages/Sum"] == 13.22  # mean of the pack sums 13.26 and 13.18
     assert paths["/System/NrOfModulesOnline"] == 2
+
+
+def test_battery_without_cell_data_has_no_zero_volt_cvl() -> None:
+    """The engine gives CVL 0.0 (reason no_cell_data) for a pack without cells, e.g. an
+    mqtt_json feed: the service must show it unknown, not 0 V, and still 0 A both ways."""
+    published = published_without_cells()
+    assert published.limits is not None and published.limits.charge_voltage_v == 0.0
+    paths = build_paths(published, VenusConfig(battery="feed"), is_bms=True)
+    assert paths["/Info/MaxChargeVoltage"] is None
+    assert paths["/Info/MaxChargeCurrent"] == 0.0
+    assert paths["/Info/MaxDischargeCurrent"] == 0.0

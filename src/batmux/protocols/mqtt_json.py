@@ -243,11 +243,12 @@ def build_payload(state: BatteryState) -> dict[str, Any]:
         out["ConsumedAmphours"] = round(max(0.0, s.capacity_ah - s.charge_ah), 3)
     _put(out, "TimeToGo", state.time_to_go_s)  # the bank engine's, as on Venus and in HA
     if state.limits is not None:
-        info = {
-            "MaxChargeVoltage": state.limits.charge_voltage_v,
-            "MaxChargeCurrent": state.limits.charge_current_a,
-            "MaxDischargeCurrent": state.limits.discharge_current_a,
-        }
+        info: dict[str, Any] = {}
+        # No CVL (no cell data) is left out, never sent as 0 V.
+        if state.limits.charge_voltage_v > 0:
+            info["MaxChargeVoltage"] = state.limits.charge_voltage_v
+        info["MaxChargeCurrent"] = state.limits.charge_current_a
+        info["MaxDischargeCurrent"] = state.limits.discharge_current_a
         _put(info, "BatteryLowVoltage", state.limits.discharge_voltage_v)
         out["Info"] = info
     alarms = {name: 0 for name in VICTRON_ALARMS}
