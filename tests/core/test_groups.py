@@ -77,6 +77,8 @@ def test_parallel_merge() -> None:
     assert g.members == MemberCounts(online=2, offline=0, blocking_charge=1, blocking_discharge=0)
     out = g.to_json()
     assert out["members_online"] == 2 and out["min_cell_id"] == "b:2"
+    # a bank's cell ids in the state JSON name the member ("battery:cell"), not a joined index
+    assert (out["cell_min_id"], out["cell_max_id"]) == ("b:2", "a:3")
 
 
 def test_series_merge_and_current_disagreement() -> None:

@@ -156,3 +156,13 @@ def test_battery_reporting_its_own_limits_keeps_them_without_cells() -> None:
     # Stale data still means 0 A.
     stale = battery_limits(CFG, sample(cells=(), extra=own), False, LimitState(), 0.0)
     assert stale.limits.charge_current_a == 0 and stale.limits.reason == "stale"
+
+
+def test_a_zero_charge_voltage_is_published_as_unknown() -> None:
+    """No cell data gives CVL 0: the state JSON says null rather than a 0 V limit."""
+    from batmux.model.limits import ChargeLimits
+
+    out = ChargeLimits(0.0, 0.0, 0.0, reason="charge:no_cell_data").to_json()
+    assert out["charge_voltage_limit"] is None
+    assert (out["charge_current_limit"], out["discharge_current_limit"]) == (0.0, 0.0)
+    assert ChargeLimits(55.2, 50.0, 60.0).to_json()["charge_voltage_limit"] == 55.2

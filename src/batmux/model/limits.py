@@ -25,7 +25,10 @@ class ChargeLimits:
 
     def to_json(self) -> dict[str, object]:
         out: dict[str, object] = {
-            "charge_voltage_limit": round(self.charge_voltage_v, 3),
+            # 0 V is never a real limit: it means "no cell data to set one" → unknown
+            "charge_voltage_limit": round(self.charge_voltage_v, 3)
+            if self.charge_voltage_v > 0
+            else None,
             "charge_current_limit": round(self.charge_current_a, 2),
             "discharge_current_limit": round(self.discharge_current_a, 2),
             "limit_reason": self.reason,

@@ -74,6 +74,13 @@ class BatteryState:
         if self.sample is not None:
             out.update(self.sample.to_json())
             out.update(self.sample.cell_stats_json())
+            if self.is_group:  # an index into the members' joined cells means nothing to a user
+                for key, member_key in (
+                    ("cell_min_id", "min_cell_id"),
+                    ("cell_max_id", "max_cell_id"),
+                ):
+                    if member_key in self.sample.extra:
+                        out[key] = self.sample.extra[member_key]
             out["timestamp"] = round(self.sample.timestamp, 3)
         out.update(self.meters.to_json())
         out["time_to_go"] = self.time_to_go_s
