@@ -169,6 +169,25 @@ def test_decode_accepts_spaces_in_hex(capsys: pytest.CaptureFixture[str]) -> Non
     assert json.loads(capsys.readouterr().out)["voltage"] == vec["expected"]["voltage"]
 
 
+@pytest.mark.parametrize("key_first", [True, False])
+def test_decode_victron_key_before_or_after_the_payload(
+    key_first: bool, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # issue #3 writes it as `batmux decode victron_smartshunt --key KEYHEX PAYLOADHEX`
+    vec = vector("victron_smartshunt_1")
+    key = ["--key", vec["advertisement_key"]]
+    payload = vec["frames"]
+    args = [*key, *payload] if key_first else [*payload, *key]
+    assert main(["decode", "victron_smartshunt", *args]) == 0
+    assert_matches(json.loads(capsys.readouterr().out), vec["expected"], "victron_smartshunt_1")
+
+
+def test_decode_still_rejects_unknown_options() -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(["decode", "jk02_24s", "--bogus", "00"])
+    assert exc.value.code == 2
+
+
 @pytest.mark.parametrize(
     ("args", "reason"),
     [
