@@ -20,7 +20,11 @@ import pytest
 import yaml
 
 from batmux.cli import main
+from batmux.devices.ble_source import BleSource
 from batmux.devices.capture import CaptureRing, write_capture
+from batmux.devices.registry import get_type, load
+from batmux.sim.battery import SimBattery
+from batmux.sim.peripheral import SimPeripheral
 from conftest import VECTORS
 from helpers import assert_matches
 
@@ -169,6 +173,25 @@ def test_decode_accepts_spaces_in_hex(capsys: pytest.CaptureFixture[str]) -> Non
     assert json.loads(capsys.readouterr().out)["voltage"] == vec["expected"]["voltage"]
 
 
+@pytest.mark.parametrize("key_first", [True, False])
+def test_decode_victron_key_before_or_after_the_payload(
+    key_first: bool, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # issue #3 writes it as `batmux decode victron_smartshunt --key KEYHEX PAYLOADHEX`
+    vec = vector("victron_smartshunt_1")
+    key = ["--key", vec["advertisement_key"]]
+    payload = vec["frames"]
+    args = [*key, *payload] if key_first else [*payload, *key]
+    assert main(["decode", "victron_smartshunt", *args]) == 0
+    assert_matches(json.loads(capsys.readouterr().out), vec["expected"], "victron_smartshunt_1")
+
+
+def test_decode_still_rejects_unknown_options() -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(["decode", "jk02_24s", "--bogus", "00"])
+    assert exc.value.code == 2
+
+
 @pytest.mark.parametrize(
     ("args", "reason"),
     [
@@ -204,6 +227,24 @@ def test_decode_reads_a_capture_file(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert path.name.startswith("garage_pack-")
     assert main(["decode", "jk02_24s", "--capture", str(path)]) == 0
     assert_matches(json.loads(capsys.readouterr().out), vec["expected"], "capture")
+
+
+async def test_decode_reads_a_victron_gatt_capture(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # `run --capture` of a connected SmartShunt holds GATT reads, not advertisements
+    t = get_type("victron_smartshunt")
+    bat = SimBattery(cells=4, capacity_ah=200.0, soc_pct=71.0, current_a=-8.765, clock=lambda: 1.0)
+    driver = load(t.driver)(SimPeripheral(load(t.sim)(bat), latency_s=0.001, chunk_gap_s=0))
+    ring = CaptureRing()
+    ring.attach(driver)
+    await BleSource("shunt", driver, timeout_s=1.0).sample()
+    path = write_capture(tmp_path, "shunt", ring, protocol="victron_smartshunt")
+    assert main(["decode", "victron_smartshunt", "--capture", str(path)]) == 0
+    got, truth = json.loads(capsys.readouterr().out), bat.truth()
+    assert got["voltage"] == pytest.approx(truth.voltage_v, abs=0.01)
+    assert got["current"] == pytest.approx(-8.765, abs=1e-3)
+    assert got["soc"] == pytest.approx(71.0, abs=0.01)
 
 
 def test_decode_broken_capture_file_exits_2(

@@ -308,7 +308,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    # ``decode`` takes FRAMEs on both sides of its options (``decode P --key K PAYLOAD``);
+    # argparse alone would close the FRAME list at the first option.
+    args, extra = parser.parse_known_args(argv)
+    if extra and args.command == "decode" and not any(a.startswith("-") for a in extra):
+        args.frames = [*args.frames, *extra]
+    elif extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     _setup_logging(args.verbose)
     return int(args.func(args) or 0)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -173,3 +174,35 @@ async def test_dead_device_goes_unavailable_while_the_other_continues(broker: An
         assert rec.messages["batmux/lives/availability"] == b"online"
         diagnostics = rec.json("batmux/dies/diagnostics")
         assert diagnostics["errors"] > 0 and diagnostics["last_error"]
+
+
+async def test_clean_stop_says_offline_on_the_status_topic(broker: Any, tmp_path: Path) -> None:
+    # a clean disconnect suppresses the broker's last will, so the sink says it itself
+    gateway = Gateway(make_config(broker.url, tmp_path))
+    wire(gateway)
+    async with recording(broker.port) as rec:
+        async with running(gateway):
+            await rec.wait_for(lambda: rec.messages.get("batmux/status") == b"online")
+        await rec.wait_for(lambda: rec.messages.get("batmux/status") == b"offline", timeout=5)
+    async with recording(broker.port) as rec:  # and it is retained
+        await rec.wait_for(lambda: rec.messages.get("batmux/status") == b"offline", timeout=5)
+
+
+async def test_killed_gateway_leaves_its_last_will(broker: Any, tmp_path: Path) -> None:
+    config = tmp_path / "batmux.yaml"
+    config.write_text(
+        f"mqtt: {{url: '{broker.url}'}}\nstate_dir: {tmp_path}\n"
+        "batteries:\n  - {name: pack, type: jk, address: sim, sim: {cells: 4}}\n"
+    )
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "batmux.cli", "run", "-c", str(config)
+    )
+    try:
+        async with recording(broker.port) as rec:
+            await rec.wait_for(lambda: rec.messages.get("batmux/status") == b"online", 15)
+            proc.kill()
+            await rec.wait_for(lambda: rec.messages.get("batmux/status") == b"offline", 10)
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+        await proc.wait()

@@ -57,6 +57,12 @@ GATT_VALUES = (
 GATT_BY_REGISTER = {g.register: g for g in GATT_VALUES}
 
 
+def is_gatt_read(chunk: bytes) -> bool:
+    """A register-tagged read of a known value (as a ``batmux run --capture`` file holds)."""
+    spec = GATT_BY_REGISTER.get(int.from_bytes(chunk[:2], "big")) if len(chunk) >= 2 else None
+    return spec is not None and len(chunk) - 2 >= spec.size
+
+
 def gatt_uuid(register: int) -> str:
     return GATT_BASE.format(register)
 

@@ -25,6 +25,7 @@ from batmux.errors import CorruptFrame, ProtocolError, TruncatedFrame
 from batmux.model.alarms import Alarm
 from batmux.model.sample import BatterySample
 from batmux.protocols.base import Codec
+from batmux.protocols.victron_gatt import VictronGattCodec, is_gatt_read
 
 COMPANY_ID = 0x02E1
 RECORD_BATTERY_MONITOR = 0x02
@@ -215,6 +216,8 @@ class VictronAdvertisementCodec(Codec):
         self.key = key
 
     def feed(self, chunk: bytes) -> list[bytes]:
+        if self.key is None and is_gatt_read(chunk):
+            return [bytes(chunk)]  # connected mode: a capture of GATT reads (see ``decode``)
         try:
             adv = parse_container(chunk)
             if adv.record_type != RECORD_BATTERY_MONITOR:
@@ -227,6 +230,9 @@ class VictronAdvertisementCodec(Codec):
         return [bytes(chunk)]
 
     def decode(self, frames: Sequence[bytes], timestamp: float = 0.0) -> BatterySample:
+        reads = [f for f in frames if is_gatt_read(f)]
+        if self.key is None and reads:  # `batmux decode victron_smartshunt --capture FILE`
+            return VictronGattCodec().decode(reads, timestamp)
         if self.key is None:
             raise ProtocolError("Victron Instant Readout needs the advertisement key (--key)")
         if not frames:

@@ -11,6 +11,7 @@ Topics (``base`` = mqtt.base_topic):
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import ssl
@@ -121,9 +122,20 @@ class MqttSink:
             reraise_lost_cancel(before)
             self.connected.set()
             log.info("MQTT: connected to %s", self.cfg.url)
-            async with asyncio.TaskGroup() as tg:
-                tg.create_task(self._publish_states(client))
-                tg.create_task(self._listen(client))
+            try:
+                async with asyncio.TaskGroup() as tg:
+                    tg.create_task(self._publish_states(client))
+                    tg.create_task(self._listen(client))
+            except asyncio.CancelledError:
+                await self._say_offline(client)
+                raise
+
+    async def _say_offline(self, client: aiomqtt.Client) -> None:
+        """On a clean stop: the broker sends the last will only when a client vanishes, and a
+        clean disconnect would leave the retained ``online`` standing for a stopped gateway."""
+        with contextlib.suppress(aiomqtt.MqttError, TimeoutError):
+            async with asyncio.timeout(2.0):
+                await client.publish(self.topics.status, b"offline", qos=1, retain=True)
 
     async def _publish_states(self, client: aiomqtt.Client) -> None:
         async for snapshot in self.gateway.hub.updates():
