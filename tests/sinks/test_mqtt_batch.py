@@ -1,4 +1,4 @@
-"""The MQTT sink's batched QoS 0 publishing: order kept, errors raised, one await per batch."""
+"""The MQTT sink's batched publishing: order kept, errors raised, one await per batch."""
 
 from __future__ import annotations
 
@@ -12,14 +12,17 @@ from batmux.sinks.mqtt import _publish, _publish_nowait
 from conftest import free_port
 
 
-async def test_queued_messages_arrive_in_order_before_the_awaited_last_one(broker: Any) -> None:
+@pytest.mark.parametrize("qos", [0, 1])
+async def test_queued_messages_arrive_in_order_before_the_awaited_last_one(
+    broker: Any, qos: int
+) -> None:
     received: list[tuple[str, bytes]] = []
     async with aiomqtt.Client(broker.host, broker.port) as sub:
         await sub.subscribe("batch/#")
         async with aiomqtt.Client(broker.host, broker.port) as pub:
             for i in range(20):
-                _publish_nowait(pub, f"batch/{i}", f"{i}".encode(), retain=False)
-            await _publish(pub, "batch/last", b"last")
+                _publish_nowait(pub, f"batch/{i}", f"{i}".encode(), qos=qos)
+            await _publish(pub, "batch/last", b"last", qos=qos)
 
         async def collect() -> None:
             async for message in sub.messages:

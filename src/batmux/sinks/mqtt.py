@@ -73,15 +73,18 @@ async def _publish(
     reraise_lost_cancel(before)  # see links/mqtt_cancel.py
 
 
-def _publish_nowait(client: aiomqtt.Client, topic: str, payload: Any, retain: bool) -> None:
-    """Queue a QoS 0 message in paho without waiting until it is written.
+def _publish_nowait(
+    client: aiomqtt.Client, topic: str, payload: Any, qos: int = 0, retain: bool = False
+) -> None:
+    """Queue a message in paho without waiting until it is written (QoS 0) or acked (QoS 1).
 
-    aiomqtt's ``publish`` waits for every QoS 0 message to reach the socket: an event, a
-    ``wait_for`` task, a self-pipe wake-up and a writer registration each, about 100 µs of
-    CPU per message (bench/bench_pipeline.py). Paho keeps its queue in order, so a caller
-    that awaits ``_publish`` for the last message of a batch still waits for all of them.
+    aiomqtt's ``publish`` waits for every message: an event, a ``wait_for`` task, a
+    self-pipe wake-up and a writer registration each, about 100 µs of CPU per QoS 0 message
+    (bench/bench_pipeline.py), and a broker round trip per QoS 1 message. Paho sends its
+    queue in order, so a caller that awaits ``_publish`` for the last message of a batch
+    still waits for all of them.
     """
-    info = client._client.publish(topic, payload, 0, retain)  # aiomqtt has no public accessor
+    info = client._client.publish(topic, payload, qos, retain)  # aiomqtt has no public accessor
     if info.rc != mqtt.MQTT_ERR_SUCCESS:
         raise aiomqtt.MqttCodeError(info.rc, "Could not publish message")
 
@@ -223,10 +226,16 @@ class MqttSink:
             diagnostics=state.diagnostics or None,
         )
         done = self._announced.setdefault(state.name, set())
-        for topic, config in messages.items():
-            if topic not in done:
-                await _publish(client, topic, json.dumps(config), qos=1, retain=True)
-                done.add(topic)
+        new = [
+            (topic, json.dumps(config)) for topic, config in messages.items() if topic not in done
+        ]
+        # One broker round trip per battery, not per entity: only the last config is awaited.
+        for i, (topic, config_json) in enumerate(new, 1):
+            if i < len(new):
+                _publish_nowait(client, topic, config_json, qos=1, retain=True)
+            else:
+                await _publish(client, topic, config_json, qos=1, retain=True)
+            done.add(topic)
         self._announced_shape[state.name] = shape
 
     async def _listen(self, client: aiomqtt.Client) -> None:
