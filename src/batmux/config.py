@@ -12,7 +12,15 @@ from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from batmux.core.bank_config import (
     ChargeSwitchConfig,
@@ -24,6 +32,7 @@ from batmux.core.bank_config import (
 )
 from batmux.devices.ble_options import BleOptions
 from batmux.devices.registry import known_types
+from batmux.devices.serial_bms import SerialOptions, check_wired
 from batmux.errors import ConfigError
 from batmux.links.can_config import CanBusConfig
 from batmux.sinks.inverter_config import InverterConfig
@@ -129,6 +138,7 @@ class BatteryConfig(Strict):
     topic: str | None = None  # MQTT topic to subscribe (mqtt_json, batmux_remote)
     url: str | None = None  # MQTT broker for ``topic`` (default: the root mqtt url)
     ble: BleOptions | None = None
+    serial: SerialOptions | None = None  # jbd/daly on a wired port (address: /dev/… or serial:…)
     # victron_smartshunt: read the encrypted Instant Readout advertisement with this key (hex)
     advertisement_key: str | None = Field(None, pattern=r"^[0-9A-Fa-f]{32}$")
 
@@ -146,6 +156,11 @@ class BatteryConfig(Strict):
         if self.sim is not None and self.address != "sim":
             raise ValueError("'sim:' parameters need 'address: sim'")
         return self
+
+    @field_validator("address", "port", "serial")
+    @classmethod
+    def _wired(cls, value: Any, info: ValidationInfo) -> Any:
+        return check_wired(info.field_name, value, info.data)
 
     @property
     def is_sim(self) -> bool:

@@ -35,3 +35,20 @@ def cells(n: int = 16, v: float = 3.30, **overrides: float) -> tuple[float, ...]
     for key, value in overrides.items():
         out[int(key[1:]) - 1] = value
     return tuple(out)
+
+
+def published_without_cells() -> BatteryState:
+    """What the bank engine publishes for a pack with no cell data (an mqtt_json feed):
+    limits with CVL 0.0 and reason ``no_cell_data``."""
+    from batmux.config import parse_config
+    from batmux.core.bank import BankEngine
+
+    cfg = parse_config({"batteries": [{"name": "feed", "type": "mqtt_json", "topic": "t"}]})
+    feed = BatteryState(
+        name="feed",
+        available=True,
+        sample=BatterySample(timestamp=0.0, voltage_v=52.0, current_a=-10.0, soc_pct=40.0),
+        last_good_at=0.0,
+    )
+    (published,) = BankEngine(cfg).update({"feed": feed}, now=0.0)
+    return published

@@ -10,6 +10,7 @@ from batmux.model.sample import BatterySample
 from batmux.model.state import BatteryState
 from batmux.sinks.venus_config import VenusConfig
 from batmux.sinks.venus_paths import build_paths, text
+from core.bank_factory import published_without_cells
 from sinks.venus_states import GOLDEN_BANK, bank_state, high_cell_state, stale
 
 CFG = VenusConfig(battery="bank", device_instance=100)
@@ -102,3 +103,47 @@ def test_time_to_go_is_the_engines_value_in_json_and_on_the_bus() -> None:
     charging = dataclasses.replace(published, sample=published.sample.with_(current_a=5.0))
     (charging,) = engine.update({"bank": charging}, now=1.0)
     assert build_paths(charging, CFG, is_bms=True)["/TimeToGo"] is None
+
+
+def test_parallel_bank_from_the_engine_keeps_pack_ids_and_pack_size() -> None:
+    """Issue #6 /System/*CellId, /System/NrOfCellsPerBattery and /Voltages/Sum for a bank the
+    real bank engine merged (not a hand-made state): 2 × 4S in parallel."""
+    cfg = parse_config(
+        {
+            "batteries": [{"name": "a", "type": "jk"}, {"name": "b", "type": "jk"}],
+            "groups": [{"name": "bank", "members": ["a", "b"]}],
+        }
+    )
+    engine = BankEngine(cfg)
+    members = {
+        "a": BatteryState(
+            name="a",
+            available=True,
+            sample=BatterySample(timestamp=0.0, cell_voltages_v=(3.30, 3.31, 3.35, 3.30)),
+            last_good_at=0.0,
+        ),
+        "b": BatteryState(
+            name="b",
+            available=True,
+            sample=BatterySample(timestamp=0.0, cell_voltages_v=(3.30, 3.28, 3.30, 3.30)),
+            last_good_at=0.0,
+        ),
+    }
+    bank = next(s for s in engine.update(members, now=0.0) if s.name == "bank")
+    paths = build_paths(bank, CFG, is_bms=True)
+    assert paths["/System/MinVoltageCellId"] == "b:2"
+    assert paths["/System/MaxVoltageCellId"] == "a:3"
+    assert paths["/System/NrOfCellsPerBattery"] == 4
+    assert paths["/Voltages/Sum"] == 13.22  # mean of the pack sums 13.26 and 13.18
+    assert paths["/System/NrOfModulesOnline"] == 2
+
+
+def test_battery_without_cell_data_has_no_zero_volt_cvl() -> None:
+    """The engine gives CVL 0.0 (reason no_cell_data) for a pack without cells, e.g. an
+    mqtt_json feed: the service must show it unknown, not 0 V, and still 0 A both ways."""
+    published = published_without_cells()
+    assert published.limits is not None and published.limits.charge_voltage_v == 0.0
+    paths = build_paths(published, VenusConfig(battery="feed"), is_bms=True)
+    assert paths["/Info/MaxChargeVoltage"] is None
+    assert paths["/Info/MaxChargeCurrent"] == 0.0
+    assert paths["/Info/MaxDischargeCurrent"] == 0.0

@@ -13,6 +13,7 @@ from batmux.config import parse_config
 from batmux.runtime.hub import StateHub
 from batmux.sinks.venus import VenusService, run_venus, venus_sink
 from batmux.sinks.venus_config import VenusConfig
+from sinks.venus_dbus_helpers import wait_name as _wait_name
 from sinks.venus_states import GOLDEN_SERVICE, bank_state, high_cell_state, stale
 
 NAME = "com.victronenergy.battery.bank"
@@ -184,22 +185,6 @@ async def test_name_taken_is_not_a_crash(dbus_address: str) -> None:
     await service.tick()
     assert service.registered
     await service.close()
-
-
-async def _wait_name(monitor, name: str, timeout: float = 3.0) -> None:
-    async with asyncio.timeout(timeout):
-        while True:
-            reply = await monitor.call(
-                "org.freedesktop.DBus",
-                "/org/freedesktop/DBus",
-                "NameHasOwner",
-                "s",
-                [name],
-                interface="org.freedesktop.DBus",
-            )
-            if reply.message_type is MessageType.METHOD_RETURN and reply.body[0]:
-                return
-            await asyncio.sleep(0.02)
 
 
 async def test_gateway_sink_adapter(dbus_address: str, monitor, monkeypatch, tmp_path) -> None:

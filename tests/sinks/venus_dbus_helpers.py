@@ -186,3 +186,20 @@ class FakeVictronService:
         if self.bus is not None:
             self.bus.disconnect()
             await self.bus.wait_for_disconnect()
+
+
+async def wait_name(monitor: Monitor, name: str, timeout: float = 3.0) -> None:
+    """Until ``name`` has an owner on the bus."""
+    async with asyncio.timeout(timeout):
+        while True:
+            reply = await monitor.call(
+                "org.freedesktop.DBus",
+                "/org/freedesktop/DBus",
+                "NameHasOwner",
+                "s",
+                [name],
+                interface="org.freedesktop.DBus",
+            )
+            if reply.message_type is MessageType.METHOD_RETURN and reply.body[0]:
+                return
+            await asyncio.sleep(0.02)

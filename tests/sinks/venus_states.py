@@ -31,7 +31,7 @@ def bank_state(timestamp: float = 1_700_000_000.0) -> BatteryState:
         balancing=False,
         soh_pct=98.0,
         warnings=frozenset({Alarm.CELL_IMBALANCE}),
-        extra={"cell_min_id": "b:3", "cell_max_id": "a:4", "cells_per_battery": 8},
+        extra={"min_cell_id": "b:3", "max_cell_id": "a:4", "cells_in_series": 8},
     )
     return BatteryState(
         name="bank",

@@ -1,7 +1,8 @@
 """Daly classic (``A5``) BLE driver: one request per command 0x90 … 0x98.
 
 The host-address byte is 0x80 for Bluetooth, but some modules answer only 0x40 (batmon-ha#416):
-the first request tries 0x80, then 0x40, and the address that answered is kept.
+the first request tries 0x80, then 0x40, and the address that answered is kept. On a wired
+port the transport passes ``hosts=(0x40, 0x80)``: 0x40 is what UART/RS485 boards expect.
 """
 
 from __future__ import annotations
@@ -39,8 +40,16 @@ class DalyDriver(PolledBleDriver):
     switches = ("charge", "discharge")
     hosts = (daly.HOST_BLE, daly.HOST_ALT)
 
-    def __init__(self, link: BleLink, codec: Codec, allow_control: bool = False) -> None:
+    def __init__(
+        self,
+        link: BleLink,
+        codec: Codec,
+        allow_control: bool = False,
+        hosts: tuple[int, ...] | None = None,
+    ) -> None:
         super().__init__(link, codec, allow_control)
+        if hosts:
+            self.hosts = hosts  # host addresses to try, in order (chosen by the transport)
         self.host: int | None = None  # learnt from the first answer
 
     async def _first(self, deadline: float) -> list[bytes]:
@@ -70,7 +79,7 @@ class DalyDriver(PolledBleDriver):
                 count = math.ceil((cells if cmd == daly.CMD_CELLS else temps) / per)
                 if count == 0:
                     continue
-            request = daly.request(cmd, self.host or daly.HOST_BLE)
+            request = daly.request(cmd, self.host or self.hosts[0])
             frames += await self.ask(request, _reply_to(cmd), deadline, count)
             if cmd == daly.CMD_STATUS:
                 cells, temps = frames[-1][4], frames[-1][5]
@@ -80,7 +89,7 @@ class DalyDriver(PolledBleDriver):
         deadline = deadline_in(5.0)
         if self.host is None:
             await self._first(deadline)
-        host = self.host or daly.HOST_BLE
+        host = self.host or self.hosts[0]
         cmd = daly.SWITCH_COMMANDS[switch]
         await self.ask(daly.switch_request(switch, on, host), _reply_to(cmd), deadline)
         # The meaning of the data byte is disputed: read back 0x93 and say so if it did not take.

@@ -14,11 +14,22 @@ log = logging.getLogger(__name__)
 
 
 class SerialLink:
-    """``open()``, ``read(timeout)``, ``write(data)``, ``close()`` on one port (8N1)."""
+    """``open()``, ``read(timeout)``, ``write(data)``, ``close()`` on one port (8N1 default).
 
-    def __init__(self, port: str, baudrate: int = 19200) -> None:
+    ``port`` is a device path or any pyserial URL (``socket://host:port``, ``rfc2217://…``).
+    """
+
+    def __init__(
+        self,
+        port: str,
+        baudrate: int = 19200,
+        bytesize: int = 8,
+        parity: str = "N",
+        stopbits: float = 1,
+    ) -> None:
         self.port = port
         self.baudrate = baudrate
+        self.framing = {"bytesize": bytesize, "parity": parity, "stopbits": stopbits}
         self._reader: asyncio.StreamReader | None = None
         self._writer: asyncio.StreamWriter | None = None
 
@@ -32,7 +43,7 @@ class SerialLink:
         try:
             async with asyncio.timeout(timeout):
                 self._reader, self._writer = await serial_asyncio.open_serial_connection(
-                    url=self.port, baudrate=self.baudrate
+                    url=self.port, baudrate=self.baudrate, **self.framing
                 )
         except TimeoutError as exc:
             raise LinkTimeout(f"{self.port}: open timed out") from exc

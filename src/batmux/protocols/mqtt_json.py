@@ -22,6 +22,7 @@ from typing import Any
 
 from batmux.errors import ProtocolError
 from batmux.model.alarms import Alarm
+from batmux.model.cells import balancing_cells, cell_id, cells_per_battery, pack_sum_v
 from batmux.model.sample import JSON_NAMES, BatterySample, ExtraValue
 from batmux.model.state import BatteryState
 
@@ -240,13 +241,14 @@ def build_payload(state: BatteryState) -> dict[str, Any]:
     _put(out, "Capacity", s.charge_ah)
     if s.capacity_ah is not None and s.charge_ah is not None:
         out["ConsumedAmphours"] = round(max(0.0, s.capacity_ah - s.charge_ah), 3)
-    _put(out, "TimeToGo", time_to_go_s(s.current_a, s.capacity_ah, s.charge_ah))
+    _put(out, "TimeToGo", state.time_to_go_s)  # the bank engine's, as on Venus and in HA
     if state.limits is not None:
-        info = {
-            "MaxChargeVoltage": state.limits.charge_voltage_v,
-            "MaxChargeCurrent": state.limits.charge_current_a,
-            "MaxDischargeCurrent": state.limits.discharge_current_a,
-        }
+        info: dict[str, Any] = {}
+        # No CVL (no cell data) is left out, never sent as 0 V.
+        if state.limits.charge_voltage_v > 0:
+            info["MaxChargeVoltage"] = state.limits.charge_voltage_v
+        info["MaxChargeCurrent"] = state.limits.charge_current_a
+        info["MaxDischargeCurrent"] = state.limits.discharge_current_a
         _put(info, "BatteryLowVoltage", state.limits.discharge_voltage_v)
         out["Info"] = info
     alarms = {name: 0 for name in VICTRON_ALARMS}
@@ -262,12 +264,12 @@ def build_payload(state: BatteryState) -> dict[str, Any]:
         system.update(
             MinCellVoltage=s.min_cell_v,
             MaxCellVoltage=s.max_cell_v,
-            MinVoltageCellId=f"C{s.min_cell_id}",
-            MaxVoltageCellId=f"C{s.max_cell_id}",
-            NrOfCellsPerBattery=len(s.cell_voltages_v),
+            MinVoltageCellId=cell_id(s, "min"),
+            MaxVoltageCellId=cell_id(s, "max"),
+            NrOfCellsPerBattery=cells_per_battery(s),
         )
         voltages = {f"Cell{n}": v for n, v in enumerate(s.cell_voltages_v, 1)}
-        voltages["Sum"] = round(sum(s.cell_voltages_v), 3)
+        voltages["Sum"] = pack_sum_v(s)  # a parallel bank: the mean pack sum
         voltages["Diff"] = s.delta_cell_v
         out["Voltages"] = voltages
     _put(system, "MinCellTemperature", s.min_temperature_c)
@@ -292,6 +294,9 @@ def build_payload(state: BatteryState) -> dict[str, Any]:
         out["Io"] = io
     if s.balancing is not None:
         out["Balancing"] = int(s.balancing)
+    flags = balancing_cells(s)
+    if flags and None not in flags:
+        out["Balances"] = {f"Cell{n}": flag for n, flag in enumerate(flags, 1)}
     out["History"] = {
         "ChargedEnergy": round(state.meters.charged_kwh, 4),
         "DischargedEnergy": round(state.meters.discharged_kwh, 4),

@@ -11,7 +11,9 @@ from batmux.devices.ble_options import BleOptions
 from batmux.devices.ble_source import BleSource
 from batmux.devices.capture import CaptureRing
 from batmux.devices.registry import get_type, load
+from batmux.devices.serial_bms import wired_driver_kwargs, wired_link
 from batmux.devices.source import Source
+from batmux.links.serial_bms import is_serial_address
 from batmux.sim.battery import SimBattery, from_sim_config
 from batmux.sim.peripheral import SimPeripheral
 
@@ -49,6 +51,8 @@ def build_source(
                 corrupt_rate=sim.corrupt_rate if sim else 0.0,
                 seed=sim.seed if sim else 0,
             )
+        elif is_serial_address(cfg.address):  # jbd/daly on a USB-TTL / RS485 adapter
+            link = wired_link(cfg.type, cfg.address, cfg.serial)
         else:
             from batmux.links.bleak_link import BleakLink  # imports bleak only when needed
 
@@ -58,6 +62,8 @@ def build_source(
         driver_kwargs: dict[str, Any] = {"allow_control": cfg.allow_control}
         if cfg.pin is not None and "pin" in inspect.signature(driver_cls).parameters:
             driver_kwargs["pin"] = cfg.pin
+        if is_serial_address(cfg.address):
+            driver_kwargs |= wired_driver_kwargs(cfg.type)
         driver = driver_cls(link, codec, **driver_kwargs)
         source = BleSource(
             cfg.name,

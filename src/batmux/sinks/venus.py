@@ -9,6 +9,12 @@ Persisted under ``state_dir/venus/<suffix>/``: ``history.json`` (the ``/History/
 with the gateway's meters every ``SAVE_PERIOD_S`` and when the sink stops) and
 ``custom_name.json`` (a name written to ``/CustomName``, saved at once).
 
+Device instance: when ``com.victronenergy.settings`` is on the bus, the service registers
+``/Settings/Devices/batmux_<suffix>/ClassAndVrmInstance`` with ``battery:<device_instance>``
+before it takes its name, and publishes the instance the settings service hands back (stable
+across restarts, distinct from other batteries). Without that service the configured instance is
+used and the reason is logged once.
+
 Lifecycle: the name is requested once the first fresh state has filled every path; stale data
 sets ``/Connected`` 0 (and 0 A limits); after ``disconnect_timeout`` the name is released and
 the connection closed, which DVCC treats as "BMS lost"; fresh data brings the service back.
@@ -33,6 +39,7 @@ from batmux.core.history import HistoryTracker
 from batmux.core.statefile import load_json, save_json_atomic
 from batmux.errors import LinkError
 from batmux.links.venus_dbus import BUSITEM, Value, connect, wrap
+from batmux.links.venus_settings import SETTINGS_SERVICE, allocate_instance, settings_present
 from batmux.model.state import BatteryState
 from batmux.runtime.hub import StateHub
 from batmux.sinks.venus_config import VenusConfig
@@ -47,6 +54,8 @@ from batmux.sinks.venus_paths import (
 
 log = logging.getLogger(__name__)
 INTROSPECTABLE = "org.freedesktop.DBus.Introspectable"
+DEVICE_CLASS = "battery"
+SETTINGS_TIMEOUT_S = 5.0  # a hung settings service must not keep the battery off the bus
 
 
 def _nodes(paths: Iterable[str]) -> set[str]:
@@ -88,6 +97,9 @@ class VenusService:
         self.history = HistoryTracker.from_json(self._load("history.json"), wall_clock)
         self._custom_name = _valid_name(self._load("custom_name.json"))
         self._lock = asyncio.Lock()
+        self.device_instance = cfg.device_instance  # until the settings service says otherwise
+        self.instance_from_settings = False
+        self._told_no_settings = False
         self.registered = False
         self.items_changed_sent = 0
         self.rejected_writes = 0  # SetValue with a wrong type or an over-long name
@@ -158,6 +170,7 @@ class VenusService:
         self._stale_since = None if fresh else (self._stale_since or now)
 
         values = build_paths(state, self.cfg, self.cfg.is_bms)
+        values["/DeviceInstance"] = self.device_instance
         values.update(history_paths(self.history))
         if self._custom_name is not None:
             values["/CustomName"] = self._custom_name
@@ -178,6 +191,8 @@ class VenusService:
             if self._bus is None:
                 self._bus = await connect(self._bus_address)
                 self._bus.add_message_handler(self._handle)
+            await self._choose_instance(self._bus)
+            values["/DeviceInstance"] = self.device_instance  # before anyone can read it
             reply = await self._bus.request_name(self.name, NameFlag.DO_NOT_QUEUE)
         except (LinkError, DBusError, OSError, EOFError) as exc:
             self.register_failures += 1
@@ -190,7 +205,45 @@ class VenusService:
             await self._drop_bus()
             return
         self.registered = True
-        log.info("%s: registered (device instance %d)", self.name, self.cfg.device_instance)
+        log.info("%s: registered (device instance %d)", self.name, self.device_instance)
+
+    async def _choose_instance(self, bus: MessageBus) -> None:
+        """Ask the settings service for the instance; keep the last one when that fails."""
+        unique_id = self.cfg.settings_id
+        try:
+            async with asyncio.timeout(SETTINGS_TIMEOUT_S):
+                if not await settings_present(bus):
+                    if not self._told_no_settings:
+                        self._told_no_settings = True
+                        log.info(
+                            "%s: %s is not on the bus; using device instance %d",
+                            self.name,
+                            SETTINGS_SERVICE,
+                            self.device_instance,
+                        )
+                    return
+                instance = await allocate_instance(
+                    bus, unique_id, DEVICE_CLASS, self.cfg.device_instance
+                )
+        except (LinkError, TimeoutError) as exc:
+            log.warning(
+                "%s: no device instance from %s (%s); using %d",
+                self.name,
+                SETTINGS_SERVICE,
+                str(exc) or "timed out",
+                self.device_instance,
+            )
+            return
+        if instance != self.device_instance:
+            log.info(
+                "%s: %s gave device instance %d (proposed %d)",
+                self.name,
+                SETTINGS_SERVICE,
+                instance,
+                self.cfg.device_instance,
+            )
+        self.device_instance = instance
+        self.instance_from_settings = True
 
     async def _unregister(self) -> None:
         if self._bus is not None and self.registered and self._bus.connected:

@@ -33,6 +33,8 @@ class VenusConfig(_Strict):
 
     battery: Annotated[str, Field(min_length=1, max_length=64)]
     name: str | None = None  # service suffix; default: the battery name ('-' → '_')
+    # Proposed to Venus's settings service, which may hand back another (see venus.py);
+    # used as it is when that service is not on the bus.
     device_instance: int = Field(100, ge=0, le=999)
     product_id: int = Field(DEFAULT_PRODUCT_ID, ge=0, le=0xFFFF)
     product_name: str = "batmux"
@@ -56,6 +58,15 @@ class VenusConfig(_Strict):
     @property
     def service_name(self) -> str:
         return SERVICE_PREFIX + self.suffix
+
+    @property
+    def settings_id(self) -> str:
+        """The ``<unique id>`` of ``/Settings/Devices/<unique id>/ClassAndVrmInstance``.
+
+        The driver name, as localsettings advises, then the service suffix: unique among the
+        ``venus:`` entries and stable as long as the battery/group (or ``name:``) is.
+        """
+        return f"batmux_{self.suffix}"
 
 
 def _check_venus(entries: list[VenusConfig]) -> list[VenusConfig]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from batmux import __version__
 from batmux.core.history import HistoryTracker
 from batmux.model.alarms import Alarm
+from batmux.model.cells import balancing_cells, cell_id, cells_per_battery, pack_sum_v
 from batmux.model.sample import BatterySample
 from batmux.model.state import BatteryState
 from batmux.sinks.venus_config import VenusConfig
@@ -52,24 +53,6 @@ def _r(value: float | None, digits: int) -> float | None:
 
 def _bit(flag: bool | None) -> int | None:
     return None if flag is None else int(flag)
-
-
-def _cell_id(sample: BatterySample, which: str) -> str | None:
-    """ "C3" like serialbattery; a group's "pack:cell" id from the bank, if it gave one."""
-    given = sample.extra.get(f"cell_{which}_id")
-    if isinstance(given, str):
-        return given
-    number = sample.min_cell_id if which == "min" else sample.max_cell_id
-    return None if number is None else f"C{number}"
-
-
-def _balancing_cells(sample: BatterySample) -> list[int | None]:
-    """Per-cell balancing from ``extra['balancing_cells']`` (bitmask, bit 0 = cell 1)."""
-    mask = sample.extra.get("balancing_cells")
-    n = len(sample.cell_voltages_v)
-    if isinstance(mask, int) and not isinstance(mask, bool):
-        return [(mask >> i) & 1 for i in range(n)]
-    return [None] * n
 
 
 def management_paths(state: BatteryState, cfg: VenusConfig, connected: bool) -> dict[str, Value]:
@@ -126,7 +109,12 @@ def build_paths(state: BatteryState, cfg: VenusConfig, is_bms: bool) -> dict[str
     if is_bms:
         out.update(
             {
-                "/Info/MaxChargeVoltage": _r(limits.charge_voltage_v, 3) if limits else None,
+                # No CVL (no cell data): unknown, never 0 V, which DVCC would try to follow.
+                "/Info/MaxChargeVoltage": (
+                    _r(limits.charge_voltage_v, 3)
+                    if limits and limits.charge_voltage_v > 0
+                    else None
+                ),
                 "/Info/MaxChargeCurrent": round(max(ccl, 0.0), 2),
                 "/Info/MaxDischargeCurrent": round(max(dcl, 0.0), 2),
                 "/Info/BatteryLowVoltage": _r(limits.discharge_voltage_v, 3) if limits else None,
@@ -149,19 +137,16 @@ def build_paths(state: BatteryState, cfg: VenusConfig, is_bms: bool) -> dict[str
         counts = (m.online, m.offline, m.blocking_charge, m.blocking_discharge)
     else:
         counts = (int(fresh), int(not fresh), int(not may_charge), int(not may_discharge))
-    per_battery = s.extra.get("cells_per_battery")
     out.update(
         {
             "/System/MinCellVoltage": _r(s.min_cell_v, 3),
             "/System/MaxCellVoltage": _r(s.max_cell_v, 3),
-            "/System/MinVoltageCellId": _cell_id(s, "min"),
-            "/System/MaxVoltageCellId": _cell_id(s, "max"),
+            "/System/MinVoltageCellId": cell_id(s, "min"),
+            "/System/MaxVoltageCellId": cell_id(s, "max"),
             "/System/MinCellTemperature": _r(s.min_temperature_c, 1),
             "/System/MaxCellTemperature": _r(s.max_temperature_c, 1),
             "/System/MOSTemperature": _r(s.mos_temperature_c, 1),
-            "/System/NrOfCellsPerBattery": (
-                per_battery if isinstance(per_battery, int) else (len(cells) or None)
-            ),
+            "/System/NrOfCellsPerBattery": cells_per_battery(s),
             "/System/NrOfModulesOnline": counts[0],
             "/System/NrOfModulesOffline": counts[1],
             "/System/NrOfModulesBlockingCharge": counts[2],
@@ -170,11 +155,9 @@ def build_paths(state: BatteryState, cfg: VenusConfig, is_bms: bool) -> dict[str
     )
     for i, volts in enumerate(cells, start=1):
         out[f"/Voltages/Cell{i}"] = round(volts, 3)
-    # A parallel bank's cells are its packs' cells in a row: Sum is the mean pack sum.
-    packs = len(cells) // per_battery if isinstance(per_battery, int) and per_battery > 0 else 1
-    out["/Voltages/Sum"] = round(sum(cells) / max(packs, 1), 3) if cells else None
+    out["/Voltages/Sum"] = pack_sum_v(s)  # a parallel bank: the mean pack sum
     out["/Voltages/Diff"] = _r(s.delta_cell_v, 3)
-    for i, flag in enumerate(_balancing_cells(s), start=1):
+    for i, flag in enumerate(balancing_cells(s), start=1):
         out[f"/Balances/Cell{i}"] = flag
 
     for name, sources in VENUS_ALARMS.items():
