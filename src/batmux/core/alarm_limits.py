@@ -37,6 +37,8 @@ ALARM_SIDES: dict[Alarm, tuple[bool, bool]] = {
 
 def blocking_alarm(alarms: Iterable[Alarm], *, charge: bool) -> Alarm | None:
     """The first active alarm (in the table's order) that blocks this direction, or None."""
+    if not alarms:  # the usual case: skip walking the table
+        return None
     active = set(alarms)
     for alarm, (blocks_charge, blocks_discharge) in ALARM_SIDES.items():
         if alarm in active and (blocks_charge if charge else blocks_discharge):

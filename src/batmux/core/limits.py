@@ -18,7 +18,6 @@ from batmux.core.alarm_limits import alarm_rule, blocking_alarm
 from batmux.core.bank_config import LimitsConfig
 from batmux.core.cvl import CvlState, compute_cvl
 from batmux.core.ramp import HoldRamp
-from batmux.core.tables import Table
 from batmux.model.limits import ChargeLimits
 from batmux.model.sample import BatterySample
 
@@ -74,12 +73,6 @@ def _bms_limit(sample: BatterySample, key: str) -> float | None:
     return float(value)
 
 
-def _temperature_fraction(table: Table, sample: BatterySample) -> float | None:
-    if not sample.temperatures_c:
-        return None
-    return min(table(min(sample.temperatures_c)), table(max(sample.temperatures_c)))
-
-
 def current_targets(
     cfg: LimitsConfig, sample: BatterySample, charge_table_shift_v: float = 0.0
 ) -> tuple[tuple[float, str], tuple[float, str]]:
@@ -105,19 +98,21 @@ def current_targets(
         charge.append(("charge_switch_off", 0.0))
     if sample.discharge_enabled is False:
         discharge.append(("discharge_switch_off", 0.0))
-    if sample.max_cell_v is not None:
-        frac = cfg.charge_cell_voltage_table.table(sample.max_cell_v - charge_table_shift_v)
+    # min/max of cells and sensors once each: this runs per battery per publish
+    cells = sample.cell_voltages_v
+    if cells:
+        frac = cfg.charge_cell_voltage_table.table(max(cells) - charge_table_shift_v)
         charge.append(("cell_voltage", max_c * frac))
-    if sample.min_cell_v is not None:
-        frac = cfg.discharge_cell_voltage_table.table(sample.min_cell_v)
+        frac = cfg.discharge_cell_voltage_table.table(min(cells))
         discharge.append(("cell_voltage", max_d * frac))
-    for rules, table, top in (
-        (charge, cfg.charge_temperature_table, max_c),
-        (discharge, cfg.discharge_temperature_table, max_d),
-    ):
-        frac = _temperature_fraction(table.table, sample)
-        if frac is not None:
-            rules.append(("temperature", top * frac))
+    temps = sample.temperatures_c
+    if temps:
+        coldest, hottest = min(temps), max(temps)
+        for rules, table, top in (
+            (charge, cfg.charge_temperature_table.table, max_c),
+            (discharge, cfg.discharge_temperature_table.table, max_d),
+        ):
+            rules.append(("temperature", top * min(table(coldest), table(hottest))))
     if sample.mos_temperature_c is not None:
         frac = cfg.mos_temperature_table.table(sample.mos_temperature_c)
         charge.append(("mos_temperature", max_c * frac))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import time
 from abc import ABC, abstractmethod
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import ClassVar
@@ -31,6 +32,11 @@ class BleSpec:
     manufacturer_ids: tuple[int, ...] = ()
 
 
+def _resolve(waiter: asyncio.Future[bool], arrived: bool) -> None:
+    if not waiter.done():
+        waiter.set_result(arrived)
+
+
 class BleDriver(ABC):
     """Request/response logic of one BLE family on top of its codec."""
 
@@ -41,21 +47,29 @@ class BleDriver(ABC):
         self.link = link
         self.codec = codec
         self.allow_control = allow_control
-        self._frames: asyncio.Queue[bytes] = asyncio.Queue()
+        # Complete frames not yet taken, and the next_frame() calls waiting for one. A deque
+        # and bare futures instead of asyncio.Queue under asyncio.timeout: this runs for every
+        # answer of every battery, and it is about half the event-loop work.
+        self._frames: deque[bytes] = deque()
+        self._waiters: list[asyncio.Future[bool]] = []
         self.last_frame_at = 0.0
         self.on_raw: Callable[[str, bytes], None] | None = None  # capture hook (direction, bytes)
 
     async def start(self) -> None:
         """Called after every (re)connect."""
-        self._frames = asyncio.Queue()
+        self._frames = deque()
         await self.link.start_notify(self.spec.notify_uuid, self._on_notify)
 
     def _on_notify(self, chunk: bytes) -> None:
         if self.on_raw is not None:
             self.on_raw("rx", chunk)
-        for frame in self.codec.feed(chunk):
+        frames = self.codec.feed(chunk)
+        if frames:
             self.last_frame_at = time.monotonic()
-            self._frames.put_nowait(frame)
+            self._frames.extend(frames)
+            waiters, self._waiters = self._waiters, []
+            for waiter in waiters:
+                _resolve(waiter, True)
 
     async def send(self, data: bytes, response: bool | None = False) -> None:
         if self.on_raw is not None:
@@ -64,19 +78,28 @@ class BleDriver(ABC):
 
     async def next_frame(self, accept: Callable[[bytes], bool], timeout: float) -> bytes:
         """The next frame that ``accept`` takes; others are discarded."""
-        try:
-            async with asyncio.timeout(timeout):
-                while True:
-                    frame = await self._frames.get()
-                    if accept(frame):
-                        return frame
-        except TimeoutError as exc:
-            detail = f" (last error: {self.codec.last_error})" if self.codec.last_error else ""
-            raise LinkTimeout(f"no answer within {timeout:.1f} s{detail}") from exc
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            while self._frames:
+                frame = self._frames.popleft()
+                if accept(frame):
+                    return frame
+            waiter: asyncio.Future[bool] = loop.create_future()
+            self._waiters.append(waiter)
+            timer = loop.call_at(deadline, _resolve, waiter, False)
+            try:
+                arrived = await waiter
+            finally:
+                timer.cancel()
+                if waiter in self._waiters:
+                    self._waiters.remove(waiter)
+            if not arrived:
+                detail = f" (last error: {self.codec.last_error})" if self.codec.last_error else ""
+                raise LinkTimeout(f"no answer within {timeout:.1f} s{detail}")
 
     def drain(self) -> None:
-        while not self._frames.empty():
-            self._frames.get_nowait()
+        self._frames.clear()
 
     @abstractmethod
     async def read_sample(self, timeout: float) -> BatterySample:
