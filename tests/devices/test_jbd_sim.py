@@ -49,3 +49,35 @@ async def test_sim_ignores_invalid_requests() -> None:
     bad[-2] ^= 1
     assert device.handle_write(device.write_uuid, bytes(bad)) == []
     assert device.handle_write(device.write_uuid, b"\x00") == []
+
+
+async def test_a_corrupt_answer_is_asked_for_again_not_waited_out() -> None:
+    """With a third of the frames corrupted, nearly every sample still arrives: a corrupt
+    answer is asked for again at once, a lost one after a third of the timeout, and three bad
+    answers in a row fail the sample at once. No sample sits out the whole 2 s timeout."""
+    import time
+
+    from batmux.errors import CorruptFrame
+    from batmux.sim.peripheral import SimPeripheral
+
+    bat = battery(cells=8, current=-7.5)
+    link = SimPeripheral(JbdSimDevice(bat), latency_s=0.001, chunk_gap_s=0.0, corrupt_rate=0.3,
+                         seed=7)  # fmt: skip
+    driver = JbdDriver(link, JbdCodec())
+    await link.connect()
+    await driver.start()
+    durations, good = [], 0
+    for _ in range(20):
+        start = time.monotonic()
+        try:
+            sample = await driver.read_sample(2.0)
+        except CorruptFrame:
+            pass
+        else:
+            assert sample.current_a == pytest.approx(-7.5, abs=0.01)
+            good += 1
+        durations.append(time.monotonic() - start)
+    assert driver.codec.corrupt_frames >= 5  # the fault injection really hit
+    assert good >= 17
+    assert max(durations) < 1.9
+    assert sorted(durations)[10] < 0.5  # the median sample needs no waiting at all

@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
-from batmux.errors import ControlRefused, LinkTimeout
+from batmux.errors import ControlRefused, CorruptFrame, LinkTimeout
 from batmux.links.ble import BleLink
 from batmux.model.sample import BatterySample
 from batmux.protocols.base import Codec
@@ -35,6 +35,11 @@ class BleSpec:
 def _resolve(waiter: asyncio.Future[bool], arrived: bool) -> None:
     if not waiter.done():
         waiter.set_result(arrived)
+
+
+# Queued when the codec dropped a corrupt frame: a waiting request can ask again at once
+# instead of sitting out its whole timeout. No real frame is empty.
+DROPPED = b""
 
 
 class BleDriver(ABC):
@@ -63,10 +68,14 @@ class BleDriver(ABC):
     def _on_notify(self, chunk: bytes) -> None:
         if self.on_raw is not None:
             self.on_raw("rx", chunk)
+        corrupt_before = self.codec.corrupt_frames
         frames = self.codec.feed(chunk)
         if frames:
             self.last_frame_at = time.monotonic()
             self._frames.extend(frames)
+        if self.codec.corrupt_frames != corrupt_before:
+            self._frames.append(DROPPED)
+        if self._frames:
             waiters, self._waiters = self._waiters, []
             for waiter in waiters:
                 _resolve(waiter, True)
@@ -76,14 +85,20 @@ class BleDriver(ABC):
             self.on_raw("tx", data)
         await self.link.write(self.spec.write_uuid, data, response=response)
 
-    async def next_frame(self, accept: Callable[[bytes], bool], timeout: float) -> bytes:
-        """The next frame that ``accept`` takes; others are discarded."""
+    async def next_frame(
+        self, accept: Callable[[bytes], bool], timeout: float, stop_on_corrupt: bool = False
+    ) -> bytes:
+        """The next frame that ``accept`` takes; others are discarded. ``stop_on_corrupt``:
+        raise ``CorruptFrame`` as soon as the codec drops a corrupt frame."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while True:
             while self._frames:
                 frame = self._frames.popleft()
-                if accept(frame):
+                if not frame:  # DROPPED
+                    if stop_on_corrupt:
+                        raise CorruptFrame(f"corrupt answer: {self.codec.last_error}")
+                elif accept(frame):
                     return frame
             waiter: asyncio.Future[bool] = loop.create_future()
             self._waiters.append(waiter)

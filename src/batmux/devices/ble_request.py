@@ -7,9 +7,13 @@ never takes longer than the ``timeout`` the source asked for.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable
 
 from batmux.devices.ble_driver import BleDriver
+from batmux.errors import CorruptFrame, LinkTimeout
+
+ASKS = 3  # requests per answer at most: a corrupt or missing answer is asked for again
 
 
 def deadline_in(timeout: float) -> float:
@@ -24,9 +28,30 @@ class PolledBleDriver(BleDriver):
     """A driver that writes a request and collects the frames that answer it."""
 
     async def ask(
-        self, request: bytes, accept: Callable[[bytes], bool], deadline: float, count: int = 1
+        self,
+        request: bytes,
+        accept: Callable[[bytes], bool],
+        deadline: float,
+        count: int = 1,
+        asks: int = ASKS,
     ) -> list[bytes]:
-        """Send ``request``; return the first ``count`` frames that ``accept`` takes."""
+        """Send ``request``; return the first ``count`` frames that ``accept`` takes.
+
+        The time left is shared out over up to ``asks`` requests. A corrupt frame in the answer
+        sends the request again at once, and silence for an attempt's share sends it again
+        too, so one bad or lost notification costs a round trip, not the whole timeout. A
+        third corrupt answer fails the sample at once (``CorruptFrame``)."""
+        for attempt in range(asks - 1):
+            until = deadline_in(left(deadline) / (asks - attempt))
+            with contextlib.suppress(CorruptFrame, LinkTimeout):
+                return await self._ask_once(request, accept, until, count)
+        return await self._ask_once(request, accept, deadline, count)
+
+    async def _ask_once(
+        self, request: bytes, accept: Callable[[bytes], bool], until: float, count: int
+    ) -> list[bytes]:
         self.drain()
         await self.send(request)
-        return [await self.next_frame(accept, left(deadline)) for _ in range(count)]
+        return [
+            await self.next_frame(accept, left(until), stop_on_corrupt=True) for _ in range(count)
+        ]

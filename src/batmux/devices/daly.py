@@ -12,7 +12,7 @@ import math
 from collections.abc import Callable
 
 from batmux.devices.ble_driver import BleSpec
-from batmux.devices.ble_request import PolledBleDriver, deadline_in, left
+from batmux.devices.ble_request import ASKS, PolledBleDriver, deadline_in, left
 from batmux.errors import LinkTimeout
 from batmux.links.ble import BleLink, uuid16
 from batmux.model.sample import BatterySample
@@ -57,9 +57,11 @@ class DalyDriver(PolledBleDriver):
         hosts = (self.host,) if self.host is not None else self.hosts
         for i, host in enumerate(hosts):
             budget = left(deadline) / (len(hosts) - i)
+            # while probing, silence means "wrong host": try the next one, not the same again
+            asks = ASKS if len(hosts) == 1 else 1
             try:
                 frames = await self.ask(daly.request(daly.CMD_SOC, host), _reply_to(daly.CMD_SOC),
-                                        deadline_in(budget))  # fmt: skip
+                                        deadline_in(budget), asks=asks)  # fmt: skip
             except LinkTimeout:
                 if host == hosts[-1]:
                     raise
