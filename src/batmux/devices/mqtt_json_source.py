@@ -21,7 +21,7 @@ import aiomqtt
 
 from batmux.devices.health import Health
 from batmux.errors import ControlRefused, NoData, ProtocolError
-from batmux.links.mqtt_cancel import cancel_count, reraise_lost_cancel
+from batmux.links.lost_cancel import cancel_count, reraise_lost_cancel
 from batmux.model.sample import BatterySample
 from batmux.protocols.mqtt_json import parse_batmux_state, parse_battery_payload
 

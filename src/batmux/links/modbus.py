@@ -14,6 +14,7 @@ from pymodbus.client import AsyncModbusSerialClient, AsyncModbusTcpClient
 from pymodbus.exceptions import ConnectionException, ModbusException, ModbusIOException
 
 from batmux.errors import LinkError, LinkTimeout, ProtocolError
+from batmux.links.lost_cancel import cancel_count, reraise_lost_cancel
 
 
 class ModbusExceptionReply(ProtocolError):
@@ -65,7 +66,10 @@ class ModbusLink:
     async def connect(self) -> None:
         if self.client.connected:
             return
-        if not await self.client.connect():
+        before = cancel_count()
+        connected = await self.client.connect()
+        reraise_lost_cancel(before)
+        if not connected:
             raise LinkError(f"cannot connect to Modbus {self.address}")
 
     def close(self) -> None:
@@ -73,6 +77,7 @@ class ModbusLink:
 
     async def read(self, address: int, count: int) -> list[int]:
         await self.connect()
+        before = cancel_count()
         try:
             reply = await self.client.read_holding_registers(
                 address, count=count, device_id=self.unit_id
@@ -81,6 +86,7 @@ class ModbusLink:
             raise LinkTimeout(f"no answer to read {address}×{count}") from exc
         except (ConnectionException, ModbusException) as exc:
             raise LinkError(f"read {address}×{count} failed: {exc}") from exc
+        reraise_lost_cancel(before)
         if reply.isError():
             raise ModbusExceptionReply(reply.function_code, getattr(reply, "exception_code", 0))
         if len(reply.registers) != count:
@@ -89,11 +95,13 @@ class ModbusLink:
 
     async def write(self, address: int, values: Sequence[int]) -> None:
         await self.connect()
+        before = cancel_count()
         try:
             reply = await self.client.write_registers(address, list(values), device_id=self.unit_id)
         except (ModbusIOException, TimeoutError) as exc:
             raise LinkTimeout(f"no answer to write {address}×{len(values)}") from exc
         except (ConnectionException, ModbusException) as exc:
             raise LinkError(f"write {address}×{len(values)} failed: {exc}") from exc
+        reraise_lost_cancel(before)
         if reply.isError():
             raise ModbusExceptionReply(reply.function_code, getattr(reply, "exception_code", 0))

@@ -23,7 +23,7 @@ import paho.mqtt.client as mqtt
 
 from batmux.config import MqttConfig
 from batmux.errors import BatmuxError
-from batmux.links.mqtt_cancel import cancel_count, reraise_lost_cancel
+from batmux.links.lost_cancel import cancel_count, reraise_lost_cancel
 from batmux.model.state import BatteryState
 from batmux.sinks.discovery import Topics, discovery_messages, link_discovery_messages
 

@@ -16,7 +16,7 @@ from typing import Any
 import aiomqtt
 
 from batmux.devices.mqtt_json_source import broker_args
-from batmux.links.mqtt_cancel import cancel_count, reraise_lost_cancel
+from batmux.links.lost_cancel import cancel_count, reraise_lost_cancel
 from batmux.protocols.mqtt_json import build_payload
 from batmux.runtime.hub import Snapshot, StateHub
 from batmux.sinks.mqtt_json_config import MqttJsonOutputConfig
