@@ -71,7 +71,7 @@ async def _publish(
 ) -> None:
     before = cancel_count()
     await client.publish(topic, payload, qos=qos, retain=retain)
-    reraise_lost_cancel(before)  # see links/mqtt_cancel.py
+    reraise_lost_cancel(before)  # see links/lost_cancel.py
 
 
 def _publish_nowait(
