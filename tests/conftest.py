@@ -50,12 +50,11 @@ class Broker:
     _process: subprocess.Popen[bytes] | None = None
     _embedded: EmbeddedBroker | None = None
     _conf: Path | None = None
+    _binary: str = "mosquitto"
 
     @property
     def url(self) -> str:
         return f"mqtt://{self.host}:{self.port}"
-
-    _binary: str = "mosquitto"
 
     def stop_process(self) -> None:
         if self._process is not None:

@@ -39,8 +39,9 @@ class PolledBleDriver(BleDriver):
 
         The time left is shared out over up to ``asks`` requests. A corrupt frame in the answer
         sends the request again at once, and silence for an attempt's share sends it again
-        too, so one bad or lost notification costs a round trip, not the whole timeout. A
-        third corrupt answer fails the sample at once (``CorruptFrame``)."""
+        too, so one bad or lost notification costs a round trip, not the whole timeout. When
+        the answer to the last request is corrupt as well, the sample fails at once
+        (``CorruptFrame``)."""
         for attempt in range(asks - 1):
             until = deadline_in(left(deadline) / (asks - attempt))
             with contextlib.suppress(CorruptFrame, LinkTimeout):
