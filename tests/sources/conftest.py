@@ -5,13 +5,14 @@ from __future__ import annotations
 import contextlib
 import re
 import shutil
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from broker_process import free_port, mosquitto_binary, start_mosquitto, stop, write_mosquitto_conf
 
 PTY_LINE = re.compile(rb"PTY is (\S+)")
 
@@ -46,21 +47,13 @@ def pty_pair() -> Iterator[tuple[str, str]]:
             proc.wait(timeout=3)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 class Broker:
     """A mosquitto process that tests may stop and start again on the same port."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, binary: str) -> None:
         self.port = free_port()
-        self.config = directory / "mosquitto.conf"
-        self.config.write_text(
-            f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
-        )
+        self.binary = binary
+        self.config = write_mosquitto_conf(directory, self.port)
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -68,36 +61,21 @@ class Broker:
         return f"mqtt://127.0.0.1:{self.port}"
 
     def start(self) -> None:
-        self.proc = subprocess.Popen(
-            ["mosquitto", "-c", str(self.config)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 5
-        while time.monotonic() < deadline:
-            with (
-                contextlib.suppress(OSError),
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.2),
-            ):
-                return
-            time.sleep(0.05)
-        self.stop()
-        pytest.fail("mosquitto did not start")
+        self.proc = start_mosquitto(self.binary, self.config, self.port)
 
     def stop(self) -> None:
         if self.proc is not None:
-            self.proc.terminate()
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                self.proc.wait(timeout=3)
+            stop(self.proc)
             self.proc = None
 
 
 @pytest.fixture
 def json_broker(tmp_path: Path) -> Iterator[Broker]:
     """A private mosquitto for the MQTT JSON tests (not the lead's shared fixture)."""
-    if shutil.which("mosquitto") is None:
+    binary = mosquitto_binary()
+    if binary is None:
         pytest.skip("mosquitto is not installed (apt install mosquitto)")
-    broker = Broker(tmp_path)
+    broker = Broker(tmp_path, binary)
     broker.start()
     try:
         yield broker
