@@ -31,7 +31,7 @@ from batmux.core.bank_config import (
     located_error,
 )
 from batmux.devices.ble_options import BleOptions
-from batmux.devices.registry import known_types
+from batmux.devices.registry import get_type, known_types
 from batmux.devices.serial_bms import SerialOptions, check_wired
 from batmux.errors import ConfigError
 from batmux.links.can_config import CanBusConfig
@@ -166,6 +166,13 @@ class BatteryConfig(Strict):
     def is_sim(self) -> bool:
         return self.address == "sim"
 
+    @property
+    def lacks_required_address(self) -> bool:
+        """A type whose missing address does not mean "simulate" (e.g. byd_modbus), without
+        an address and without ``sim:``."""
+        explicit = "address" in self.model_fields_set or self.sim is not None
+        return not explicit and get_type(self.type).address_required
+
 
 class Config(Strict):
     mqtt: MqttConfig | None = None
@@ -186,6 +193,18 @@ class Config(Strict):
     @model_validator(mode="after")
     def _unique_names(self) -> Config:
         _reject_duplicates("batteries", "battery", [b.name for b in self.batteries])
+        return self
+
+    @model_validator(mode="after")
+    def _addresses(self) -> Config:
+        for i, battery in enumerate(self.batteries):
+            if battery.lacks_required_address:
+                raise located_error(
+                    ("batteries", i, "address"),
+                    f"type {battery.type} needs 'address: HOST:PORT' or a serial port "
+                    "('address: sim' simulates it)",
+                    None,
+                )
         return self
 
     @model_validator(mode="after")

@@ -51,3 +51,25 @@ def test_source_needs_a_real_address() -> None:
     cfg = BatteryConfig(name="byd", type="byd_modbus")
     with pytest.raises(ValueError, match="HOST:PORT"):
         load(get_type("byd_modbus").source)(cfg, None)
+
+
+def test_config_check_rejects_a_byd_modbus_battery_without_address(tmp_path) -> None:
+    """No address is never "simulate" for a BYD on Modbus: the config check says so, with the
+    field, before anything starts."""
+    from batmux.cli import main
+
+    path = tmp_path / "byd.yaml"
+    path.write_text("batteries:\n  - name: hvs\n    type: byd_modbus\n")
+    assert main(["check-config", str(path)]) == 2
+    path.write_text("batteries:\n  - name: hvs\n    type: byd_modbus\n    address: sim\n")
+    assert main(["check-config", str(path)]) == 0
+
+
+def test_config_error_names_the_address_field(tmp_path, capsys) -> None:
+    from batmux.cli import main
+
+    path = tmp_path / "byd.yaml"
+    path.write_text("batteries:\n  - name: hvs\n    type: byd_modbus\n")
+    main(["check-config", str(path)])
+    err = capsys.readouterr().err
+    assert f"{path}: batteries[0].address:" in err and "HOST:PORT" in err

@@ -63,13 +63,13 @@ class BydModbusSource:
 
 def create_source(cfg: Any, context: Any = None) -> BydModbusSource:
     """Registry factory: ``(BatteryConfig, context) -> Source``."""
-    if cfg.is_sim:
-        if cfg.sim is not None or "address" in cfg.model_fields_set:
-            return _simulated_source(cfg)
+    if cfg.lacks_required_address:  # the config check says so first; this guards direct use
         raise ValueError(
             f"{cfg.name}: type byd_modbus needs 'address: HOST:PORT' or a serial port "
             "('address: sim' simulates a BYD battery)"
         )
+    if cfg.is_sim:
+        return _simulated_source(cfg)
     link = ModbusLink(cfg.address, UNIT_ID, timeout_s=min(float(cfg.timeout), 5.0))
     return BydModbusSource(cfg.name, link)
 

@@ -21,6 +21,7 @@ class DeviceType:
     sim: str | None = None  # simulator device "module:Class"
     source: str | None = None  # non-BLE source factory "module:function"
     description: str = ""
+    address_required: bool = False  # no address never means "simulate" (real hardware only)
 
 
 def _entry(*types: DeviceType) -> dict[str, DeviceType]:
@@ -133,6 +134,7 @@ DEVICE_TYPES: dict[str, DeviceType] = _entry(
         "modbus",
         source="batmux.devices.byd_modbus_source:create_source",
         description="BYD Battery-Box Premium HV read over Modbus RTU/TCP (unit 21)",
+        address_required=True,
     ),
     DeviceType(
         "vedirect",
