@@ -21,6 +21,7 @@ from batmux.protocols.byd_modbus import (
     decode_identity,
     decode_registers,
     defined,
+    pack_capacity_wh,
     pack_string,
     read_block,
     startup_write,
@@ -281,3 +282,14 @@ def test_any_state_gives_valid_registers(volts, power, soc, cap, temps, amps, kw
     regs = build_registers(state, emu, 0.0)
     assert all(isinstance(v, int) and 0 <= v <= 0xFFFF for v in regs.values())
     decode_registers(regs)
+
+
+def test_pack_capacity_wh_is_capacity_times_voltage_or_zero() -> None:
+    def state(**kw: float | None) -> BatteryState:
+        return BatteryState(name="p", available=True, sample=BatterySample(timestamp=0.0, **kw))
+
+    assert pack_capacity_wh(state(capacity_ah=280.0, voltage_v=52.0)) == pytest.approx(14560.0)
+    assert pack_capacity_wh(state(capacity_ah=280.0)) == 0.0  # no voltage
+    assert pack_capacity_wh(state(voltage_v=52.0)) == 0.0  # no capacity
+    assert pack_capacity_wh(BatteryState("p", False, None)) == 0.0  # no sample
+    assert pack_capacity_wh(None) == 0.0

@@ -160,15 +160,12 @@ class EmulatorState:
         return self.state
 
 
-def _capacity_wh(sample: BatterySample) -> float:
-    if sample.capacity_ah is None or sample.voltage_v is None:
-        return 0.0
-    return sample.capacity_ah * sample.voltage_v
-
-
 def pack_capacity_wh(state: BatteryState | None) -> float:
     """Capacity × voltage of the state's sample (0 when unknown)."""
-    return _capacity_wh(state.sample) if state is not None and state.sample is not None else 0.0
+    sample = state.sample if state is not None else None
+    if sample is None or sample.capacity_ah is None or sample.voltage_v is None:
+        return 0.0
+    return sample.capacity_ah * sample.voltage_v
 
 
 def _dc(value: float | None) -> int:

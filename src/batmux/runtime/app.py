@@ -99,7 +99,10 @@ class Gateway:
         self.processors.append(processor)
 
     def add_saver(self, name: str, save: Callable[[], None]) -> None:
-        """Run ``save`` (may raise OSError) with every meter save; a new one replaces ``name``."""
+        """Run ``save`` (may raise OSError) with every meter save; a new one replaces ``name``.
+
+        Like the meters, ``save`` runs in a worker thread while the gateway runs (and on the
+        loop at shutdown): it must only read the state it writes, never change it."""
         self.savers[name] = save
 
     def _meter_path(self, name: str) -> Path:

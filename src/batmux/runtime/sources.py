@@ -42,6 +42,8 @@ def build_source(
         return _victron_advertisement_source(cfg)
     if device_type.transport == "ble":
         codec = load(device_type.codec)()
+        ble = cfg.ble or BleOptions()
+        wired = is_serial_address(cfg.address)  # jbd/daly on a USB-TTL / RS485 adapter
         if cfg.is_sim:
             sim = cfg.sim
             link: Any = SimPeripheral(
@@ -51,18 +53,17 @@ def build_source(
                 corrupt_rate=sim.corrupt_rate if sim else 0.0,
                 seed=sim.seed if sim else 0,
             )
-        elif is_serial_address(cfg.address):  # jbd/daly on a USB-TTL / RS485 adapter
+        elif wired:
             link = wired_link(cfg.type, cfg.address, cfg.serial)
         else:
             from batmux.links.bleak_link import BleakLink  # imports bleak only when needed
 
-            pairing = (cfg.ble or BleOptions()).pair
-            link = BleakLink(cfg.address, cfg.adapter, cfg.name, pin=cfg.pin, pairing=pairing)
+            link = BleakLink(cfg.address, cfg.adapter, cfg.name, pin=cfg.pin, pairing=ble.pair)
         driver_cls = load(device_type.driver)
         driver_kwargs: dict[str, Any] = {"allow_control": cfg.allow_control}
         if cfg.pin is not None and "pin" in inspect.signature(driver_cls).parameters:
             driver_kwargs["pin"] = cfg.pin
-        if is_serial_address(cfg.address):
+        if wired:
             driver_kwargs |= wired_driver_kwargs(cfg.type)
         driver = driver_cls(link, codec, **driver_kwargs)
         source = BleSource(
@@ -71,7 +72,7 @@ def build_source(
             keep_alive=cfg.keep_alive,
             timeout_s=cfg.timeout,
             sample_period_s=config.sample_period,
-            **(cfg.ble or BleOptions()).source_kwargs(),
+            **ble.source_kwargs(),
         )
         # Every BLE device keeps its last frames for bug reports (``batmux run --capture``).
         source.capture = CaptureRing()

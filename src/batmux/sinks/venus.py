@@ -47,6 +47,7 @@ from batmux.sinks.venus_paths import (
     CUSTOM_NAME_MAX_LEN,
     WRITABLE,
     build_paths,
+    default_name,
     description,
     history_paths,
     text,
@@ -331,12 +332,10 @@ class VenusService:
             return 1
         self._custom_name = new.value or None
         self._save_custom_name()
-        shown = self._custom_name or self._default_name()
+        battery = self._state.name if self._state else self.cfg.battery
+        shown = self._custom_name or default_name(self.cfg, battery)
         self._publish({**self._values, path: shown})
         return 0
-
-    def _default_name(self) -> str:
-        return self.cfg.custom_name or (self._state.name if self._state else self.cfg.battery)
 
     def _node(self, msg: Message, path: str, member: str) -> Message | None:
         prefix = path.rstrip("/") + "/"

@@ -55,6 +55,11 @@ def _bit(flag: bool | None) -> int | None:
     return None if flag is None else int(flag)
 
 
+def default_name(cfg: VenusConfig, battery_name: str) -> str:
+    """/CustomName when nobody has written one: the configured name, else the battery's."""
+    return cfg.custom_name or battery_name
+
+
 def management_paths(state: BatteryState, cfg: VenusConfig, connected: bool) -> dict[str, Value]:
     kind = "group" if state.is_group else "battery"
     hardware = state.sample.extra.get("hardware_version") if state.sample else None
@@ -68,7 +73,7 @@ def management_paths(state: BatteryState, cfg: VenusConfig, connected: bool) -> 
         "/FirmwareVersion": version(),
         "/HardwareVersion": hardware if isinstance(hardware, str) else None,
         "/Connected": int(connected),
-        "/CustomName": cfg.custom_name or state.name,
+        "/CustomName": default_name(cfg, state.name),
         "/Serial": cfg.serial or f"batmux-{state.name}",
     }
 
