@@ -40,7 +40,7 @@ class PolledBleDriver(BleDriver):
         The time left is shared out over up to ``asks`` requests. A corrupt frame in the answer
         sends the request again at once, and silence for an attempt's share sends it again
         too, so one bad or lost notification costs a round trip, not the whole timeout. A
-        third corrupt answer fails the sample at once (``CorruptFrame``)."""
+        corrupt answer to the last request fails the sample at once (``CorruptFrame``)."""
         for attempt in range(asks - 1):
             until = deadline_in(left(deadline) / (asks - attempt))
             with contextlib.suppress(CorruptFrame, LinkTimeout):
