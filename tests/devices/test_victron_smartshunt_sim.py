@@ -12,8 +12,9 @@ import pytest
 from batmux.devices.ble_source import BleSource
 from batmux.devices.registry import get_type, load
 from batmux.devices.victron_advertisement import VictronAdvertisementSource
-from batmux.devices.victron_smartshunt import PairingFailed, VictronSmartShuntDriver
+from batmux.devices.victron_smartshunt import VictronSmartShuntDriver
 from batmux.errors import ControlRefused, NoData
+from batmux.links.ble import PairingFailed
 from batmux.protocols import victron_gatt as vg
 from batmux.sim.battery import SimBattery
 from batmux.sim.peripheral import SimPeripheral

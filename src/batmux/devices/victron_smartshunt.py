@@ -18,7 +18,6 @@ from typing import ClassVar, Protocol, runtime_checkable
 from batmux.devices.ble_driver import BleDriver, BleSpec
 from batmux.errors import LinkTimeout
 from batmux.links.ble import BleLink
-from batmux.links.ble import PairingFailed as PairingFailed  # re-exported: it lived here first
 from batmux.model.sample import BatterySample
 from batmux.protocols import victron_gatt as vg
 from batmux.protocols import victron_smartshunt as vs

@@ -31,6 +31,15 @@ class CharSpec:
     flags: tuple[str, ...]
 
 
+def maybe_corrupt(rng: random.Random, rate: float, frame: bytes) -> bytes:
+    """``frame`` with one byte flipped, at probability ``rate`` (fault injection)."""
+    if rate <= 0 or rng.random() >= rate or not frame:
+        return frame
+    data = bytearray(frame)
+    data[rng.randrange(len(data))] ^= 0x5A
+    return bytes(data)
+
+
 class SimDevice(ABC):
     """The device side of one BLE protocol."""
 
@@ -95,13 +104,6 @@ class SimPeripheral:
     def dead(self) -> bool:
         return self.stop_after_s is not None and self._clock() - self._born >= self.stop_after_s
 
-    def _maybe_corrupt(self, frame: bytes) -> bytes:
-        if self.corrupt_rate <= 0 or self._rng.random() >= self.corrupt_rate or not frame:
-            return frame
-        data = bytearray(frame)
-        data[self._rng.randrange(len(data))] ^= 0x5A
-        return bytes(data)
-
     # -- BleLink -----------------------------------------------------------------------------
     @property
     def is_connected(self) -> bool:
@@ -161,7 +163,7 @@ class SimPeripheral:
         for frame in frames:
             if self.dead or not self._connected:
                 return
-            frame = self._maybe_corrupt(frame)
+            frame = maybe_corrupt(self._rng, self.corrupt_rate, frame)
             mtu, per_event = self.mtu_payload, self.chunks_per_event
             chunks = [frame[i : i + mtu] for i in range(0, len(frame), mtu)]
             # Like a BLE connection event, several notifications go out back to back, then

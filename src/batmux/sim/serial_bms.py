@@ -9,13 +9,10 @@ and sends as many cell/temperature frames as the pack has (the BLE module always
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
 
 from batmux.errors import LinkError, LinkTimeout
 from batmux.protocols import daly, jbd
@@ -23,14 +20,9 @@ from batmux.sim.battery import SimBattery
 from batmux.sim.daly import DalySimDevice
 from batmux.sim.jbd import JbdSimDevice
 from batmux.sim.peripheral import SimDevice
+from batmux.sim.port import ByteLink, PortSimulator
 
 log = logging.getLogger(__name__)
-
-
-class ByteLink(Protocol):
-    async def read(self, timeout: float) -> bytes: ...
-    async def write(self, data: bytes) -> None: ...
-    async def close(self) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,7 +68,7 @@ class WiredDalySimDevice(DalySimDevice):
         return [f for f in frames if f[4] <= needed]  # data byte 0 = frame number
 
 
-class SerialBmsSimulator:
+class SerialBmsSimulator(PortSimulator):
     """Answers the host's requests on ``link`` until the port goes away or ``stop()``."""
 
     def __init__(self, device: SimDevice, link: ByteLink, echo: bool = False) -> None:
@@ -86,7 +78,6 @@ class SerialBmsSimulator:
         self.framing = framing_for(device)
         self.requests: list[bytes] = []  # every framed request, as it came off the wire
         self._buffer = bytearray()
-        self._task: asyncio.Task[None] | None = None
 
     def split(self, chunk: bytes) -> list[bytes]:
         """Whole requests in the byte stream so far; junk before a start byte is dropped."""
@@ -119,19 +110,8 @@ class SerialBmsSimulator:
                 for frame in self.device.handle_write(self.device.write_uuid, request):
                     await self.link.write(frame)
 
-    def start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self._guarded())
-
     async def _guarded(self) -> None:
         try:
             await self.run()
         except LinkError as exc:  # the port went away: the device is gone with it
             log.info("wired BMS sim stopped: %s", exc)
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-        await self.link.close()

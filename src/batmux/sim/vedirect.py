@@ -14,7 +14,7 @@ import logging
 import os
 import random
 import tty
-from typing import Literal, Protocol
+from typing import Literal
 
 from batmux.errors import BatmuxError, LinkTimeout, ProtocolError
 from batmux.protocols.vedirect_hex import (
@@ -37,6 +37,7 @@ from batmux.protocols.vedirect_hex import (
 )
 from batmux.protocols.vedirect_text import encode_block
 from batmux.sim.battery import SimBattery, from_sim_config
+from batmux.sim.port import ByteLink, PortSimulator
 
 log = logging.getLogger(__name__)
 FRAME_ERROR = b":4AAAAFD\n"  # what a device answers to a HEX frame with a bad checksum
@@ -194,12 +195,6 @@ def interleave(block: bytes, hex_frame: bytes) -> bytes:
 
 
 # -- I/O -----------------------------------------------------------------------------------
-class ByteLink(Protocol):
-    async def read(self, timeout: float) -> bytes: ...
-    async def write(self, data: bytes) -> None: ...
-    async def close(self) -> None: ...
-
-
 class PtyMaster:
     """The master end of a pty this process created; the slave path is handed to the source."""
 
@@ -235,7 +230,7 @@ class PtyMaster:
                 os.close(fd)
 
 
-class VeDirectSimulator:
+class VeDirectSimulator(PortSimulator):
     """Writes the device's output every ``period_s`` and answers HEX commands on a link."""
 
     def __init__(self, device: VeDirectSimDevice, link: ByteLink, period_s: float = 1.0) -> None:
@@ -243,7 +238,6 @@ class VeDirectSimulator:
         self.link = link
         self.period_s = period_s
         self.commands = 0
-        self._task: asyncio.Task[None] | None = None
 
     async def run(self) -> None:
         async with asyncio.TaskGroup() as tg:
@@ -273,22 +267,11 @@ class VeDirectSimulator:
                     await self.link.write(answer)
             buffer = buffer[-256:]
 
-    def start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self._guarded())
-
     async def _guarded(self) -> None:
         try:
             await self.run()
         except* BatmuxError as group:
             log.warning("vedirect sim stopped: %s", group.exceptions[0])
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-        await self.link.close()
 
 
 class SimPortLink:

@@ -6,8 +6,9 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
-from batmux.devices.victron_smartshunt import PairingFailed, VictronSmartShuntDriver
+from batmux.devices.victron_smartshunt import VictronSmartShuntDriver
 from batmux.errors import LinkError
+from batmux.links.ble import PairingFailed
 from batmux.model.sample import BatterySample
 from batmux.protocols import victron_gatt as vg
 from batmux.protocols import victron_smartshunt as vs

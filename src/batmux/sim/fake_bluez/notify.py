@@ -14,6 +14,7 @@ from batmux.sim.fake_bluez.connections import Connections
 from batmux.sim.fake_bluez.device import FakeDevice
 from batmux.sim.fake_bluez.gatt import GattCharacteristic1
 from batmux.sim.fake_bluez.layout import bluez_uuid
+from batmux.sim.peripheral import maybe_corrupt
 
 
 class Notifications(Connections):
@@ -70,13 +71,6 @@ class Notifications(Connections):
         finally:
             live.streaming = False
 
-    def _maybe_corrupt(self, device: FakeDevice, frame: bytes) -> bytes:
-        if device.corrupt_rate <= 0 or self._rng.random() >= device.corrupt_rate or not frame:
-            return frame
-        data = bytearray(frame)
-        data[self._rng.randrange(len(data))] ^= 0x5A
-        return bytes(data)
-
     async def _deliver(
         self, device: FakeDevice, frames: list[bytes], delay: float, uuid: str | None = None
     ) -> None:
@@ -85,7 +79,7 @@ class Notifications(Connections):
         await asyncio.sleep(delay)
         async with live.send_lock:
             for frame in frames:
-                frame = self._maybe_corrupt(device, frame)
+                frame = maybe_corrupt(self._rng, device.corrupt_rate, frame)
                 for start in range(0, len(frame), device.payload):
                     char = live.chars.get(target)
                     if not device.connected or char is None or not char.notifying:
