@@ -49,3 +49,22 @@ async def test_switch_refused_without_allow_control() -> None:
     with pytest.raises(ControlRefused):
         await driver.set_switch("discharge", False)
     assert link.writes == [] and bat.discharge_enabled is True
+
+
+async def test_a_garbled_probe_answer_still_settles_the_host_address() -> None:
+    """While probing host bytes, a corrupt answer fails this sample but proves the host right:
+    the next sample asks that host and decodes."""
+    from batmux.errors import CorruptFrame
+    from batmux.sim.peripheral import SimPeripheral
+
+    link = SimPeripheral(DalySimDevice(battery(cells=4)), latency_s=0.001, chunk_gap_s=0.0,
+                         corrupt_rate=1.0)  # fmt: skip
+    driver = DalyDriver(link, DalyCodec())
+    await link.connect()
+    await driver.start()
+    with pytest.raises(CorruptFrame):
+        await driver.read_sample(2.0)
+    assert driver.host == DalyDriver.hosts[0]
+    link.corrupt_rate = 0.0
+    sample = await driver.read_sample(2.0)
+    assert len(sample.cell_voltages_v) == 4

@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 from batmux.devices.ble_driver import BleSpec
 from batmux.devices.ble_request import ASKS, PolledBleDriver, deadline_in, left
-from batmux.errors import LinkTimeout
+from batmux.errors import CorruptFrame, LinkTimeout
 from batmux.links.ble import BleLink, uuid16
 from batmux.model.sample import BatterySample
 from batmux.protocols import daly
@@ -62,6 +62,9 @@ class DalyDriver(PolledBleDriver):
             try:
                 frames = await self.ask(daly.request(daly.CMD_SOC, host), _reply_to(daly.CMD_SOC),
                                         deadline_in(budget), asks=asks)  # fmt: skip
+            except CorruptFrame:
+                self.host = host  # a garbled answer is still an answer: this host is right
+                raise
             except LinkTimeout:
                 if host == hosts[-1]:
                     raise
