@@ -10,7 +10,7 @@ cell-voltage tables and the ESS minimum SoC handle those.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Set as AbstractSet
 
 from batmux.model.alarms import Alarm
 
@@ -35,15 +35,17 @@ ALARM_SIDES: dict[Alarm, tuple[bool, bool]] = {
 }
 
 
-def blocking_alarm(alarms: Iterable[Alarm], *, charge: bool) -> Alarm | None:
+# the blocking alarms of each side, in the table's order: computed once, not per publish
+_CHARGE_BLOCKERS = tuple(a for a, (charge, _) in ALARM_SIDES.items() if charge)
+_DISCHARGE_BLOCKERS = tuple(a for a, (_, discharge) in ALARM_SIDES.items() if discharge)
+
+
+def blocking_alarm(alarms: AbstractSet[Alarm], *, charge: bool) -> Alarm | None:
     """The first active alarm (in the table's order) that blocks this direction, or None."""
     if not alarms:  # the usual case: skip walking the table
         return None
-    active = set(alarms)
-    for alarm, (blocks_charge, blocks_discharge) in ALARM_SIDES.items():
-        if alarm in active and (blocks_charge if charge else blocks_discharge):
-            return alarm
-    return None
+    blockers = _CHARGE_BLOCKERS if charge else _DISCHARGE_BLOCKERS
+    return next((alarm for alarm in blockers if alarm in alarms), None)
 
 
 def alarm_rule(alarm: Alarm) -> str:

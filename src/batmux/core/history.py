@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
-from batmux.core.meters import _split_energy_wh as _split_ramp
+from batmux.core.meters import split_ramp
 from batmux.model.alarms import Alarm
 from batmux.model.sample import BatterySample
 from batmux.model.state import BatteryState
@@ -118,8 +118,7 @@ class HistoryTracker:
         if self._last_t is not None and self._last_i is not None:
             dt = t - self._last_t
             if 0 < dt <= MAX_GAP_S:
-                # The ramp splitter is unit-agnostic: A in, Ah out (as W in, Wh out).
-                _charged, drawn = _split_ramp(self._last_i, i, dt)
+                _charged, drawn = split_ramp(self._last_i, i, dt)
                 self.record.total_drawn_ah += drawn
         self._last_t, self._last_i = t, i
 

@@ -53,8 +53,11 @@ class MeterState:
         )
 
 
-def _split_energy_wh(p0: float, p1: float, dt_s: float) -> tuple[float, float]:
-    """(charged Wh, discharged Wh) of a linear power ramp from p0 to p1 over dt."""
+def split_ramp(p0: float, p1: float, dt_s: float) -> tuple[float, float]:
+    """(charged Wh, discharged Wh) of a linear power ramp from p0 to p1 over dt.
+
+    Unit-agnostic: a current ramp in A gives (charged Ah, drawn Ah) (``core.history``).
+    """
     hours = dt_s / 3600
     if p0 >= 0 and p1 >= 0:
         return (p0 + p1) / 2 * hours, 0.0
@@ -74,7 +77,7 @@ def update(state: MeterState, sample: BatterySample, max_gap_s: float = 60.0) ->
         if state.last_t is not None and state.last_p is not None:
             dt = t - state.last_t
             if 0 < dt <= max_gap_s:
-                charged, discharged = _split_energy_wh(state.last_p, p, dt)
+                charged, discharged = split_ramp(state.last_p, p, dt)
                 state.charged_wh += charged
                 state.discharged_wh += discharged
         if state.last_t is None or t > state.last_t:

@@ -17,12 +17,12 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
+from batmux.core.limits import STALE
 from batmux.model.limits import ChargeLimits
 from batmux.model.state import BatteryState
 
 BELOW_MIN = "soc_window_min"  # discharge blocked: real SoC at or below the window's bottom
 ABOVE_MAX = "soc_window_max"  # charge blocked: real SoC at or above the window's top
-_STALE = "stale"  # the fail-safe reason; it must stay exactly this for the sinks' checks
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +71,7 @@ def real_soc(state: BatteryState | None) -> float | None:
 
 
 def _window_limits(limits: ChargeLimits, block: str) -> ChargeLimits:
-    if not block or limits.reason == _STALE:
+    if not block or limits.reason == STALE:
         return limits  # stale limits are 0 A already; their reason drives the fail-safe
     reason = f"{limits.reason} {block}" if limits.reason else block
     if block == BELOW_MIN:

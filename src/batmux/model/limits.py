@@ -23,12 +23,15 @@ class ChargeLimits:
     def blocks_discharge(self) -> bool:
         return self.discharge_current_a <= 0
 
+    @property
+    def known_charge_voltage_v(self) -> float | None:
+        """CVL, or None for 0 V: never a real limit, it means "no cell data to set one"."""
+        return self.charge_voltage_v if self.charge_voltage_v > 0 else None
+
     def to_json(self) -> dict[str, object]:
+        cvl = self.known_charge_voltage_v
         out: dict[str, object] = {
-            # 0 V is never a real limit: it means "no cell data to set one" → unknown
-            "charge_voltage_limit": round(self.charge_voltage_v, 3)
-            if self.charge_voltage_v > 0
-            else None,
+            "charge_voltage_limit": round(cvl, 3) if cvl is not None else None,
             "charge_current_limit": round(self.charge_current_a, 2),
             "discharge_current_limit": round(self.discharge_current_a, 2),
             "limit_reason": self.reason,

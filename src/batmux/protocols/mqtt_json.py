@@ -245,8 +245,7 @@ def build_payload(state: BatteryState) -> dict[str, Any]:
     if state.limits is not None:
         info: dict[str, Any] = {}
         # No CVL (no cell data) is left out, never sent as 0 V.
-        if state.limits.charge_voltage_v > 0:
-            info["MaxChargeVoltage"] = state.limits.charge_voltage_v
+        _put(info, "MaxChargeVoltage", state.limits.known_charge_voltage_v)
         info["MaxChargeCurrent"] = state.limits.charge_current_a
         info["MaxDischargeCurrent"] = state.limits.discharge_current_a
         _put(info, "BatteryLowVoltage", state.limits.discharge_voltage_v)

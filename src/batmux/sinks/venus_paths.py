@@ -115,11 +115,7 @@ def build_paths(state: BatteryState, cfg: VenusConfig, is_bms: bool) -> dict[str
         out.update(
             {
                 # No CVL (no cell data): unknown, never 0 V, which DVCC would try to follow.
-                "/Info/MaxChargeVoltage": (
-                    _r(limits.charge_voltage_v, 3)
-                    if limits and limits.charge_voltage_v > 0
-                    else None
-                ),
+                "/Info/MaxChargeVoltage": _r(limits.known_charge_voltage_v, 3) if limits else None,
                 "/Info/MaxChargeCurrent": round(max(ccl, 0.0), 2),
                 "/Info/MaxDischargeCurrent": round(max(dcl, 0.0), 2),
                 "/Info/BatteryLowVoltage": _r(limits.discharge_voltage_v, 3) if limits else None,
