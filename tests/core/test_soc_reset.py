@@ -155,3 +155,24 @@ def test_reset_resyncs_the_counter_and_survives_a_restart(tmp_path: Path) -> Non
     forgetful = BankEngine(cfg)  # a restart without the state file starts a reset at once
     out = run(forgetful, t + DAY_S, cells(16, 3.35))
     assert reason(out, "a").endswith(" cvl:soc_reset")
+
+
+def test_a_completed_reset_is_acted_on_once_even_if_the_pack_goes_stale(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    engine = BankEngine(engine_config(tmp_path))
+    t = T0
+    while "cvl:float" not in reason(out := run(engine, t, RESET), "a"):
+        t += 60
+        assert t < T0 + 2000
+    later = t + 600  # a's last sample is now stale: compute_cvl is skipped for it
+    with caplog.at_level("INFO"):
+        for step in (0, 1, 2):
+            stale = {
+                "a": state("a", t, cells=RESET, soc_pct=90.0),
+                "b": state("b", later + step, cells=cells(16, 3.45), soc_pct=99.0),
+            }
+            result = {s.name: s for s in engine.update(stale, now=later + step)}
+            assert result["a"].limits is not None and result["a"].limits.reason.endswith("stale")
+    assert "SoC-reset" not in caplog.text
+    assert out["a"].sample is not None and out["a"].sample.soc_pct == 100.0

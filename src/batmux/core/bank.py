@@ -119,6 +119,8 @@ class BankEngine:
             result = battery_limits(unit.limits_cfg, state.sample, fresh, unit.limit_state, now)
             results[name] = result
             if unit.limit_state.cvl.soc_reset_done:
+                # consumed here: a stale next publish skips compute_cvl, which would clear it
+                unit.limit_state.cvl.soc_reset_done = False
                 state = self._soc_reset_done(name, unit, raw[name], state)
             ttg = time_to_go_s(state.sample, floor) if fresh else None
             out[name] = replace(state, limits=result.limits, time_to_go_s=ttg)
