@@ -142,7 +142,8 @@ def make_state() -> BatteryState:
 def test_build_payload_schema_and_round_trip() -> None:
     state = make_state()
     p = build_payload(state)
-    assert p["Dc"] == {"Power": -655.0, "Voltage": 52.4, "Current": -12.5, "Temperature": 23.5}
+    # Dc.Temperature: the median of the probes, as /Dc/0/Temperature (model.cells)
+    assert p["Dc"] == {"Power": -655.0, "Voltage": 52.4, "Current": -12.5, "Temperature": 21.8}
     assert p["Soc"] == 64.0 and p["InstalledCapacity"] == 280.0 and p["Capacity"] == 179.2
     assert p["ConsumedAmphours"] == 100.8
     assert p["Info"] == {"MaxChargeVoltage": 55.2, "MaxChargeCurrent": 100.0,

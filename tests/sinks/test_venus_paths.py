@@ -6,9 +6,11 @@ import dataclasses
 
 from batmux.config import parse_config
 from batmux.core.bank import BankEngine
+from batmux.model.alarms import Alarm
 from batmux.model.sample import BatterySample
 from batmux.model.state import BatteryState
 from batmux.sinks.venus_config import VenusConfig
+from batmux.protocols.mqtt_json import build_payload
 from batmux.sinks.venus_paths import build_paths, text
 from core.bank_factory import published_without_cells
 from sinks.venus_states import GOLDEN_BANK, bank_state, high_cell_state, stale
@@ -136,6 +138,78 @@ def test_parallel_bank_from_the_engine_keeps_pack_ids_and_pack_size() -> None:
     assert paths["/System/NrOfCellsPerBattery"] == 4
     assert paths["/Voltages/Sum"] == 13.22  # mean of the pack sums 13.26 and 13.18
     assert paths["/System/NrOfModulesOnline"] == 2
+    # One series string's worth of cells, each the mean over the packs at that position; no
+    # /Voltages/Cell5..8 for NrOfCellsPerBattery 4. The extremes stay the real ones.
+    cells = {p: v for p, v in paths.items() if p.startswith("/Voltages/Cell")}
+    assert cells == {
+        "/Voltages/Cell1": 3.3,
+        "/Voltages/Cell2": 3.295,
+        "/Voltages/Cell3": 3.325,
+        "/Voltages/Cell4": 3.3,
+    }
+    assert round(sum(cells.values()), 3) == paths["/Voltages/Sum"]
+    assert paths["/System/MinCellVoltage"] == 3.28 and paths["/System/MaxCellVoltage"] == 3.35
+    assert paths["/Voltages/Diff"] == 0.07
+    assert [p for p in paths if p.startswith("/Balances/")] == [
+        f"/Balances/Cell{i}" for i in range(1, 5)
+    ]
+    # The dbus-mqtt-battery JSON output shows the same cells and count.
+    payload = build_payload(bank)
+    assert payload["System"]["NrOfCellsPerBattery"] == 4
+    assert {f"/Voltages/{k}": v for k, v in payload["Voltages"].items() if k.startswith("Cell")} == (
+        cells
+    )
+
+
+def test_one_temperature_rule_on_dbus_and_in_the_json_output() -> None:
+    """/Dc/0/Temperature and Dc.Temperature are the same number: the median of the battery's
+    probes (not the MOSFET sensor); an open NTC at -40 °C does not drag it down."""
+    base = bank_state()
+    assert base.sample is not None
+    for probes, expected in (
+        ((21.0, 23.0, 22.0, 22.0), 22.0),
+        ((20.0, 23.5), 21.8),
+        ((24.0, 25.0, -40.0), 24.0),
+        ((), None),
+    ):
+        sample = base.sample.with_(temperatures_c=probes, mos_temperature_c=55.0)
+        state = dataclasses.replace(base, sample=sample)
+        dbus = build_paths(state, CFG, is_bms=True)["/Dc/0/Temperature"]
+        json_out = build_payload(state)["Dc"].get("Temperature")
+        assert dbus == json_out == expected, probes
+
+
+def _with(state: BatteryState, **changes: object) -> BatteryState:
+    assert state.sample is not None
+    return dataclasses.replace(state, sample=state.sample.with_(**changes))
+
+
+def test_state_error_code_and_balancing() -> None:
+    """/State as dbus-serialbattery (9 running, 10 error, 14 standby); /ErrorCode a Victron BMS
+    error number (veutil ve_regs_payload.h) or None; /Balancing 1 while any cell balances."""
+    fresh = build_paths(bank_state(), CFG, is_bms=True)
+    assert (fresh["/State"], fresh["/ErrorCode"], fresh["/Balancing"]) == (9, None, 0)
+
+    lost = build_paths(stale(bank_state()), CFG, is_bms=True)
+    assert (lost["/State"], lost["/ErrorCode"]) == (10, 32)  # BMS cable error
+
+    high = build_paths(high_cell_state(), CFG, is_bms=True)  # cell OV alarm, discharge allowed
+    assert (high["/State"], high["/ErrorCode"]) == (9, 13)
+
+    fault = build_paths(_with(bank_state(), alarms=frozenset({Alarm.BMS_FAULT})), CFG, True)
+    assert (fault["/State"], fault["/ErrorCode"]) == (10, 11)
+
+    off = _with(bank_state(), charge_enabled=False, discharge_enabled=False)
+    assert build_paths(off, CFG, is_bms=True)["/State"] == 14  # standby: both FETs off
+
+    pack = _with(
+        bank_state(), balancing=None, extra={"balancing_cells": 0b100, "cells_in_series": 8}
+    )
+    paths = build_paths(pack, CFG, is_bms=True)
+    assert paths["/Balancing"] == 1 and paths["/Balances/Cell3"] == 1
+    assert paths["/Balances/Cell1"] == 0
+    unknown = build_paths(_with(bank_state(), balancing=None), CFG, is_bms=True)
+    assert unknown["/Balancing"] is None
 
 
 def test_battery_without_cell_data_has_no_zero_volt_cvl() -> None:

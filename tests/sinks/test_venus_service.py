@@ -10,6 +10,7 @@ from dbus_fast import MessageType, Variant
 from dbus_fast.aio import MessageBus
 
 from batmux.config import parse_config
+from batmux.links.venus_dbus import wrap
 from batmux.runtime.hub import StateHub
 from batmux.sinks.venus import VenusService, run_venus, venus_sink
 from batmux.sinks.venus_config import VenusConfig
@@ -113,9 +114,38 @@ async def test_limits_follow_a_high_cell_in_one_batch(dbus_address: str, monitor
     assert len(monitor.items_changed) == 1
     changed = monitor.items_changed[0][1]
     assert "/Soc" not in changed and "/Voltages/Cell4" in changed
-    assert {p for _, p in monitor.props_changed} == set(changed)
+    assert monitor.props_changed == []  # velib's batch: ItemsChanged only
     task.cancel()
     await asyncio.gather(task, return_exceptions=True)
+
+
+async def test_signals_per_publish_as_velib_sends_them(dbus_address: str, monitor) -> None:
+    """velib (vedbus.py): values set inside ``with service as ctx:`` go out as one ItemsChanged
+    and no PropertiesChanged; a SetValue from the bus is one PropertiesChanged. Counted on a real
+    dbus-daemon: a consumer that listens to both (dbusmonitor) hears each change once."""
+    service = VenusService(cfg(), dbus_address)
+    await service.update(bank_state())
+    await monitor.scan(NAME)
+    before = dict(monitor.items[NAME])
+
+    await service.update(high_cell_state())
+    await monitor.wait_for(lambda: monitor.items_changed)
+    await asyncio.sleep(0.2)  # anything else sent for this publish has arrived by now
+    changed = {p for p, v in service.values().items() if before.get(p) != wrap(v)}
+    assert len(changed) >= 10  # limits, alarms, cells, state: a real batch
+    assert len(monitor.items_changed) == 1 and set(monitor.items_changed[0][1]) == changed
+    assert monitor.props_changed == []
+    signals_per_publish = len(monitor.items_changed) + len(monitor.props_changed)
+    assert signals_per_publish == 1  # was 1 + len(changed) before (one per path plus the batch)
+
+    ok = await monitor.call(NAME, "/CustomName", "SetValue", "v", [Variant("s", "Shed")])
+    assert ok.body == [0]
+    await monitor.wait_for(lambda: monitor.props_changed)
+    await asyncio.sleep(0.1)
+    assert monitor.props_changed == [(NAME, "/CustomName")]
+    assert len(monitor.items_changed) == 1  # no batch for a single write
+    assert (service.items_changed_sent, service.properties_changed_sent) == (1, 1)
+    await service.close()
 
 
 async def test_stale_disconnects_then_disappears_then_returns(dbus_address: str, monitor) -> None:

@@ -111,10 +111,12 @@ GOLDEN_BANK = {
     "/System/NrOfModulesOffline": 0,
     "/System/NrOfModulesBlockingCharge": 0,
     "/System/NrOfModulesBlockingDischarge": 0,
-    **{f"/Voltages/Cell{i}": v for i, v in enumerate(CELLS, start=1)},
+    # One pack's worth: cell k is the mean of cell k of packs a and b (model.cells.series_cells).
+    **{f"/Voltages/Cell{i}": v for i, v in enumerate(CELLS[:8], start=1)},
     "/Voltages/Sum": 26.422,  # the mean of the two pack sums
     "/Voltages/Diff": 0.012,
-    **{f"/Balances/Cell{i}": None for i in range(1, 17)},
+    **{f"/Balances/Cell{i}": None for i in range(1, 9)},
+    "/Balancing": 0,
     "/Alarms/LowVoltage": 0,
     "/Alarms/HighVoltage": 0,
     "/Alarms/LowCellVoltage": 0,
@@ -133,6 +135,8 @@ GOLDEN_BANK = {
     "/Alarms/BmsCable": 0,
     "/Alarms/HighInternalTemperature": 0,
     "/Alarms/FuseBlown": 0,
+    "/ErrorCode": None,  # no error: the GUI hides the row
+    "/State": 9,  # running
     "/History/ChargeCycles": 42.0,
     "/History/ChargedEnergy": 123.457,
     "/History/DischargedEnergy": 120.123,

@@ -22,7 +22,14 @@ from typing import Any
 
 from batmux.errors import ProtocolError
 from batmux.model.alarms import Alarm
-from batmux.model.cells import balancing_cells, cell_id, cells_per_battery, pack_sum_v
+from batmux.model.cells import (
+    balancing_cells,
+    battery_temperature_c,
+    cell_id,
+    cells_per_battery,
+    pack_sum_v,
+    series_cells,
+)
 from batmux.model.sample import JSON_NAMES, BatterySample, ExtraValue
 from batmux.model.state import BatteryState
 
@@ -233,7 +240,7 @@ def build_payload(state: BatteryState) -> dict[str, Any]:
     _put(dc, "Power", s.power_w)
     _put(dc, "Voltage", s.voltage_v)
     _put(dc, "Current", s.current_a)
-    _put(dc, "Temperature", s.max_temperature_c)
+    _put(dc, "Temperature", battery_temperature_c(s))  # the rule Venus D-Bus uses too
     out: dict[str, Any] = {"Dc": dc}
     _put(out, "Soc", s.soc_pct)
     _put(out, "Soh", s.soh_pct)
@@ -267,7 +274,8 @@ def build_payload(state: BatteryState) -> dict[str, Any]:
             MaxVoltageCellId=cell_id(s, "max"),
             NrOfCellsPerBattery=cells_per_battery(s),
         )
-        voltages = {f"Cell{n}": v for n, v in enumerate(s.cell_voltages_v, 1)}
+        # A parallel bank: one pack's worth of cells, as on Venus D-Bus (model.cells).
+        voltages = {f"Cell{n}": v for n, v in enumerate(series_cells(s), 1)}
         voltages["Sum"] = pack_sum_v(s)  # a parallel bank: the mean pack sum
         voltages["Diff"] = s.delta_cell_v
         out["Voltages"] = voltages

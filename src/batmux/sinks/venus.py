@@ -2,8 +2,12 @@
 
 The D-Bus side of ``venus_paths.build_paths``: the ``com.victronenergy.BusItem`` contract on
 every path (GetValue/GetText/SetValue/GetDescription on leaves, subtree dicts on nodes, GetItems
-on ``/``), one ``PropertiesChanged`` per changed path and at most one batched ``ItemsChanged`` per
-publish. Each service has its own bus connection because every service exports ``/``.
+on ``/``). Signals as velib's ``VeDbusService`` sends them: a publish is one batch (velib's
+``with service as ctx:``), so it is one ``ItemsChanged`` on ``/`` carrying every changed path and
+no ``PropertiesChanged``; a ``SetValue`` from the bus is one ``PropertiesChanged`` on its path
+(velib's ``local_set_value``). Sending both for every change would make each consumer (velib's
+dbusmonitor listens to both) handle every change twice. Each service has its own bus connection
+because every service exports ``/``.
 
 Persisted under ``state_dir/venus/<suffix>/``: ``history.json`` (the ``/History/*`` tracker, saved
 with the gateway's meters every ``SAVE_PERIOD_S`` and when the sink stops) and
@@ -103,6 +107,7 @@ class VenusService:
         self._told_no_settings = False
         self.registered = False
         self.items_changed_sent = 0
+        self.properties_changed_sent = 0
         self.rejected_writes = 0  # SetValue with a wrong type or an over-long name
         self.readonly_writes = 0  # SetValue on a read-only path
         self.register_failures = 0
@@ -263,7 +268,7 @@ class VenusService:
                 await asyncio.wait_for(bus.wait_for_disconnect(), 2.0)
 
     # -- publishing -----------------------------------------------------------------------------
-    def _publish(self, values: dict[str, Value]) -> None:
+    def _publish(self, values: dict[str, Value], batch: bool = True) -> None:
         for gone in self._values.keys() - values.keys():
             values[gone] = None  # a path once shown stays, as unknown
         changed = {
@@ -275,19 +280,24 @@ class VenusService:
             return
         self._values = values
         self._nodes = _nodes(values)
-        self._emit(changed)
+        self._emit(changed, batch)
 
-    def _emit(self, changed: dict[str, Value]) -> None:
+    def _emit(self, changed: dict[str, Value], batch: bool = True) -> None:
+        """One ItemsChanged for a publish (``batch``), else PropertiesChanged per path."""
         bus = self._bus
         if bus is None or not bus.connected:
             return
-        items: dict[str, dict[str, Variant]] = {}
-        for path, value in changed.items():
-            item = {"Value": wrap(value), "Text": Variant("s", text(path, value))}
-            items[path] = item
+        items = {
+            path: {"Value": wrap(value), "Text": Variant("s", text(path, value))}
+            for path, value in changed.items()
+        }
+        if batch:
+            bus.send(Message.new_signal("/", BUSITEM, "ItemsChanged", "a{sa{sv}}", [items]))
+            self.items_changed_sent += 1
+            return
+        for path, item in items.items():
             bus.send(Message.new_signal(path, BUSITEM, "PropertiesChanged", "a{sv}", [item]))
-        bus.send(Message.new_signal("/", BUSITEM, "ItemsChanged", "a{sa{sv}}", [items]))
-        self.items_changed_sent += 1
+            self.properties_changed_sent += 1
 
     # -- the BusItem contract -------------------------------------------------------------------
     def _handle(self, msg: Message) -> Message | None:
@@ -334,7 +344,7 @@ class VenusService:
         self._save_custom_name()
         battery = self._state.name if self._state else self.cfg.battery
         shown = self._custom_name or default_name(self.cfg, battery)
-        self._publish({**self._values, path: shown})
+        self._publish({**self._values, path: shown}, batch=False)  # velib: PropertiesChanged
         return 0
 
     def _node(self, msg: Message, path: str, member: str) -> Message | None:

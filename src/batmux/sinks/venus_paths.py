@@ -10,7 +10,14 @@ from __future__ import annotations
 from batmux import __version__
 from batmux.core.history import HistoryTracker
 from batmux.model.alarms import Alarm
-from batmux.model.cells import balancing_cells, cell_id, cells_per_battery, pack_sum_v
+from batmux.model.cells import (
+    balancing_cells,
+    battery_temperature_c,
+    cell_id,
+    cells_per_battery,
+    pack_sum_v,
+    series_cells,
+)
 from batmux.model.sample import BatterySample
 from batmux.model.state import BatteryState
 from batmux.sinks.venus_config import VenusConfig
@@ -37,6 +44,20 @@ VENUS_ALARMS: dict[str, tuple[Alarm, ...]] = {
     "HighInternalTemperature": (Alarm.MOS_OVERTEMP,),
     "FuseBlown": (),
 }
+
+# /ErrorCode: VE_VDATA_BMS_ERROR_* of victronenergy/veutil inc/veutil/ve_regs_payload.h (what
+# the GUI shows through bms_error.cpp). First match wins; only alarms (level 2) are errors.
+ERROR_BMS_CABLE = 32  # the data is stale: the link to the BMS is lost
+ERROR_CODES: tuple[tuple[int, tuple[Alarm, ...]], ...] = (
+    (11, (Alarm.BMS_FAULT,)),  # "Hardware error"
+    (7, (Alarm.SENSOR_FAULT,)),  # "Battery measure error"
+    (13, (Alarm.CELL_OVERVOLTAGE, Alarm.PACK_OVERVOLTAGE)),  # "Over voltage"
+    (14, (Alarm.CELL_UNDERVOLTAGE, Alarm.PACK_UNDERVOLTAGE)),  # "Under voltage"
+    (15, (Alarm.CHARGE_OVERTEMP, Alarm.DISCHARGE_OVERTEMP, Alarm.MOS_OVERTEMP)),  # "Over temp."
+    (16, (Alarm.CHARGE_UNDERTEMP, Alarm.DISCHARGE_UNDERTEMP)),  # "Under temperature"
+)
+# /State as dbus-serialbattery sets it (the battery-state enum of Victron's BMSes).
+STATE_RUNNING, STATE_ERROR, STATE_STANDBY = 9, 10, 14
 
 WRITABLE = frozenset({"/CustomName"})
 CUSTOM_NAME_MAX_LEN = 64  # longer writes are refused (the GX GUI shows far fewer characters)
@@ -84,7 +105,6 @@ def build_paths(state: BatteryState, cfg: VenusConfig, is_bms: bool) -> dict[str
     s = state.sample or BatterySample(timestamp=0.0)
     out = management_paths(state, cfg, fresh)
 
-    temps = s.temperatures_c
     remaining, installed = s.charge_ah, s.capacity_ah
     consumed = None
     if remaining is not None and installed is not None:
@@ -94,7 +114,7 @@ def build_paths(state: BatteryState, cfg: VenusConfig, is_bms: bool) -> dict[str
             "/Dc/0/Voltage": _r(s.voltage_v, 3),
             "/Dc/0/Current": _r(s.current_a, 3),
             "/Dc/0/Power": _r(s.power_w, 1),
-            "/Dc/0/Temperature": _r(sum(temps) / len(temps), 1) if temps else None,
+            "/Dc/0/Temperature": _r(battery_temperature_c(s), 1),
             "/Soc": _r(s.soc_pct, 1),
             "/Soh": _r(s.soh_pct, 1),
             "/Capacity": _r(remaining, 3),
@@ -131,7 +151,7 @@ def build_paths(state: BatteryState, cfg: VenusConfig, is_bms: bool) -> dict[str
         }
     )
 
-    cells = s.cell_voltages_v
+    cells = series_cells(s)  # a parallel bank: one pack's worth (see model.cells)
     members = state.members
     if members is not None:
         m = members
@@ -158,8 +178,13 @@ def build_paths(state: BatteryState, cfg: VenusConfig, is_bms: bool) -> dict[str
         out[f"/Voltages/Cell{i}"] = round(volts, 3)
     out["/Voltages/Sum"] = pack_sum_v(s)  # a parallel bank: the mean pack sum
     out["/Voltages/Diff"] = _r(s.delta_cell_v, 3)
-    for i, flag in enumerate(balancing_cells(s), start=1):
+    flags = balancing_cells(s)
+    for i, flag in enumerate(flags, start=1):
         out[f"/Balances/Cell{i}"] = flag
+    balancing = s.balancing
+    if balancing is None and flags and None not in flags:
+        balancing = any(flags)
+    out["/Balancing"] = _bit(balancing)  # 1 while any cell balances (dbus-serialbattery)
 
     for name, sources in VENUS_ALARMS.items():
         level = 0
@@ -169,6 +194,8 @@ def build_paths(state: BatteryState, cfg: VenusConfig, is_bms: bool) -> dict[str
             level = 1
         out[f"/Alarms/{name}"] = level
     out["/Alarms/BmsCable"] = 0 if fresh else 2
+    out["/ErrorCode"] = error_code(s, fresh)
+    out["/State"] = bms_state(s, fresh, may_charge or may_discharge)
 
     cycles = s.cycles if s.cycles is not None else state.meters.cycles
     out.update(
@@ -179,6 +206,24 @@ def build_paths(state: BatteryState, cfg: VenusConfig, is_bms: bool) -> dict[str
         }
     )
     return out
+
+
+def error_code(sample: BatterySample, fresh: bool) -> int | None:
+    """Victron's BMS error number, or None (no error: the GUI hides the row, as for
+    dbus-serialbattery)."""
+    if not fresh:
+        return ERROR_BMS_CABLE
+    for code, sources in ERROR_CODES:
+        if any(a in sample.alarms for a in sources):
+            return code
+    return None
+
+
+def bms_state(sample: BatterySample, fresh: bool, allowed: bool) -> int:
+    """10 error (stale data or a BMS fault), 14 standby (neither direction allowed), 9 running."""
+    if not fresh or Alarm.BMS_FAULT in sample.alarms:
+        return STATE_ERROR
+    return STATE_RUNNING if allowed else STATE_STANDBY
 
 
 def _neg_ah(ah: float | None) -> float | None:
