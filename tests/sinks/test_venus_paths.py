@@ -156,9 +156,9 @@ def test_parallel_bank_from_the_engine_keeps_pack_ids_and_pack_size() -> None:
     # The dbus-mqtt-battery JSON output shows the same cells and count.
     payload = build_payload(bank)
     assert payload["System"]["NrOfCellsPerBattery"] == 4
-    assert {f"/Voltages/{k}": v for k, v in payload["Voltages"].items() if k.startswith("Cell")} == (
-        cells
-    )
+    assert {
+        f"/Voltages/{k}": v for k, v in payload["Voltages"].items() if k.startswith("Cell")
+    } == (cells)
 
 
 def test_one_temperature_rule_on_dbus_and_in_the_json_output() -> None:

@@ -101,6 +101,9 @@ class Topics:
     def command(self, name: str, switch: str) -> str:
         return f"{self.base}/{name}/{switch}/set"
 
+    def switch_state(self, name: str, switch: str) -> str:
+        return f"{self.base}/{name}/{switch}/state"
+
     @property
     def status(self) -> str:
         return f"{self.base}/status"
@@ -215,6 +218,10 @@ def discovery_messages(
                     f"{{{{ 'ON' if value_json.{key} else 'OFF' }}}}",
                     switch,
                 )
+                # Its own retained ON/OFF topic: published right after a write, not a whole
+                # publish period later (sinks/mqtt.py).
+                cfg["state_topic"] = topics.switch_state(name, switch)
+                del cfg["value_template"]
                 cfg["command_topic"] = topics.command(name, switch)
                 cfg["payload_on"], cfg["payload_off"] = "ON", "OFF"
                 add("switch", switch, cfg)

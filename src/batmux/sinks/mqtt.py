@@ -6,6 +6,13 @@ Topics (``base`` = mqtt.base_topic):
     <base>/<name>/availability          online/offline (retained)
     <base>/<name>/diagnostics           health counters JSON (retained)
     <base>/<name>/<charge|discharge>/set   ON/OFF commands (only with allow_control)
+    <base>/<name>/<charge|discharge>/state ON/OFF switch state (retained; only with allow_control)
+
+Commands go through ``runtime.commands.SwitchCommands``: the latest wish per switch wins and
+writes to one BMS are at least ``MIN_WRITE_INTERVAL_S`` apart, so a flood of messages costs a
+couple of writes, not an hour of FET switching. After a successful write the switch state is
+published at once (HA shows it without waiting for the next publish period); later samples
+confirm or correct it.
 """
 
 from __future__ import annotations
@@ -15,6 +22,7 @@ import contextlib
 import json
 import logging
 import ssl
+import time
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
@@ -22,10 +30,10 @@ import aiomqtt
 import paho.mqtt.client as mqtt
 
 from batmux.config import MqttConfig
-from batmux.errors import BatmuxError
 from batmux.links.lost_cancel import cancel_count, reraise_lost_cancel
 from batmux.model.state import BatteryState
-from batmux.sinks.discovery import Topics, discovery_messages, link_discovery_messages
+from batmux.runtime.commands import SwitchCommands
+from batmux.sinks.discovery import SWITCHES, Topics, discovery_messages, link_discovery_messages
 
 if TYPE_CHECKING:
     from batmux.runtime.app import Gateway
@@ -36,6 +44,9 @@ log = logging.getLogger(__name__)
 # otherwise at most this often: the sample count alone is not worth a message per battery per
 # publish period.
 DIAGNOSTICS_REFRESH_S = 60.0
+# Commands that are ignored (unknown battery/switch, bad payload) are logged at most this often,
+# with a count: a flood of bad messages must not flood the log.
+IGNORED_LOG_PERIOD_S = 60.0
 
 
 def client_kwargs(cfg: MqttConfig, will_topic: str | None = None) -> dict[str, Any]:
@@ -103,9 +114,22 @@ class MqttSink:
         self._diagnostics_sent: dict[str, tuple[dict[str, Any], float]] = {}
         self.connected = asyncio.Event()
         self.connections = 0
+        controlled = [n for n, r in gateway.batteries.items() if r.cfg.allow_control]
+        self.commands = SwitchCommands(controlled, self._write_switch, self._switch_written)
+        self._client: aiomqtt.Client | None = None
+        self._switch_sent: dict[tuple[str, str], bool] = {}  # last published switch state
+        self._written_at: dict[tuple[str, str], float] = {}  # wall clock of the last good write
+        self.ignored_commands = 0
+        self._ignored_logged: tuple[float, int] = (float("-inf"), 0)
 
     async def run(self) -> None:
-        """Stay connected forever; reconnect with backoff after the broker goes away."""
+        """Stay connected forever; switch writes go on while the broker is away."""
+        async with asyncio.TaskGroup() as tg:
+            tg.create_task(self.commands.run(), name="switch-commands")
+            await self._stay_connected()
+
+    async def _stay_connected(self) -> None:
+        """Reconnect with backoff after the broker goes away."""
         delay = 1.0
         while True:
             connections_before = self.connections
@@ -131,6 +155,7 @@ class MqttSink:
             self._announced_shape.clear()
             self._availability.clear()
             self._diagnostics_sent.clear()
+            self._switch_sent.clear()
             await _publish(client, self.topics.status, b"online", qos=1, retain=True)
             await client.subscribe(f"{self.cfg.discovery_prefix}/status")
             for name, runtime in self.gateway.batteries.items():
@@ -138,6 +163,7 @@ class MqttSink:
                     await client.subscribe(f"{self.topics.base}/{name}/+/set")
             reraise_lost_cancel(before)
             self.connected.set()
+            self._client = client
             log.info("MQTT: connected to %s", self.cfg.url)
             try:
                 async with asyncio.TaskGroup() as tg:
@@ -146,6 +172,8 @@ class MqttSink:
             except asyncio.CancelledError:
                 await self._say_offline(client)
                 raise
+            finally:
+                self._client = None
 
     async def _say_offline(self, client: aiomqtt.Client) -> None:
         """On a clean stop: the broker sends the last will only when a client vanishes, and a
@@ -194,6 +222,8 @@ class MqttSink:
             await _publish(
                 client, self.topics.diagnostics(name), json.dumps(state.diagnostics), retain=True
             )
+        if state.sample is not None and name in self._controlled():
+            await self._publish_switches(client, name, state)
         if self._availability.get(name) != state.available:
             self._availability[name] = state.available
             await _publish(
@@ -203,6 +233,43 @@ class MqttSink:
                 qos=1,
                 retain=True,
             )
+
+    def _controlled(self) -> frozenset[str]:
+        return self.commands.batteries  # the batteries with allow_control
+
+    async def _publish_switches(
+        self, client: aiomqtt.Client, name: str, state: BatteryState
+    ) -> None:
+        """Each switch's state from the sample, when it changed; a sample taken before the last
+        write is older than what the write did and is not allowed to undo its state."""
+        sample = state.sample
+        assert sample is not None
+        for switch, key, _label in SWITCHES:
+            value = getattr(sample, key)
+            k = (name, switch)
+            if value is None or self._switch_sent.get(k) == value:
+                continue
+            if sample.timestamp < self._written_at.get(k, float("-inf")):
+                continue
+            self._switch_sent[k] = value
+            payload = b"ON" if value else b"OFF"
+            await _publish(client, self.topics.switch_state(name, switch), payload, retain=True)
+
+    async def _write_switch(self, name: str, switch: str, on: bool) -> None:
+        runtime = self.gateway.batteries[name]
+        async with asyncio.timeout(runtime.cfg.timeout):
+            await self.gateway.set_switch(name, switch, on)
+
+    async def _switch_written(self, name: str, switch: str, on: bool) -> None:
+        """The BMS took the write: show it now, not a publish period later."""
+        self._written_at[(name, switch)] = time.time()
+        client = self._client
+        if client is None:
+            return  # offline: the first state after reconnecting carries it
+        self._switch_sent[(name, switch)] = on
+        with contextlib.suppress(aiomqtt.MqttError):
+            payload = b"ON" if on else b"OFF"
+            await _publish(client, self.topics.switch_state(name, switch), payload, retain=True)
 
     def _diagnostics_due(self, name: str, diagnostics: dict[str, Any]) -> bool:
         counters = {k: v for k, v in diagnostics.items() if k != "samples"}
@@ -263,26 +330,28 @@ class MqttSink:
             await self._command(topic, payload)
 
     async def _command(self, topic: str, payload: str) -> None:
+        """Queue a valid command (never waits for the BMS); count and log what is ignored."""
         parts = topic.split("/")
         if len(parts) < 3 or parts[-1] != "set":
             return
         name, switch = parts[-3], parts[-2]
-        runtime = self.gateway.batteries.get(name)
-        if (
-            runtime is None
-            or not runtime.cfg.allow_control
-            or switch not in ("charge", "discharge")
-        ):
-            log.warning("MQTT: ignoring command on %s", topic)
+        if name not in self._controlled() or switch not in ("charge", "discharge"):
+            self._ignore(f"no controllable switch at {topic}")
             return
         if payload.upper() not in ("ON", "OFF"):
-            log.warning("MQTT: %s: payload must be ON or OFF, got %r", topic, payload[:20])
+            self._ignore(f"{topic}: payload must be ON or OFF, got {payload[:20]!r}")
             return
-        try:
-            await self.gateway.set_switch(name, switch, payload.upper() == "ON")
-            log.info("%s: %s switch set %s", name, switch, payload.upper())
-        except BatmuxError as exc:
-            log.warning("%s: %s switch: %s", name, switch, exc)
+        self.commands.submit(name, switch, payload.upper() == "ON")
+
+    def _ignore(self, reason: str) -> None:
+        self.ignored_commands += 1
+        now = time.monotonic()
+        last, count_then = self._ignored_logged
+        if now - last >= IGNORED_LOG_PERIOD_S:
+            since = self.ignored_commands - count_then - 1
+            more = f" ({since} more ignored since the last such line)" if since > 0 else ""
+            log.warning("MQTT: ignoring command: %s%s", reason, more)
+            self._ignored_logged = (now, self.ignored_commands)
 
 
 async def run_mqtt(gateway: Gateway) -> None:
