@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import time
 
 from batmux.errors import LinkError
@@ -61,7 +62,7 @@ async def test_latest_wish_wins_and_writes_are_spaced() -> None:
         ("charge", True),
         ("discharge", False),
     ]
-    gaps = [later[3] - earlier[3] for earlier, later in zip(a, a[1:], strict=False)]
+    gaps = [later[3] - earlier[3] for earlier, later in itertools.pairwise(a)]
     assert all(gap >= INTERVAL for gap in gaps), gaps  # end of one write to end of the next
     b = [w for w in bms.writes if w[0] == "b"]
     assert [(s, on) for _, s, on, _ in b] == [("charge", False)]

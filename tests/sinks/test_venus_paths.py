@@ -9,8 +9,8 @@ from batmux.core.bank import BankEngine
 from batmux.model.alarms import Alarm
 from batmux.model.sample import BatterySample
 from batmux.model.state import BatteryState
-from batmux.sinks.venus_config import VenusConfig
 from batmux.protocols.mqtt_json import build_payload
+from batmux.sinks.venus_config import VenusConfig
 from batmux.sinks.venus_paths import build_paths, text
 from core.bank_factory import published_without_cells
 from sinks.venus_states import GOLDEN_BANK, bank_state, high_cell_state, stale
