@@ -1,9 +1,13 @@
 """Home Assistant MQTT discovery, as a pure builder: a battery state → (topic, payload) pairs.
 
 One retained config per quantity under ``<prefix>/<component>/batmux_<name>/<key>/config``,
-each with a unique_id, the shared device block, availability and a value_template into the
-battery's state JSON. Configs are built from the keys a state actually carries, so a 4-cell pack
-gets four cell sensors and a group gets its member counts.
+each with a unique_id, ``default_entity_id`` (``<component>.batmux_<name>_<key>``: HA 2025.10
+replaced ``object_id`` with it, so entity ids stay the same across HA versions), the ``origin``
+block, the shared device block (``discovery_device``), availability and a value_template into
+the battery's state JSON. Configs are built from the keys a state actually carries, so a 4-cell
+pack gets four cell sensors and a group gets its member counts (not its members' cells: each
+member is its own device). Diagnostic entities (counters, last error) are available whenever the
+gateway is: they matter most while their battery is unavailable.
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from batmux import __version__
+from batmux.sinks.discovery_device import ORIGIN, device_block, gateway_id
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,16 +113,6 @@ class Topics:
         return f"{self.base}/status"
 
 
-def device_block(name: str, model: str, is_group: bool) -> dict[str, Any]:
-    return {
-        "identifiers": [f"batmux_{name}"],
-        "name": name,
-        "manufacturer": "batmux",
-        "model": "Battery group" if is_group else model,
-        "sw_version": __version__,
-    }
-
-
 def _config(
     q: Quantity,
     name: str,
@@ -127,12 +121,14 @@ def _config(
     state_topic: str,
     template: str,
     object_key: str,
+    component: str = "sensor",
 ) -> dict[str, Any]:
     uid = f"batmux_{name}_{object_key}"
     cfg: dict[str, Any] = {
         "name": q.name,
         "unique_id": uid,
-        "object_id": uid,
+        "default_entity_id": f"{component}.{uid}",
+        "origin": ORIGIN,
         "state_topic": state_topic,
         "value_template": template,
         "availability": [
@@ -167,9 +163,14 @@ def discovery_messages(
     allow_control: bool = False,
     is_group: bool = False,
     diagnostics: dict[str, Any] | None = None,
+    bms: dict[str, str] | None = None,
+    address: str | None = None,
 ) -> dict[str, dict[str, Any]]:
-    """Every discovery config topic → payload for the keys present in ``state_json``."""
-    device = device_block(name, model, is_group)
+    """Every discovery config topic → payload for the keys present in ``state_json``.
+
+    ``model`` is the driver type; ``bms`` what the BMS reports about itself
+    (``discovery_device.identity``); ``address`` its BLE MAC, if it has one."""
+    device = device_block(name, model, is_group, topics.base, bms, address)
     state_topic = topics.state(name)
     node = f"batmux_{name}"
     out: dict[str, dict[str, Any]] = {}
@@ -187,6 +188,8 @@ def discovery_messages(
                 ),
             )
     for list_key, key, label, unit, device_class, precision, enabled in PER_ELEMENT:
+        if is_group:
+            break  # a bank's cells and probes are its members' entities
         for i in range(len(state_json.get(list_key, ()))):
             q = Quantity(f"{key}_{i + 1}", f"{label} {i + 1}", unit, device_class, M,
                          precision=precision, diagnostic=not enabled, enabled=enabled)  # fmt: skip
@@ -203,6 +206,7 @@ def discovery_messages(
                 state_topic,
                 f"{{{{ 'ON' if value_json.{key} else 'OFF' }}}}",
                 key,
+                "binary_sensor",
             )
             add("binary_sensor", key, cfg)
     if allow_control:
@@ -217,6 +221,7 @@ def discovery_messages(
                     state_topic,
                     f"{{{{ 'ON' if value_json.{key} else 'OFF' }}}}",
                     switch,
+                    "switch",
                 )
                 # Its own retained ON/OFF topic: published right after a write, not a whole
                 # publish period later (sinks/mqtt.py).
@@ -240,6 +245,11 @@ def discovery_messages(
                     f"diag_{q.key}",
                 ),
             )
+            # Only the gateway's availability: the counters and the last error must stay
+            # readable while the battery is unavailable.
+            cfg = out[f"{topics.prefix}/sensor/{node}/diag_{q.key}/config"]
+            cfg["availability"] = [{"topic": topics.status}]
+            del cfg["availability_mode"]
     return out
 
 
@@ -253,7 +263,7 @@ def link_discovery_messages(
         "name": name,
         "manufacturer": "batmux",
         "model": "Inverter link",
-        "sw_version": __version__,
+        "via_device": gateway_id(topics.base),
     }
     out: dict[str, dict[str, Any]] = {}
     node = f"batmux_{name}"
@@ -274,8 +284,10 @@ def link_discovery_messages(
             if is_flag
             else f"{{{{ value_json.{key} }}}}"
         )
-        cfg = _config(q, name, topics, device, topics.state(name), template, key)
+        component = "binary_sensor" if is_flag else "sensor"
+        cfg = _config(q, name, topics, device, topics.state(name), template, key, component)
         cfg["availability"] = [{"topic": topics.status}]
+        del cfg["availability_mode"]
         if key == "inverter_alive":
             cfg["device_class"] = "connectivity"
         out[f"{topics.prefix}/{'binary_sensor' if is_flag else 'sensor'}/{node}/{key}/config"] = cfg

@@ -34,6 +34,7 @@ from batmux.links.lost_cancel import cancel_count, reraise_lost_cancel
 from batmux.model.state import BatteryState
 from batmux.runtime.commands import SwitchCommands
 from batmux.sinks.discovery import SWITCHES, Topics, discovery_messages, link_discovery_messages
+from batmux.sinks.discovery_device import gateway_messages, identity
 
 if TYPE_CHECKING:
     from batmux.runtime.app import Gateway
@@ -157,6 +158,7 @@ class MqttSink:
             self._diagnostics_sent.clear()
             self._switch_sent.clear()
             await _publish(client, self.topics.status, b"online", qos=1, retain=True)
+            await self._announce_gateway(client)
             await client.subscribe(f"{self.cfg.discovery_prefix}/status")
             for name, runtime in self.gateway.batteries.items():
                 if runtime.cfg.allow_control:
@@ -286,14 +288,17 @@ class MqttSink:
         runtime = self.gateway.batteries.get(state.name)
         # Discovery depends only on which keys the state carries (and list lengths), not on
         # values: skip rebuilding ~50 config dicts per battery per publish when nothing changed.
+        bms = identity(payload, source_identity(runtime.source) if runtime else None)
         shape = (
             tuple(payload),
             len(payload.get("cell_voltages", ())),
             len(payload.get("temperatures", ())),
             tuple(state.diagnostics),
             state.is_group,
+            tuple(sorted(bms.items())),
         )
-        if self._announced_shape.get(state.name) == shape:
+        old_shape = self._announced_shape.get(state.name)
+        if old_shape == shape:
             return
         messages = discovery_messages(
             state.name,
@@ -303,8 +308,12 @@ class MqttSink:
             allow_control=bool(runtime and runtime.cfg.allow_control),
             is_group=state.is_group,
             diagnostics=state.diagnostics or None,
+            bms=bms,
+            address=runtime.cfg.address if runtime else None,
         )
         done = self._announced.setdefault(state.name, set())
+        if old_shape is not None and old_shape[-1] != shape[-1]:
+            done.clear()  # the BMS told more about itself: every config carries the device
         new = [
             (topic, json.dumps(config)) for topic, config in messages.items() if topic not in done
         ]
@@ -317,6 +326,14 @@ class MqttSink:
             done.add(topic)
         self._announced_shape[state.name] = shape
 
+    async def _announce_gateway(self, client: aiomqtt.Client) -> None:
+        """The batmux gateway device every battery device points at (``via_device``)."""
+        if not self.cfg.discovery:
+            return
+        prefix, base = self.cfg.discovery_prefix, self.topics.base
+        for topic, config in gateway_messages(prefix, base, self.topics.status).items():
+            await _publish(client, topic, json.dumps(config), qos=1, retain=True)
+
     async def _listen(self, client: aiomqtt.Client) -> None:
         birth = f"{self.cfg.discovery_prefix}/status"
         async for message in client.messages:
@@ -326,6 +343,7 @@ class MqttSink:
                 if payload == "online":  # HA restarted: announce everything again
                     self._announced.clear()
                     self._announced_shape.clear()
+                    await self._announce_gateway(client)
                 continue
             await self._command(topic, payload)
 
@@ -352,6 +370,23 @@ class MqttSink:
             more = f" ({since} more ignored since the last such line)" if since > 0 else ""
             log.warning("MQTT: ignoring command: %s%s", reason, more)
             self._ignored_logged = (now, self.ignored_commands)
+
+
+def source_identity(source: Any) -> dict[str, str]:
+    """A BLE driver's decoded device-info frame (JK: model, hardware, software, serial), if its
+    codec keeps one; read only, never requested."""
+    info = getattr(getattr(getattr(source, "driver", None), "codec", None), "device_info", None)
+    out: dict[str, str] = {}
+    for key, attr in (
+        ("model", "model"),
+        ("hw_version", "hardware"),
+        ("sw_version", "software"),
+        ("serial_number", "serial"),
+    ):
+        value = getattr(info, attr, None)
+        if isinstance(value, str) and value.strip():
+            out[key] = value.strip()
+    return out
 
 
 async def run_mqtt(gateway: Gateway) -> None:
