@@ -106,3 +106,16 @@ async def test_a_switch_shows_its_new_state_right_after_the_write(
         assert rec.json("batmux/pack_b/state")["discharge_enabled"] is False
     print(f"switch state shown {shown_after:.2f} s after the command (publish period 3 s)")
     assert shown_after < 1.0
+
+
+async def test_a_flood_of_bad_commands_is_counted_and_logged_once(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    sink = MqttSink(Gateway(make_config("mqtt://127.0.0.1:1", tmp_path)))
+    for i in range(FLOOD):
+        topic = "batmux/pack_b/charge/set" if i % 2 else "batmux/pack_a/charge/set"
+        await sink._command(topic, "maybe" if i % 2 else "ON")  # bad payload / no control
+    assert sink.ignored_commands == FLOOD
+    assert not sink.commands.pending("pack_b")
+    lines = [r for r in caplog.records if "ignoring command" in r.getMessage()]
+    assert len(lines) == 1 and lines[0].levelno == logging.WARNING
