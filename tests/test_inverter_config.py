@@ -17,7 +17,8 @@ def test_byd_modbus_entry_defaults() -> None:
          "listen": "127.0.0.1:5020", "fallback": "standby", "alive_timeout": 90},
     ]})  # fmt: skip
     rtu, tcp = cfg.inverters
-    assert (rtu.unit_id, rtu.baudrate, rtu.fallback, rtu.alive_timeout) == (21, 9600, "none", 120)
+    assert (rtu.unit_id, rtu.baudrate, rtu.fallback, rtu.alive_timeout) == (21, 9600, "fault", 120)
+    assert rtu.on_inverter_silent == "stop"
     assert rtu.address is None and rtu.port == "/dev/ttyUSB0"
     assert tcp.address == ("127.0.0.1", 5020) and tcp.fallback == "standby"
     assert parse_config({"batteries": BATTERIES}).inverters == []
@@ -32,6 +33,7 @@ def test_byd_modbus_entry_defaults() -> None:
         ({"battery": "bank", "listen": "5020"}, "HOST:PORT"),
         ({"battery": "bank", "port": "/dev/x", "fallback": "off"}, "fallback"),
         ({"battery": "bank", "port": "/dev/x", "unit_id": 300}, "unit_id"),
+        ({"battery": "bank", "port": "/dev/x", "on_inverter_silent": "halt"}, "on_inverter_silent"),
         ({"battery": "bank", "port": "/dev/x", "baud": 9600}, "unknown key"),
         ({"type": "sma_can", "battery": "bank", "port": "/dev/x"}, "type"),
     ],
