@@ -33,8 +33,14 @@ def lv_state() -> BatteryState:
 
 
 def pylon_config(**kw: object) -> PylontechCanInverterConfig:
-    base: dict[str, object] = dict(type="pylontech_can", battery="bank", can=channel(),
-                                   period=0.05, inverter_timeout=0.3, stale_after=STALE_S)  # fmt: skip
+    base: dict[str, object] = dict(
+        type="pylontech_can",
+        battery="bank",
+        can=channel(),
+        period=0.05,
+        inverter_timeout=0.3,
+        stale_after=STALE_S,
+    )
     return PylontechCanInverterConfig.model_validate({**base, **kw})
 
 
@@ -93,7 +99,7 @@ async def test_pylontech_v13_raises_internal_failure_on_stale_and_clears() -> No
 
 
 async def test_pylontech_not_ready_before_data_is_not_a_fault() -> None:
-    cfg = pylon_config(charge_voltage=53.0, on_inverter_silent="report")
+    cfg = pylon_config(charge_voltage=53.0, on_inverter_silent="report", victron_extras=True)
     hub = StateHub()
     rec = Recorder(cfg.can)
     async with background(rec.run()), background(PylontechCanSink(cfg, hub).run()):
@@ -101,6 +107,7 @@ async def test_pylontech_not_ready_before_data_is_not_a_fault() -> None:
     frames = {i: d for _, i, d in rec.frames}
     assert frames[0x351][2:6] == bytes(4) and frames[0x35C] == b"\x00\x00"  # 0 A, disabled
     assert opendtu_alarms(frames) == {"bms_internal": False}  # no alarm for "not yet"
+    assert frames[0x372] == bytes.fromhex("0000000000000100")  # 0 modules online, 1 offline
 
 
 async def test_pylontech_stop_while_inverter_silent() -> None:

@@ -230,6 +230,8 @@ def victron_frames(
             members.blocking_discharge,
             members.offline,
         )
+    elif limits.reason in UNSAFE_REASONS:
+        counts = (0, 0, 0, 1)  # no trustworthy data: the one module is offline
     else:
         counts = (1, int(limits.blocks_charge), int(limits.blocks_discharge), 0)
     frames.append(
