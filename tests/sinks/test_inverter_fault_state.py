@@ -23,6 +23,7 @@ from batmux.sinks.can_inverter_config import BydCanInverterConfig, PylontechCanI
 from batmux.sinks.pylontech_can import PylontechCanSink
 from byd_modbus_helpers import good_state, tcp_emulator
 from sinks.can_bus_helpers import Recorder, background, channel, state, wait_until
+from sinks.test_pylontech_can_sink import config as pylon_base_config
 
 LV = ChargeLimits(55.2, 100.0, 120.0, 46.0)
 STALE_S = 0.3
@@ -33,15 +34,8 @@ def lv_state() -> BatteryState:
 
 
 def pylon_config(**kw: object) -> PylontechCanInverterConfig:
-    base: dict[str, object] = dict(
-        type="pylontech_can",
-        battery="bank",
-        can=channel(),
-        period=0.05,
-        inverter_timeout=0.3,
-        stale_after=STALE_S,
-    )
-    return PylontechCanInverterConfig.model_validate({**base, **kw})
+    """The Pylontech sink tests' config with this file's stale bound."""
+    return pylon_base_config(**{"stale_after": STALE_S, **kw})
 
 
 def opendtu_alarms(frames: dict[int, bytes]) -> dict[str, bool]:
@@ -111,8 +105,10 @@ async def test_pylontech_not_ready_before_data_is_not_a_fault() -> None:
 
 
 async def test_pylontech_stop_while_inverter_silent() -> None:
-    cfg = pylon_config(stale_after=30)  # default on_inverter_silent: stop
-    assert cfg.on_inverter_silent == "stop"
+    cfg = pylon_config(stale_after=30, on_inverter_silent="stop")  # the default
+    assert (
+        PylontechCanInverterConfig(type="pylontech_can", battery="b").on_inverter_silent == "stop"
+    )
     hub = StateHub()
     hub.publish([lv_state()])
     inverter = PylontechInverterSim(CanLink(cfg.can), period_s=0.05)
