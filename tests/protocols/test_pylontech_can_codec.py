@@ -278,3 +278,22 @@ def test_cli_decode_takes_candump_syntax() -> None:
     with pytest.raises(ProtocolError):
         decode_frames("pylontech_can", ["351:xyz"])
     assert decode_frames("byd_can", ["1D0#0849000000B40308"])["voltage"] == 212.1
+
+
+def test_real_healthy_byd_lvs_is_not_blocked_by_the_limits_engine() -> None:
+    """Issue #10: the real all-OK 0x35A made CCL = DCL = 0 (``alarm_pack_overvoltage``)."""
+    import json
+    from pathlib import Path
+
+    from batmux.core.bank_config import LimitsConfig
+    from batmux.core.limits import LimitState, battery_limits
+
+    peer = Path(__file__).parents[1] / "vectors/peers/pylontech_can/byd_lvs_victron_dfch.json"
+    codec = pylon.PylontechCanCodec()
+    frames_ = [p for f in json.loads(peer.read_text())["frames"] for p in codec.feed(f)]
+    sample = codec.decode(frames_, 10.0)
+    cfg = LimitsConfig(max_charge_current=100.0, max_discharge_current=150.0)
+    result = battery_limits(cfg, sample, True, LimitState(), 10.0)
+    assert result.limits.charge_current_a > 0 and result.limits.discharge_current_a > 0
+    assert "alarm" not in result.limits.reason
+    assert result.limits.charge_voltage_v == 58.4  # the BYD's own CVL stands
