@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
+from batmux.cli import main
 from batmux.config import parse_config
 from batmux.errors import ConfigError
 
@@ -49,3 +52,31 @@ def test_inverter_names_unique() -> None:
     entry = {"name": "inv", "type": "byd_modbus", "battery": "bank", "port": "/dev/x"}
     with pytest.raises(ConfigError, match="used twice"):
         parse_config({"batteries": BATTERIES, "inverters": [entry, entry]})
+
+
+@pytest.mark.parametrize(
+    ("kind", "extra"),
+    [("byd_modbus", {"port": "/dev/x"}), ("byd_can", {}), ("pylontech_can", {})],
+)
+def test_on_inverter_silent_everywhere(
+    kind: str, extra: dict, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    entry = {"type": kind, "battery": "bank", **extra}
+    cfg = parse_config({"batteries": BATTERIES, "inverters": [entry]})
+    assert cfg.inverters[0].on_inverter_silent == "stop"  # the safe default
+    again = {**entry, "on_inverter_silent": "report"}
+    assert (
+        parse_config({"batteries": BATTERIES, "inverters": [again]}).inverters[0].on_inverter_silent
+        == "report"
+    )
+    path = tmp_path / "bad.yaml"
+    path.write_text(
+        "batteries:\n  - {name: bank, type: jk}\ninverters:\n"
+        f"  - {{type: {kind}, battery: bank, on_inverter_silent: halt"
+        + "".join(f", {k}: {v}" for k, v in extra.items())
+        + "}\n"
+    )
+    assert main(["check-config", str(path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"batmux: {path}: inverters[0].") and "on_inverter_silent" in err
+    assert "'report' or 'stop'" in err
