@@ -39,6 +39,7 @@ def good_state(soc: float = 55.5, power_w: float = -1500.0, fresh: bool = True) 
 
 def tcp_emulator(hub: StateHub, **kw: object) -> BydModbusEmulator:
     stale_after_s = kw.pop("stale_after_s", None)
+    kw.setdefault("on_inverter_silent", "report")  # tests that read registers without a poll
     cfg = BydModbusInverterConfig.model_validate(
         {"name": "gen24", "type": "byd_modbus", "battery": "bank", "listen": "127.0.0.1:0", **kw}
     )

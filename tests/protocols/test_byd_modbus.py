@@ -203,12 +203,16 @@ def test_identity_block() -> None:
         decode_identity({})
 
 
-def test_no_state_is_fail_safe() -> None:
-    for fallback, expected in (("none", BydState.INACTIVE), ("standby", BydState.STANDBY),
-                               ("fault", BydState.FAULT)):  # fmt: skip
-        regs = build_registers(None, EmulatorState(fallback=fallback), 0.0)
-        assert regs[300] == expected
-        assert regs[306] == regs[307] == 0
+def test_before_first_data_is_not_ready() -> None:
+    """Issue #11 item 6: before the first good sample a real pack's power-up state, INACTIVE
+    (not STANDBY/ACTIVE with SoC 0), whatever the fallback and whatever the inverter wrote."""
+    for fallback in ("none", "standby", "fault"):
+        emu = EmulatorState(fallback=fallback)  # type: ignore[arg-type]
+        emu.apply_write(400, [2], 0.0)  # the Gen24 asks for ACTIVE before any data
+        for state in (None, BatteryState("bank", False, None)):
+            regs = build_registers(state, emu, 0.0)
+            assert regs[300] == BydState.INACTIVE
+            assert regs[306] == regs[307] == regs[308] == regs[309] == 0
     assert read_block(build_registers(None, EmulatorState(), 0.0), 1000, 100) == [0] * 100
 
 
@@ -222,12 +226,39 @@ def test_stale_zeroes_power_and_applies_fallback(fallback: str) -> None:
     stale_limits = BatteryState("bank", True, good.sample, good.meters,
                                 ChargeLimits(56.8, 0.0, 0.0, reason="stale"))  # fmt: skip
     old = BatteryState("bank", True, good.sample, good.meters, good.limits, last_good_at=100.0)
-    for state, now in ((unavailable, 0.0), (stale_limits, 0.0), (old, 131.0)):
+    assert build_registers(good, emu, 0.0)[300] == BydState.ACTIVE  # data seen once
+    for state, now in ((unavailable, 0.0), (stale_limits, 0.0), (old, 131.0), (None, 0.0)):
         regs = build_registers(state, emu, now)
         assert (regs[306], regs[307]) == (0, 0)
         assert regs[300] == expected[fallback]
     regs = build_registers(old, emu, 129.0)  # within the bound: served normally
     assert (regs[300], regs[306], regs[307]) == (BydState.ACTIVE, 7800, 5200)
+
+
+def test_default_fallback_is_fault() -> None:
+    """Issue #11 item 3: with default settings a stale battery reports FAULT (4) in 300, as
+    Battery-Emulator does for a missing battery, and ACTIVE again once data is fresh."""
+    emu = EmulatorState(stale_after_s=30.0)
+    emu.apply_write(400, [2], 0.0)
+    good = active_state()
+    assert build_registers(good, emu, 0.0)[300] == BydState.ACTIVE
+    assert build_registers(BatteryState("bank", False, good.sample), emu, 1.0)[300] == 4
+    assert build_registers(good, emu, 2.0)[300] == BydState.ACTIVE
+
+
+def test_inverter_silent_stop_zeroes_power() -> None:
+    emu = EmulatorState(alive_timeout_s=60.0, on_inverter_silent="stop")
+    emu.apply_write(400, [2], 0.0)
+    good = active_state()
+    assert build_registers(good, emu, 0.0)[307] == 0  # no request seen yet: silent
+    emu.last_request_at = 10.0
+    regs = build_registers(good, emu, 20.0)
+    assert (regs[306], regs[307]) == (7800, 5200)
+    regs = build_registers(good, emu, 71.0)  # no request for > 60 s
+    assert (regs[300], regs[306], regs[307]) == (BydState.ACTIVE, 0, 0)
+    report = EmulatorState(alive_timeout_s=60.0, on_inverter_silent="report")
+    report.apply_write(400, [2], 0.0)
+    assert build_registers(good, report, 500.0)[307] == 5200
 
 
 def test_state_machine_and_keepalive() -> None:

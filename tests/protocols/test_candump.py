@@ -68,3 +68,15 @@ def test_fuzz_only_protocol_errors(text: str) -> None:
 @given(st.integers(0, 0x7FF), st.binary(max_size=8))
 def test_roundtrip_property(can_id: int, data: bytes) -> None:
     assert parse_line(format_frame(can_id, data)).frame == (can_id, data)
+
+
+def test_packed_frame_with_hash_byte_is_not_text() -> None:
+    """A packed frame whose data holds 0x23 ('#') was parsed as candump text and dropped."""
+    from batmux.protocols.can_codec import to_frame
+    from batmux.protocols.candump import pack
+
+    data = bytes.fromhex("D80CDA0C21012301")  # real Pytes 0x373: 0x23 twice
+    assert to_frame(pack((0x373, data))) == (0x373, data)
+    assert to_frame(pack((0x09000351, b"#"))) == (0x09000351, b"#")  # id byte = tab
+    assert to_frame(b"373#D80CDA0C21012301") == (0x373, data)
+    assert to_frame(b" 373#D80CDA0C21012301") == (0x373, data)

@@ -5,7 +5,13 @@ from __future__ import annotations
 import time
 
 from batmux.model.limits import ChargeLimits
-from batmux.protocols.inverter_limits import NO_LIMITS, STALE, LimitKeeper, stale_reason
+from batmux.protocols.inverter_limits import (
+    NO_LIMITS,
+    NOT_READY,
+    STALE,
+    LimitKeeper,
+    stale_reason,
+)
 from protocols.can_vectors import state
 
 GOOD = ChargeLimits(55.2, 100.0, 150.0, 46.0, reason="")
@@ -37,7 +43,10 @@ def test_stale_variants_give_zero_amps_and_keep_cvl() -> None:
 def test_no_limits_blocks() -> None:
     keeper = LimitKeeper(safe_charge_voltage_v=54.0)
     got = keeper.limits(state(None, voltage_v=52.0))
-    assert got == ChargeLimits(54.0, 0.0, 0.0, None, reason=NO_LIMITS)
+    assert got == ChargeLimits(54.0, 0.0, 0.0, None, reason=NOT_READY)  # nothing good yet
+    keeper.limits(state(GOOD, voltage_v=52.0), time.time())
+    got = keeper.limits(state(None, voltage_v=52.0))
+    assert got == ChargeLimits(55.2, 0.0, 0.0, 46.0, reason=NO_LIMITS)
     assert stale_reason(state(None, voltage_v=52.0), None, None) == NO_LIMITS
 
 
@@ -52,7 +61,8 @@ def test_cvl_never_zero() -> None:
 
 def test_recovery_and_negative_clamp() -> None:
     keeper = LimitKeeper(stale_after_s=5)
-    assert keeper.limits(state(GOOD, age_s=10, voltage_v=52.0), time.time()).charge_current_a == 0  # type: ignore[union-attr]
+    old = keeper.limits(state(GOOD, age_s=10, voltage_v=52.0), time.time())
+    assert old is not None and old.charge_current_a == 0 and old.reason == NOT_READY
     neg = ChargeLimits(55.0, -3.0, 20.0, 46.0)
     got = keeper.limits(state(neg, voltage_v=52.0), time.time())
     assert got is not None and got.charge_current_a == 0.0 and got.discharge_current_a == 20.0

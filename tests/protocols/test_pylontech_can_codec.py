@@ -118,15 +118,77 @@ def test_v13_variant() -> None:
     assert sample.temperatures_c == (21.0,)
 
 
+# A healthy BYD LVS talking to a Victron GX (dfch/BydCanProtocol README): every pair 0b10 = OK.
+BYD_LVS_OK = "35A#AAAAAAAAAAAAAAAA"
+BYD_LVS_356 = "356#BE14F9FF8C000000"  # 53.10 V, -0.7 A, 14.0 °C
+
+
 def test_35a_two_bit_items() -> None:
     ok = encode_alarms(frozenset(), frozenset())
-    # 01 = ok for every supported item, 00 for the contactor (9) and unused items 13-15
-    assert ok == bytes.fromhex("55555101") * 2
+    # 0b10 = OK for every supported item, 00 (not supported) for the contactor (9) and 13-15
+    assert ok == bytes.fromhex("AAAAA202") * 2
     high_v = encode_alarms(frozenset({Alarm.PACK_OVERVOLTAGE}), frozenset())
-    assert high_v[0] == 0b01_01_10_10  # general + high-voltage active
+    assert high_v[0] == 0b10_10_01_01  # general + high-voltage active (0b01), the rest OK
+    assert high_v[4] == 0xAA  # no warning
     all_zero = pylon.PylontechCanCodec()  # new Pylontech firmware sends 0x35A all zeros
     frames_ = all_zero.feed("35A#0000000000000000") + all_zero.feed("356#7A13F2FE6B01")
     assert all_zero.decode(frames_).alarms == frozenset()
+
+
+def test_35a_real_all_ok_frame_is_no_alarm() -> None:
+    """Issue #10: AA×8 from a real BYD LVS read as 11 alarms and forced CCL = DCL = 0."""
+    codec = pylon.PylontechCanCodec()
+    frames_ = codec.feed(BYD_LVS_OK) + codec.feed(BYD_LVS_356)
+    sample = codec.decode(frames_)
+    assert sample.alarms == frozenset() and sample.warnings == frozenset()
+    assert sample.voltage_v == 53.1 and sample.current_a == -0.7
+
+
+@pytest.mark.parametrize(
+    ("frame", "alarms", "warnings"),
+    [  # single pairs of the real frame set to 0b01, as dfch's table lists them
+        ("9AAAAAAAAAAAAAAA", {Alarm.PACK_UNDERVOLTAGE}, set()),  # byte 0 '10': low V alarm
+        ("AAAAAAAAA6AAAAAA", set(), {Alarm.PACK_OVERVOLTAGE}),  # byte 4 '04': high V warning
+        ("AAAA6AAAAAAAAAAA", {Alarm.BMS_FAULT}, set()),  # byte 2 '40': internal failure
+        ("AA6AAAAAAAAAAAAA", {Alarm.DISCHARGE_OVERCURRENT}, set()),  # byte 1 '40'
+    ],
+)
+def test_35a_single_active_pair(frame: str, alarms: set[Alarm], warnings: set[Alarm]) -> None:
+    codec = pylon.PylontechCanCodec()
+    sample = codec.decode(codec.feed(f"35A#{frame}") + codec.feed(BYD_LVS_356))
+    assert sample.alarms == alarms and sample.warnings == warnings
+
+
+def test_35a_encoder_agrees_with_opendtu_reader() -> None:
+    """OpenDTU-OnBattery's Pytes decoder: alarm = the low bit of each pair (bits 0/2/4/6)."""
+    frame = encode_alarms(frozenset({Alarm.PACK_UNDERVOLTAGE}), frozenset({Alarm.CELL_IMBALANCE}))
+    low_bits = [[(b >> bit) & 1 for bit in (0, 2, 4, 6)] for b in frame]
+    assert low_bits[0] == [1, 0, 1, 0]  # general alarm + under-voltage (bit 4)
+    assert low_bits[4] == [1, 0, 0, 0] and low_bits[7] == [1, 0, 0, 0]  # general + imbalance
+    assert sum(map(sum, low_bits)) == 4
+
+
+def test_byd_lvs_eight_byte_355_keeps_the_soc() -> None:
+    """BYD LVS: 0x355 is 8 bytes with zeros where the 0.01 % SoC would be → SoC 67 %, not 0."""
+    codec = pylon.PylontechCanCodec()
+    sample = codec.decode(codec.feed("355#4300640000000000") + codec.feed(BYD_LVS_356))
+    assert sample.soc_pct == 67 and sample.soh_pct == 100
+    hires = pylon.PylontechCanCodec()  # a real 0.01 % SoC that agrees is still used
+    frames_ = hires.feed("355#43006400321A0000") + hires.feed(BYD_LVS_356)
+    assert hires.decode(frames_).soc_pct == 67.06
+
+
+def test_pytes_six_byte_35f_and_hash_byte() -> None:
+    """Pytes V5 capture (AndreasBoehm/PytesCANProtocol): 6-byte 0x35F; 0x373 holds 0x23."""
+    from batmux.cli import decode_frames
+
+    out = decode_frames(
+        "pylontech_can",
+        ["356#8E14F9FFB400", "35F#01006E013200", "373#D80CDA0C21012301", "379#6400"],
+    )
+    assert out["capacity"] == 50 and out["installed_capacity_ah"] == 100
+    assert out["cell_min"] == 3.288 and out["cell_max"] == 3.29
+    assert out["voltage"] == 52.62 and out["current"] == -0.7
 
 
 def test_359_flags_roundtrip() -> None:
@@ -216,3 +278,22 @@ def test_cli_decode_takes_candump_syntax() -> None:
     with pytest.raises(ProtocolError):
         decode_frames("pylontech_can", ["351:xyz"])
     assert decode_frames("byd_can", ["1D0#0849000000B40308"])["voltage"] == 212.1
+
+
+def test_real_healthy_byd_lvs_is_not_blocked_by_the_limits_engine() -> None:
+    """Issue #10: the real all-OK 0x35A made CCL = DCL = 0 (``alarm_pack_overvoltage``)."""
+    import json
+    from pathlib import Path
+
+    from batmux.core.bank_config import LimitsConfig
+    from batmux.core.limits import LimitState, battery_limits
+
+    peer = Path(__file__).parents[1] / "vectors/peers/pylontech_can/byd_lvs_victron_dfch.json"
+    codec = pylon.PylontechCanCodec()
+    frames_ = [p for f in json.loads(peer.read_text())["frames"] for p in codec.feed(f)]
+    sample = codec.decode(frames_, 10.0)
+    cfg = LimitsConfig(max_charge_current=100.0, max_discharge_current=150.0)
+    result = battery_limits(cfg, sample, True, LimitState(), 10.0)
+    assert result.limits.charge_current_a > 0 and result.limits.discharge_current_a > 0
+    assert "alarm" not in result.limits.reason
+    assert result.limits.charge_voltage_v == 58.4  # the BYD's own CVL stands

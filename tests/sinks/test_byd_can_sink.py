@@ -39,6 +39,7 @@ def config(**kw: object) -> BydCanInverterConfig:
         periods=PERIODS,
         inverter_timeout=0.4,
         stale_after=0.3,
+        on_inverter_silent="report",  # silence has its own tests
     )
     base.update(kw)
     return BydCanInverterConfig.model_validate(base)

@@ -66,7 +66,12 @@ async def test_registry_source_reads_an_emulated_pylontech() -> None:
         [state(limits=LV, voltage_v=52.4, current_a=-8.0, soc_pct=55.0, temperatures_c=(21.0,))]
     )
     sink_cfg = PylontechCanInverterConfig(
-        type="pylontech_can", battery="bank", can=cfg, period=0.05, variant="v1.3"
+        type="pylontech_can",
+        battery="bank",
+        can=cfg,
+        period=0.05,
+        variant="v1.3",
+        on_inverter_silent="report",  # a batmux source never sends the 0x305 keep-alive
     )
     dtype = get_type("pylontech_can")
     assert dtype.transport == "can" and load(dtype.codec) is PylontechCanCodec  # type: ignore[arg-type]

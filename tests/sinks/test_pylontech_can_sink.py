@@ -25,6 +25,7 @@ def config(**kw: object) -> PylontechCanInverterConfig:
         period=0.05,
         inverter_timeout=0.3,
         stale_after=30,
+        on_inverter_silent="report",  # silence has its own tests
     )
     base.update(kw)
     return PylontechCanInverterConfig.model_validate(base)

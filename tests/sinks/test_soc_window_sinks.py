@@ -85,7 +85,13 @@ async def test_byd_modbus_window_over_tcp() -> None:
 
 def byd_sink(soc: float, **kw: object) -> BydCanSink:
     cfg = BydCanInverterConfig.model_validate(
-        {"type": "byd_can", "battery": "bank", "can": channel(), **kw}
+        {
+            "type": "byd_can",
+            "battery": "bank",
+            "can": channel(),
+            "on_inverter_silent": "report",
+            **kw,
+        }
     )
     hub = StateHub()
     hub.publish([state(soc_pct=soc)])
@@ -147,7 +153,14 @@ WINDOW_95 = {"min": 10, "max": 95}
 
 def pylon_sink(soc: float, **kw: object) -> PylontechCanSink:
     cfg = PylontechCanInverterConfig.model_validate(
-        {"type": "pylontech_can", "battery": "bank", "can": channel(), "period": 0.05, **kw}
+        {
+            "type": "pylontech_can",
+            "battery": "bank",
+            "can": channel(),
+            "period": 0.05,
+            "on_inverter_silent": "report",
+            **kw,
+        }
     )
     hub = StateHub()
     hub.publish([state(limits=LV, voltage_v=52.4, soc_pct=soc, capacity_ah=100.0)])

@@ -31,7 +31,7 @@ from batmux.model.state import BatteryState
 from batmux.protocols.base import Field, read_table
 from batmux.protocols.can_codec import CanCodec, ascii_text, encode_fields
 from batmux.protocols.candump import Frame
-from batmux.protocols.inverter_limits import NO_LIMITS, STALE
+from batmux.protocols.inverter_limits import UNSAFE_REASONS
 
 Fallback = Literal["none", "soc_window", "standby"]
 
@@ -195,7 +195,7 @@ def state_values(
         "min_temperature": t_min,
         "state": STATE_READY,
     }
-    stale = limits.reason in (STALE, NO_LIMITS)
+    stale = limits.reason in UNSAFE_REASONS
     if opts.deye_workaround or (stale and opts.fallback == "soc_window"):
         if limits.blocks_charge:
             values["soc"] = 100.0  # both blocked: never invite a forced charge at 0 %
@@ -205,7 +205,7 @@ def state_values(
         # close the voltage window on the last known voltage: no room either way
         values["charge_voltage_limit"] = voltage
         values["discharge_voltage_limit"] = voltage
-    if stale and opts.fallback == "standby":
+    if stale:  # no trustworthy data: "stop" (the SMA-BYD dialect's value; no fault bit is known)
         values["state"] = STATE_STOP
     return values
 

@@ -113,17 +113,33 @@ def u64_words(value: float) -> list[int]:
     return [(v >> shift) & 0xFFFF for shift in (48, 32, 16, 0)]
 
 
+Silent = Literal["report", "stop"]
+
+
 @dataclass
 class EmulatorState:
-    """What the inverter has written, and what the emulated battery says because of it."""
+    """What the inverter has written, and what the emulated battery says because of it.
 
-    fallback: Fallback = "none"
+    Reported state (register 300):
+
+    * before the first trustworthy battery state: INACTIVE, the "not ready" state a real pack
+      shows at power-up until the Gen24 activates it (0 W allowed, no outer voltage);
+    * stale after that (no data for ``stale_after_s``, unavailable, stale limits): the
+      ``fallback`` state, FAULT by default, as Battery-Emulator reports a missing battery
+      (its error-level event turns the system status to FAULT, served in 300); 0 W allowed;
+    * otherwise the state the inverter commanded through 400 (ACTIVE after 400=2).
+    """
+
+    fallback: Fallback = "fault"
     alive_timeout_s: float = 60.0
     stale_after_s: float | None = None  # a state older than this (last_good_at) is stale
+    on_inverter_silent: Silent = "report"  # "stop": 0 W while no request came for alive_timeout
     state: BydState = BydState.INACTIVE
     command: list[int] = field(default_factory=lambda: [0] * COMMAND[1])
     last_toggle_at: float | None = None
+    last_request_at: float | None = None
     writes: int = 0
+    ready: bool = False  # latched on the first trustworthy battery state
 
     def apply_write(self, address: int, values: Sequence[int], now: float) -> bool:
         """Store a write to 400–418; False (nothing stored) for anything else."""
@@ -143,6 +159,11 @@ class EmulatorState:
         """The keep-alive register 401 changed within ``alive_timeout_s``."""
         return self.last_toggle_at is not None and now - self.last_toggle_at <= self.alive_timeout_s
 
+    def inverter_silent(self, now: float) -> bool:
+        """No request from the inverter within ``alive_timeout_s`` (never one counts too)."""
+        last = self.last_request_at
+        return last is None or now - last > self.alive_timeout_s
+
     def is_stale(self, state: BatteryState | None, now: float) -> bool:
         if state is None or not state.available or state.sample is None:
             return True
@@ -152,11 +173,15 @@ class EmulatorState:
         return bool(limit and state.last_good_at and now - state.last_good_at > limit)
 
     def reported_state(self, state: BatteryState | None, now: float) -> BydState:
-        if self.is_stale(state, now):
-            if self.fallback == "standby":
-                return BydState.STANDBY
-            if self.fallback == "fault":
-                return BydState.FAULT
+        if not self.is_stale(state, now):
+            self.ready = True
+            return self.state
+        if not self.ready:
+            return BydState.INACTIVE
+        if self.fallback == "standby":
+            return BydState.STANDBY
+        if self.fallback == "fault":
+            return BydState.FAULT
         return self.state
 
 
@@ -211,7 +236,8 @@ def build_registers(
 
     soc = sample.soc_pct if sample is not None and sample.soc_pct is not None else 0.0
     charge_w = discharge_w = 0.0
-    if limits is not None and not stale:
+    stop = emu.on_inverter_silent == "stop" and emu.inverter_silent(now)
+    if limits is not None and not stale and not stop:
         charge_w = max(0.0, limits.charge_current_a) * volts
         discharge_w = max(0.0, limits.discharge_current_a) * volts
     power = sample.power_w if sample is not None and sample.power_w is not None else 0.0

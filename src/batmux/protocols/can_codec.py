@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import ClassVar
 
-from batmux.errors import ProtocolError, TruncatedFrame
+from batmux.errors import CorruptFrame, ProtocolError, TruncatedFrame
 from batmux.model.sample import BatterySample
 from batmux.protocols.base import Codec, Field
 from batmux.protocols.candump import Frame, pack, parse_line, unpack
@@ -29,13 +29,23 @@ def to_frame(chunk: FrameInput) -> Frame:
         can_id, data = chunk
         return int(can_id), bytes(data)
     if isinstance(chunk, bytes | bytearray):
-        if b"#" in chunk:
-            try:
-                return parse_line(chunk.decode("ascii")).frame
-            except UnicodeDecodeError as exc:
-                raise ProtocolError("candump text is not ASCII") from exc
-        return unpack(bytes(chunk))
+        return _from_bytes(bytes(chunk))
     return parse_line(chunk).frame
+
+
+def _from_bytes(chunk: bytes) -> Frame:
+    """Candump text as bytes, or a packed frame. A packed frame starts with its 4-byte id,
+    whose first byte is at most 0x1F (29-bit ids), so it never starts like a text line; its
+    data bytes may hold anything, 0x23 ('#') included, and must not decide."""
+    packed = bool(chunk) and chunk[0] < 0x20
+    if packed and not chunk[:1].isspace():
+        return unpack(chunk)
+    try:
+        return parse_line(chunk.decode("ascii")).frame
+    except (UnicodeDecodeError, CorruptFrame) as exc:
+        if packed:  # a tab/newline-valued first id byte: not text after all
+            return unpack(chunk)
+        raise CorruptFrame("neither candump text nor a packed CAN frame") from exc
 
 
 class CanCodec(Codec):

@@ -3,7 +3,8 @@
 Rules shared by every inverter protocol (BYD CAN, Pylontech CAN):
 
 * stale or unavailable battery, no limits, or limits with reason ``stale`` → 0 A charge and
-  0 A discharge (reason ``stale`` / ``no_limits``);
+  0 A discharge (reason ``stale`` / ``no_limits``); before the first trustworthy state the
+  reason is ``not_ready`` instead (builders show "not ready", not a fault, then);
 * the charge voltage limit is never 0 (Victron reads CVL 0 as over-voltage): the last good one
   is kept, else the configured safe value;
 * negative currents are clamped to 0.
@@ -20,6 +21,10 @@ from batmux.model.state import BatteryState
 
 STALE = "stale"
 NO_LIMITS = "no_limits"
+NOT_READY = "not_ready"  # no trustworthy state yet since start: 0 A, but no fault flags
+INVERTER_SILENT = "inverter_silent"  # ``on_inverter_silent: stop`` and the inverter is silent
+FAULT_REASONS = frozenset({STALE, NO_LIMITS})  # 0 A and the protocol's fault/error state
+UNSAFE_REASONS = FAULT_REASONS | {NOT_READY}  # 0 A and "not ready/stop" wherever it exists
 
 
 def state_age_s(state: BatteryState, now: float) -> float | None:
@@ -52,11 +57,16 @@ class LimitKeeper:
     stale_after_s: float | None = None
     last_cvl_v: float | None = None
     last_dvl_v: float | None = None
+    ready: bool = False  # latched on the first trustworthy state
 
     def limits(self, state: BatteryState | None, now: float | None = None) -> ChargeLimits | None:
         """Safe limits, or None while no trustworthy charge voltage is known at all."""
         reason = stale_reason(state, now, self.stale_after_s)
         given = state.limits if state is not None else None
+        if not reason:
+            self.ready = True
+        elif not self.ready:
+            reason = NOT_READY
         if not reason and given is not None:
             if given.charge_voltage_v > 0:
                 self.last_cvl_v = given.charge_voltage_v

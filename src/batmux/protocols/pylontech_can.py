@@ -10,9 +10,15 @@ Real US5000 (vector pylontech_lv_us5000_v1_2_capture):
     0x35C  C0 00                           charge + discharge enabled
     0x35E  "PYLON   "
 
-Firmware v1.3 drops 0x359/0x35C for 0x35A (2 bits per alarm/warning: 01 ok, 10 active) and
-0x35F ("LI", hardware, capacity Ah, software). Victron extras: 0x370/0x371 name, 0x372 module
-counts, 0x373 min/max cell mV and K, 0x374-0x377 names of those cells. The inverter sends 0x305.
+Firmware v1.3 drops 0x359/0x35C for 0x35A and 0x35F ("LI", hardware, capacity Ah, software).
+0x35A carries 2 bits per alarm/warning, read as a 2-bit number: 0b10 = OK, 0b01 = active,
+00/11 = not supported. A healthy BYD LVS sends ``AA AA AA AA AA AA AA AA`` to a Victron GX
+(dfch/BydCanProtocol README); new Pylontech firmware sends all zeros.
+Victron extras: 0x370/0x371 name, 0x372 module counts, 0x373 min/max cell mV and K,
+0x374-0x377 names of those cells, 0x379 installed Ah. The inverter sends 0x305.
+
+Other brands use the same ids with other lengths: BYD LVS sends 0x355 with 8 bytes and zeros
+where the 0.01 % SoC would be; Pytes sends a 6-byte 0x35F.
 
 This module is the frame layouts and the decoder (reading a real stack); the encoders and the
 state → frames builder used by the inverter emulation and the simulator are
@@ -33,6 +39,7 @@ from batmux.protocols.can_codec import CanCodec, ascii_text
 ID_LIMITS, ID_SOC, ID_MEASURE, ID_FLAGS, ID_REQUEST = 0x351, 0x355, 0x356, 0x359, 0x35C
 ID_ALARMS, ID_MANUFACTURER, ID_INFO = 0x35A, 0x35E, 0x35F
 ID_NAME1, ID_NAME2, ID_MODULES, ID_CELLS = 0x370, 0x371, 0x372, 0x373
+ID_INSTALLED = 0x379  # Victron: installed capacity Ah (u16)
 ID_CELL_NAMES = (0x374, 0x375, 0x376, 0x377)  # min V, max V, min T, max T cell
 ID_KEEPALIVE = 0x305  # inverter → battery
 
@@ -90,7 +97,10 @@ ITEMS: dict[int, tuple[Alarm, ...]] = {
     11: (Alarm.BMS_FAULT, Alarm.SENSOR_FAULT),
     12: (Alarm.CELL_IMBALANCE,),
 }
-ITEM_OK, ITEM_ACTIVE = 0b01, 0b10
+# Victron/SMA: the higher bit of a pair set = OK, the lower = active (diyBMS victron_canbus.cpp
+# sends OK as 0b10 per pair; OpenDTU-OnBattery's Pytes decoder reads the low bit as the alarm).
+ITEM_OK, ITEM_ACTIVE = 0b10, 0b01
+HIRES_SOC_TOLERANCE = 1.0  # % between 0x355's 1 % SoC and its optional 0.01 % SoC
 
 REQ_CHARGE, REQ_DISCHARGE, REQ_FORCE1, REQ_FORCE2, REQ_FULL = 0x80, 0x40, 0x20, 0x10, 0x08
 
@@ -100,6 +110,11 @@ def _decode_items(word: int) -> frozenset[Alarm]:
     if not active and (word >> (2 * GENERAL_ITEM)) & 0b11 == ITEM_ACTIVE:
         active.add(Alarm.BMS_FAULT)
     return frozenset(active)
+
+
+def _hires_soc(soc: float, hires: float) -> float:
+    """The 0.01 % SoC of an 8-byte 0x355 when it agrees with the 1 % SoC; BYD LVS leaves it 0."""
+    return hires if abs(hires - soc) <= HIRES_SOC_TOLERANCE else soc
 
 
 class PylontechCanCodec(CanCodec):
@@ -114,11 +129,12 @@ class PylontechCanCodec(CanCodec):
         ID_REQUEST: 1,
         ID_ALARMS: 8,
         ID_MANUFACTURER: 1,
-        ID_INFO: 8,
+        ID_INFO: 6,  # Pytes sends 6 bytes: no software version
         ID_NAME1: 1,
         ID_NAME2: 1,
         ID_MODULES: 8,
         ID_CELLS: 8,
+        ID_INSTALLED: 2,
         **dict.fromkeys(ID_CELL_NAMES, 1),
     }
 
@@ -133,7 +149,7 @@ class PylontechCanCodec(CanCodec):
             s = read_table(SOC[:2], raw)
             soc, soh = s["soc"], s["soh"]
             if len(raw) >= 6:
-                soc = read_table(SOC[2:], raw)["soc_hr"]
+                soc = _hires_soc(soc, read_table(SOC[2:], raw)["soc_hr"])
         if (raw := latest.get(ID_LIMITS)) is not None:
             extra.update(read_table(LIMITS, raw))
         alarms: set[Alarm] = set()
@@ -157,10 +173,12 @@ class PylontechCanCodec(CanCodec):
         if (raw := latest.get(ID_MANUFACTURER)) is not None:
             extra["manufacturer"] = ascii_text(raw)
         if (raw := latest.get(ID_INFO)) is not None:
-            capacity = read_table(INFO, raw)["capacity"] or None
-            extra["chemistry"] = ascii_text(raw[:2])
+            capacity = read_table(INFO[:1], raw)["capacity"] or None
+            if chemistry := ascii_text(raw[:2]):  # Pytes puts a version here, not text
+                extra["chemistry"] = chemistry
             extra["hardware_version"] = f"{raw[2]}.{raw[3]}"
-            extra["software_version"] = int(read_table(INFO, raw)["software"])
+            if len(raw) >= 8:
+                extra["software_version"] = int(read_table(INFO[1:], raw)["software"])
         self._victron(latest, extra)
         return BatterySample(
             timestamp=timestamp,
@@ -179,6 +197,8 @@ class PylontechCanCodec(CanCodec):
 
     @staticmethod
     def _victron(latest: Mapping[int, bytes], extra: dict[str, float | int | str | bool]) -> None:
+        if (raw := latest.get(ID_INSTALLED)) is not None:
+            extra["installed_capacity_ah"] = int.from_bytes(raw[:2], "little")
         if ID_NAME1 in latest:
             extra["bms_name"] = ascii_text(latest[ID_NAME1] + latest.get(ID_NAME2, b""))
         if (raw := latest.get(ID_MODULES)) is not None:

@@ -5,7 +5,9 @@ simulated battery (``sim/can_battery``), plus the inverter's 0x305 keep-alive. L
 are in ``pylontech_can``.
 
 A CVL of 0 is never sent: Victron reads it as over-voltage (builders refuse it; the sink's
-``LimitKeeper`` keeps the last good CVL).
+``LimitKeeper`` keeps the last good CVL). Stale data (limit reason ``stale``/``no_limits``)
+raises the BMS/system error alarm; before the first data (``not_ready``) only 0 A and the
+cleared charge/discharge enables are sent.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from batmux.model.limits import ChargeLimits
 from batmux.model.state import BatteryState
 from batmux.protocols.can_codec import encode_fields
 from batmux.protocols.candump import Frame
-from batmux.protocols.inverter_limits import NO_LIMITS, STALE
+from batmux.protocols.inverter_limits import FAULT_REASONS, UNSAFE_REASONS
 from batmux.protocols.pylontech_can import (
     CELLS,
     FLAG_BITS,
@@ -142,7 +144,7 @@ def build_frames(
     if not limits.charge_voltage_v > 0:
         raise ValueError("refusing to send CVL 0: Victron reads it as over-voltage")
     sample = state.sample if state is not None else None
-    stale = limits.reason in (STALE, NO_LIMITS)
+    stale = limits.reason in UNSAFE_REASONS
     cvl, dvl = limits.charge_voltage_v, limits.discharge_voltage_v
     soc = sample.soc_pct if sample and sample.soc_pct is not None else 0.0
     if stale and opts.fallback == "soc_window":
@@ -151,7 +153,9 @@ def build_frames(
             cvl = dvl = sample.voltage_v
     alarms = sample.alarms if sample else frozenset()
     warnings = sample.warnings if sample else frozenset()
-    if stale and opts.fallback == "standby":
+    if limits.reason in FAULT_REASONS or (stale and opts.fallback == "standby"):
+        # stale data: the system/internal error flag (0x359 byte 1 bit 3; 0x35A item 11),
+        # as Battery-Emulator raises its FAULT flag; cleared with the next fresh state
         alarms = alarms | {Alarm.BMS_FAULT}
     temps = sample.temperatures_c if sample else ()
     frames: list[Frame] = [
@@ -226,6 +230,8 @@ def victron_frames(
             members.blocking_discharge,
             members.offline,
         )
+    elif limits.reason in UNSAFE_REASONS:
+        counts = (0, 0, 0, 1)  # no trustworthy data: the one module is offline
     else:
         counts = (1, int(limits.blocks_charge), int(limits.blocks_discharge), 0)
     frames.append(

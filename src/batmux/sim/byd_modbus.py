@@ -30,7 +30,11 @@ def free_tcp_port(host: str = "127.0.0.1") -> int:
 def byd_modbus_battery(name: str, battery: SimBattery, listen: str) -> BydModbusEmulator:
     """The simulated battery's Modbus server (not started), already commanded ACTIVE."""
     cfg = BydModbusInverterConfig(
-        type="byd_modbus", name=f"{name}-sim", battery=name, listen=listen
+        type="byd_modbus",
+        name=f"{name}-sim",
+        battery=name,
+        listen=listen,
+        on_inverter_silent="report",  # a real pack does not zero its limits between polls
     )
     emulator = BydModbusEmulator(cfg, SimStateHub(name, battery))
     emulator.emu.apply_write(REG_COMMAND, [COMMAND_ACTIVE], emulator.clock())

@@ -88,7 +88,10 @@ class BydModbusEmulator:
         self.unit_id = cfg.unit_id
         self.window = soc_window(cfg.soc_window)
         self.emu = EmulatorState(
-            fallback=cfg.fallback, alive_timeout_s=cfg.alive_timeout, stale_after_s=stale_after_s
+            fallback=cfg.fallback,
+            alive_timeout_s=cfg.alive_timeout,
+            stale_after_s=stale_after_s,
+            on_inverter_silent=cfg.on_inverter_silent,
         )
         self.reads = 0
         self.writes = 0
@@ -109,7 +112,7 @@ class BydModbusEmulator:
     def _check(self, device_id: int, func_code: int) -> ExcCodes | None:
         if device_id != self.unit_id:
             raise NoSuchIdException(f"unit {device_id}")  # → no reply (ignore_missing_devices)
-        self.last_poll_at = self.clock()
+        self.last_poll_at = self.emu.last_request_at = self.clock()
         if func_code not in HOLDING_CODES:
             self.rejected += 1
             return ExcCodes.ILLEGAL_FUNCTION
@@ -165,6 +168,7 @@ class BydModbusEmulator:
             "inverter_alive": self.emu.inverter_alive(now),
             "polling": last is not None and now - last <= self.cfg.alive_timeout,
             "fail_safe": self.emu.is_stale(state, now),
+            "inverter_silent": self.emu.inverter_silent(now),
             "allowed_charge_power": regs[307],
             "allowed_discharge_power": regs[306],
             "requests": self.reads + self.writes + self.rejected,

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from batmux.core.soc_window import apply_soc_window, window_status
@@ -17,7 +18,11 @@ from batmux.links.can_bus import CanLink
 from batmux.model.limits import ChargeLimits
 from batmux.model.state import BatteryState
 from batmux.protocols.candump import Frame
-from batmux.protocols.inverter_limits import NO_LIMITS, STALE, LimitKeeper
+from batmux.protocols.inverter_limits import (
+    INVERTER_SILENT,
+    UNSAFE_REASONS,
+    LimitKeeper,
+)
 from batmux.runtime.hub import StateHub
 from batmux.sinks.can_inverter_config import BydCanInverterConfig, PylontechCanInverterConfig
 from batmux.sinks.soc_window_config import soc_window
@@ -58,6 +63,14 @@ class CanInverterSink:
         """The battery state (as seen through the SoC window) and safe limits right now."""
         state = apply_soc_window(self.hub.latest(self.cfg.battery), self.window)
         limits = self.keeper.limits(state, self.clock())
+        if (
+            limits is not None
+            and self.cfg.on_inverter_silent == "stop"
+            and not self.inverter_alive
+            and limits.reason not in UNSAFE_REASONS
+        ):  # nobody is listening (or its link is broken): offer nothing until it talks again
+            limits = replace(limits, charge_current_a=0.0, discharge_current_a=0.0,
+                             reason=INVERTER_SILENT)  # fmt: skip
         if limits is not None and self.limits is not None and limits.reason != self.limits.reason:
             log.info("%s: limits now %s", self.name, limits.reason or "normal")
         self.limits = limits
@@ -99,7 +112,7 @@ class CanInverterSink:
             "state": self.state,
             "inverter_alive": self.inverter_alive,
             "inverter_name": self.inverter_name,
-            "battery_stale": limits is None or limits.reason in (STALE, NO_LIMITS),
+            "battery_stale": limits is None or limits.reason in UNSAFE_REASONS,
             "limit_reason": limits.reason if limits else NO_BATTERY_DATA,
             "charge_voltage_limit": limits.charge_voltage_v if limits else None,
             "charge_current_limit": limits.charge_current_a if limits else 0.0,

@@ -16,6 +16,7 @@ from batmux.sinks.soc_window_config import SocWindowConfig
 Seconds = Annotated[float, Field(gt=0)]
 Volts = Annotated[float, Field(gt=0)]
 Fallback = Literal["none", "soc_window", "standby"]
+Silent = Literal["report", "stop"]
 
 
 class _Strict(BaseModel):
@@ -32,6 +33,7 @@ class _CanInverterBase(_Strict):
     charge_voltage: Volts | None = None  # safe CVL before the first good limits arrive
     discharge_voltage: Volts | None = None  # DVL when the limits carry none
     inverter_timeout: Seconds = 60.0  # "inverter missing" after this much silence
+    on_inverter_silent: Silent = "stop"  # stop: 0 A while the inverter is silent
     soc_window: SocWindowConfig | None = None  # real SoC [min, max] % shown as 0-100 %
 
     @property

@@ -25,9 +25,10 @@ class InverterBase(BaseModel):
 
     name: str | None = Field(None, min_length=1, max_length=64)  # default: "<type>_<battery>"
     battery: str = Field(min_length=1, max_length=64)  # a battery or group name
-    fallback: Literal["none", "standby", "fault"] = "none"  # what stale data shows as
+    fallback: Literal["none", "standby", "fault"] = "fault"  # what stale data shows as (300)
     # s without a 401 toggle → "not alive"; a Gen24 toggles every 57-60 s, so 60 would flap
     alive_timeout: float = Field(120.0, gt=0)
+    on_inverter_silent: Literal["report", "stop"] = "stop"  # stop: 0 W after alive_timeout
     soc_window: SocWindowConfig | None = None  # real SoC [min, max] % shown as 0-100 %
 
     @property
