@@ -153,9 +153,9 @@ def test_encoder_round_trip() -> None:
         assert getattr(got, field) == getattr(sample, field), field
 
 
-test_fuzz = fuzz_test(AntCodec, FRAMES)
-
-
 def test_device_info_encoder_matches_the_real_reply() -> None:
     assert ant.build_device_info("16ZM", "16ZMUB00-211026A") == INFO_16ZM
     assert ant.build_device_info("22PHB8TB130A", "22AAUB00-241008A") == INFO_ISSUE_172
+
+
+test_fuzz = fuzz_test(AntCodec, [*FRAMES, INFO_16ZM, SETTINGS_REPLY, STATUS_14S_PROBE_ABSENT])

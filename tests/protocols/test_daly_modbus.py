@@ -76,9 +76,6 @@ def test_encoder_round_trip() -> None:
         assert getattr(got, field) == getattr(sample, field), field
 
 
-test_fuzz = fuzz_test(DalyModbusCodec, FRAMES)
-
-
 # -- fault registers, MOS-temperature read: real frames from other projects ---------------------
 
 # syssi/esphome-daly-bms tests/components/daly_bms_ble/common.h STATUS_FRAME_62_REG_NO_ALARMS: a
@@ -163,3 +160,6 @@ def test_absent_probe_is_dropped() -> None:
     sample = DalyModbusCodec().decode([dm.frame_with_crc(bytes(frame[:-2]))])
     assert sample.temperatures_c == (21.0, 0.0)
     assert sample.extra["absent_probes"] == "3"
+
+
+test_fuzz = fuzz_test(DalyModbusCodec, [*FRAMES, ICE_WATER, MOS_29C, MOS_NONE])
