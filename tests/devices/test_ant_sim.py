@@ -22,7 +22,13 @@ async def test_sample_equals_truth(current: float) -> None:
     sample = await driver.read_sample(2.0)
     fields = (*COMMON, "capacity_ah", "mos_temperature_c", "soh_pct")
     assert_matches(sample, bat.truth(), RES, fields)
-    assert link.writes == [ant.STATUS_REQUEST]
+    assert link.writes == [ant.DEVICE_INFO_REQUEST, ant.STATUS_REQUEST]
+    assert (sample.extra["device_model"], sample.extra["software_version"]) == (
+        "16ZM",
+        "16ZMUB00-211026A",
+    )
+    await driver.read_sample(2.0)
+    assert link.writes[2:] == [ant.STATUS_REQUEST]  # device info once per connection
 
 
 @pytest.mark.parametrize("switch", ["charge", "discharge", "balance"])

@@ -85,7 +85,10 @@ def test_read_reply_with_tail_block_then_status(info: bytes) -> None:
     codec = AntCodec()
     frames = feed_all(codec, chunks(info + FRAMES[0]))
     assert frames == [info, FRAMES[0]] and codec.corrupt_frames == 0
-    assert codec.decode(frames).voltage_v == 52.84
+    sample = codec.decode(frames)
+    assert sample.voltage_v == 52.84
+    if info is not SETTINGS_REPLY:
+        assert sample.extra["software_version"] == info[22:38].decode()
 
 
 def test_issue_172_split_on_the_embedded_0x55() -> None:

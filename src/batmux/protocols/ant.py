@@ -163,15 +163,38 @@ class AntCodec(ResyncCodec):
     def check(self, frame: bytes) -> str | None:
         return None if _valid(frame) else f"reply 0x{frame[2]:02x}: CRC/trailer mismatch"
 
+    def __init__(self) -> None:
+        super().__init__()
+        self.device: tuple[str, str] | None = None  # (model, software version) once read
+
+    def on_frame(self, frame: bytes) -> None:
+        self.device = device_info(frame) or self.device
+
     def decode(self, frames: Sequence[bytes], timestamp: float = 0.0) -> BatterySample:
+        for frame in frames:
+            self.on_frame(frame)
         status = [f for f in frames if len(f) > 10 and f[2] == REPLY_STATUS]
         if not status:
             detail = f": {self.last_error}" if self.last_error else ""
             raise ProtocolError(f"no valid ANT status (0x11) reply{detail}")
-        return decode_status(status[-1], timestamp)
+        return decode_status(status[-1], timestamp, self.device)
 
 
-def decode_status(frame: bytes, timestamp: float = 0.0) -> BatterySample:
+def is_device_info(frame: bytes) -> bool:
+    return frame[2] == REPLY_DEVICE_INFO and frame[3:5] == b"\x6c\x02" and len(frame) >= 42
+
+
+def device_info(frame: bytes) -> tuple[str, str] | None:
+    """(model, software version) of a 0x12 reply to ``DEVICE_INFO_REQUEST``, else None."""
+    if not is_device_info(frame):
+        return None
+    text = [frame[at : at + 16].split(b"\0")[0].decode("ascii", "replace") for at in (6, 22)]
+    return text[0], text[1]
+
+
+def decode_status(
+    frame: bytes, timestamp: float = 0.0, device: tuple[str, str] | None = None
+) -> BatterySample:
     require_length(frame, 34, "ANT status")
     n_temps, n_cells = frame[8], frame[9]
     b = 38 + 2 * n_cells + 2 * n_temps
@@ -195,6 +218,8 @@ def decode_status(frame: bytes, timestamp: float = 0.0) -> BatterySample:
     }
     if (balancer := _probe(s16(b - 2))) is not None:
         extra["balancer_temperature"] = balancer
+    if device is not None:
+        extra["device_model"], extra["software_version"] = device
     if NO_PROBE in probes:
         extra["absent_probes"] = ",".join(str(k + 1) for k, t in enumerate(probes) if t == NO_PROBE)
     alarms = {CHARGE_CODES[c] for c in (charge_code,) if c in CHARGE_CODES}
