@@ -67,12 +67,13 @@ def test_encoder_round_trip() -> None:
         cell_voltages_v=(3.301, 3.302, 3.303, 3.304, 3.305, 3.306, 3.307, 3.308),
         temperatures_c=(18.0, 19.0, 20.0), mos_temperature_c=31.0, charge_enabled=True,
         discharge_enabled=False, balancing=True, alarms=frozenset({Alarm.DISCHARGE_OVERCURRENT}),
+        warnings=frozenset({Alarm.MOS_OVERTEMP, Alarm.CELL_IMBALANCE}),
     )  # fmt: skip
     codec = DalyModbusCodec()
     got = codec.decode(feed_all(codec, [dm.read_reply(dm.status_registers(sample))]))
     for field in ("voltage_v", "current_a", "soc_pct", "charge_ah", "cycles", "cell_voltages_v",
                   "temperatures_c", "mos_temperature_c", "charge_enabled", "discharge_enabled",
-                  "balancing", "alarms"):  # fmt: skip
+                  "balancing", "alarms", "warnings"):  # fmt: skip
         assert getattr(got, field) == getattr(sample, field), field
 
 
@@ -125,7 +126,7 @@ def test_ice_water_capture_is_a_temperature_difference_not_an_overcurrent() -> N
         ("0000010000000000", set(), {Alarm.CELL_IMBALANCE}),  # voltage difference too high, L1
         ("0000000100000000", set(), {Alarm.CHARGE_OVERCURRENT}),  # charging current too high, L1
         ("0000000001000000", {Alarm.BMS_FAULT}, set()),  # AFE acquisition chip failure
-        ("0000000000010000", {Alarm.MOS_OVERTEMP}, set()),  # charging MOS over-temperature
+        ("0000000000010000", set(), {Alarm.MOS_OVERTEMP}),  # charging MOS over-temp. warning
         ("0002000000000000", {Alarm.CELL_OVERVOLTAGE}, set()),  # cell voltage too high, L2
         ("0000000800000000", {Alarm.DISCHARGE_OVERCURRENT}, set()),  # discharge current, L2
     ],

@@ -26,6 +26,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from batmux.errors import ProtocolError, TruncatedFrame
+from batmux.model.alarms import Alarm
 from batmux.model.sample import BatterySample, ExtraValue
 from batmux.protocols.base import Field, ResyncCodec, modbus_crc16, read_table
 from batmux.protocols.daly import FAULT_ALARMS, FAULT_WARNINGS
@@ -64,8 +65,11 @@ STATUS = (
     _reg("delta_cell_mv", 0x38),
 )
 FAULT_REGS = range(0x3A, 0x3E)
-D2_FAULT_ALARMS = {bit: a for bit, a in FAULT_ALARMS.items() if bit < 48}  # 0x3D is reserved
-D2_FAULT_WARNINGS = {bit: a for bit, a in FAULT_WARNINGS.items() if bit < 48}
+# The classic 0x98 table, less 0x3D (reserved here); 0x3C bits 0/1 are named "MOS
+# over-temperature WARNING" in Daly's D2 register table, so they are warnings, not alarms.
+D2_MOS_WARNINGS = {32: Alarm.MOS_OVERTEMP, 33: Alarm.MOS_OVERTEMP}
+D2_FAULT_ALARMS = {b: a for b, a in FAULT_ALARMS.items() if b < 48 and b not in D2_MOS_WARNINGS}
+D2_FAULT_WARNINGS = {b: a for b, a in FAULT_WARNINGS.items() if b < 48} | D2_MOS_WARNINGS
 SETTINGS = (Field("rated_capacity", 3, 2, scale=0.1, byteorder="big"),)  # reg 0x80
 
 
@@ -261,6 +265,7 @@ def status_registers(sample: BatterySample) -> list[int]:
     regs[0x35], regs[0x36] = int(bool(sample.charge_enabled)), int(bool(sample.discharge_enabled))
     regs[0x39] = round(abs(sample.power_w or 0))
     bits = sum(1 << b for b, a in D2_FAULT_ALARMS.items() if a in sample.alarms)
+    bits |= sum(1 << b for b, a in D2_FAULT_WARNINGS.items() if a in sample.warnings)
     for i, register in enumerate(FAULT_REGS):
         regs[register] = bits >> 16 * i & 0xFFFF
     regs[0x40] = OFFSET_A
