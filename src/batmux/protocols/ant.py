@@ -147,6 +147,10 @@ class AntCodec(ResyncCodec):
     header = HEADER
     max_buffer = MAX_FRAME
 
+    def __init__(self) -> None:
+        super().__init__()
+        self.device: tuple[str, str] | None = None  # (model, software version) once read
+
     def frame_length(self, buf: bytearray) -> int | None:
         if len(buf) < 6:
             return None
@@ -162,10 +166,6 @@ class AntCodec(ResyncCodec):
 
     def check(self, frame: bytes) -> str | None:
         return None if _valid(frame) else f"reply 0x{frame[2]:02x}: CRC/trailer mismatch"
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.device: tuple[str, str] | None = None  # (model, software version) once read
 
     def on_frame(self, frame: bytes) -> None:
         self.device = device_info(frame) or self.device
