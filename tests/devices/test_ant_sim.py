@@ -22,7 +22,13 @@ async def test_sample_equals_truth(current: float) -> None:
     sample = await driver.read_sample(2.0)
     fields = (*COMMON, "capacity_ah", "mos_temperature_c", "soh_pct")
     assert_matches(sample, bat.truth(), RES, fields)
-    assert link.writes == [ant.STATUS_REQUEST]
+    assert link.writes == [ant.DEVICE_INFO_REQUEST, ant.STATUS_REQUEST]
+    assert (sample.extra["device_model"], sample.extra["software_version"]) == (
+        "16ZM",
+        "16ZMUB00-211026A",
+    )
+    await driver.read_sample(2.0)
+    assert link.writes[2:] == [ant.STATUS_REQUEST]  # device info once per connection
 
 
 @pytest.mark.parametrize("switch", ["charge", "discharge", "balance"])
@@ -43,3 +49,19 @@ async def test_switch_refused_without_allow_control() -> None:
     with pytest.raises(ControlRefused):
         await driver.set_switch("charge", False)
     assert link.writes == [] and bat.charge_enabled is True
+
+
+def test_sim_device_info_then_status_in_one_stream() -> None:
+    """The simulator answers the device-info request as real packs do (tail block); a codec
+    fed its reply and the status reply in one 20-byte-notification stream frames both."""
+    sim = AntSimDevice(battery(cells=16))
+    stream = b"".join(
+        sim.handle_write(sim.write_uuid, request)[0]
+        for request in (ant.DEVICE_INFO_REQUEST, ant.STATUS_REQUEST)
+    )
+    codec = AntCodec()
+    frames = []
+    for i in range(0, len(stream), 20):
+        frames += codec.feed(stream[i : i + 20])
+    assert [f[2] for f in frames] == [ant.REPLY_DEVICE_INFO, ant.REPLY_STATUS]
+    assert codec.corrupt_frames == 0 and len(codec.decode(frames).cell_voltages_v) == 16

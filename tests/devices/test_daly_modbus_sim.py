@@ -21,9 +21,20 @@ async def test_sample_equals_truth() -> None:
     sample = await driver.read_sample(2.0)
     fields = (*COMMON, "capacity_ah", "cycles", "mos_temperature_c")
     assert_matches(sample, bat.truth(), RES, fields)
-    assert link.writes == [dm.read_request(0x80, 0x29), dm.read_request(0, 0x50)]
+    assert sample.mos_temperature_c is not None  # from the 9-register read at 0x3E
+    status = dm.read_request(0, 0x3E)
+    assert link.writes == [dm.read_request(0x80, 0x29), dm.MOS_REQUEST, status]
     await driver.read_sample(2.0)
-    assert link.writes[-1] == dm.read_request(0, 0x50)  # settings only once per connection
+    assert link.writes[-2:] == [dm.MOS_REQUEST, status]  # settings only once per connection
+
+
+async def test_module_without_mos_sensor_is_not_asked_again() -> None:
+    bat = battery(cells=8)
+    sim = DalyModbusSimDevice(bat, mos_sensor=False)
+    driver, link = await connect(DalyModbusDriver, DalyModbusCodec, sim)
+    assert (await driver.read_sample(2.0)).mos_temperature_c is None
+    await driver.read_sample(2.0)
+    assert link.writes.count(dm.MOS_REQUEST) == 1
 
 
 @pytest.mark.parametrize("switch", ["charge", "discharge", "balance"])

@@ -85,3 +85,17 @@ def test_encoder_round_trip() -> None:
 
 
 test_fuzz = fuzz_test(DalyCodec, DALY_2[:6])
+
+
+def test_absent_probe_is_dropped() -> None:
+    """daly_2's real 0x96 reply holds 0x37 (15 °C) then raw 0 bytes; with the 0x94 reply
+    counting two probes, the raw-0 one is absent, not −40 °C."""
+    frames = [f for f in DALY_2 if f[2] != daly.CMD_STATUS]
+    status = next(f for f in DALY_2 if f[2] == daly.CMD_STATUS)
+    data = bytearray(status[4:12])
+    data[1] = 2  # two probes counted
+    sample = DalyCodec().decode(
+        [*frames, daly.frame(daly.REPLY_ADDR, daly.CMD_STATUS, bytes(data))]
+    )
+    assert sample.temperatures_c == (15.0,)
+    assert sample.extra["absent_probes"] == "2"

@@ -8,6 +8,10 @@ get several, numbered in data byte 0. Notifications may carry one or two replies
 Example (vector daly_2), reply to 0x90: ``A5 01 90 08 | 02 14 00 00 75 45 03 78 | 89``
 → 53.2 V, current raw 0x7545 − 30000 = +2.1 A, SoC 88.8 %.
 
+A temperature byte of 0 (−40 °C, the bottom of the offset range) is an absent probe, as in the
+``D2`` protocol (aiobmsble's Daly reader skips raw 0 with the 40 offset): it is dropped and its
+1-based number goes to ``absent_probes``.
+
 Current sign is contested (ble.md 3.4): raw positive is read as DISCHARGING, unless the 0x93
 state byte says charging (1) or discharging (2), which then decides the sign.
 """
@@ -168,6 +172,8 @@ class DalyCodec(ResyncCodec):
         cells = cells[:cell_count] if cell_count is not None else _strip_zeros(cells)
         temps = _numbered(_by_cmd(frames, CMD_TEMPS), TEMPS_PER_FRAME, 1)
         temps = temps[:temp_count] if temp_count is not None else _strip_zeros(temps)
+        if 0 in temps:
+            extra["absent_probes"] = ",".join(str(i + 1) for i, t in enumerate(temps) if t == 0)
         if bal := _by_cmd(frames, CMD_BALANCE):
             bits = int.from_bytes(bal[-1][4:12], "little")
             out["balancing"] = bits != 0
@@ -185,7 +191,7 @@ class DalyCodec(ResyncCodec):
             current_a=round(current, 1) + 0.0,  # + 0.0 turns −0.0 into 0.0
             soc_pct=v["soc"],
             cell_voltages_v=tuple(mv / 1000 for mv in cells),
-            temperatures_c=tuple(float(t - TEMP_OFFSET) for t in temps),
+            temperatures_c=tuple(float(t - TEMP_OFFSET) for t in temps if t != 0),
             alarms=frozenset(alarms),
             warnings=frozenset(warnings),
             extra=extra,

@@ -9,6 +9,16 @@ on a default MTU, so reassembly goes by the byte count.
 Status block (register r at frame byte 3 + 2r), e.g. vector daly_modbus_1: reg 0x28
 ``02 0D`` → 52.5 V, reg 0x29 ``75 11`` → (29969 − 30000) × 0.1 = −3.1 A (positive = charging
 natively; the state register 0x2F agrees), reg 0x2A ``02 12`` → 53.0 %.
+
+Fault registers 0x3A–0x3D are big-endian like every register; the vendor's "byte 0" of a
+register is its low byte. Register 0x3A low byte = the classic 0x98 data byte 0, 0x3A high
+byte = data byte 1, 0x3B low = byte 2 … (Daly's register table, syssi/esphome-daly-bms ERRORS).
+A probe in ice water (syssi/esphome-daly-bms#20) sent reg 0x3B = ``0C 00``: temperature
+difference level 1 + 2 (classic bits 26, 27), not a discharge overcurrent.
+
+MOS temperature: register 0x42, read as the field's readers do with a second, 9-register read
+from 0x3E (``D2 03 00 3E 00 09 F7 A3``; its reply is the only one with 18 data bytes). A raw
+0x0000 or 0xFFFF is an absent sensor (BMS_BLE-HA#70 all-zero reply; #55 0xFFFF board probe).
 """
 
 from __future__ import annotations
@@ -16,6 +26,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from batmux.errors import ProtocolError, TruncatedFrame
+from batmux.model.alarms import Alarm
 from batmux.model.sample import BatterySample, ExtraValue
 from batmux.protocols.base import Field, ResyncCodec, modbus_crc16, read_table
 from batmux.protocols.daly import FAULT_ALARMS, FAULT_WARNINGS
@@ -23,6 +34,8 @@ from batmux.protocols.daly import FAULT_ALARMS, FAULT_WARNINGS
 START, READ, WRITE = 0xD2, 0x03, 0x06
 STATUS_REGS, STATUS_REGS_LONG = 0x3E, 0x50  # 62 or 80 registers from 0
 SETTINGS_START, SETTINGS_REGS = 0x80, 0x29
+MOS_START, MOS_REGS = 0x3E, 9  # balance bits, balance current, MOS and board temperature
+NO_PROBE = (0x0000, 0xFFFF)  # raw values of an absent temperature sensor
 REG_CHARGE_SWITCH, REG_DISCHARGE_SWITCH, REG_BALANCE_SWITCH = 0xA5, 0xA6, 0xCF
 SWITCH_REGISTERS = {
     "charge": REG_CHARGE_SWITCH,
@@ -51,14 +64,12 @@ STATUS = (
     _reg("discharge_mos", 0x36),
     _reg("delta_cell_mv", 0x38),
 )
-STATUS_LONG = (
-    _reg("balance_lo", 0x3E),
-    _reg("balance_hi", 0x3F),
-    _reg("balance_current_raw", 0x40),
-    _reg("mos_temperature_raw", 0x42),
-    _reg("board_temperature_raw", 0x43),
-)
-ALARM_START = 3 + 2 * 0x3A  # 8 bytes, same bit order as the classic 0x98 reply
+FAULT_REGS = range(0x3A, 0x3E)
+# The classic 0x98 table, less 0x3D (reserved here); 0x3C bits 0/1 are named "MOS
+# over-temperature WARNING" in Daly's D2 register table, so they are warnings, not alarms.
+D2_MOS_WARNINGS = {32: Alarm.MOS_OVERTEMP, 33: Alarm.MOS_OVERTEMP}
+D2_FAULT_ALARMS = {b: a for b, a in FAULT_ALARMS.items() if b < 48 and b not in D2_MOS_WARNINGS}
+D2_FAULT_WARNINGS = {b: a for b, a in FAULT_WARNINGS.items() if b < 48} | D2_MOS_WARNINGS
 SETTINGS = (Field("rated_capacity", 3, 2, scale=0.1, byteorder="big"),)  # reg 0x80
 
 
@@ -102,6 +113,31 @@ def is_settings(frame: bytes) -> bool:
     return frame[1] == READ and frame[2] == 2 * SETTINGS_REGS
 
 
+def is_mos_block(frame: bytes) -> bool:
+    return frame[1] == READ and frame[2] == 2 * MOS_REGS
+
+
+MOS_REQUEST = read_request(MOS_START, MOS_REGS)
+
+
+def _register(frame: bytes, first: int, register: int) -> int:
+    at = 3 + 2 * (register - first)
+    return int.from_bytes(frame[at : at + 2], "big")
+
+
+def mos_temperature_raw(mos_block: bytes) -> int:
+    return _register(mos_block, MOS_START, 0x42)
+
+
+def _probe(raw: int) -> float | None:
+    return None if raw in NO_PROBE else float(raw - OFFSET_T)
+
+
+def fault_bits(frame: bytes) -> int:
+    """Registers 0x3A–0x3D as one number in the classic 0x98 bit order (0x3A low byte first)."""
+    return sum(_register(frame, 0, r) << 16 * i for i, r in enumerate(FAULT_REGS))
+
+
 class DalyModbusCodec(ResyncCodec):
     """Reassembles ``D2`` replies by byte count; remembers the rated capacity from settings."""
 
@@ -134,18 +170,25 @@ class DalyModbusCodec(ResyncCodec):
         if not status:
             detail = f": {self.last_error}" if self.last_error else ""
             raise ProtocolError(f"no valid Daly D2 status-block reply{detail}")
-        return decode_status(status[-1], timestamp, self.rated_capacity_ah)
+        mos = [f for f in frames if len(f) == 2 * MOS_REGS + 5 and is_mos_block(f)]
+        return decode_status(
+            status[-1], timestamp, self.rated_capacity_ah, mos[-1] if mos else None
+        )
 
 
-def decode_status(frame: bytes, timestamp: float, capacity_ah: float | None) -> BatterySample:
+def decode_status(
+    frame: bytes, timestamp: float, capacity_ah: float | None, mos_block: bytes | None = None
+) -> BatterySample:
+    """The sample of a 62/80-register status reply; ``mos_block`` is the 9-register reply from
+    0x3E (it fills the MOS temperature when the status reply is the short one)."""
     if len(frame) < 2 * STATUS_REGS + 5:
         raise TruncatedFrame(f"Daly D2 status: {len(frame)} bytes")
     v = read_table(STATUS, frame)
-    long_block = len(frame) >= 2 * STATUS_REGS_LONG + 5
     cells = min(int(v["cell_count"]), MAX_CELLS)
     n_temps = min(int(v["temperature_sensor_count"]), MAX_TEMPS)
     regs = [int.from_bytes(frame[3 + 2 * r : 5 + 2 * r], "big") for r in range(0x28)]
-    alarm_bits = int.from_bytes(frame[ALARM_START : ALARM_START + 8], "little")
+    temps = [_probe(t) for t in regs[0x20 : 0x20 + n_temps]]
+    alarm_bits = fault_bits(frame)
     extra: dict[str, ExtraValue] = {
         "state": int(v["state"]),
         "cell_count": cells,
@@ -153,13 +196,20 @@ def decode_status(frame: bytes, timestamp: float, capacity_ah: float | None) -> 
         "delta_cell_mv": int(v["delta_cell_mv"]),
         "alarm_bits": alarm_bits,
     }
+    if None in temps:
+        extra["absent_probes"] = ",".join(str(i + 1) for i, t in enumerate(temps) if t is None)
     mos_temp: float | None = None
-    if long_block:
-        lv = read_table(STATUS_LONG, frame)
-        mos_temp = float(lv["mos_temperature_raw"] - OFFSET_T)
-        extra["balance_current"] = (lv["balance_current_raw"] - OFFSET_A) / 1000
-        extra["balance_bits"] = int(lv["balance_hi"]) << 16 | int(lv["balance_lo"])
-        extra["board_temperature"] = lv["board_temperature_raw"] - OFFSET_T
+    if len(frame) >= 2 * STATUS_REGS_LONG + 5:
+        mos_block, first = frame, 0
+    else:
+        first = MOS_START
+    if mos_block is not None:
+        mos_temp = _probe(_register(mos_block, first, 0x42))
+        extra["balance_current"] = (_register(mos_block, first, 0x40) - OFFSET_A) / 1000
+        balance_hi = _register(mos_block, first, 0x3F)
+        extra["balance_bits"] = balance_hi << 16 | _register(mos_block, first, 0x3E)
+        if (board := _probe(_register(mos_block, first, 0x43))) is not None:
+            extra["board_temperature"] = board
     return BatterySample(
         timestamp=timestamp,
         voltage_v=v["voltage"],
@@ -169,13 +219,13 @@ def decode_status(frame: bytes, timestamp: float, capacity_ah: float | None) -> 
         capacity_ah=capacity_ah,
         cycles=int(v["cycles"]),
         cell_voltages_v=tuple(mv / 1000 for mv in regs[:cells]),
-        temperatures_c=tuple(float(t - OFFSET_T) for t in regs[0x20 : 0x20 + n_temps]),
+        temperatures_c=tuple(t for t in temps if t is not None),
         mos_temperature_c=mos_temp,
         charge_enabled=bool(v["charge_mos"]),
         discharge_enabled=bool(v["discharge_mos"]),
         balancing=bool(v["balancing"]),
-        alarms=frozenset(a for bit, a in FAULT_ALARMS.items() if alarm_bits >> bit & 1),
-        warnings=frozenset(a for bit, a in FAULT_WARNINGS.items() if alarm_bits >> bit & 1),
+        alarms=frozenset(a for bit, a in D2_FAULT_ALARMS.items() if alarm_bits >> bit & 1),
+        warnings=frozenset(a for bit, a in D2_FAULT_WARNINGS.items() if alarm_bits >> bit & 1),
         extra=extra,
     )
 
@@ -214,12 +264,14 @@ def status_registers(sample: BatterySample) -> list[int]:
     regs[0x34] = int(bool(sample.balancing))
     regs[0x35], regs[0x36] = int(bool(sample.charge_enabled)), int(bool(sample.discharge_enabled))
     regs[0x39] = round(abs(sample.power_w or 0))
-    bits = sum(1 << b for b, a in FAULT_ALARMS.items() if a in sample.alarms)
-    for i in range(4):
-        regs[0x3A + i] = int.from_bytes(bits.to_bytes(8, "little")[2 * i : 2 * i + 2], "big")
+    bits = sum(1 << b for b, a in D2_FAULT_ALARMS.items() if a in sample.alarms)
+    bits |= sum(1 << b for b, a in D2_FAULT_WARNINGS.items() if a in sample.warnings)
+    for i, register in enumerate(FAULT_REGS):
+        regs[register] = bits >> 16 * i & 0xFFFF
     regs[0x40] = OFFSET_A
-    regs[0x42] = round((sample.mos_temperature_c or 0) + OFFSET_T)
-    regs[0x43] = round((sample.mos_temperature_c or 0) + OFFSET_T)
+    mos = sample.mos_temperature_c
+    regs[0x42] = NO_PROBE[0] if mos is None else round(mos + OFFSET_T)
+    regs[0x43:0x47] = [0xFFFF] * 4  # no board probe, as in BMS_BLE-HA#55's MOS-block reply
     return regs
 
 

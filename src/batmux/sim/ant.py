@@ -1,4 +1,5 @@
-"""Simulated ANT BMS (2021+ protocol): status requests and MOSFET / balancer writes."""
+"""Simulated ANT BMS (2021+ protocol): status and device-info requests (the latter with the
+real packs' tail block), MOSFET / balancer writes."""
 
 from __future__ import annotations
 
@@ -25,6 +26,8 @@ class AntSimDevice(SimDevice):
         func, address, _value = parsed
         if func == ant.FUNC_STATUS:
             return [ant.build_status(self.battery.truth())]
+        if func == ant.FUNC_DEVICE_INFO:
+            return [ant.build_device_info("16ZM", "16ZMUB00-211026A")]
         if func == ant.FUNC_WRITE and address in WRITES:
             attribute, on = WRITES[address]
             setattr(self.battery, attribute, on)

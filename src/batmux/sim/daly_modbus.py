@@ -1,16 +1,25 @@
-"""Simulated Daly ``D2 03`` BMS: register reads from the status and settings blocks, and
-writes to the MOSFET / balancer switch registers (answered with an echo)."""
+"""Simulated Daly ``D2 03`` BMS: register reads from the status and settings blocks (any
+start and count, CRC-16/MODBUS as the real module), and writes to the MOSFET / balancer switch
+registers (answered with an echo). ``mos_sensor=False`` answers the MOS-temperature register
+with 0 as modules without that sensor do (BMS_BLE-HA#70)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from batmux.devices.daly_modbus import DalyModbusDriver
 from batmux.protocols import daly_modbus as dm
+from batmux.sim.battery import SimBattery
 from batmux.sim.peripheral import SimDevice
 
 
 class DalyModbusSimDevice(SimDevice):
     notify_uuid = DalyModbusDriver.spec.notify_uuid
     write_uuid = DalyModbusDriver.spec.write_uuid
+
+    def __init__(self, battery: SimBattery, mos_sensor: bool = True) -> None:
+        super().__init__(battery)
+        self.mos_sensor = mos_sensor
 
     def handle_write(self, char_uuid: str, data: bytes) -> list[bytes]:
         parsed = dm.parse_request(data) if char_uuid == self.write_uuid else None
@@ -28,7 +37,10 @@ class DalyModbusSimDevice(SimDevice):
             else:
                 return []
             return [data]
-        registers: dict[int, int] = dict(enumerate(dm.status_registers(battery.truth())))
+        truth = battery.truth()
+        if not self.mos_sensor:
+            truth = replace(truth, mos_temperature_c=None)
+        registers: dict[int, int] = dict(enumerate(dm.status_registers(truth)))
         settings = dm.settings_registers(
             battery.capacity_ah, battery.charge_enabled, battery.discharge_enabled
         )
