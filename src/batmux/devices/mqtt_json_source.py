@@ -112,6 +112,11 @@ class MqttJsonSource:
             self.health.corrupt_frames += 1
             self.health.error(f"corrupt payload: {exc}")
             return
+        except Exception as exc:  # a parser bug must cost one message, never the source task
+            self.health.corrupt_frames += 1
+            self.health.error(f"unreadable payload: {type(exc).__name__}: {exc!s:.80}")
+            log.debug("%s: payload crashed the parser", self.name, exc_info=True)
+            return
         self.latest = sample
         self.received_at = self._clock()
 
