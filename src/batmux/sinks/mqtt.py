@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +23,7 @@ from batmux.errors import BatmuxError
 from batmux.links.lost_cancel import cancel_count, reraise_lost_cancel
 from batmux.links.mqtt_url import client_args, redact_url
 from batmux.model.state import BatteryState
+from batmux.sinks import json_text as json  # dumps: null for NaN/inf, strict JSON
 from batmux.sinks.discovery import Topics, discovery_messages, link_discovery_messages
 
 if TYPE_CHECKING:

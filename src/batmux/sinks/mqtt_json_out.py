@@ -8,7 +8,6 @@ broker is away are skipped (the next one carries the current state anyway).
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections.abc import Sequence
 from typing import Any
@@ -19,6 +18,7 @@ from batmux.links.lost_cancel import cancel_count, reraise_lost_cancel
 from batmux.links.mqtt_url import TlsSettings, client_args, redact_url
 from batmux.protocols.mqtt_json import build_payload
 from batmux.runtime.hub import Snapshot, StateHub
+from batmux.sinks import json_text as json  # dumps: null for NaN/inf, strict JSON
 from batmux.sinks.mqtt_json_config import MqttJsonOutputConfig
 
 log = logging.getLogger(__name__)
