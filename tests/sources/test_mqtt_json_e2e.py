@@ -202,3 +202,31 @@ async def test_bms_limits_from_json_reach_state_and_output(json_broker, tmp_path
     info = out["Info"]
     assert (info["MaxChargeCurrent"], info["MaxDischargeCurrent"]) == (30.0, 40.0)
     assert info["MaxChargeVoltage"] == 54.0
+
+
+async def test_retained_400_digit_payload_then_20_valid_over_mosquitto(json_broker) -> None:
+    """Issue 11 item 10: a retained payload with a 400-digit integer ended the source task, so
+    0 of 20 valid payloads were accepted afterwards. Now it is counted, with its reason."""
+    bad = '{"Dc": {"Power": ' + "9" * 400 + ', "Voltage": 48}, "Soc": 70}'
+    await publish(json_broker.port, "nr/huge", bad, retain=True)
+    source = create_source(BatteryConfig(name="huge", type="mqtt_json", topic="nr/huge"),
+                           parse_config({"mqtt": {"url": json_broker.url}}))  # fmt: skip
+    source._retry = (0.1, 0.3)
+    accepted = 0
+    try:
+        source.start()
+        await asyncio.wait_for(source.connected.wait(), 5)
+        await until(lambda: _true(source.health.corrupt_frames == 1))
+        assert "400 digits" in source.health.last_error
+        for i in range(1, 21):
+            payload = json.dumps({"Dc": {"Power": 48.0 * i, "Voltage": 48}, "Soc": 70})
+            await publish(json_broker.port, "nr/huge", payload)
+
+            async def got(current: float = float(i)) -> bool:
+                return (await source.sample()).current_a == current
+
+            await until(got, timeout=3)
+            accepted += 1
+    finally:
+        await source.close()
+    assert accepted == 20 and source.health.corrupt_frames == 1

@@ -78,7 +78,7 @@ class MqttJsonSource:
                     delay = self._retry[0]
                     async for message in client.messages:
                         self.on_message(message.payload)  # type: ignore[arg-type]
-            except aiomqtt.MqttError as exc:
+            except Exception as exc:  # broker gone, TLS files unreadable…: retry, never die
                 if self.connected.is_set():
                     self.health.drops += 1
                 self.connected.clear()
