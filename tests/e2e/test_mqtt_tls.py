@@ -108,19 +108,13 @@ async def first_state(broker: TlsBroker, topic: str, timeout: float = 5.0) -> di
             await asyncio.sleep(0.1)
 
 
-def gateway_for(tmp_path: Path, mqtt: dict[str, Any], name: str = "tls_pack") -> Gateway:
-    config = parse_config(
-        {
-            "mqtt": mqtt,
-            "sample_period": 0.1,
-            "publish_period": 0.2,
-            "state_dir": str(tmp_path),
-            "batteries": [
-                {"name": name, "type": "jbd", "sim": {"cells": 4, "soc": 66, "current": 3}}
-            ],
-        },
-        "test.yaml",
-    )
+def gateway_for(
+    tmp_path: Path, mqtt: dict[str, Any], name: str = "tls_pack", **more: Any
+) -> Gateway:
+    """One simulated pack (or ``batteries=``), plus any other top-level sections."""
+    battery = {"name": name, "type": "jbd", "sim": {"cells": 4, "soc": 66, "current": 3}}
+    data = {"sample_period": 0.1, "publish_period": 0.2, "batteries": [battery], **more}
+    config = parse_config({**data, "mqtt": mqtt, "state_dir": str(tmp_path)}, "test.yaml")
     gateway = Gateway(config)
     wire(gateway)
     return gateway
@@ -177,23 +171,12 @@ JSON_IN = {"Dc": {"Power": -240.0, "Voltage": 48.0}, "Soc": 57, "InstalledCapaci
 def json_gateway(tmp_path: Path, mqtt: dict[str, Any], prefix: str) -> Gateway:
     """A simulated pack published as dbus-mqtt-battery JSON, and an mqtt_json battery read back,
     all through the root ``mqtt:`` broker (no per-entry url: the root TLS settings must apply)."""
-    config = parse_config(
-        {
-            "mqtt": mqtt,
-            "sample_period": 0.1,
-            "publish_period": 0.2,
-            "state_dir": str(tmp_path),
-            "batteries": [
-                {"name": f"{prefix}_sim", "type": "jbd", "sim": {"cells": 4, "soc": 66}},
-                {"name": f"{prefix}_json", "type": "mqtt_json", "topic": f"{prefix}/in"},
-            ],
-            "mqtt_json_output": [{"battery": f"{prefix}_sim", "topic": f"{prefix}/out"}],
-        },
-        "test.yaml",
-    )
-    gateway = Gateway(config)
-    wire(gateway)
-    return gateway
+    batteries = [
+        {"name": f"{prefix}_sim", "type": "jbd", "sim": {"cells": 4, "soc": 66}},
+        {"name": f"{prefix}_json", "type": "mqtt_json", "topic": f"{prefix}/in"},
+    ]
+    output = [{"battery": f"{prefix}_sim", "topic": f"{prefix}/out"}]
+    return gateway_for(tmp_path, mqtt, batteries=batteries, mqtt_json_output=output)
 
 
 async def publish_tls(broker: TlsBroker, topic: str, payload: str) -> None:

@@ -7,10 +7,9 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from batmux.config import parse_config
@@ -32,9 +31,7 @@ from batmux.protocols.mqtt_json import (
 from batmux.sinks.venus_config import VenusConfig
 from batmux.sinks.venus_paths import build_paths
 from protocols.can_vectors import frames, load
-
-EXAMPLES = 10_000 if os.environ.get("HYPOTHESIS_PROFILE") == "fuzz" else 200
-FUZZ = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
+from protocols.test_mqtt_json import FUZZ
 
 CELLS = {f"Cell{n}": 3.30 + n / 1000 for n in range(1, 17)}  # 16s LFP at rest, 52.9 V
 BMS_JSON = {
