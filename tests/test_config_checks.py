@@ -17,8 +17,12 @@ from hypothesis import strategies as st
 from batmux.cli import main
 from batmux.config import load_config, parse_config
 from batmux.core.bank import BankEngine
+from batmux.devices.registry import known_types
+from batmux.errors import ConfigError
 from batmux.model.sample import BatterySample
 from batmux.model.state import BatteryState
+from batmux.runtime.app import Gateway
+from batmux.runtime.wiring import wire
 from batmux.sinks.json_text import dumps
 from batmux.sinks.mqtt_json_config import MqttJsonOutputConfig
 from batmux.sinks.mqtt_json_out import build_messages
@@ -54,11 +58,13 @@ BAT = "batteries:\n  - name: a\n"
         ("sample_period: " + "9" * 400 + "\n", "sample_period: number too large"),
         (b"sample_period: 1\n# caf\xe9\n", "line 2: not UTF-8 text"),
         (b"\xff\xfe\x00s\x00", "line 1: not UTF-8 text"),
-        ("a: " + "[" * 5000 + "]" * 5000 + "\n", "YAML: nested more than"),
-        ("mqtt: " + "{a: " * 30 + "1" + "}" * 30 + "\n", "nested too deeply"),
+        ("a: " + "[" * 5000 + "]" * 5000 + "\n", "line 1: nested more than 24 levels"),
+        ("".join(f"{'  ' * i}k{i}:\n" for i in range(30)) + " " * 60 + "1\n", "nested too deeply"),
+        ("mqtt: " + "{a: " * 30 + "1" + "}" * 30 + "\n", "line 1: nested more than 24"),
         ('mqtt: {url: "mqtt://u:hunter2@host:99999"}\n', "mqtt.url: not a valid URL"),
         (BAT + '    type: mqtt_json\n    topic: t\n    url: "ftp://u:hunter2@h"\n', "url: scheme"),
         ("a: &x [1, 2]\nb: !!binary aGVsbG8=\n", "b: unexpected YAML type bytes"),
+        (BAT + "    type: byd_modbus\n    address: AA:BB:CC:DD:EE:FF\n", "'address: HOST:PORT'"),
     ],
 )  # fmt: skip
 def test_invalid_configs_exit_2_with_one_located_line(
@@ -81,6 +87,23 @@ def test_invalid_configs_exit_2_with_one_located_line(
 )
 def test_complete_entries_still_pass(battery: dict[str, str]) -> None:
     assert parse_config({"batteries": [battery]}).batteries[0].name == "a"
+
+
+ADDRESSES = ({}, {"address": "AA:BB:CC:DD:EE:FF"}, {"address": "/dev/ttyUSB9"},
+             {"address": "10.0.0.1:502"}, {"address": "sim:mppt"})  # fmt: skip
+
+
+@pytest.mark.parametrize("battery_type", known_types())
+async def test_what_check_config_accepts_the_gateway_builds(battery_type: str) -> None:
+    """Every type × typical addresses: a config ``check-config`` accepts builds its gateway
+    (sources, links, sinks) without an error; building does no I/O."""
+    for extra in ADDRESSES:
+        battery = {"name": "x", "type": battery_type, "topic": "t", "port": "/dev/ttyUSB9"}
+        try:
+            config = parse_config({"batteries": [{**battery, **extra}]})
+        except ConfigError:
+            continue
+        wire(Gateway(config))
 
 
 def test_yaml_merge_keys_may_be_overridden(tmp_path: Path) -> None:
@@ -281,8 +304,6 @@ def _leaves(node: object, path: tuple = ()) -> list[tuple]:
 @given(st.data())
 def test_fuzz_values_anywhere_give_a_config_or_a_config_error(data: st.DataObject) -> None:
     """Any value at any place of a valid config: a Config or a ConfigError, nothing else."""
-    from batmux.errors import ConfigError
-
     config = yaml.safe_load(BASE)
     for _ in range(data.draw(st.integers(1, 3))):
         paths = _leaves(config)

@@ -227,6 +227,10 @@ class Config(Strict):
                     hint = " (or 'address: sim')" if device_type.sim else ""
                     message = f"type {battery.type} needs '{key}:'{hint}"
                     raise located_error(("batteries", i, key), message, None)
+            if device_type.transport == "modbus" and not simulated and not battery.is_sim:
+                reason = _modbus_address_error(battery.address)
+                if reason:
+                    raise located_error(("batteries", i, "address"), reason, None)
             if battery.lacks_required_address:
                 raise located_error(
                     ("batteries", i, "address"),
@@ -276,6 +280,18 @@ class Config(Strict):
             if battery.name == name:
                 return battery
         raise KeyError(name)
+
+
+def _modbus_address_error(address: str) -> str | None:
+    """Why ``address`` is neither a serial port nor ``HOST:PORT`` for a Modbus link, or None."""
+    from batmux.links.modbus import is_serial  # only configs with a Modbus battery import it
+
+    if is_serial(address):
+        return None
+    host, _, port = address.rpartition(":")
+    if host and port.isdigit() and 0 < int(port) < 65536:
+        return None
+    return "a Modbus battery needs 'address: HOST:PORT' or a serial port (/dev/…)"
 
 
 def _reject_duplicates(section: str, what: str, names: list[str]) -> None:
@@ -387,6 +403,36 @@ class _Loader(yaml.SafeLoader):
 _Loader.add_constructor("tag:yaml.org,2002:int", _Loader.construct_yaml_int)
 
 
+def _deep_flow_line(text: str) -> int | None:
+    """The line where ``[``/``{`` nesting first goes deeper than ``MAX_DEPTH``, or None.
+
+    PyYAML's scanner takes quadratic time in flow nesting (5,000 ``[`` took 20 s), so this
+    linear scan (quoted text and comments skipped) rejects such a file before YAML sees it.
+    """
+    depth, line, quote, comment, previous = 0, 1, "", False, "\n"
+    for char in text:
+        if char == "\n":
+            line, comment = line + 1, False
+        elif comment:
+            pass
+        elif quote:
+            if char == quote and previous != "\\":  # '' inside '…' reopens at once: fine
+                quote = ""
+                char = " "  # a quote ending here does not escape the next character
+        elif char in "'\"" and previous in " \t\n[{,:-?":  # quotes start at a token only
+            quote = char
+        elif char == "#" and previous in " \t\n":
+            comment = True
+        elif char in "[{":
+            depth += 1
+            if depth > MAX_DEPTH:
+                return line
+        elif char in "]}":
+            depth = max(0, depth - 1)
+        previous = char
+    return None
+
+
 def load_config(path: str | Path) -> Config:
     file = str(path)
     try:
@@ -398,6 +444,9 @@ def load_config(path: str | Path) -> Config:
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
         raise ConfigError(file, f"line {line}", "not UTF-8 text") from None
+    deep_line = _deep_flow_line(text)
+    if deep_line:
+        raise ConfigError(file, f"line {deep_line}", f"nested more than {MAX_DEPTH} levels deep")
     try:
         data = yaml.load(text, Loader=_Loader)  # a SafeLoader subclass
     except yaml.YAMLError as exc:
