@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import math
 import os
@@ -319,3 +320,30 @@ def test_fuzz_values_anywhere_give_a_config_or_a_config_error(data: st.DataObjec
         parse_config(config, "fuzz.yaml")
     except ConfigError as exc:
         assert str(exc).startswith("fuzz.yaml: ") and "secret" not in str(exc)
+
+
+SIM_TYPES = [
+    *("jk", "jk02_32s", "jbd", "daly", "daly_modbus", "ant", "supervolt", "sok"),
+    *("victron_smartshunt", "vedirect", "pylontech_can", "byd_can", "byd_modbus"),
+]
+
+
+async def test_simulated_packs_at_the_config_bounds_do_not_end_the_run(tmp_path: Path) -> None:
+    """``sim.capacity_ah: .inf`` (or 1e308) overflowed a simulator's encoder and ended the whole
+    gateway; the bounds check-config now enforces keep every family's frames valid."""
+    from mqtt_helpers import running
+
+    extremes = [(650, 300.0, 99), (650, -300.0, 1), (0.1, 300.0, 50)]
+    batteries = [
+        {"name": f"{t}_{i}", "type": t, "sim": {"capacity_ah": c, "current": a, "soc": soc}}
+        for t in SIM_TYPES
+        for i, (c, a, soc) in enumerate(extremes)
+    ]
+    periods = {"sample_period": 0.2, "publish_period": 0.4}
+    config = parse_config({**periods, "state_dir": str(tmp_path), "batteries": batteries})
+    gateway = Gateway(config)
+    wire(gateway)
+    async with running(gateway):  # a crashed gateway re-raises here
+        await asyncio.sleep(2.5)
+    polled = [b for b in gateway.batteries.values() if b.cfg.type != "byd_modbus"]
+    assert all(b.health.samples > 0 for b in polled)

@@ -109,22 +109,34 @@ class MqttConfig(Strict):
         return value.rstrip("/")
 
 
+# Simulated packs stay within what every family's frames can carry (JBD: 655.35 Ah, ±327 A):
+# 1e308 Ah or A overflowed a simulator's encoder and ended the whole run.
+SIM_MAX_A = 300.0
+SIM_MAX_AH = 650.0
+
+
 class LoadConfig(Strict):
     """A simulated load: ``sine`` swings between charge and discharge."""
 
     kind: Literal["constant", "sine"] = "sine"
-    amplitude: float = 20.0
+    amplitude: float = Field(20.0, ge=-SIM_MAX_A, le=SIM_MAX_A)
     period: Seconds = 600.0
-    offset: float = 0.0
+    offset: float = Field(0.0, ge=-SIM_MAX_A, le=SIM_MAX_A)
+
+    @model_validator(mode="after")
+    def _peak(self) -> LoadConfig:
+        if abs(self.amplitude) + abs(self.offset) > SIM_MAX_A:
+            raise ValueError(f"|amplitude| + |offset| must be at most {SIM_MAX_A:g} A")
+        return self
 
 
 class SimConfig(Strict):
     """Parameters of a simulated device (``address: sim``)."""
 
     cells: int = Field(16, ge=1, le=32)
-    capacity_ah: float = Field(100.0, gt=0)
+    capacity_ah: float = Field(100.0, ge=0.1, le=SIM_MAX_AH)
     soc: float = Field(60.0, ge=0, le=100)
-    current: float = 0.0
+    current: float = Field(0.0, ge=-SIM_MAX_A, le=SIM_MAX_A)
     load: LoadConfig | None = None
     stop_after: Seconds | None = None
     corrupt_rate: float = Field(0.0, ge=0, le=1)
