@@ -131,6 +131,15 @@ def test_corrupted_block_is_counted_and_rejected() -> None:
     assert isinstance(codec.last_error, CorruptFrame)
 
 
+def test_a_400_digit_number_with_a_matching_checksum_is_a_corrupt_frame() -> None:
+    """Issue 11 item 10: it raised OverflowError, which no source expects from a codec."""
+    codec = VeDirectCodec()
+    blocks = codec.feed(encode_block([("V", "9" * 400), ("I", "1000"), ("SOC", "500")]))
+    assert len(blocks) == 1  # the checksum is right: only the value is absurd
+    with pytest.raises(CorruptFrame, match="V: a 400-character number"):
+        codec.decode(blocks)
+
+
 def test_split_anywhere_and_leading_junk() -> None:
     stream = b"3\r\nV\t1" + BMV_LIVE + BMV_HISTORY + MPPT_BLOCK
     for size in (1, 3, 7, 64):

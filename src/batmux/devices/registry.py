@@ -22,6 +22,7 @@ class DeviceType:
     source: str | None = None  # non-BLE source factory "module:function"
     description: str = ""
     address_required: bool = False  # no address never means "simulate" (real hardware only)
+    requires: tuple[str, ...] = ()  # config keys the source needs unless simulated (config.py)
 
 
 def _entry(*types: DeviceType) -> dict[str, DeviceType]:
@@ -143,18 +144,21 @@ DEVICE_TYPES: dict[str, DeviceType] = _entry(
         sim="batmux.sim.vedirect:VeDirectSimDevice",
         source="batmux.devices.vedirect_source:create_source",
         description="Victron VE.Direct text protocol (BMV/SmartShunt, MPPT); HEX Get/Set",
+        requires=("port",),
     ),
     DeviceType(
         "mqtt_json",
         "mqtt",
         source="batmux.devices.mqtt_json_source:create_source",
         description="dbus-mqtt-battery JSON on an MQTT topic (Node-RED, other gateways)",
+        requires=("topic",),
     ),
     DeviceType(
         "batmux_remote",
         "mqtt",
         source="batmux.devices.mqtt_json_source:create_source",
         description="the state JSON of another batmux (<base_topic>/<name>/state)",
+        requires=("topic",),
     ),
 )
 
