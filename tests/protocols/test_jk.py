@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import contextlib
+import json
+from pathlib import Path
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from batmux.cli import decode_frames
+from batmux.cli import main as cli_main
+from batmux.core.bank_config import LimitsConfig, TableConfig
+from batmux.core.limits import current_targets
 from batmux.errors import ProtocolError
 from batmux.model.alarms import Alarm
 from batmux.model.sample import BatterySample
@@ -200,3 +206,134 @@ def test_fuzz_how_notifications_are_cut_never_changes_the_frames(
         at += size
     assert frames == expected
     assert codec.corrupt_frames == whole.corrupt_frames
+
+
+# -- issue #10: probes, T3/T4, JK04, wrong layout — on real captures ------------------------
+
+PEERS = Path(__file__).parents[1] / "vectors" / "peers"
+
+
+def _peer(name: str) -> dict:
+    return json.loads((PEERS / name).read_text())
+
+
+def _cell_frame(vector: dict) -> bytes:
+    return next(bytes.fromhex(f) for f in vector["frames"] if bytes.fromhex(f)[4] == jk.TYPE_CELLS)
+
+
+def _patched(frame: bytes, changes: dict[int, bytes]) -> bytes:
+    """A real frame with some bytes replaced and its checksum recomputed."""
+    buf = bytearray(frame)
+    for at, data in changes.items():
+        buf[at : at + len(data)] = data
+    buf[299] = jk.sum8(buf[:299])
+    return bytes(buf)
+
+
+_V15 = _cell_frame(_peer("jk02_32s/aiobmsble_pb2a16s20p_v15_t3_t4.json"))
+_V11_17 = _cell_frame(_peer("jk02_32s/syssi_b2a8s20p_v11_17_probes_absent.json"))
+_ABSENT = jk.ABSENT_PROBE.to_bytes(2, "little", signed=True)
+
+
+def test_t3_t4_of_firmware_14_are_battery_probes_and_limits_see_them() -> None:
+    """aiobmsble's v15.38 capture: T1 13.4, T2 12.8, T3 19.5, T4 19.1 (MOSFET 12.9)."""
+    sample = jk.decode_cell_info(_V15, jk.JK02_32S, extra_probes=True)
+    assert sample.temperatures_c == (13.4, 12.8, 19.5, 19.1)
+    assert (sample.min_temperature_c, sample.max_temperature_c) == (12.8, 19.5)
+    assert sample.mos_temperature_c == 12.9
+    # a charge table that stops at 19 °C: only T3 is that warm
+    cfg = LimitsConfig(charge_temperature_table=TableConfig(x=[0, 19.0, 19.2], y=[1, 1, 0]))
+    (ccl, rule), _ = current_targets(cfg, sample)
+    assert (ccl, rule) == (0.0, "temperature")
+    # firmware < 14 carries no T3/T4: the same bytes are not read as probes
+    assert jk.decode_cell_info(_V15, jk.JK02_32S, extra_probes=False).temperatures_c == (
+        13.4,
+        12.8,
+    )
+
+
+def test_presence_mask_drops_probes_of_a_real_pack_without_them() -> None:
+    """JK-B2A8S20P 11.17: mask 0x07 (MOSFET, T1, T2); 254/256/258 read 0 and are no probes
+    even when T3/T4 are asked for."""
+    assert _V11_17[214] == 0x07
+    sample = jk.decode_cell_info(_V11_17, jk.JK02_32S, extra_probes=True)
+    assert sample.temperatures_c == (29.7, 29.8)
+    assert sample.mos_temperature_c == 36.1
+
+
+def test_absent_probe_sentinel_and_cleared_mask_bit_drop_the_probe() -> None:
+    """The real v15.38 frame with T2 unplugged as aiobmsble's test does it: raw −2000 at 164
+    and/or bit 2 of the mask cleared. Never −200 °C in temperatures or in the limits."""
+    for changes in (
+        {164: _ABSENT},
+        {214: bytes([0xFB])},
+        {164: _ABSENT, 214: bytes([0xFB])},
+    ):
+        sample = jk.decode_cell_info(_patched(_V15, changes), jk.JK02_32S, extra_probes=True)
+        assert sample.temperatures_c == (13.4, 19.5, 19.1), changes
+        assert sample.min_temperature_c == 13.4
+    no_mos = jk.decode_cell_info(_patched(_V15, {144: _ABSENT}), jk.JK02_32S, extra_probes=True)
+    assert no_mos.mos_temperature_c is None
+    assert "mos_temperature" not in no_mos.to_json()
+
+
+def test_absent_probe_in_a_real_24s_frame() -> None:
+    """aiobmsble's 10.08 capture (vector jk02_24s_1) with T2 at −2000 and the mask at 0x03
+    (aiobmsble's 24S bit order: T1, T2, MOSFET): T2 and the MOSFET reading are dropped."""
+    frame = _first_frame("jk02_24s_1")
+    assert frame[182] == 0x07
+    sample = jk.decode_cell_info(_patched(frame, {132: _ABSENT, 182: b"\x03"}), jk.JK02_24S)
+    assert sample.temperatures_c == (18.1,)
+    assert sample.mos_temperature_c is None
+
+
+@pytest.mark.parametrize(
+    ("peer", "protocol"),
+    [("jk04/syssi_b2a16s_hw3_sw330.json", "jk02_24s"), ("jk04/syssi_b2a16s_hw3_sw330.json",
+     "jk02_32s"), ("jk04/syssi_b5a24s_sw803m.json", "jk02_32s")],
+)  # fmt: skip
+def test_jk04_frame_read_as_jk02_is_refused_with_the_likely_cause(peer: str, protocol: str) -> None:
+    """It used to decode as 1,036,901 V with exit 0."""
+    with pytest.raises(jk.JkLayoutError, match="type: jk04"):
+        decode_frames(protocol, _peer(peer)["frames"])
+
+
+def test_jk04_real_frames_decode_and_auto_detects_them() -> None:
+    vector = _peer("jk04/syssi_b2a16s_hw3_sw330.json")
+    codec = jk.JkAutoCodec()
+    frames = [f for text in vector["frames"] for f in codec.feed(bytes.fromhex(text))]
+    assert codec.device_info is not None and codec.device_info.is_jk04
+    sample = codec.decode(frames)
+    assert sample.voltage_v == 53.691
+    assert sample.cell_voltages_v[:2] == (3.3527, 3.3586)
+    assert sample.current_a is None and sample.soc_pct is None
+    # JK02 devices are not taken for JK04 by their device info
+    for name, v in JK_VECTORS:
+        if "device_info_frame" in v:
+            assert not jk.decode_device_info(bytes.fromhex(v["device_info_frame"])).is_jk04, name
+
+
+def test_jk04_codec_refuses_a_jk02_frame() -> None:
+    with pytest.raises(jk.JkLayoutError, match="JK02"):
+        decode_frames("jk04", [_first_frame("jk02_32s_1").hex()])
+
+
+@pytest.mark.parametrize(
+    ("name", "wrong", "hint"),
+    [("jk02_32s_1", "jk02_24s", "32-cell layout"), ("jk02_32s_5", "jk02_24s", "32-cell layout"),
+     ("jk02_24s_1", "jk02_32s", "24-cell layout"), ("jk02_24s_2", "jk02_32s", "24-cell layout")],
+)  # fmt: skip
+def test_wrong_layout_is_an_error_naming_the_type(name: str, wrong: str, hint: str) -> None:
+    """A real frame of one layout under the other ``type:`` used to give 0 V / 16,384 Ah."""
+    frame = _first_frame(name).hex()
+    with pytest.raises(jk.JkLayoutError, match=f"looks like the {hint}: use `type: jk`"):
+        decode_frames(wrong, [frame])
+    # and ``type: jk`` reads it right whatever the device info said
+    sample = decode_frames("jk", [frame])
+    assert sample["voltage"] == dict(JK_VECTORS)[name]["expected"]["voltage"]
+
+
+def test_wrong_layout_makes_decode_exit_nonzero(capsys: pytest.CaptureFixture[str]) -> None:
+    frame = _first_frame("jk02_32s_1").hex()
+    assert cli_main(["decode", "jk02_24s", frame]) != 0
+    assert "looks like the 32-cell layout: use `type: jk`" in capsys.readouterr().err
