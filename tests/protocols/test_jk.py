@@ -18,6 +18,8 @@ from batmux.errors import ProtocolError
 from batmux.model.alarms import Alarm
 from batmux.model.sample import BatterySample
 from batmux.protocols import jk
+from batmux.protocols.jk04 import Jk04Codec
+from ble_contract import fuzz_test
 from conftest import load_vectors
 from helpers import assert_matches
 from superseded import current_expected
@@ -337,3 +339,30 @@ def test_wrong_layout_makes_decode_exit_nonzero(capsys: pytest.CaptureFixture[st
     frame = _first_frame("jk02_32s_1").hex()
     assert cli_main(["decode", "jk02_24s", frame]) != 0
     assert "looks like the 32-cell layout: use `type: jk`" in capsys.readouterr().err
+
+
+_REAL_CELL_FRAMES = [_V15, _V11_17, _first_frame("jk02_24s_1")] + [
+    _cell_frame(_peer(name))
+    for name in ("jk04/syssi_b2a16s_hw3_sw330.json", "jk04/syssi_b5a24s_sw803m.json")
+]
+
+test_fuzz_jk04_stream = fuzz_test(Jk04Codec, _REAL_CELL_FRAMES)
+
+
+@pytest.mark.parametrize("codec_cls", [jk.JkAutoCodec, jk.Jk24sCodec, jk.Jk32sCodec, Jk04Codec])
+@given(
+    st.sampled_from(_REAL_CELL_FRAMES),
+    st.lists(st.tuples(st.integers(6, 298), st.integers(1, 255)), min_size=1, max_size=8),
+)
+def test_fuzz_checksummed_mutations_of_real_frames(
+    codec_cls: type[jk.JkCodec], frame: bytes, flips: list[tuple[int, int]]
+) -> None:
+    """Mutated real cell frames with a valid checksum reach every JK decoder: a sample or a
+    ProtocolError, never another exception."""
+    buf = bytearray(frame)
+    for at, xor in flips:
+        buf[at] ^= xor
+    buf[299] = jk.sum8(buf[:299])
+    codec = codec_cls()
+    with contextlib.suppress(ProtocolError):
+        codec.decode(codec.feed(bytes(buf))).to_json()
