@@ -105,3 +105,33 @@ async def test_type_jk_detects_jk04_from_the_device_info() -> None:
     device, sample, _ = await _read("jk", bat, firmware="3.3.0")
     assert device.is_jk04
     assert sample.cell_voltages_v == pytest.approx(bat.truth().cell_voltages_v, abs=0.0001)
+
+
+@pytest.mark.parametrize(
+    ("battery_cfg", "protocol"),
+    [
+        ({"type": "jk02_24s"}, "jk02_24s"),
+        ({"type": "jk02_24s", "sim": {"cells": 16, "firmware": "11.48"}}, "jk02_24s"),
+        ({"type": "jk04"}, "jk04"),
+        ({"type": "jk", "sim": {"cells": 16, "firmware": "3.3.0"}}, "jk04"),
+    ],
+)
+async def test_configured_sim_publishes_real_numbers(battery_cfg: dict, protocol: str) -> None:
+    """The config path of issue #10 item 8: ``address: sim`` builds the simulator of the
+    configured type, and the sample has the pack's voltage, not 0 V / 16,384 Ah."""
+    from batmux.config import parse_config
+    from batmux.runtime.sources import build_source
+
+    config = parse_config({"batteries": [{"name": "pack", **battery_cfg}]})
+    source = build_source(config.batteries[0], config)
+    driver = source.driver  # type: ignore[attr-defined]
+    device = driver.link.device
+    assert ("jk04" if device.is_jk04 else device.layout.name) == protocol
+    await driver.link.connect()
+    await driver.start()
+    sample = await driver.read_sample(2.0)
+    truth = device.battery.truth()
+    assert sample.voltage_v == pytest.approx(sum(truth.cell_voltages_v), abs=0.05)
+    assert len(sample.cell_voltages_v) == len(truth.cell_voltages_v)
+    if protocol != "jk04":
+        assert sample.capacity_ah == truth.capacity_ah and sample.soc_pct == round(truth.soc_pct)
