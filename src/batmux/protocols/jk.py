@@ -227,25 +227,30 @@ def _cells_mv(frame: bytes, layout: Layout) -> tuple[int, ...]:
     return raw[:count]
 
 
-def _voltage_fits(frame: bytes, layout: Layout) -> bool | None:
+def _voltage_fits(
+    frame: bytes, layout: Layout, cells_mv: Sequence[int] | None = None
+) -> bool | None:
     """Does the pack voltage at this layout's offset match the sum of its cells (within
     10 %, 1 V at least)? None when the cells cannot tell (all zero)."""
-    total = sum(_cells_mv(frame, layout))
+    total = sum(_cells_mv(frame, layout) if cells_mv is None else cells_mv)
     if not total:
         return None
     mv = int.from_bytes(frame[118 + layout.b : 122 + layout.b], "little")
     return abs(mv - total) <= max(total // 10, 1000)
 
 
-def check_layout(frame: bytes, layout: Layout) -> None:
+def check_layout(frame: bytes, layout: Layout, cells_mv: Sequence[int] | None = None) -> None:
     """Raise ``JkLayoutError`` naming the likely cause when a cell frame clearly belongs to
     another layout than the configured one (silent garbage otherwise: 0 V, 16,384 Ah)."""
+    fits = _voltage_fits(frame, layout, cells_mv)
+    if fits:
+        return
     if looks_like_jk04(frame):
         raise JkLayoutError(
             "looks like the old JK04 protocol (float32 cell voltages): use `type: jk04`"
             " (or `type: jk`)"
         )
-    if _voltage_fits(frame, layout) is False:
+    if fits is False:
         other = JK02_32S if layout is JK02_24S else JK02_24S
         if _voltage_fits(frame, other):
             cells = "32" if other is JK02_32S else "24"
@@ -289,12 +294,13 @@ def decode_cell_info(
         require_length(frame, FRAME_LEN, "JK cell info")  # raises TruncatedFrame
     if frame[4] != TYPE_CELLS:
         raise ProtocolError(f"JK frame type 0x{frame[4]:02x} is not cell info")
+    cells_mv = _cells_mv(frame, layout)
     if check:
-        check_layout(frame, layout)
+        check_layout(frame, layout, cells_mv)
     b = layout.b
     # x / 1000 of an integer is the nearest double to the decimal value: no rounding needed
     # (and map() keeps the per-cell loop in C).
-    cells = tuple(map(truediv, _cells_mv(frame, layout), _THOUSANDS))
+    cells = tuple(map(truediv, cells_mv, _THOUSANDS))
     (mv, _mw, ma, _t1, _t2, bal_ma, balancing, soc, mah, cap_mah, cycles, cycle_mah, soh, _pre,
      _user, uptime, chg, dchg) = _TAIL.unpack_from(frame, 118 + b)  # fmt: skip
     temperatures, mos = _temperatures(frame, layout, extra_probes if b else False)
