@@ -127,6 +127,11 @@ JK02_32S = Layout(
     probes=((0, 144, "mos"), (1, 162, "t1"), (2, 164, "t2"), (4, 256, "t3"), (5, 258, "t4")),
 )  # fmt: skip
 LAYOUTS = {layout.name: layout for layout in (JK02_24S, JK02_32S)}
+# All probes of a layout in one unpack, in ``probes`` order: (struct, first offset).
+_PROBE_READERS = {
+    JK02_24S.name: (struct.Struct("<hhh"), 130),
+    JK02_32S.name: (struct.Struct("<h16xhh90xhh"), 144),
+}
 
 
 def command(register: int, value: int = 0, length: int = 0) -> bytes:
@@ -268,17 +273,19 @@ def _temperatures(
     ``extra_probes``: T3/T4 are read when True (firmware ≥ 14); when unknown (None) only if
     they hold a reading (older 32S firmware leaves 256/258 at 0 even with the mask at 0xFF).
     """
+    reader, start = _PROBE_READERS[layout.name]
     mask = frame[182 + layout.b] or 0xFF  # 0: no presence information, trust the values
-    found: dict[str, float] = {}
-    for bit, offset, role in layout.probes:
-        raw = int.from_bytes(frame[offset : offset + 2], "little", signed=True)
-        if not mask >> bit & 1 or raw == ABSENT_PROBE:
+    temps: list[float] = []
+    mos = None
+    raws = reader.unpack_from(frame, start)
+    for (bit, _offset, role), raw in zip(layout.probes, raws, strict=True):
+        if raw == ABSENT_PROBE or not mask >> bit & 1:
             continue
-        if role in ("t3", "t4") and not (extra_probes or (extra_probes is None and raw)):
-            continue
-        found[role] = raw / 10
-    temps = tuple(found[r] for r in ("t1", "t2", "t3", "t4") if r in found)
-    return temps, found.get("mos")
+        if role == "mos":
+            mos = raw / 10
+        elif role in ("t1", "t2") or extra_probes or (extra_probes is None and raw):
+            temps.append(raw / 10)  # probes are listed T1, T2, T3, T4
+    return tuple(temps), mos
 
 
 def decode_cell_info(
@@ -294,15 +301,16 @@ def decode_cell_info(
         require_length(frame, FRAME_LEN, "JK cell info")  # raises TruncatedFrame
     if frame[4] != TYPE_CELLS:
         raise ProtocolError(f"JK frame type 0x{frame[4]:02x} is not cell info")
-    cells_mv = _cells_mv(frame, layout)
-    if check:
-        check_layout(frame, layout, cells_mv)
     b = layout.b
+    cells_mv = _cells_mv(frame, layout)
+    (mv, _mw, ma, _t1, _t2, bal_ma, balancing, soc, mah, cap_mah, cycles, cycle_mah, soh, _pre,
+     _user, uptime, chg, dchg) = _TAIL.unpack_from(frame, 118 + b)  # fmt: skip
+    total_mv = sum(cells_mv)
+    if check and total_mv and abs(mv - total_mv) > max(total_mv // 10, 1000):
+        check_layout(frame, layout, cells_mv)  # the voltage does not fit: which type fits?
     # x / 1000 of an integer is the nearest double to the decimal value: no rounding needed
     # (and map() keeps the per-cell loop in C).
     cells = tuple(map(truediv, cells_mv, _THOUSANDS))
-    (mv, _mw, ma, _t1, _t2, bal_ma, balancing, soc, mah, cap_mah, cycles, cycle_mah, soh, _pre,
-     _user, uptime, chg, dchg) = _TAIL.unpack_from(frame, 118 + b)  # fmt: skip
     temperatures, mos = _temperatures(frame, layout, extra_probes if b else False)
     alarm_bits = int.from_bytes(
         frame[layout.alarm_offset : layout.alarm_offset + layout.alarm_size], "little"
