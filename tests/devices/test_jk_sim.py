@@ -4,6 +4,8 @@ real packs send, and an independent decoder's arithmetic reads the same values."
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from batmux.devices.registry import get_type, load
@@ -55,9 +57,9 @@ def test_sim_frames_carry_the_mask_real_packs_send() -> None:
     frame19 = load(get_type("jk").sim)(bat, firmware="19.27").cell_frame()
     assert frame19[214] == 0xCF
     assert int.from_bytes(frame19[256:258], "little", signed=True) == jk.ABSENT_PROBE
-    assert jk.decode_cell_info(frame19, jk.JK02_32S, extra_probes=True).temperatures_c == (
-        bat.truth().temperatures_c
-    )
+    decoded = jk.decode_cell_info(frame19, jk.JK02_32S, extra_probes=True)
+    assert decoded.temperatures_c == bat.truth().temperatures_c
+    assert "-200" not in json.dumps(decoded.to_json())  # not even among the diagnostics
 
 
 @pytest.mark.parametrize(("type_name", "firmware", "sw"), [("jk02_24s", None, 10),

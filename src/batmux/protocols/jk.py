@@ -324,9 +324,12 @@ def decode_cell_info(
     }
     if b:
         extra["heating"] = bool(frame[183 + b])
-        t254, t256, t258 = _EXTRA_TEMPS.unpack_from(frame, 254)
-        extra["temperatures_extra_by_offset"] = {"254": t254 / 10, "256": t256 / 10,
-                                                 "258": t258 / 10}  # fmt: skip
+        raw = _EXTRA_TEMPS.unpack_from(frame, 254)  # diagnostics; −2000 (no probe) left out
+        extra["temperatures_extra_by_offset"] = {
+            key: t / 10
+            for key, t in zip(("254", "256", "258"), raw, strict=True)
+            if t != ABSENT_PROBE
+        }
     alarms = (
         frozenset([a for bit, a in ALARM_BITS.items() if alarm_bits >> bit & 1])
         if alarm_bits
@@ -417,10 +420,12 @@ class JkAutoCodec(JkCodec):
     def decode_cell_frame(self, frame: bytes, timestamp: float) -> BatterySample:
         from batmux.protocols import jk04  # jk04 builds on this module
 
-        if looks_like_jk04(frame):
-            return jk04.decode_cell_info(frame, timestamp)
         layout = self.layout or guess_layout(frame)
-        if _voltage_fits(frame, layout) is False:
+        fits = _voltage_fits(frame, layout)
+        said_jk04 = self.device_info is not None and self.device_info.is_jk04
+        if (fits is not True or said_jk04) and looks_like_jk04(frame):
+            return jk04.decode_cell_info(frame, timestamp)
+        if fits is False:
             other = JK02_32S if layout is JK02_24S else JK02_24S
             layout = other if _voltage_fits(frame, other) else layout
         return decode_cell_info(frame, layout, timestamp, self.extra_probes, check=False)
