@@ -5,6 +5,7 @@ real packs send, and an independent decoder's arithmetic reads the same values."
 from __future__ import annotations
 
 import json
+import struct
 
 import pytest
 
@@ -137,3 +138,28 @@ async def test_configured_sim_publishes_real_numbers(battery_cfg: dict, protocol
     assert len(sample.cell_voltages_v) == len(truth.cell_voltages_v)
     if protocol != "jk04":
         assert sample.capacity_ah == truth.capacity_ah and sample.soc_pct == round(truth.soc_pct)
+
+
+# syssi/esphome-jk-bms tests/components/jk_bms_ble/frames_jk04_b5a24s.h SETTINGS_JK04_B5A24S
+_B5A24S_SETTINGS = bytes.fromhex(
+    "55aaeb9001720000803f00000000000000000000000000000000000000000000000010000000cdcc4c400000000000000000000000000000000000000000000000000000000000000000c91e42400000000000000000000000000000000000000000000088409a9959406f12033c0000904001000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000006f"
+)
+
+
+def _jk04_settings(frame: bytes) -> tuple[int, float, float, float, float, int]:
+    def f32(at: int) -> float:
+        return round(struct.unpack_from("<f", frame, at)[0], 4)
+
+    return frame[34], f32(38), f32(98), f32(106), f32(110), frame[114]
+
+
+def test_jk04_sim_settings_use_the_offsets_of_a_real_frame() -> None:
+    """Offsets checked on syssi's B5A24S capture (its test: 16 cells, power-off 3.2 V,
+    start balance 4.25 V, trigger 8 mV, max balance 4.5 A, balancer on)."""
+    assert _jk04_settings(_B5A24S_SETTINGS) == (16, 3.2, 4.25, 0.008, 4.5, 1)
+    device = load(get_type("jk04").sim)(battery(cells=16))
+    answer = device.handle_write(device.write_uuid, jk.command(jk.REG_CELL_INFO))
+    settings = answer[0][: jk.FRAME_LEN]
+    assert answer[0][jk.FRAME_LEN :] == jk.READY_MESSAGE
+    assert jk.sum8(settings[:299]) == settings[299] and settings[4] == jk.TYPE_SETTINGS
+    assert _jk04_settings(settings)[0] == 16

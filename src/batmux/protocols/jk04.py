@@ -95,3 +95,20 @@ def build_cell_info(sample: BatterySample, counter: int = 0, uptime_s: int = 0) 
     buf[_UPTIME : _UPTIME + 4] = (uptime_s & 0xFFFFFFFF).to_bytes(4, "little")
     buf[299] = jk.sum8(buf[:299])
     return bytes(buf)
+
+
+def build_settings(cell_count: int, balancer: bool = True, counter: int = 0) -> bytes:
+    """A JK04 settings frame (type 0x01; syssi ``decode_jk04_settings_``): 6 float 1.0,
+    34 cell count, 38 power-off V, 74 ADC Vref, 98 start-balance V, 106 trigger ΔV,
+    110 max balance current A (float32), 114 balancer switch. Values of the B2A16S capture."""
+    buf = bytearray(jk.FRAME_LEN)
+    buf[0:4] = jk.HEADER
+    buf[4] = jk.TYPE_SETTINGS
+    buf[5] = counter & 0xFF
+    struct.pack_into("<f", buf, 6, 1.0)
+    buf[34] = cell_count & 0xFF
+    for offset, value in ((38, 3.0), (74, 3.03), (98, 4.25), (102, 3.4), (106, 0.005), (110, 2.0)):
+        struct.pack_into("<f", buf, offset, value)
+    buf[114] = 1 if balancer else 0
+    buf[299] = jk.sum8(buf[:299])
+    return bytes(buf)

@@ -70,8 +70,9 @@ class JkSimDevice(SimDevice):
             return [jk.build_device_info(self.info, self._count()) + jk.READY_MESSAGE]
         if register == jk.REG_CELL_INFO:
             self._streaming = True
-            if self.is_jk04:  # JK04 settings have another layout; the cells are what counts
-                return [self.cell_frame()]
+            if self.is_jk04:  # as the B2A16S btsnoop: settings, ready message, cell stream
+                settings = jk04.build_settings(b.cells, b.balancing, self._count())
+                return [settings + jk.READY_MESSAGE, self.cell_frame()]
             settings = jk.build_settings(
                 b.cells,
                 b.capacity_ah,
