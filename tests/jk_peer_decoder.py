@@ -2,10 +2,12 @@
 
 JK02: the field table of patman15/aiobmsble ``aiobmsble/bms/jikong_bms.py`` (offsets written for
 the 32S frame, 32 bytes less for firmware < 11; temperatures by its ``_temp_pos`` list filtered
-by the sensor mask at 214 and the −2000 sentinel). JK04: the positional field list of
-jblance/mpp-solar ``mppsolar/protocols/jk04.py`` (24 float32 cells from byte 6, then 25 float32
-resistances, average, delta, ...). Nothing here imports batmux: it is the check that batmux's
-simulator frames mean, to another decoder, what batmux meant them to.
+by the sensor mask at 214 and the −2000 sentinel). Its 24S mask order T1, T2, MOSFET is kept as
+aiobmsble has it, though a real frame contradicts it (docs/conventions.md).
+JK04: the positional field list of jblance/mpp-solar ``mppsolar/protocols/jk04.py`` (24 float32
+cells from byte 6, then 25 float32 resistances, average, delta, ...).
+Nothing here imports batmux: it checks that batmux's simulator frames mean, to another decoder,
+what batmux meant them to.
 """
 
 from __future__ import annotations

@@ -279,14 +279,41 @@ def test_absent_probe_sentinel_and_cleared_mask_bit_drop_the_probe() -> None:
     assert "mos_temperature" not in no_mos.to_json()
 
 
+# jblance/mpp-solar mppsolar/protocols/jk02.py getCellData test response 3 ("jk02 example from
+# @nonoceb", 2021): a 3S Li-ion pack with no battery probes fitted. mpp-solar's field list
+# reads Battery_T1 = Battery_T2 = -200.0 and MOS_Temp = 33.9 from it; the mask at 182 is 0x01.
+_NO_PROBES_24S = bytes.fromhex(
+    "55aaeb900210ad0e520e530e00000000000000000000000000000000000000000000000000000000000000000000000000000000000007000000700e00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000512b0000000000000000000030f830f8530100000c010000c214000070170000000000008f01000000005107af6900000000cb06000000000000000000000000010000000000110400000000924a3b4000000000ad0800000000000100010000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000c"
+)
+
+
+def test_real_24s_frame_without_probes_reports_no_temperatures() -> None:
+    """Raw −2000 at 130/132 (−200 °C to a decoder that does not know the sentinel) and the
+    presence mask 0x01 (MOSFET only): no battery temperature at all, the MOSFET's 33.9 °C."""
+    frame = _NO_PROBES_24S
+    assert frame[130:134] == _ABSENT * 2 and frame[182] == 0x01
+    sample = jk.decode_cell_info(frame, jk.JK02_24S)
+    assert sample.temperatures_c == ()
+    assert sample.min_temperature_c is None and sample.max_temperature_c is None
+    assert sample.mos_temperature_c == 33.9
+    assert (sample.voltage_v, sample.cell_voltages_v) == (11.089, (3.757, 3.666, 3.667))
+    # the limits see no temperature rule at all, rather than a −200 °C one
+    (_, charge_rule), (_, discharge_rule) = current_targets(LimitsConfig(), sample)
+    assert "temperature" not in (charge_rule, discharge_rule)
+    assert "-200" not in json.dumps(sample.to_json())
+
+
 def test_absent_probe_in_a_real_24s_frame() -> None:
-    """aiobmsble's 10.08 capture (vector jk02_24s_1) with T2 at −2000 and the mask at 0x03
-    (aiobmsble's 24S bit order: T1, T2, MOSFET): T2 and the MOSFET reading are dropped."""
+    """aiobmsble's 10.08 capture (vector jk02_24s_1) with T2 at −2000 and mask bit 2 cleared
+    (0x03: MOSFET and T1 fitted): T2 is dropped, T1 and the MOSFET stay."""
     frame = _first_frame("jk02_24s_1")
     assert frame[182] == 0x07
-    sample = jk.decode_cell_info(_patched(frame, {132: _ABSENT, 182: b"\x03"}), jk.JK02_24S)
-    assert sample.temperatures_c == (18.1,)
-    assert sample.mos_temperature_c is None
+    for changes in ({132: _ABSENT}, {182: b"\x03"}, {132: _ABSENT, 182: b"\x03"}):
+        sample = jk.decode_cell_info(_patched(frame, changes), jk.JK02_24S)
+        assert sample.temperatures_c == (18.1,), changes
+        assert sample.mos_temperature_c == 22.8
+    no_mos = jk.decode_cell_info(_patched(frame, {182: b"\x06"}), jk.JK02_24S)
+    assert (no_mos.temperatures_c, no_mos.mos_temperature_c) == ((18.1, 18.6), None)
 
 
 @pytest.mark.parametrize(

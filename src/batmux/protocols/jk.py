@@ -106,9 +106,11 @@ class Layout:
     mos_temp_offset: int
     alarm_offset: int
     alarm_size: int
-    # (mask bit, offset, role) of each temperature probe; bit order as aiobmsble's jikong
-    # driver filters them (syssi only logs the mask). 32S bit 3 is byte 254, a copy of the
-    # MOSFET temperature (ble.md D-JK-1), so it is not a battery probe.
+    # (mask bit, offset, role) of each temperature probe. Bits 0..2 are MOSFET, T1, T2 in
+    # both layouts (syssi's list; a real 24S frame with T1 = T2 = −2000 carries mask 0x01,
+    # mpp-solar jk02.py test response 3 — aiobmsble's 24S order T1, T2, MOSFET does not fit
+    # it); 32S bits 3..5 are bytes 254/256/258 in aiobmsble's order. Byte 254 repeats a
+    # MOSFET reading (ble.md D-JK-1), so it is not a battery probe.
     probes: tuple[tuple[int, int, str], ...] = ()
 
     @property
@@ -120,7 +122,7 @@ _THOUSANDS = (1000,) * 32
 _CELL_STRUCTS = {n: struct.Struct(f"<{n}H") for n in (24, 32)}
 JK02_24S = Layout(
     "jk02_24s", 24, 0, 0, mos_temp_offset=134, alarm_offset=136, alarm_size=2,
-    probes=((0, 130, "t1"), (1, 132, "t2"), (2, 134, "mos")),
+    probes=((1, 130, "t1"), (2, 132, "t2"), (0, 134, "mos")),
 )  # fmt: skip
 JK02_32S = Layout(
     "jk02_32s", 32, 16, 32, mos_temp_offset=144, alarm_offset=166, alarm_size=4,
