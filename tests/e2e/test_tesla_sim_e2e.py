@@ -34,7 +34,7 @@ def config(tmp_path: Path, **sim: Any) -> Any:
                     "address": "sim",
                     "sim": {"soc": 70, "current": -10, **sim},
                 },
-            ],  # fmt: skip
+            ],
         },
         "tesla.yaml",
     )
