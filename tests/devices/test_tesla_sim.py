@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import pytest
 
+from batmux.core.plausibility import check_plausible
 from batmux.protocols import tesla_keepalive
 from batmux.protocols.tesla_model3 import TeslaModel3Codec
 from batmux.sim.tesla_model3 import TeslaPackSim, tesla_battery
@@ -142,3 +143,23 @@ def test_whole_lfp_capture_decodes_with_bricks_matching_the_pack() -> None:
     assert sum(s.cell_voltages_v) == pytest.approx(s.voltage_v, abs=0.05)
     assert s.soc_pct == pytest.approx(80.0) and s.capacity_ah == pytest.approx(165.0, abs=0.1)
     assert codec.corrupt_frames == 0 and codec.unknown_frames == 0
+    check_plausible(s)
+
+
+def test_every_sample_of_a_long_run_is_plausible() -> None:
+    """Sample after every 100 ms over a full brick scan, while discharging through closed
+    contactors: no sample fails plausibility; bricks ≈ pack voltage whenever complete."""
+    clock = Clock()
+    pack = TeslaPackSim(tesla_battery(96, soc_pct=30.0, current_a=-150.0), clock=clock)
+    codec = TeslaModel3Codec()
+    frames: list[bytes] = []
+    for step in range(80):
+        pack.on_frame(0x221, KEEPALIVE)
+        for frame in cycle(pack, clock, seconds=0.1):
+            frames += codec.feed(frame)
+        s = codec.decode(frames[-400:])
+        check_plausible(s)
+        if s.cell_voltages_v:
+            assert sum(s.cell_voltages_v) == pytest.approx(s.voltage_v, abs=0.1), step
+    assert s.extra["contactor"] == "closed" and s.current_a == pytest.approx(-150.0)
+    assert s.extra["discharge_current_limit"] > 0

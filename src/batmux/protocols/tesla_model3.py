@@ -13,8 +13,9 @@ their disagreements are in shared/protocols/can-modbus.md §4.1). Real frame (fl
   out of range; the 0x352 energy ratio when there is no 0x292. 2025 firmware may show another
   SoC (0x352 mux 2, layout unknown): ``soc_min``/``soc_max``/``soc_ave`` stay in the extras.
 * bricks: 0x401, byte 0 = mux m, byte 1 = status (bit 2k+1 set = cell k of the frame present:
-  0x2A three, 0x02 one, 0x00 none), cells 3m..3m+2 ×0.1 mV. Reported once every brick up to
-  the highest seen is known; 96 = NCA/NCM, 102-108 = LFP.
+  0x2A three, 0x02 one, 0x00 none), cells 3m..3m+2 ×0.1 mV. Reported once the end of the scan
+  (an empty mux, a short last frame, or mux 35) and every brick before it are known; 96 =
+  NCA/NCM, 102-108 = LFP.
 * limits: 0x252 max regen / discharge power (kW) become ``charge_current_limit`` /
   ``discharge_current_limit`` (A) at the pack voltage, which the limits engine obeys. 0x2D2's
   voltages/currents are kept as ``bms_*`` extras only (wrong scale on recent firmware).
@@ -151,6 +152,19 @@ def contactor_state(
     return state
 
 
+def brick_count(frames: Mapping[int, bytes]) -> int | None:
+    """The pack's brick count once the end of the scan has been seen: the first empty mux,
+    a frame with fewer than three bricks, or a full last mux (108); else None."""
+    ends: list[int] = []
+    for index, data in frames.items():
+        if index >= BRICK_MUXES or len(data) < 2:
+            continue
+        present = sum(data[1] >> (2 * k + 1) & 1 for k in range(3))
+        if present < 3 or index == BRICK_MUXES - 1:
+            ends.append(3 * index + present)
+    return min(ends) if ends else None
+
+
 def brick_voltages(frames: Mapping[int, bytes]) -> dict[int, float]:
     """brick index → volts from the 0x401 frames per mux; absent and 0 V bricks left out."""
     bricks: dict[int, float] = {}
@@ -218,8 +232,9 @@ class TeslaModel3Codec(CanCodec):
         temps = self._temperatures(latest, muxed(ID_MINMAX), extra)
         bricks = brick_voltages(muxed(ID_BRICKS))
         cells: tuple[float, ...] = ()
-        if bricks and len(bricks) == max(bricks) + 1:  # every brick up to the highest is known
-            cells = tuple(bricks[i] for i in range(len(bricks)))
+        count = brick_count(muxed(ID_BRICKS))
+        if count and all(i in bricks for i in range(count)):  # the whole scan is known
+            cells = tuple(bricks[i] for i in range(count))
             extra["bricks"] = len(cells)
             extra["chemistry"] = "LFP" if len(cells) >= LFP_MIN_BRICKS else "NCA/NCM"
         extra["bricks_seen"] = len(bricks)
