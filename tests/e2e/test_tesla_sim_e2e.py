@@ -70,6 +70,8 @@ async def test_simulated_tesla_pack_through_the_gateway(tmp_path: Path) -> None:
         s = state.sample
         assert state.available and s.extra["chemistry"] == "NCA/NCM"
         assert s.extra["contactor"] == "open" and s.current_a == 0.0  # no keep-alive yet
+        assert state.to_json()["contactor"] == "open"  # in the published state JSON
+        assert state.limits is not None and state.limits.discharge_current_a == 0.0
         assert sum(s.cell_voltages_v) == pytest.approx(s.voltage_v, abs=0.1)
         assert s.soc_pct == pytest.approx(70, abs=0.2) and 320 < s.voltage_v < 380
         assert s.extra["hvil_ok"] is True and "a089_vcfront_mia" in s.extra["bms_alerts"]
@@ -79,6 +81,7 @@ async def test_simulated_tesla_pack_through_the_gateway(tmp_path: Path) -> None:
             state = await wait_for(gateway, lambda s: s.extra.get("contactor") == "closed")
             assert state.sample.current_a == pytest.approx(-10.0)
             assert state.sample.extra["discharge_current_limit"] > 0  # the pack's own limit
+            assert state.sample.discharge_enabled is True
         finally:
             sender.cancel()
             with contextlib.suppress(asyncio.CancelledError):

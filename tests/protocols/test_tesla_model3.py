@@ -159,6 +159,8 @@ def test_hvil_isolation_and_status_fields() -> None:
     assert s.extra["closing_allowed"] is False
     assert s.extra["isolation_kohm"] == 4500 and s.extra["bms_state"] == "fault"
     assert s.extra["contactor"] == "fault" and Alarm.BMS_FAULT in s.alarms
+    assert s.charge_enabled is False and s.discharge_enabled is False  # open: no power path
+    assert decode(AMP_VOLT_DISCHARGE).charge_enabled is None  # no contactor frame: unknown
 
 
 def test_alert_matrix_to_alarms_and_warnings() -> None:

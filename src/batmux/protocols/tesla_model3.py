@@ -21,6 +21,8 @@ their disagreements are in shared/protocols/can-modbus.md §4.1). Real frame (fl
   voltages/currents are kept as ``bms_*`` extras only (wrong scale on recent firmware).
 * ``contactor``: open | precharge | closing | closed | opening | fault | welded, from 0x212
   BMS_contactorState and 0x20A HVP contactor states (precharge and welds are only in 0x20A).
+  ``charge_enabled``/``discharge_enabled`` = contactor closed (unknown without 0x212/0x20A),
+  so the limits go to 0 A while the pack is open.
 
 Multiplexed ids (0x332, 0x352, 0x320, 0x401) are kept per (id, mux): ``frame_key``.
 """
@@ -252,6 +254,8 @@ class TeslaModel3Codec(CanCodec):
             extra["contactor"] = "welded"
         if status is not None and status["bms_state"] == BMS_STATE_FAULT:
             alarms |= {Alarm.BMS_FAULT}
+        # the contactors are the pack's switches: no power path unless they are closed
+        closed = None if "contactor" not in extra else extra["contactor"] == "closed"
         capacity = charge = None
         if "chemistry" in extra and extra.get("energy_full_kwh"):
             nominal_v = len(cells) * NOMINAL_BRICK_V[str(extra["chemistry"])]
@@ -266,6 +270,8 @@ class TeslaModel3Codec(CanCodec):
             capacity_ah=capacity,
             cell_voltages_v=cells,
             temperatures_c=temps,
+            charge_enabled=closed,
+            discharge_enabled=closed,
             alarms=alarms,
             warnings=warnings,
             extra=extra,
