@@ -133,7 +133,7 @@ class LoadConfig(Strict):
 class SimConfig(Strict):
     """Parameters of a simulated device (``address: sim``)."""
 
-    cells: int = Field(16, ge=1, le=32)
+    cells: int = Field(16, ge=1, le=128)  # EV packs: 96 (Tesla NCA, LEAF) to 108 bricks
     capacity_ah: float = Field(100.0, ge=0.1, le=SIM_MAX_AH)
     soc: float = Field(60.0, ge=0, le=100)
     current: float = Field(0.0, ge=-SIM_MAX_A, le=SIM_MAX_A)

@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from typing import Any
 
 from batmux.devices.health import Health
@@ -42,7 +42,7 @@ class CanSource:
         self.health = Health()
         self._clock = clock
         self._wall = wall_clock
-        self._latest: dict[int, tuple[bytes, float]] = {}  # id → (packed frame, clock time)
+        self._latest: dict[Hashable, tuple[bytes, float]] = {}  # id (, mux) → (frame, time)
         self._reader: asyncio.Task[None] | None = None
         self._last_corrupt = 0
 
@@ -54,7 +54,7 @@ class CanSource:
             if frame is None:
                 continue
             for packed in self.codec.feed(frame):
-                self._latest[frame[0]] = (packed, self._clock())
+                self._latest[self.codec.frame_key(*frame)] = (packed, self._clock())
 
     def _ensure_reader(self) -> None:
         if self._reader is not None and self._reader.done():

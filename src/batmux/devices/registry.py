@@ -77,6 +77,13 @@ DEVICE_TYPES: dict[str, DeviceType] = _entry(
         description="BYD Battery-Box HVS/HVM read from its CAN frames (inverter on the bus)",
     ),
     DeviceType(
+        "tesla_model3",
+        "can",
+        codec="batmux.protocols.tesla_model3:TeslaModel3Codec",
+        source="batmux.devices.tesla_source:create_source",
+        description="Tesla Model 3/Y HV pack (NCA 96 / LFP 108 bricks) read from its CAN frames",
+    ),
+    DeviceType(
         "victron_dbus",
         "dbus",
         source="batmux.devices.venus_input:victron_source",
