@@ -55,7 +55,9 @@ def test_captured_checksums_sum_to_zero() -> None:
 
 
 def test_bmv_golden() -> None:
-    codec = VeDirectCodec(capacity_ah=200.0)
+    # 400 Ah: this BMV's own setting is about that (−65.5 Ah consumed at 83.9 %); a capacity
+    # that disagrees with the SoC by more than 15 points is refused as implausible
+    codec = VeDirectCodec(capacity_ah=400.0)
     blocks = codec.feed(BMV_LIVE + BMV_HISTORY)
     assert blocks == [BMV_LIVE, BMV_HISTORY]
     s = codec.decode(blocks, timestamp=5.0)
@@ -63,8 +65,8 @@ def test_bmv_golden() -> None:
     assert s.current_a == -7.625  # VE.Direct I is already + into the battery: discharging here
     assert s.power_w == -92
     assert s.soc_pct == 83.9
-    assert s.charge_ah == 134.527  # 200 Ah − 65.473 Ah consumed
-    assert s.capacity_ah == 200.0
+    assert s.charge_ah == 334.527  # 400 Ah − 65.473 Ah consumed
+    assert s.capacity_ah == 400.0
     assert s.cycles == 0
     assert s.alarms == frozenset()
     assert s.extra["consumed_ah"] == -65.473
