@@ -10,6 +10,7 @@ from batmux.errors import ProtocolError
 from batmux.model.alarms import Alarm
 from batmux.model.sample import BatterySample
 from batmux.protocols import daly
+from batmux.protocols.base import sum8
 from batmux.protocols.daly import DalyCodec
 from ble_contract import check_vector, corrupt, feed_all, fuzz_test, load, vector_chunks, vectors
 
@@ -84,4 +85,9 @@ def test_encoder_round_trip() -> None:
         assert getattr(got, field) == getattr(sample, field), field
 
 
-test_fuzz = fuzz_test(DalyCodec, DALY_2[:6])
+def _fix_daly(frame: bytearray) -> None:
+    frame[12] = sum8(bytes(frame[:12]))
+
+
+# payload: the 8 data bytes between the 4-byte head and the checksum
+test_fuzz = fuzz_test(DalyCodec, DALY_2[:6], fix=_fix_daly, payload=(4, 12))

@@ -10,6 +10,7 @@ from batmux.errors import ProtocolError, TruncatedFrame
 from batmux.model.alarms import Alarm
 from batmux.model.sample import BatterySample
 from batmux.protocols import daly_modbus as dm
+from batmux.protocols.base import modbus_crc16
 from batmux.protocols.daly_modbus import DalyModbusCodec
 from ble_contract import check_vector, corrupt, feed_all, fuzz_test, load, vector_chunks, vectors
 
@@ -76,4 +77,9 @@ def test_encoder_round_trip() -> None:
         assert getattr(got, field) == getattr(sample, field), field
 
 
-test_fuzz = fuzz_test(DalyModbusCodec, FRAMES)
+def _fix_daly_modbus(frame: bytearray) -> None:
+    frame[-2:] = modbus_crc16(bytes(frame[:-2])).to_bytes(2, "little")
+
+
+# payload: the register bytes after D2 03 <length>, before the CRC
+test_fuzz = fuzz_test(DalyModbusCodec, FRAMES, fix=_fix_daly_modbus, payload=(3, -2))

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -12,6 +10,7 @@ from batmux.errors import ProtocolError
 from batmux.model.alarms import Alarm
 from batmux.model.sample import BatterySample
 from batmux.protocols import jk
+from ble_contract import checksum_valid_mutations, decode_or_error, feed_all
 from conftest import load_vectors
 from helpers import assert_matches
 
@@ -150,24 +149,48 @@ def test_encoder_is_the_inverse_of_the_decoder() -> None:
             assert getattr(decoded, field) == getattr(sample, field), (layout.name, field)
 
 
+@pytest.mark.fuzz
 @given(st.lists(st.binary(max_size=400), max_size=6))
 def test_fuzz_feed_and_decode_raise_only_protocol_errors(chunks: list[bytes]) -> None:
     codec = jk.JkAutoCodec()
     frames = []
     for chunk in chunks:
         frames += codec.feed(chunk)
-    with contextlib.suppress(ProtocolError):
-        codec.decode(frames)
+    decode_or_error(codec, frames)
 
 
+def _fix_jk(frame: bytearray) -> None:
+    frame[299] = jk.sum8(bytes(frame[:299]))
+
+
+# every whole cell-info frame of the captured vectors, both layouts
+_REAL_CELL_FRAMES = [
+    f
+    for _, vec in JK_VECTORS
+    for f in feed_all(jk.JkAutoCodec(), [bytes.fromhex(n) for n in vec["frames"]])
+    if f[4] == 2
+]
+
+
+@pytest.mark.fuzz
+@given(checksum_valid_mutations(_REAL_CELL_FRAMES, _fix_jk, (6, 299)))
+def test_fuzz_checksum_valid_mutations_of_real_frames(frame: bytes) -> None:
+    """Real cell frames with bytes changed and the checksum fixed: each layout's codec gives a
+    plausible sample or its own error (the issue's 2.1 MA / SoH 255 % samples)."""
+    for codec in (jk.JkAutoCodec(), jk.Jk24sCodec(), jk.Jk32sCodec()):
+        frames = codec.feed(frame)
+        assert frames == [frame]
+        decode_or_error(codec, frames)
+
+
+@pytest.mark.fuzz
 @given(st.binary(min_size=300, max_size=300))
 def test_fuzz_checksummed_garbage_frames(body: bytes) -> None:
     """Random bodies with a valid header and checksum reach the decoder itself."""
     frame = bytearray(jk.HEADER + bytes([2]) + body[5:299] + b"\x00")
     frame[299] = jk.sum8(frame[:299])
     codec = jk.JkAutoCodec()
-    with contextlib.suppress(ProtocolError):
-        codec.decode(codec.feed(bytes(frame)))
+    decode_or_error(codec, codec.feed(bytes(frame)))
 
 
 def _spoiled(frame: bytes, at: int) -> bytes:
@@ -182,6 +205,7 @@ _PIECES = st.sampled_from(
 )
 
 
+@pytest.mark.fuzz
 @given(st.lists(_PIECES, min_size=1, max_size=8), st.lists(st.integers(1, 400), max_size=30))
 def test_fuzz_how_notifications_are_cut_never_changes_the_frames(
     pieces: list[bytes], cuts: list[int]

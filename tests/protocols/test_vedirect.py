@@ -25,6 +25,7 @@ from batmux.protocols.vedirect_hex import (
     parse_hex_response,
 )
 from batmux.protocols.vedirect_text import VeDirectCodec, encode_block, parse_block
+from ble_contract import decode_or_error
 
 
 def block(*lines: str) -> bytes:
@@ -209,19 +210,20 @@ STREAM = BMV_LIVE + b":A0F0F00463C18\n" + BMV_HISTORY + MPPT_BLOCK
 def feed_and_decode(codec: VeDirectCodec, chunks: list[bytes]) -> None:
     for chunk in chunks:
         for block in codec.feed(chunk):
-            with contextlib.suppress(ProtocolError):
-                codec.decode([block], 0.0)
+            decode_or_error(codec, [block])
     for line in codec.pop_hex():
         with contextlib.suppress(ProtocolError):
             parse_hex_response(line)
 
 
+@pytest.mark.fuzz
 @FUZZ
 @given(st.lists(st.binary(max_size=300), max_size=8))
 def test_random_bytes(chunks: list[bytes]) -> None:
     feed_and_decode(VeDirectCodec(capacity_ah=100), chunks)
 
 
+@pytest.mark.fuzz
 @FUZZ
 @given(st.data())
 def test_mutated_real_stream(data: st.DataObject) -> None:
@@ -234,6 +236,7 @@ def test_mutated_real_stream(data: st.DataObject) -> None:
     feed_and_decode(codec, [bytes(stream[i : i + cut]) for i in range(0, len(stream), cut)])
 
 
+@pytest.mark.fuzz
 @FUZZ
 @given(
     st.lists(
@@ -251,6 +254,7 @@ def test_checksummed_nonsense_fields(fields: list[tuple[str, str]]) -> None:
     feed_and_decode(codec, [encode_block(fields)])
 
 
+@pytest.mark.fuzz
 @FUZZ
 @given(st.binary(max_size=40))
 def test_hex_parser(line: bytes) -> None:
