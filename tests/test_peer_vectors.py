@@ -51,7 +51,9 @@ def _equal(got: Any, want: Any, tol: float | None) -> bool:
             return abs(got - want) <= tol
         return math.isclose(got, want, rel_tol=1e-3, abs_tol=1e-3)
     if isinstance(want, list) and isinstance(got, (list, tuple)):
-        return len(got) == len(want) and all(_equal(g, w, tol) for g, w in zip(got, want))
+        return len(got) == len(want) and all(
+            _equal(g, w, tol) for g, w in zip(got, want, strict=True)
+        )
     return bool(got == want)
 
 
