@@ -37,7 +37,7 @@ SOC_MARGIN = (0.5, 15.0)  # (Ah, percentage points)
 C_RATE_MAX = 10.0
 CURRENT_FLOOR_A = 100.0
 CURRENT_MAX_A = 5000.0
-CAPACITY_MAX_AH = 50_000.0  # a 250 kWh 48 V bank; the wrong JK layout reads 16,384 Ah or more
+CAPACITY_MAX_AH = 50_000.0  # a 2.4 MWh 48 V bank; the wrong JK layout reads 16,384 Ah or more
 SOH_MAX_PCT = 100.0
 
 
