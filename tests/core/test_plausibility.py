@@ -23,6 +23,7 @@ from core.bank_factory import cells, sample
         ({"cells": cells(16, 3.3, c4=0.1)}, "cell 4"),
         ({"voltage_v": float("nan")}, "voltage_v"),
         ({"cells": cells(16, 3.3, c1=float("nan")), "voltage_v": 52.8}, "cell 1"),
+        ({"cells": cells(16, 3.3, c9=float("nan")), "voltage_v": 52.8}, "cell 9"),
         ({"temperatures_c": (25.0, 400.0)}, "temperature"),
         ({"charge_ah": -1.0}, "remaining charge"),
         ({"current_a": float("inf")}, "current_a"),

@@ -69,9 +69,12 @@ def check_plausible(sample: BatterySample) -> None:
     if sample.charge_ah is not None and sample.charge_ah < 0:
         raise ImplausibleSample(f"remaining charge {sample.charge_ah} Ah is negative")
     low, high = CELL_V_RANGE
-    for i, volts in enumerate(sample.cell_voltages_v, 1):
-        if not low <= volts <= high:
-            raise ImplausibleSample(f"cell {i} at {volts} V is impossible")
+    cells = sample.cell_voltages_v
+    # min/max first (this runs for every frame); a NaN anywhere makes the sum NaN
+    if cells and not (low <= min(cells) and max(cells) <= high and math.isfinite(sum(cells))):
+        for i, volts in enumerate(cells, 1):
+            if not low <= volts <= high:
+                raise ImplausibleSample(f"cell {i} at {volts} V is impossible")
     t_low, t_high = TEMP_RANGE_C
     for temp in (*sample.temperatures_c, sample.mos_temperature_c):
         if temp is not None and not t_low <= temp <= t_high:
