@@ -1,6 +1,6 @@
 """Reject samples that cannot be physically true before they reach meters, groups or limits.
 
-Two kinds of rule (all listed in README's Robustness section with their margins):
+Two kinds of rule (listed with their margins in docs/banks-and-limits.md, *Plausibility*):
 
 * one value alone: a 9 V cell, SoC 250 %, SoH above 100 %, a current no battery carries;
 * values against each other: the pack voltage against the sum of its cells, remaining charge
