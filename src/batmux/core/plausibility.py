@@ -55,7 +55,7 @@ def check_plausible(sample: BatterySample) -> None:
         if value is not None and not math.isfinite(value):
             raise ImplausibleSample(f"{name} is not a finite number")
     if sample.soc_pct is not None and not 0 <= sample.soc_pct <= 100:
-        raise ImplausibleSample(f"SoC {sample.soc_pct:g} % is outside 0..100")
+        raise ImplausibleSample(f"SoC {sample.soc_pct} % is outside 0..100")
     if sample.soh_pct is not None and not 0 <= sample.soh_pct <= SOH_MAX_PCT:
         raise ImplausibleSample(f"SoH {sample.soh_pct:g} % is outside 0..100")
     if sample.voltage_v is not None and not 0 <= sample.voltage_v <= PACK_V_MAX:
