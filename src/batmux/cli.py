@@ -15,11 +15,12 @@ from typing import Any
 
 from batmux import __version__
 from batmux.config import DEFAULT_CONFIG, Config, load_config, parse_config
-from batmux.errors import BatmuxError, ConfigError, ProtocolError
+from batmux.errors import BatmuxError, ConfigError, ImplausibleSample, ProtocolError
 
 log = logging.getLogger("batmux")
 
 EXIT_CONFIG = 2
+EXIT_IMPLAUSIBLE = 2  # ``decode``: the frames decoded, but to values that cannot be true
 EXIT_WATCHDOG = 3
 
 
@@ -191,6 +192,8 @@ def cmd_decode(args: argparse.Namespace) -> int:
         if not frames:
             return _die("decode: give FRAMEs or --capture FILE")
         result = decode_frames(args.protocol, frames, args.key)
+    except ImplausibleSample as exc:
+        return _die(f"decode {args.protocol}: implausible sample: {exc}", EXIT_IMPLAUSIBLE)
     except BatmuxError as exc:
         return _die(f"decode {args.protocol}: {exc}")
     print(json.dumps(result, indent=2 if args.pretty else None))

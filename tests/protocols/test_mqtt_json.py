@@ -202,6 +202,7 @@ SCHEMA_LIKE = st.recursive(
 )
 
 
+@pytest.mark.fuzz
 @FUZZ
 @given(st.one_of(st.binary(max_size=200), JSON_VALUES.map(json.dumps), SCHEMA_LIKE.map(json.dumps)))
 def test_fuzz_parsers_raise_only_protocol_error(payload: bytes | str) -> None:

@@ -16,7 +16,7 @@ from collections.abc import Callable, Hashable
 from typing import Any
 
 from batmux.devices.health import Health
-from batmux.errors import ControlRefused, LinkError, NoData, ProtocolError
+from batmux.errors import ControlRefused, ImplausibleSample, LinkError, NoData, ProtocolError
 from batmux.links.can_bus import CanLink
 from batmux.links.can_config import CanBusConfig
 from batmux.model.sample import BatterySample
@@ -80,7 +80,8 @@ class CanSource:
         try:
             sample = self.codec.decode(frames, self._wall())
         except ProtocolError as exc:
-            self.health.error(f"{type(exc).__name__}: {exc}")
+            if not isinstance(exc, ImplausibleSample):  # the runtime counts those
+                self.health.error(f"{type(exc).__name__}: {exc}")
             raise
         self.health.samples += 1
         return sample
