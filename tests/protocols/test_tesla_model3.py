@@ -110,12 +110,12 @@ def test_bricks_from_0x401_empty_muxes_ignored_chemistry_by_count() -> None:
     assert len(s.cell_voltages_v) == 96 and s.extra["chemistry"] == "NCA/NCM"
     assert s.cell_voltages_v[95] == pytest.approx(3.7095)
     assert bytes.fromhex(capture[-1][4:])[1] == 0  # status 0x00 on the empty muxes
-    cells108 = [3.3] * 108
+    cells108 = [3.566] * 108  # sums to the captured 385.1 V pack voltage
     s = decode(
         AMP_VOLT_DISCHARGE, *[f"401#{sim.brick_frame(m, cells108).hex()}" for m in range(36)]
     )
     assert len(s.cell_voltages_v) == 108 and s.extra["chemistry"] == "LFP"
-    cells106 = [3.3] * 106  # last frame: status 0x02, one brick
+    cells106 = [3.633] * 106  # last frame: status 0x02, one brick
     last = sim.brick_frame(35, cells106)
     assert last[1] == 0x02
     s = decode(
