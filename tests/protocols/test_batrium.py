@@ -71,9 +71,7 @@ def test_short_unknown_and_malformed_frames_are_counted() -> None:
 
 def test_negative_soc_is_clamped_and_a_critical_trip_is_a_fault() -> None:
     frames = [f for f in FRAMES if not f.startswith(("00000505", "00000507"))]
-    out = decode_frames(
-        "batrium", [*frames, "00000505#0CFE1027F401E803", "00000507#000100000000"]
-    )
+    out = decode_frames("batrium", [*frames, "00000505#0CFE1027F401E803", "00000507#000100000000"])
     assert out["soc"] == 0 and out["soc_raw"] == -5.0
     assert out["alarms"] == [str(Alarm.BMS_FAULT)]
     assert out["charge_enabled"] is True and out["discharge_enabled"] is False
