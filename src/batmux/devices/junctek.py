@@ -13,7 +13,6 @@ requests is ever sent.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -22,8 +21,8 @@ from typing import Any
 from batmux.core.ocv_soc import SocFallback
 from batmux.devices.health import Health
 from batmux.devices.junctek_options import JunctekOptions
-from batmux.devices.vedirect_source import PortLink
-from batmux.errors import BatmuxError, ControlRefused, LinkError, LinkTimeout, NoData, ProtocolError
+from batmux.devices.vedirect_source import PortLink, close_port
+from batmux.errors import ControlRefused, LinkError, LinkTimeout, NoData, ProtocolError
 from batmux.model.sample import BatterySample
 from batmux.protocols import junctek as j
 
@@ -160,15 +159,8 @@ class JunctekSource:
         raise ControlRefused(f"{self.name}: a Junctek shunt is read-only here")
 
     async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, BatmuxError):
-                await self._task
-            self._task = None
-        await self.link.close()
-        shutdown = getattr(self.link, "shutdown", None)
-        if shutdown is not None:
-            await shutdown()
+        task, self._task = self._task, None
+        await close_port(task, self.link)
 
 
 def create_source(battery: Any, context: Any = None) -> JunctekSource:

@@ -121,11 +121,5 @@ class JunctekSimPortLink(SimPortLink):
         sim_battery = from_sim_config(sim, cells=4, current_a=-5.0)
         return cls(JunctekSimDevice(sim_battery))
 
-    async def open(self, timeout: float = 5.0) -> None:
-        if self.simulator is None:
-            pty = PtyMaster()
-            simulator = JunctekSimulator(self.junctek, pty)
-            simulator.start()
-            self.simulator = simulator  # type: ignore[assignment]
-            self.port = self._serial.port = pty.path
-        await self._serial.open(timeout)
+    def _simulator(self, pty: PtyMaster) -> PortSimulator:
+        return JunctekSimulator(self.junctek, pty)
