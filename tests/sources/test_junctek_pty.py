@@ -155,3 +155,18 @@ async def test_address_sim_through_the_gateway(tmp_path: Path) -> None:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+
+
+async def test_a_missing_port_is_retried_with_backoff_and_never_crashes() -> None:
+    link = SerialLink("/dev/batmux-no-such-port", 115200)
+    source = JunctekSource("shunt", link, options=FAST, retry_s=(0.05, 0.1))
+    try:
+        with pytest.raises(NoData):
+            await source.sample()
+        await asyncio.sleep(0.4)
+        assert source.health.drops >= 3 and source.health.connects == 0
+        assert "DeviceNotFound" in source.health.last_error
+        with pytest.raises(NoData):
+            await source.sample()
+    finally:
+        await source.close()

@@ -65,6 +65,7 @@ class JunctekSource:
     async def _run_forever(self) -> None:
         delay = self._retry[0]
         while True:
+            opened_at = self._clock()
             try:
                 await self.link.open()
                 self.health.connects += 1
@@ -77,6 +78,8 @@ class JunctekSource:
                 self.health.error(f"{type(exc).__name__}: {exc}")
                 log.warning("%s: %s; reopening in %.1f s", self.name, exc, delay)
             await self.link.close()
+            if self._measure is not None and self._measure[1] >= opened_at:
+                delay = self._retry[0]  # it worked for a while: not a port that keeps failing
             await asyncio.sleep(delay)
             delay = min(self._retry[1], delay * 2)
 
