@@ -67,15 +67,16 @@ async def test_frames_are_29_bit_at_the_watchmon_periods() -> None:
     assert per_offset[b.VERSION] == 1  # 10 s: once, at start
 
 
-async def test_source_reads_the_sim_and_ignores_an_11_bit_impostor() -> None:
+async def test_source_reads_the_sim_and_drops_impostors_and_short_frames() -> None:
     cfg = bus("impostor")
     battery = SimBattery(cells=16, soc_pct=55.0, current_a=8.0)
     source = BatriumSource("wm", b.BatriumCodec(), CanLink(cfg), fresh_s=2.0)
 
-    async def impostor() -> None:  # an 11-bit 0x504 from another device: 99.9 V
+    async def impostor() -> None:  # an 11-bit 0x504 (99.9 V) and a cut 29-bit one
         async with CanLink(cfg) as link:
             while True:
                 await link.send(0x504, bytes.fromhex("E70300000000"), extended=False)
+                await link.send(0x504, b"\xe7\x03", extended=True)  # truncated: corrupt
                 await asyncio.sleep(0.02)
 
     try:
@@ -88,7 +89,8 @@ async def test_source_reads_the_sim_and_ignores_an_11_bit_impostor() -> None:
         assert 16 * 3.25 < (sample.voltage_v or 0) < 16 * 3.4
         assert sample.soc_pct == pytest.approx(55.0, abs=0.1)
         status = source.status()
-        assert status["standard_id_frames"] > 5 and status["corrupt_frames"] == 0
+        assert status["standard_id_frames"] > 5
+        assert status["corrupt_frames"] > 5 and "0x504" in source.health.last_error
     finally:
         await source.close()
 
