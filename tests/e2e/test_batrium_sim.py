@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 from collections import Counter
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -164,3 +165,27 @@ def test_a_real_bus_or_no_address_is_never_simulated() -> None:
     )
     for battery in config.batteries:
         assert not hasattr(create_source(battery), "background")
+
+
+async def test_a_candump_log_replays_with_its_29_bit_ids(tmp_path: Path) -> None:
+    """``batmux replay``'s sender keeps a log line's id width: 8 hex digits go out 29-bit."""
+    from batmux.links.can_replay import replay
+
+    peer = Path(__file__).parents[1] / "vectors" / "peers" / "batrium"
+    frames = json.loads((peer / "batrium2goodwe_layout_handbuilt.json").read_text())["frames"]
+    lines = [f"({1700000000 + i / 10:.6f}) can0 {f}" for i, f in enumerate(frames)]
+    lines.append("(1700000001.000000) can0 504#E70300000000")  # 11-bit: not Batrium's
+    log = tmp_path / "watchmon.log"
+    log.write_text("\n".join(lines) + "\n")
+    cfg = bus("replay")
+    source = BatriumSource("wm", b.BatriumCodec(), CanLink(cfg), fresh_s=5.0)
+    try:
+        await source.link.open()
+        async with CanLink(cfg) as sender:
+            result = await replay(log, sender, speed=0)
+        assert result.frames == 9
+        sample = await first_sample(source)
+        assert sample.voltage_v == 53.2 and sample.soc_pct == 77.0
+        assert source.status()["standard_id_frames"] == 1
+    finally:
+        await source.close()
