@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from batmux.core.ocv_soc import (
     LFP_REST_CURVE,
@@ -107,3 +109,25 @@ def test_soc_is_clamped_and_rounded(counter: float, soc: float) -> None:
 
 def test_default_curve_is_lfp() -> None:
     assert CURVE.points == LFP_REST_CURVE and LFP_REST_CURVE[0] == (2.50, 0.0)
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.floats(0, 10_000),  # seconds since the last step
+            st.floats(0, 80),  # pack volts (16 cells)
+            st.one_of(st.none(), st.floats(-300, 300)),
+            st.one_of(st.none(), st.floats(-20, 120)),
+        ),
+        max_size=20,
+    )
+)
+def test_fuzz_the_soc_stays_within_0_and_100(
+    steps: list[tuple[float, float, float | None, float | None]],
+) -> None:
+    fallback, now = SocFallback(RULE), 0.0
+    for dt, volts, current, counter in steps:
+        now += dt
+        d = fallback.update(now, volts, current, counter)
+        assert d.soc_pct is None or 0.0 <= d.soc_pct <= 100.0
+        assert d.soc_pct is not None or counter is None
