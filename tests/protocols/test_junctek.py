@@ -120,6 +120,7 @@ def test_bad_checksum_is_counted_and_dropped(line: bytes) -> None:
         b":r50=1,6,1,2,\r\n",  # checksum ok but too few numbers for a measurement
         b":r51=1,3,1,1,\r\n",  # settings without the capacity
         b"x" * 300,  # no line end at all
+        j.build_reply(j.MEASURE, 1, [10**200, *range(12)]),  # 201 digits: no real field
     ],
 )
 def test_garbage_is_counted_and_dropped(garbage: bytes) -> None:

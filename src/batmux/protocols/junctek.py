@@ -39,6 +39,7 @@ from batmux.protocols.base import Codec
 
 MEASURE, SETTINGS = 50, 51
 MAX_LINE = 256  # longest real reply is ~90 characters
+MAX_DIGITS = 12
 _REPLY = re.compile(rb"^:r(\d\d)=((?:-?\d+[,.])+)$")
 _REQUEST = re.compile(rb"^:[RW]\d\d=")
 
@@ -94,7 +95,10 @@ def parse_reply(line: bytes) -> Reply:
     match = _REPLY.match(line.strip())
     if match is None:
         raise CorruptFrame(f"junctek: not a reply line: {line[:40]!r}")
-    numbers = tuple(int(n) for n in re.split(rb"[,.]", match[2]) if n)
+    tokens = [n for n in re.split(rb"[,.]", match[2]) if n]
+    if any(len(n) > MAX_DIGITS for n in tokens):  # no real field has more; floats would overflow
+        raise CorruptFrame(f"junctek: a number of more than {MAX_DIGITS} digits")
+    numbers = tuple(int(n) for n in tokens)
     if len(numbers) < 3:
         raise TruncatedFrame(f"junctek: {len(numbers)} numbers in :r{match[1].decode()}")
     given = numbers[1]
