@@ -36,7 +36,9 @@ from batmux.core.bank_config import (
     check_bank_references,
     located_error,
 )
+from batmux.devices.batrium_options import BatriumOptions
 from batmux.devices.ble_options import BleOptions
+from batmux.devices.junctek_options import JunctekOptions
 from batmux.devices.registry import get_type, known_types
 from batmux.devices.serial_bms import SerialOptions, check_wired
 from batmux.errors import ConfigError
@@ -161,6 +163,8 @@ class BatteryConfig(Strict):
     coulomb_counter: CoulombConfig | None = None
     charge_switch: ChargeSwitchConfig | None = None
     can: CanBusConfig | None = None  # CAN batteries (pylontech_can, byd_can)
+    batrium: BatriumOptions | None = None  # type: batrium (base_id)
+    junctek: JunctekOptions | None = None  # type: junctek (RS485 address, SoC fallback)
     port: str | None = None  # serial device (vedirect)
     baudrate: int = Field(19200, gt=0)  # serial speed (vedirect)
     topic: str | None = None  # MQTT topic to subscribe (mqtt_json, batmux_remote)

@@ -84,6 +84,20 @@ DEVICE_TYPES: dict[str, DeviceType] = _entry(
         description="Tesla Model 3/Y HV pack (NCA 96 / LFP 108 bricks) read from its CAN frames",
     ),
     DeviceType(
+        "batrium",
+        "can",
+        codec="batmux.protocols.batrium:BatriumCodec",
+        source="batmux.devices.batrium:create_source",
+        description="Batrium WatchMon, native CAN 2.0 (29-bit ids from a base id)",
+    ),
+    DeviceType(
+        "junctek",
+        "serial",
+        codec="batmux.protocols.junctek:JunctekCodec",
+        source="batmux.devices.junctek:create_source",
+        description="Junctek KH-F/KG-F shunt over RS485 (:r50= lines), SoC fallback from OCV",
+    ),
+    DeviceType(
         "victron_dbus",
         "dbus",
         source="batmux.devices.venus_input:victron_source",
