@@ -46,7 +46,7 @@ def test_another_base_id_is_read_with_the_key() -> None:
     assert out["voltage"] == 53.2 and out["discharge_current_limit"] == 100.0
     codec = b.BatriumCodec(0x600)
     frames = [p for f in at_base(0x600) for p in codec.feed(f)]
-    assert codec.decode(frames).charge_ah == 50.0
+    assert codec.decode(frames).charge_ah == 77.0
 
 
 def test_standard_id_look_alikes_are_dropped_and_counted() -> None:
@@ -71,7 +71,7 @@ def test_short_unknown_and_malformed_frames_are_counted() -> None:
 
 def test_negative_soc_is_clamped_and_a_critical_trip_is_a_fault() -> None:
     frames = [f for f in FRAMES if not f.startswith(("00000505", "00000507"))]
-    out = decode_frames("batrium", [*frames, "00000505#0CFE1027F401E803", "00000507#000100000000"])
+    out = decode_frames("batrium", [*frames, "00000505#0CFE10270000E803", "00000507#000100000000"])
     assert out["soc"] == 0 and out["soc_raw"] == -5.0
     assert out["alarms"] == [str(Alarm.BMS_FAULT)]
     assert out["charge_enabled"] is True and out["discharge_enabled"] is False

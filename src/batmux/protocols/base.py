@@ -24,7 +24,7 @@ from typing import Any, ClassVar
 from zlib import adler32
 
 from batmux.core.plausibility import check_plausible
-from batmux.errors import CorruptFrame, ImplausibleSample, ProtocolError, TruncatedFrame
+from batmux.errors import CorruptFrame, ProtocolError, TruncatedFrame
 from batmux.model.sample import BatterySample
 
 _CHECKED_METHODS = ("decode", "decode_with_key")
@@ -43,12 +43,7 @@ def _checked(method: Callable[..., BatterySample]) -> Callable[..., BatterySampl
             sample = method(self, *args, **kwargs)
         finally:
             self._decoding = False
-        try:
-            check_plausible(sample)
-        except ImplausibleSample as exc:
-            if not self.layout_hint:
-                raise
-            raise ImplausibleSample(f"{exc}; {self.layout_hint}") from None
+        check_plausible(sample)
         return sample
 
     decode.__plausibility_checked__ = True  # type: ignore[attr-defined]
@@ -59,8 +54,6 @@ class Codec(ABC):
     """Frame reassembly plus decoding for one protocol family."""
 
     name: ClassVar[str]
-    # appended to an implausibility reason when a family knows the likely cause
-    layout_hint: ClassVar[str] = ""
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

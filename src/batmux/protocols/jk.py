@@ -436,13 +436,11 @@ class JkAutoCodec(JkCodec):
 class Jk24sCodec(JkCodec):
     name = "jk02_24s"
     fixed_layout = JK02_24S
-    layout_hint = "`type: jk02_24s` forces the 24-cell layout: `type: jk` detects it"
 
 
 class Jk32sCodec(JkCodec):
     name = "jk02_32s"
     fixed_layout = JK02_32S
-    layout_hint = "`type: jk02_32s` forces the 32-cell layout: `type: jk` detects it"
 
 
 # -- encoders (the device side, used by the simulator) ---------------------------------------
