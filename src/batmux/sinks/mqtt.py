@@ -159,9 +159,8 @@ class MqttSink:
             states = list(snapshot.values())
             # Only the snapshot's last state message is awaited: it bounds the batch with
             # aiomqtt's timeout and gives back-pressure when the broker is slow.
-            last = max((i for i, s in enumerate(states) if s.sample is not None), default=-1)
             for i, state in enumerate(states):
-                await self.publish_state(client, state, wait=i == last)
+                await self.publish_state(client, state, wait=i == len(states) - 1)
             for name, status in list(self.gateway.link_status.items()):
                 await self.publish_link(client, name, status())
 
@@ -185,11 +184,12 @@ class MqttSink:
         payload = state.to_json()
         if self.cfg.discovery:
             await self._announce(client, state, payload)
-        if state.sample is not None:
-            if wait:
-                await _publish(client, self.topics.state(name), json.dumps(payload), retain=True)
-            else:
-                _publish_nowait(client, self.topics.state(name), json.dumps(payload), retain=True)
+        # Published with or without a sample: an unavailable battery/group's state (0 A, stale)
+        # must replace a retained one that still offers limits (e.g. from before a restart).
+        if wait:
+            await _publish(client, self.topics.state(name), json.dumps(payload), retain=True)
+        else:
+            _publish_nowait(client, self.topics.state(name), json.dumps(payload), retain=True)
         if state.diagnostics and self._diagnostics_due(name, state.diagnostics):
             await _publish(
                 client, self.topics.diagnostics(name), json.dumps(state.diagnostics), retain=True
