@@ -34,6 +34,7 @@ from batmux.devices.source import Source
 from batmux.errors import BatmuxError, ControlRefused, ImplausibleSample, NoData, SourceOffline
 from batmux.model.sample import BatterySample
 from batmux.model.state import BatteryState, Meters
+from batmux.runtime.describe import startup_lines
 from batmux.runtime.hub import StateHub
 from batmux.runtime.sources import build_source
 from batmux.runtime.supervise import supervised
@@ -351,6 +352,8 @@ class Gateway:
     # -- lifecycle ---------------------------------------------------------------------------
     async def run(self, extra: list[Awaitable[Any]] | None = None) -> None:
         """Run until cancelled (or the watchdog fires). Meters are saved on the way out."""
+        for line in startup_lines(self.config):
+            log.info("%s", line)
         try:
             async with asyncio.TaskGroup() as tg:
                 if self.config.concurrent_sampling:

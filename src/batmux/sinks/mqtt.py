@@ -25,6 +25,7 @@ from batmux.config import MqttConfig
 from batmux.errors import BatmuxError
 from batmux.links.lost_cancel import cancel_count, reraise_lost_cancel
 from batmux.model.state import BatteryState
+from batmux.runtime.describe import url_without_password
 from batmux.sinks.discovery import Topics, discovery_messages, link_discovery_messages
 
 if TYPE_CHECKING:
@@ -138,7 +139,7 @@ class MqttSink:
                     await client.subscribe(f"{self.topics.base}/{name}/+/set")
             reraise_lost_cancel(before)
             self.connected.set()
-            log.info("MQTT: connected to %s", self.cfg.url)
+            log.info("MQTT: connected to %s", url_without_password(self.cfg.url))
             try:
                 async with asyncio.TaskGroup() as tg:
                     tg.create_task(self._publish_states(client))

@@ -23,6 +23,7 @@ import aiomqtt
 from batmux.devices.mqtt_json_source import broker_args
 from batmux.links.lost_cancel import cancel_count, reraise_lost_cancel
 from batmux.protocols.mqtt_json import build_payload
+from batmux.runtime.describe import url_without_password
 from batmux.runtime.hub import Snapshot, StateHub
 from batmux.sinks.mqtt_json_config import MqttJsonOutputConfig
 
@@ -92,7 +93,8 @@ class MqttJsonOutput:
                             self.published += 1
                         reraise_lost_cancel(before)
             except aiomqtt.MqttError as exc:
-                log.warning("mqtt_json_output %s: %s; retrying in %.1f s", self.url, exc, delay)
+                url = url_without_password(self.url)
+                log.warning("mqtt_json_output %s: %s; retrying in %.1f s", url, exc, delay)
             await asyncio.sleep(delay)
             delay = min(self._retry[1], delay * 2)
 
