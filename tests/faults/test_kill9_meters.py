@@ -86,6 +86,7 @@ async def kill_repeatedly(broker: Any, tmp_path: Path, kills: int) -> None:
                 10,
             )
             to_safe.append(safe - killed)
+            torn = len(list(state_dir.rglob("*.tmp")))  # each: a write the kill cut short
             assert_state_files_parse(state_dir)
             assert_never_lower(w)
         proc = start_batmux(cfg, tmp_path, "run")  # and once more: it resumes, higher
@@ -105,6 +106,7 @@ async def kill_repeatedly(broker: Any, tmp_path: Path, kills: int) -> None:
         safe_state="batmux/status offline (last will), every entity unavailable",
         seconds_restart_to_first_state_max=round(max(to_back), 2),
         state_files_checked=files,
+        writes_cut_short=torn,
         lost="nothing published: totals never decreased",
     )
 
