@@ -66,6 +66,7 @@ async def kill_repeatedly(broker: Any, tmp_path: Path, kills: int) -> None:
     cfg = config(broker.url, state_dir)
     to_safe: list[float] = []
     to_back: list[float] = []
+    torn = 0  # the next start removes them
     async with watching(broker.port, ["batmux/+/state", "batmux/status"]) as w:
         for _ in range(kills):
             started = time.monotonic()
@@ -86,7 +87,7 @@ async def kill_repeatedly(broker: Any, tmp_path: Path, kills: int) -> None:
                 10,
             )
             to_safe.append(safe - killed)
-            torn = len(list(state_dir.rglob("*.tmp")))  # each: a write the kill cut short
+            torn += len(list(state_dir.rglob("*.tmp")))  # a write the kill cut short
             assert_state_files_parse(state_dir)
             assert_never_lower(w)
         proc = start_batmux(cfg, tmp_path, "run")  # and once more: it resumes, higher

@@ -28,7 +28,7 @@ from batmux.config import BatteryConfig, Config
 from batmux.core import meters as meter_math
 from batmux.core.averaging import average
 from batmux.core.plausibility import calibrate, check_plausible
-from batmux.core.statefile import load_json, save_json_atomic
+from batmux.core.statefile import load_json, remove_stale_temps, save_json_atomic
 from batmux.devices.health import Health
 from batmux.devices.source import Source
 from batmux.errors import BatmuxError, ControlRefused, ImplausibleSample, NoData, SourceOffline
@@ -99,6 +99,7 @@ class Gateway:
         self.state_dir = Path(config.state_dir)
         sources = sources or {}
         self.batteries: dict[str, BatteryRuntime] = {}
+        remove_stale_temps(self.state_dir)  # writes a kill -9 cut short
         published = load_json(self._published_meters_path(), {})
         for cfg in config.batteries:
             source = sources.get(cfg.name) or build_source(cfg, config, {"gateway": self})
