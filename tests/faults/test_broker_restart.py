@@ -1,4 +1,4 @@
-"""mosquitto stopped for a few seconds and started again (its retained messages are gone):
+"""mosquitto stopped (or killed) for a few seconds and started again (retained messages gone):
 a main gateway whose group is fed by a remote gateway over that broker reports its group
 stale (0 A) on the hub, which the inverters and Venus read, while the broker is away; when the
 broker returns, both gateways reconnect, republish their retained states and the group is
@@ -61,7 +61,10 @@ async def until(check: Any, timeout: float) -> float:
     return time.monotonic()
 
 
-async def test_broker_restart(broker: Any, tmp_path: Path) -> None:
+@pytest.mark.parametrize("how", ["stopped", "killed"])
+async def test_broker_restart(broker: Any, tmp_path: Path, how: str) -> None:
+    """stopped: mosquitto hands out the clients' last wills as it goes (so the remote's
+    ``offline`` arrives); killed (-9): no will, the remote's samples only grow old."""
     if broker.kind != "mosquitto":
         pytest.skip("needs a broker process to stop")
     remote, main = gateways(broker.url, tmp_path)
@@ -71,8 +74,13 @@ async def test_broker_restart(broker: Any, tmp_path: Path) -> None:
         await until(lambda: live(main), 20)
         charged = remote.batteries["ra"].meters.charged_wh
         down = time.monotonic()
-        broker.stop_process()
+        if how == "stopped":
+            broker.stop_process()
+        else:
+            broker._process.kill()
+            broker._process.wait()
         safe = await until(lambda: not live(main), 10)
+        assert safe - down < STALE_AFTER + 0.5 + 1.0  # + one publish period + slack
         state = main.hub.latest("bank")
         assert state is not None and state.limits is not None
         assert state.limits.charge_current_a == state.limits.discharge_current_a == 0
@@ -86,8 +94,9 @@ async def test_broker_restart(broker: Any, tmp_path: Path) -> None:
             back = await until(lambda: live(main), 30)
             assert any("/batmux_bank/" in t for _, t, _ in w.log)  # discovery again
     report(
-        "MQTT broker stopped and restarted",
+        f"MQTT broker {how} and restarted",
         outage_s=OUTAGE_S,
+        bound="at once (last will)" if how == "stopped" else "stale_after + publish_period",
         seconds_to_safe_state=round(safe - down, 2),
         stale_after=STALE_AFTER,
         seconds_broker_up_to_retained_state=round(retained - up, 2),
