@@ -27,6 +27,7 @@ from typing import Any
 from batmux.config import BatteryConfig, Config
 from batmux.core import meters as meter_math
 from batmux.core.averaging import average
+from batmux.core.bank import DEFAULT_LIMITS
 from batmux.core.plausibility import calibrate, check_plausible
 from batmux.core.statefile import load_json, remove_stale_temps, save_json_atomic
 from batmux.devices.health import Health
@@ -71,7 +72,13 @@ class BatteryRuntime:
     last_error_log: float = 0.0
     failed_rounds: int = 0
     offline: bool = False  # the source says its data is gone (``SourceOffline``)
-    published_available: bool = False  # ``available`` of the last published state
+    published_fresh: bool = False  # the last published state was available and fresh
+
+    @property
+    def stale_after(self) -> float:
+        """The bank's freshness bound for this battery (its limits' ``stale_after``)."""
+        return (self.cfg.limits or DEFAULT_LIMITS).stale_after
+
     saved_meters: Meters = field(default_factory=Meters)  # the meters last saved: published
 
     @property
@@ -169,8 +176,8 @@ class Gateway:
         elif getattr(runtime.source, "measured_timestamps", False):
             now = min(now, sample.timestamp)  # a relayed sample is as fresh as its measurement
         runtime.offline = False
-        if not runtime.published_available:
-            self._wake.set()  # first data (or back after an outage): publish it now
+        if not runtime.published_fresh and self.clock() - now <= runtime.stale_after:
+            self._wake.set()  # first fresh data (or back after an outage): publish it now
         runtime.failed_rounds = 0
         runtime.pending.append(sample)
         runtime.last_good_at = now
@@ -229,7 +236,8 @@ class Gateway:
                 and now - runtime.last_good_at < self.config.expire_after
                 and not runtime.offline
             )
-            runtime.published_available = available
+            age = now - runtime.last_good_at
+            runtime.published_fresh = available and age <= runtime.stale_after
             states.append(
                 BatteryState(
                     name=name,
