@@ -145,12 +145,12 @@ class MqttJsonSource:
             raise NoData(f"{self.name}: nothing on {self.topic} yet")
         if self.measured_timestamps:
             age = self._wall() - self.latest.timestamp
-            what = "measured"
+            what = "the sample on {} was measured {:.0f} s ago"
         else:
             age = self._clock() - self.received_at
-            what = "last message on"
+            what = "the last message on {} is {:.0f} s old"
         if age > self.stale_after_s:
-            raise NoData(f"{self.name}: {what} {self.topic} {age:.0f} s ago")
+            raise NoData(f"{self.name}: {what.format(self.topic, age)}")
         if not self.remote_available:
             raise SourceOffline(f"{self.name}: the remote gateway reports it unavailable")
         self.health.samples += 1
