@@ -7,10 +7,11 @@
 Every long-running piece is a task in one TaskGroup; sinks run under a supervisor that restarts
 them with backoff, and one failing device never delays another.
 
-A battery whose availability changes (its first good sample, or a source that says its data is
-gone) is published within ``EARLY_PUBLISH_S`` instead of at the next period, so the first data
-and the safe state reach every sink fast. Published energy meters are the last ones saved to
-disk: a crash can only lose what was never published, so a total never goes backwards.
+A battery that turns fresh (its first good sample, or back after an outage) or whose source says
+its data is gone is published within ``EARLY_PUBLISH_S`` instead of at the next period, so the
+first data and the safe state reach every sink fast. Published energy meters are the ones
+already on disk (``persist_meters``): a crash can only lose what was never published, so a
+total never goes backwards.
 """
 
 from __future__ import annotations
@@ -44,10 +45,10 @@ log = logging.getLogger(__name__)
 
 # Meters and bank state go to disk at most this often (and always on shutdown): each save is
 # an fsync per battery, which at hundreds of batteries costs more than the rest of a publish.
-# A kill -9 loses at most this much metering.
+# (What is published never goes back after a kill -9: see ``persist_meters``.)
 SAVE_PERIOD_S = 10.0
-# A battery's availability changed: publish this soon (other batteries' first samples of the
-# same start-up round are gathered into the same publish).
+# A battery turned fresh or its data is gone: publish this soon (other batteries' first samples
+# of the same start-up round are gathered into the same publish).
 EARLY_PUBLISH_S = 0.2
 # The totals of every battery as last published (written before each publish, see
 # ``persist_meters``); the per-battery files are the periodic full save.
@@ -73,13 +74,12 @@ class BatteryRuntime:
     failed_rounds: int = 0
     offline: bool = False  # the source says its data is gone (``SourceOffline``)
     published_fresh: bool = False  # the last published state was available and fresh
+    saved_meters: Meters = field(default_factory=Meters)  # the meters last saved: published
 
     @property
     def stale_after(self) -> float:
         """The bank's freshness bound for this battery (its limits' ``stale_after``)."""
         return (self.cfg.limits or DEFAULT_LIMITS).stale_after
-
-    saved_meters: Meters = field(default_factory=Meters)  # the meters last saved: published
 
     @property
     def health(self) -> Health:
@@ -115,7 +115,7 @@ class Gateway:
             runtime.saved_meters = runtime.meters.meters()
             self.batteries[cfg.name] = runtime
         self._persist_failed = False
-        self._wake = asyncio.Event()  # a battery's availability changed: publish early
+        self._wake = asyncio.Event()  # a battery turned fresh or went offline: publish early
         self.capture_dir: str | None = None  # ``batmux run --capture DIR``
 
     # -- wiring ------------------------------------------------------------------------------
@@ -325,7 +325,7 @@ class Gateway:
             await self._apply_switch_wishes()
 
     async def _wait_publish(self, deadline: float) -> None:
-        """Until ``deadline``, or ``EARLY_PUBLISH_S`` after a battery's availability changed."""
+        """Until ``deadline``, or ``EARLY_PUBLISH_S`` after a battery turned fresh or offline."""
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout_at(deadline):
                 await self._wake.wait()
