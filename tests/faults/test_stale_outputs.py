@@ -6,6 +6,7 @@ that finds the packs already dead and the last run's retained ``available: true`
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from pathlib import Path
@@ -112,6 +113,9 @@ async def test_restart_with_dead_packs_replaces_stale_retained_limits(
             ),
             10,
         )
+        await asyncio.sleep(1.5)  # three publish periods: a state without data goes out once
+        stale = [p for _, t, p in w.log if t == STATE and b'"available": false' in p]
+        assert stale == [w.last(STATE)]
     async with watching(broker.port, [STATE, OUT]) as late:
         await late.until(lambda: late.last(STATE) is not None, 5)
         assert safe_group(late.last_json(STATE))
