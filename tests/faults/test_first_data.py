@@ -95,7 +95,7 @@ async def test_run_logs_what_it_connects_to_without_the_password(
         stop(proc)
     text = log.read_text()
     lines = [line for line in text.splitlines() if " INFO batmux.runtime.app: " in line]
-    safe = f"mqtt://batmux@127.0.0.1:{broker.port}"
+    safe = f"mqtt://batmux:***@127.0.0.1:{broker.port}"
     assert any("battery sim_pack: jbd, simulated" in line for line in lines), text
     assert any(f"battery far: batmux_remote, MQTT topic remote/far/state on {safe}" in line
                for line in lines)  # fmt: skip
