@@ -10,7 +10,6 @@ address the gateway keeps trying.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import shutil
@@ -28,10 +27,8 @@ from batmux.errors import BatmuxError
 from batmux.runtime.app import Gateway
 from batmux.runtime.sources import build_source
 from batmux.runtime.wiring import wire
-from batmux.sim.battery import SimBattery
 from batmux.sim.fake_bluez.bus import start_private_bus
-from batmux.sim.fake_bluez.service import FakeBlueZ
-from batmux.sim.jk import JkSimDevice
+from bluez_fixtures import Host
 from mqtt_helpers import Recorder, recording, running
 
 MAC = "C8:47:8C:00:00:01"
@@ -40,51 +37,11 @@ UNAVAILABLE = "Bluetooth unavailable"
 pytestmark = pytest.mark.skipif(shutil.which("dbus-daemon") is None, reason="needs dbus-daemon")
 
 
-class Host:
-    """The host's Bluetooth stack as the gateway sees it: a dbus-daemon at a fixed socket path
-    and a fake bluetoothd on it, each started and killed at will."""
-
-    def __init__(self, directory: Path) -> None:
-        self.directory = directory
-        self.address = f"unix:path={directory / 'bus.sock'}"
-        self.bus: subprocess.Popen[str] | None = None
-        self.bluez: FakeBlueZ | None = None
-
-    def start_bus(self) -> None:
-        self.bus, _ = start_private_bus(self.directory)
-
-    def kill_bus(self) -> None:
-        assert self.bus is not None
-        self.bus.kill()
-        self.bus.wait()
-        self.bus = None
-        with contextlib.suppress(FileNotFoundError):
-            (self.directory / "bus.sock").unlink()
-
-    async def start_bluez(self, adapters: tuple[str, ...] = ("hci0",)) -> FakeBlueZ:
-        self.bluez = FakeBlueZ(bus_address=self.address, adapters=adapters)
-        await self.bluez.start()
-        device = JkSimDevice(SimBattery(cells=4, soc_pct=61.0), stream_period_s=0.1)
-        self.bluez.add_device(device, MAC, "JK_B2A8S20P")
-        return self.bluez
-
-    async def kill_bluez(self) -> None:
-        assert self.bluez is not None
-        await self.bluez.stop()
-        self.bluez = None
-
-    async def close(self) -> None:
-        if self.bluez is not None:
-            await self.kill_bluez()
-        if self.bus is not None:
-            self.kill_bus()
-
-
 @pytest.fixture
 async def host(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Host]:
     bus_dir = tmp_path / "bus"
     bus_dir.mkdir()
-    h = Host(bus_dir)
+    h = Host(bus_dir, MAC)
     monkeypatch.setenv("DBUS_SYSTEM_BUS_ADDRESS", h.address)
     try:
         yield h

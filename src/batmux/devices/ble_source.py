@@ -121,7 +121,7 @@ class BleSource:
         backoff: Backoff | None = None,
         power_cycle_after: int = 0,
         power_cycle_interval_s: float = 600.0,
-        unavailable_retry_s: float = 10.0,
+        unavailable_retry_s: float = 5.0,
     ) -> None:
         self.name = name
         self.driver = driver
