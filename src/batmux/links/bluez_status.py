@@ -31,7 +31,7 @@ NO_BLUEZ = (
     "org.freedesktop.DBus.Error.ServiceUnknown",
     "org.freedesktop.DBus.Error.NameHasNoOwner",
 )
-DENIED = ("org.freedesktop.DBus.Error.AccessDenied", "org.bluez.Error.NotAuthorized")
+DENIED = ("org.freedesktop.DBus.Error.AccessDenied",)  # the bus policy, not a device
 # Errors of everything that talks to the system bus (bleak, bleak-retry-connector, dbus-fast).
 BUS_ERRORS = (BleakError, OSError, EOFError, DBusError, AuthError)
 
