@@ -212,16 +212,28 @@ async def test_missing_adapter_is_named_once_and_the_rest_keeps_going(
     assert house.health.errors >= 2  # it kept retrying
 
 
-@pytest.mark.parametrize("bus", ["absent", "no-bluetoothd"])
+@pytest.mark.parametrize("bus", ["absent", "no-bluetoothd", "no-adapter"])
 def test_scan_says_what_is_missing_in_one_line(bus: str, tmp_path: Path) -> None:
     env = dict(os.environ, DBUS_SYSTEM_BUS_ADDRESS=f"unix:path={tmp_path / 'none.sock'}")
-    proc = None
+    args = ["scan", "--timeout", "1"]
+    proc: subprocess.Popen[str] | None = None
     if bus == "no-bluetoothd":
         proc, address = start_private_bus(tmp_path)
         env["DBUS_SYSTEM_BUS_ADDRESS"] = address
+    elif bus == "no-adapter":  # a running fake bluetoothd with hci0 only
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "batmux.sim.fake_bluez", "--device", f"jk={MAC}"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        assert proc.stdout is not None and proc.stderr is not None
+        env["DBUS_SYSTEM_BUS_ADDRESS"] = proc.stdout.readline().strip().split("=", 1)[1]
+        assert "serving jk" in proc.stderr.readline()
+        args += ["--adapter", "hci7"]
     try:
         done = subprocess.run(
-            [sys.executable, "-m", "batmux.cli", "scan", "--timeout", "1"],
+            [sys.executable, "-m", "batmux.cli", *args],
             env=env,
             capture_output=True,
             text=True,
@@ -235,5 +247,9 @@ def test_scan_says_what_is_missing_in_one_line(bus: str, tmp_path: Path) -> None
     assert "Traceback" not in done.stderr
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1, done.stderr
-    expected = "D-Bus socket" if bus == "absent" else "bluetoothd is not running"
+    expected = {
+        "absent": "D-Bus socket",
+        "no-bluetoothd": "bluetoothd is not running",
+        "no-adapter": "adapter hci7 is not present",
+    }[bus]
     assert lines[0].startswith("batmux: scan: ") and expected in lines[0]
