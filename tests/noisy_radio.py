@@ -23,6 +23,8 @@ from batmux.sim.peripheral import SimPeripheral
 
 # One type per driver family (jk02_24s / jk02_32s share the JK driver).
 FAMILIES = ("jk", "jbd", "daly", "daly_modbus", "ant", "supervolt", "sok", "victron_smartshunt")
+CELLS = 16
+NO_CELLS = {"victron_smartshunt"}  # a shunt, not a BMS
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +35,7 @@ class Run:
     samples: int
     seconds: float
     corrupt_frames: int
+    wrong: int  # good samples that disagree with the simulated pack (cell count, SoC)
 
     @property
     def per_minute(self) -> float:
@@ -42,7 +45,7 @@ class Run:
 def build(family: str, corrupt_rate: float, seed: int, period: float) -> BleSource:
     device_type = get_type(family)
     assert device_type.sim and device_type.driver and device_type.codec
-    battery = SimBattery(cells=16, soc_pct=55.0, current_a=-8.0, seed=seed)
+    battery = SimBattery(cells=CELLS, soc_pct=55.0, current_a=-8.0, seed=seed)
     link = SimPeripheral(
         load(device_type.sim)(battery),
         address=f"sim:{family}",
@@ -71,14 +74,16 @@ async def measure(
     source = build(family, corrupt_rate, seed, period)
     loop = asyncio.get_running_loop()
     start = next_at = loop.time()
-    attempts = samples = 0
+    attempts = samples = wrong = 0
     try:
         while loop.time() - start < seconds:
             attempts += 1
             try:
                 async with asyncio.timeout(source.timeout_s * 2 + period):
-                    await source.sample()
+                    sample = await source.sample()
                 samples += 1
+                cells = 0 if family in NO_CELLS else CELLS
+                wrong += len(sample.cell_voltages_v) != cells or abs(sample.soc_pct - 55.0) > 1
             except (BatmuxError, TimeoutError):
                 pass
             next_at += period
@@ -89,4 +94,4 @@ async def measure(
     finally:
         await source.close()
     return Run(family, corrupt_rate, attempts, samples, loop.time() - start,
-               source.health.corrupt_frames)  # fmt: skip
+               source.health.corrupt_frames, wrong)  # fmt: skip

@@ -43,3 +43,4 @@ async def test_every_family_keeps_80_percent_of_its_clean_rate_at_10_percent_cor
         assert noisy >= 0.8 * clean, (family, report)
         if family not in GATT_READS:
             assert corrupt > 0, (family, report)  # the noise was really there
+    assert not [r for r in runs if r.wrong], "a sample pieced together wrongly"

@@ -20,6 +20,20 @@ from batmux.protocols import sok
 CELL_GAP_S = 0.3  # quiet time that ends the F4 burst while the cell count is still unknown
 PROTECTION_TIMEOUT_S = 1.0
 LEARN_ASKS = 2 * ASKS  # C2 requests to learn the cell count from a burst without corruption
+CELL_SUM_TOLERANCE = 0.03  # cells vs pack voltage; one lost cell of a 32s pack is 3.1 %
+
+
+def _whole(frames: list[bytes], cell_frames: list[bytes]) -> bool:
+    """F4 frames numbered 1, 5, 9 … without a gap whose cells add up to F0's pack voltage."""
+    firsts = sorted(f[2] for f in cell_frames)
+    step = sok.CELLS_PER_FRAME
+    if not firsts or firsts != list(range(1, step * len(firsts), step)):
+        return False
+    status = next((f for f in frames if f[1] == sok.F_STATUS), None)
+    if status is None:
+        return False
+    pack_v = int.from_bytes(status[2:5], "little") / 1000
+    return abs(sum(sok.decode_cells(cell_frames)) - pack_v) <= CELL_SUM_TOLERANCE * pack_v
 
 
 def _key(frame: bytes) -> Hashable:
@@ -51,26 +65,35 @@ class SokDriver(PolledBleDriver):
         )
 
     async def _learn_cells(self, cmd: int, deadline: float) -> list[bytes]:
-        """The first C2: gather until the F4 burst goes quiet. A burst with a corrupt frame
-        might have a hole, so only a clean one teaches the cell count: asked again up to
-        ``LEARN_ASKS`` times (once per connection, so the cost is small)."""
+        """The first C2: gather until the F4 burst goes quiet. The cell count is learnt only
+        from a burst that cannot have lost a frame unnoticed: no corrupt frame, F4 frames
+        numbered without a gap, and cells that add up to the pack voltage (a silently lost
+        last F4 would not), or two bursts that agree. Asked again up to ``LEARN_ASKS`` times
+        (once per connection, so the cost is small)."""
+        seen: int | None = None
         for attempt in range(LEARN_ASKS):
             last = attempt == LEARN_ASKS - 1
             share = min(left(deadline) / (LEARN_ASKS - attempt), RESEND_S)
             try:
-                return await self._gather(cmd, deadline if last else deadline_in(share))
+                frames = await self._gather(cmd, deadline if last else deadline_in(share))
             except (CorruptFrame, LinkTimeout):
                 if last:
                     raise
-        raise AssertionError("unreachable: the last attempt returns or raises")
+                continue
+            cell_frames = [f for f in frames if f[1] == sok.F_CELLS]
+            if _whole(frames, cell_frames) or len(cell_frames) == seen:
+                self.cell_frames = len(cell_frames)
+                return frames
+            seen = len(cell_frames)
+        raise CorruptFrame("SOK cell frames: no burst without a gap")
 
     async def _gather(self, cmd: int, until: float) -> list[bytes]:
+        """One request and its whole answer; F4 frames without duplicates."""
         expected = sok.EXPECTED_REPLIES[cmd]
         need = set(expected)
         self.drain()
         await self.send(sok.request(cmd))
-        got: list[bytes] = []
-        cells: set[Hashable] = set()  # distinct F4 frames: a late one of an earlier ask repeats
+        got: dict[Hashable, bytes] = {}  # a late F4 of an earlier ask must not count twice
         while True:
             wait = left(until) if need else min(left(until), CELL_GAP_S)
             try:
@@ -81,11 +104,8 @@ class SokDriver(PolledBleDriver):
                     raise
                 break  # quiet after the last F4: the burst is complete
             need.discard(frame[1])
-            if frame[1] == sok.F_CELLS:
-                cells.add(_key(frame))
-            got.append(frame)
-        self.cell_frames = len(cells)
-        return got
+            got[_key(frame)] = frame
+        return list(got.values())
 
     async def _protection(self, timeout: float) -> list[bytes]:
         """C4 once; silence means "not supported" (no second ask), a corrupt answer asks
