@@ -65,55 +65,57 @@ class SokDriver(PolledBleDriver):
         )
 
     async def _learn_cells(self, cmd: int, deadline: float) -> list[bytes]:
-        """The first C2: gather until the F4 burst goes quiet. The cell count is learnt only
-        from a burst that cannot have lost a frame unnoticed: no corrupt frame, F4 frames
-        numbered without a gap, and cells that add up to the pack voltage (a silently lost
-        last F4 would not), or two bursts that agree. Asked again up to ``LEARN_ASKS`` times
-        (once per connection, so the cost is small)."""
-        seen: int | None = None
+        """The first C2: gather until the F4 burst goes quiet. A corrupted F4 header vanishes
+        without a trace, so the cell count is learnt only when it cannot be short: the good
+        frames of every burst so far have F4 frames numbered 1, 5, 9 … without a gap and
+        cells that add up to the pack voltage (a lost last F4 would not), or two clean bursts
+        agree. Asked again up to ``LEARN_ASKS`` times (once per connection)."""
+        got: dict[Hashable, bytes] = {}  # good frames of every burst, a late duplicate once
+        clean_counts: set[int] = set()
         for attempt in range(LEARN_ASKS):
             last = attempt == LEARN_ASKS - 1
             share = min(left(deadline) / (LEARN_ASKS - attempt), RESEND_S)
-            try:
-                frames = await self._gather(cmd, deadline if last else deadline_in(share))
-            except (CorruptFrame, LinkTimeout):
-                if last:
-                    raise
-                continue
+            count, clean = await self._gather(cmd, deadline if last else deadline_in(share), got)
+            frames = list(got.values())
             cell_frames = [f for f in frames if f[1] == sok.F_CELLS]
-            if _whole(frames, cell_frames) or len(cell_frames) == seen:
+            if _whole(frames, cell_frames):
                 self.cell_frames = len(cell_frames)
                 return frames
-            seen = len(cell_frames)
-        raise CorruptFrame("SOK cell frames: no burst without a gap")
+            if clean and count in clean_counts:
+                self.cell_frames = count
+                return frames
+            if clean:
+                clean_counts.add(count)
+        raise CorruptFrame("SOK cell frames: no complete burst to learn the cell count from")
 
-    async def _gather(self, cmd: int, until: float) -> list[bytes]:
-        """One request and its whole answer; F4 frames without duplicates."""
+    async def _gather(self, cmd: int, until: float, got: dict[Hashable, bytes]) -> tuple[int, bool]:
+        """One request; its good frames go into ``got`` until the burst goes quiet. Returns
+        the F4 frames of this burst and whether it was clean (complete, nothing corrupt)."""
         expected = sok.EXPECTED_REPLIES[cmd]
         need = set(expected)
         self.drain()
+        corrupt_before = self.codec.corrupt_frames
         await self.send(sok.request(cmd))
-        got: dict[Hashable, bytes] = {}  # a late F4 of an earlier ask must not count twice
+        cells: set[Hashable] = set()
         while True:
             wait = left(until) if need else min(left(until), CELL_GAP_S)
             try:
-                frame = await self.next_frame(lambda f: f[1] in expected, wait,
-                                              stop_on_corrupt=True)  # fmt: skip
+                frame = await self.next_frame(lambda f: f[1] in expected, wait)
             except LinkTimeout:
-                if need:
-                    raise
-                break  # quiet after the last F4: the burst is complete
+                break  # quiet after the last F4 (or, with ``need`` left, an incomplete one)
             need.discard(frame[1])
             got[_key(frame)] = frame
-        return list(got.values())
+            if frame[1] == sok.F_CELLS:
+                cells.add(_key(frame))
+        return len(cells), not need and self.codec.corrupt_frames == corrupt_before
 
     async def _protection(self, timeout: float) -> list[bytes]:
         """C4 once; silence means "not supported" (no second ask), a corrupt answer asks
-        again."""
+        again. Keyed, so a corrupt leftover of the C2 answers does not count as ours."""
         request, accept = sok.request(sok.CMD_PROTECTION), lambda f: f[1] == sok.F_PROTECTION
         for attempt in range(ASKS):
             try:
-                return await self.ask(request, accept, deadline_in(timeout), asks=1)
+                return await self.ask(request, accept, deadline_in(timeout), asks=1, key=_key)
             except CorruptFrame:
                 if attempt == ASKS - 1:
                     raise
@@ -130,4 +132,8 @@ class SokDriver(PolledBleDriver):
             except LinkTimeout:
                 # Not every pack answers C4; one that never did is not asked again.
                 self.has_protection = bool(self.has_protection)
+            except CorruptFrame:
+                if self.has_protection:
+                    raise  # its flags matter: no sample without them
+                # never answered yet: whether it can is still open, ask again next time
         return self.decode_now(self.codec, frames)
