@@ -7,8 +7,10 @@ Each family's registered driver and codec read its simulator through ``SimPeriph
 ``BleSource``, paced like the gateway at its default 1 s sample period with the default 10 s
 timeout (tests/noisy_radio.py). Every family × rate × seed runs at once, so the whole table
 takes ``--seconds``. Prints a markdown table: good samples per minute (summed over the seeds,
-divided by their number) and the share of the clean rate. Victron SmartShunt is read with GATT
-reads, which the simulator does not corrupt: its row shows the harness, not a retry path.
+divided by their number) and the share of the clean rate; then how many good samples
+disagreed with the simulated pack (cell count, SoC), since a retry that pieces an answer
+together from several must not piece it wrongly. Victron SmartShunt is read with GATT reads,
+which the simulator does not corrupt: its row shows the harness, not a retry path.
 """
 
 from __future__ import annotations
@@ -56,6 +58,8 @@ async def main() -> None:
         cells = " | ".join(f"{v:.1f}" for v in values)
         shares = " | ".join(f"{v / clean:.0%}" for v in values[1:])
         print(f"| {family} | {cells} | {shares} |", flush=True)
+    wrong = sum(r.wrong for r in runs)
+    print(f"\ngood samples that disagree with the simulated pack (cells, SoC): {wrong}")
 
 
 if __name__ == "__main__":
