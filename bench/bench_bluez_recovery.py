@@ -30,12 +30,11 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from batmux.config import parse_config
 from batmux.runtime.app import BatteryRuntime, Gateway
-from bluez_fixtures import Host
+from bluez_fixtures import Host, seconds_until
 
 MAC = "C8:47:8C:00:00:01"
 
@@ -48,14 +47,6 @@ class Lines(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
         if record.getMessage().startswith("Bluetooth unavailable"):
             self.unavailable += 1
-
-
-async def wait_for(predicate: Any, timeout: float) -> float:
-    start = time.monotonic()
-    async with asyncio.timeout(timeout):
-        while not predicate():
-            await asyncio.sleep(0.02)
-    return time.monotonic() - start
 
 
 async def watch_gaps(runtime: BatteryRuntime, gaps: list[float]) -> None:
@@ -94,14 +85,14 @@ async def one_run(scenario: str, down_s: float, work: Path) -> dict[str, float]:
         if scenario != "absent":
             host.start_bus()
             await host.start_bluez()
-            await wait_for(lambda: house.health.samples >= 3, 30)
+            await seconds_until(lambda: house.health.samples >= 3, 30)
             errors = house.health.errors
             killed = time.monotonic()
             await host.kill_bluez()
             if scenario == "dbus":
                 host.kill_bus()
             if scenario != "restart":
-                await wait_for(lambda: house.health.errors > errors, 30)
+                await seconds_until(lambda: house.health.errors > errors, 30)
                 result["fail_s"] = time.monotonic() - killed
                 await asyncio.sleep(max(0.0, down_s - (time.monotonic() - killed)))
         else:
@@ -110,7 +101,7 @@ async def one_run(scenario: str, down_s: float, work: Path) -> dict[str, float]:
             host.start_bus()
         samples = house.health.samples
         await host.start_bluez()
-        result["recover_s"] = await wait_for(lambda: house.health.samples > samples, 60)
+        result["recover_s"] = await seconds_until(lambda: house.health.samples > samples, 60)
         result["shed_max_gap_s"] = max(gaps)
         result["log_lines"] = lines.unavailable
     finally:

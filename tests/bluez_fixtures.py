@@ -10,12 +10,14 @@ an unordered set, so tests that need a second adapter build ``FakeBlueZ(bluez_bu
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import shutil
 import subprocess
 import tempfile
-from collections.abc import AsyncIterator, Iterator
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -24,6 +26,15 @@ from batmux.sim.battery import SimBattery
 from batmux.sim.fake_bluez.bus import start_private_bus
 from batmux.sim.fake_bluez.service import FakeBlueZ
 from batmux.sim.jk import JkSimDevice
+
+
+async def seconds_until(predicate: Callable[[], bool], timeout: float, step: float = 0.05) -> float:
+    """Seconds until ``predicate()`` holds (TimeoutError after ``timeout``)."""
+    start = time.monotonic()
+    async with asyncio.timeout(timeout):
+        while not predicate():
+            await asyncio.sleep(step)
+    return time.monotonic() - start
 
 
 class Host:

@@ -28,7 +28,7 @@ from batmux.runtime.app import Gateway
 from batmux.runtime.sources import build_source
 from batmux.runtime.wiring import wire
 from batmux.sim.fake_bluez.bus import start_private_bus
-from bluez_fixtures import Host
+from bluez_fixtures import Host, seconds_until
 from mqtt_helpers import Recorder, recording, running
 
 MAC = "C8:47:8C:00:00:01"
@@ -74,14 +74,6 @@ def gateway_config(broker_url: str, state_dir: Path, adapter: str | None = None)
 
 def online(rec: Recorder, name: str) -> bool:
     return rec.messages.get(f"batmux/{name}/availability") == b"online"
-
-
-async def seconds_until(predicate: Any, timeout: float) -> float:
-    start = time.monotonic()
-    async with asyncio.timeout(timeout):
-        while not predicate():
-            await asyncio.sleep(0.05)
-    return time.monotonic() - start
 
 
 async def shed_keeps_publishing(rec: Recorder, seconds: float) -> None:
