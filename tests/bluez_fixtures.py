@@ -10,17 +10,73 @@ an unordered set, so tests that need a second adapter build ``FakeBlueZ(bluez_bu
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 import shutil
 import subprocess
 import tempfile
-from collections.abc import AsyncIterator, Iterator
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import pytest
 
+from batmux.sim.battery import SimBattery
 from batmux.sim.fake_bluez.bus import start_private_bus
 from batmux.sim.fake_bluez.service import FakeBlueZ
+from batmux.sim.jk import JkSimDevice
+
+
+async def seconds_until(predicate: Callable[[], bool], timeout: float, step: float = 0.05) -> float:
+    """Seconds until ``predicate()`` holds (TimeoutError after ``timeout``)."""
+    start = time.monotonic()
+    async with asyncio.timeout(timeout):
+        while not predicate():
+            await asyncio.sleep(step)
+    return time.monotonic() - start
+
+
+class Host:
+    """The host's Bluetooth stack as the gateway sees it: a dbus-daemon at a fixed socket path
+    (``address``) and a fake bluetoothd on it serving one JK pack at ``mac``, each started and
+    killed at will, so "absent" is an address with nothing behind it."""
+
+    def __init__(self, directory: Path, mac: str) -> None:
+        self.directory = directory
+        self.mac = mac
+        self.address = f"unix:path={directory / 'bus.sock'}"
+        self.bus: subprocess.Popen[str] | None = None
+        self.bluez: FakeBlueZ | None = None
+
+    def start_bus(self) -> None:
+        self.bus, _ = start_private_bus(self.directory)
+
+    def kill_bus(self) -> None:
+        assert self.bus is not None
+        self.bus.kill()
+        self.bus.wait()
+        self.bus = None
+        with contextlib.suppress(FileNotFoundError):
+            (self.directory / "bus.sock").unlink()
+
+    async def start_bluez(self, adapters: tuple[str, ...] = ("hci0",)) -> FakeBlueZ:
+        self.bluez = FakeBlueZ(bus_address=self.address, adapters=adapters)
+        await self.bluez.start()
+        device = JkSimDevice(SimBattery(cells=4, soc_pct=61.0), stream_period_s=0.1)
+        self.bluez.add_device(device, self.mac, "JK_B2A8S20P")
+        return self.bluez
+
+    async def kill_bluez(self) -> None:
+        assert self.bluez is not None
+        await self.bluez.stop()
+        self.bluez = None
+
+    async def close(self) -> None:
+        if self.bluez is not None:
+            await self.kill_bluez()
+        if self.bus is not None:
+            self.kill_bus()
 
 
 @pytest.fixture(scope="session")

@@ -7,7 +7,7 @@ import pytest
 from batmux.devices.ble_source import BleSource
 from batmux.devices.registry import get_type, load
 from batmux.devices.sok import SokDriver
-from batmux.errors import LinkTimeout
+from batmux.errors import CorruptFrame
 from batmux.model.alarms import Alarm
 from batmux.model.sample import BatterySample
 from batmux.protocols import sok
@@ -83,7 +83,8 @@ async def test_registry_and_corrupt_frames_counted() -> None:
     bat = battery()
     link = SimPeripheral(load(t.sim)(bat), latency_s=0.001, chunk_gap_s=0, corrupt_rate=1.0)
     source = BleSource("sok", load(t.driver)(link, load(t.codec)()), timeout_s=0.2)
-    with pytest.raises(LinkTimeout):
+    with pytest.raises(CorruptFrame):  # asked again and again, corrupt every time: fails
         await source.sample()
-    assert source.health.corrupt_frames >= 2
+    assert set(link.writes) == {sok.request(sok.CMD_INFO)} and len(link.writes) >= 3
+    assert source.health.corrupt_frames >= 3
     assert "CRC" in source.health.last_error or "CRC" in str(source.driver.codec.last_error)

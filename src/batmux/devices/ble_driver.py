@@ -116,6 +116,13 @@ class BleDriver(ABC):
     def drain(self) -> None:
         self._frames.clear()
 
+    def take(self, accept: Callable[[bytes], bool]) -> list[bytes]:
+        """Empty the queue: the frames ``accept`` takes, in order (corrupt-frame marks and
+        other frames are dropped)."""
+        frames = [frame for frame in self._frames if frame and accept(frame)]
+        self._frames.clear()
+        return frames
+
     @abstractmethod
     async def read_sample(self, timeout: float) -> BatterySample:
         """Request and decode one sample."""

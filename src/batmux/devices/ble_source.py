@@ -8,6 +8,12 @@ device costs almost nothing while the others keep their rhythm. A read races the
 at the read timeout. A connection that delivers no frame for ``stuck_after_periods`` sample
 periods is torn down and rebuilt. Optionally, after ``power_cycle_after`` consecutive failures
 the adapter is powered off and on (at most once per ``power_cycle_interval_s``).
+
+When the host's Bluetooth stack itself is missing (``BluetoothUnavailable``: no system D-Bus,
+no bluetoothd, no such adapter, no permission) the battery is unavailable, not broken: the
+first battery to meet a cause logs it once (``BluetoothStatus``), retries back off to at most
+``unavailable_retry_s``, the sample fails as ``NoData`` (the gateway logs that only at DEBUG),
+and the last battery to recover says that Bluetooth is back.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ import contextlib
 import logging
 import random
 import time
+from typing import ClassVar
 
 from batmux.devices.ble_driver import BleDriver
 from batmux.devices.health import Health
@@ -28,6 +35,7 @@ from batmux.errors import (
     NoData,
     ProtocolError,
 )
+from batmux.links.ble import BluetoothUnavailable
 from batmux.model.sample import BatterySample
 
 log = logging.getLogger(__name__)
@@ -55,6 +63,53 @@ class Backoff:
         self.not_before = 0.0
 
 
+class BluetoothStatus:
+    """Which batteries wait for which missing piece of the Bluetooth stack, so each cause is
+    logged once however many batteries meet it and however often they retry."""
+
+    _instances: ClassVar[dict[int, BluetoothStatus]] = {}
+
+    def __init__(self) -> None:
+        self.waiting: dict[str, set[str]] = {}  # cause → battery names
+        self.since: dict[str, float] = {}
+
+    @classmethod
+    def get(cls) -> BluetoothStatus:
+        """The status of the running event loop (one gateway)."""
+        key = id(asyncio.get_running_loop())
+        if key not in cls._instances:
+            cls._instances = {key: cls()}  # an older loop's status is of no use any more
+        return cls._instances[key]
+
+    def unavailable(self, name: str, exc: BluetoothUnavailable, retry_s: float) -> None:
+        self.recovered(name, still_missing=exc.cause)
+        holders = self.waiting.setdefault(exc.cause, set())
+        if not holders:
+            self.since[exc.cause] = time.monotonic()
+            log.warning(
+                "Bluetooth unavailable (%s and any other BLE battery that needs it): %s; "
+                "retrying every %.0f s at most, the batteries come back by themselves",
+                name,
+                exc,
+                retry_s,
+            )
+        else:
+            log.debug("%s: Bluetooth unavailable too: %s", name, exc)
+        holders.add(name)
+
+    def recovered(self, name: str, still_missing: str | None = None) -> None:
+        """``name`` waits for nothing any more (or only for ``still_missing``, a new cause)."""
+        for cause, holders in list(self.waiting.items()):
+            if name not in holders or cause == still_missing:
+                continue
+            holders.discard(name)
+            if not holders:
+                del self.waiting[cause]
+                took = time.monotonic() - self.since.pop(cause, time.monotonic())
+                if still_missing is None:
+                    log.info("Bluetooth is back (%s) after %.0f s", cause, took)
+
+
 class _Lost(LinkError):
     """The connection dropped while we were using it."""
 
@@ -73,6 +128,7 @@ class BleSource:
         backoff: Backoff | None = None,
         power_cycle_after: int = 0,
         power_cycle_interval_s: float = 600.0,
+        unavailable_retry_s: float = 5.0,
     ) -> None:
         self.name = name
         self.driver = driver
@@ -85,6 +141,8 @@ class BleSource:
         self.power_cycle_after = power_cycle_after
         self.power_cycle_interval_s = power_cycle_interval_s
         self.power_cycles = 0
+        self.unavailable_retry_s = unavailable_retry_s  # retry cap while BlueZ is missing
+        self.unavailable: BluetoothUnavailable | None = None  # why Bluetooth is missing now
         self._last_power_cycle = -power_cycle_interval_s
         self._last_corrupt = 0
         self._up = False  # we hold a connection we believe in
@@ -159,6 +217,9 @@ class BleSource:
             # counts it as implausible
             self.backoff.ok()
             raise
+        except BluetoothUnavailable as exc:
+            await self._bluetooth_missing(exc)
+            raise NoData(f"Bluetooth unavailable: {exc}") from exc
         except BatmuxError as exc:
             await self._failed(exc)
             raise
@@ -168,7 +229,23 @@ class BleSource:
                 await self._teardown()
         self.backoff.ok()
         self.health.samples += 1
+        if self.unavailable is not None:
+            self.unavailable = None
+            BluetoothStatus.get().recovered(self.name)
         return sample
+
+    async def _bluetooth_missing(self, exc: BluetoothUnavailable) -> None:
+        """Not this battery's fault: no power cycle, no per-retry log line, a short backoff."""
+        if self._up:
+            self.health.drops += 1
+        await self._teardown()
+        self.health.error(f"Bluetooth unavailable: {exc}")
+        now = time.monotonic()
+        delay = min(self.backoff.fail(now), self.unavailable_retry_s)
+        self.backoff.not_before = now + delay
+        if self.unavailable is None or self.unavailable.cause != exc.cause:
+            BluetoothStatus.get().unavailable(self.name, exc, self.unavailable_retry_s)
+        self.unavailable = exc
 
     async def _failed(self, exc: BatmuxError) -> None:
         if isinstance(exc, LinkTimeout):

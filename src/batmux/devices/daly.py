@@ -30,6 +30,17 @@ def _reply_to(cmd: int) -> Callable[[bytes], bool]:
     return lambda frame: frame[2] == cmd
 
 
+NUMBERED = (daly.CMD_CELLS, daly.CMD_TEMPS)
+
+
+def _numbered_reply(cmd: int, count: int) -> Callable[[bytes], bool]:
+    return lambda frame: frame[2] == cmd and 1 <= frame[4] <= count
+
+
+def _frame_number(frame: bytes) -> int:
+    return frame[4]
+
+
 class DalyDriver(PolledBleDriver):
     spec = BleSpec(
         service_uuid=uuid16(0xFFF0),
@@ -85,7 +96,11 @@ class DalyDriver(PolledBleDriver):
                 if count == 0:
                     continue
             request = daly.request(cmd, self.host or self.hosts[0])
-            frames += await self.ask(request, _reply_to(cmd), deadline, count)
+            # 0x95/0x96 answer with numbered frames (16 / 3 however few are used): only numbers
+            # 1..count count, and a re-sent request only has to fill the gaps
+            accept = _numbered_reply(cmd, count) if cmd in NUMBERED else _reply_to(cmd)
+            # keyed even for one frame: a corrupt leftover of the 16 cell frames is not ours
+            frames += await self.ask(request, accept, deadline, count, key=_frame_number)
             if cmd == daly.CMD_STATUS:
                 cells, temps = frames[-1][4], frames[-1][5]
         return self.decode_now(self.codec, frames)

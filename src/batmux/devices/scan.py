@@ -126,15 +126,14 @@ class ScanResult:
 async def scan(timeout: float = 10.0, adapter: str | None = None) -> list[ScanResult]:
     """Listen for ``timeout`` seconds; every device seen, strongest signal first."""
     from bleak import BleakScanner
-    from bleak.exc import BleakError
 
-    from batmux.errors import LinkError
+    from batmux.links.bluez_status import BUS_ERRORS, translate
 
     bluez = {"adapter": adapter} if adapter else {}
     try:
         found = await BleakScanner.discover(timeout=timeout, return_adv=True, bluez=bluez)  # type: ignore[arg-type]
-    except BleakError as exc:
-        raise LinkError(f"scan failed: {exc}") from exc
+    except BUS_ERRORS as exc:  # no bus, no bluetoothd, no adapter: one line, not a traceback
+        raise translate(exc, "scan failed", adapter) from exc
     hints = registered_hints()
     results = [
         ScanResult(

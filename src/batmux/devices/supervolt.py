@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from batmux.devices.ble_driver import BleDriver, BleSpec
+from batmux.devices.ble_driver import BleSpec
+from batmux.devices.ble_request import PolledBleDriver, deadline_in
 from batmux.links.ble import BleLink
 from batmux.model.sample import BatterySample
 from batmux.protocols import supervolt
@@ -25,7 +26,7 @@ def _reply(command: int):
     return lambda frame: supervolt.command_of(frame) == command
 
 
-class SupervoltDriver(BleDriver):
+class SupervoltDriver(PolledBleDriver):
     spec: ClassVar[BleSpec] = BleSpec(
         service_uuid=NUS_SERVICE,
         notify_uuid=NUS_NOTIFY,
@@ -61,11 +62,13 @@ class SupervoltDriver(BleDriver):
         await super().start()
 
     async def read_sample(self, timeout: float) -> BatterySample:
-        self.drain()
-        await self.send(supervolt.REQUEST_REALTIME)
-        realtime = await self.next_frame(_reply(supervolt.REPLY_REALTIME), timeout)
-        frames = [realtime]
-        if len(realtime) < supervolt.SINGLE_FRAME_LEN:
-            await self.send(supervolt.REQUEST_CAPACITY)
-            frames.append(await self.next_frame(_reply(supervolt.REPLY_CAPACITY), timeout))
+        # A corrupt or lost reply asks again (``ask``) instead of costing the whole timeout.
+        deadline = deadline_in(timeout)
+        frames = await self.ask(
+            supervolt.REQUEST_REALTIME, _reply(supervolt.REPLY_REALTIME), deadline
+        )
+        if len(frames[0]) < supervolt.SINGLE_FRAME_LEN:
+            frames += await self.ask(
+                supervolt.REQUEST_CAPACITY, _reply(supervolt.REPLY_CAPACITY), deadline
+            )
         return self.decode_now(self.codec, frames)

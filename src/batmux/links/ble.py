@@ -19,6 +19,16 @@ class PairingFailed(LinkError):
     """The device refused the bond or a read that needs it (wrong or missing PIN)."""
 
 
+class BluetoothUnavailable(LinkError):
+    """The host's Bluetooth stack is not reachable: no system D-Bus, no bluetoothd, no such
+    adapter, or no permission. ``str()`` says what is missing and what to do; ``cause`` is a
+    short stable key (the same cause keeps the same key, so it can be logged once)."""
+
+    def __init__(self, cause: str, message: str) -> None:
+        super().__init__(message)
+        self.cause = cause
+
+
 @runtime_checkable
 class BleLink(Protocol):
     """A connection to one BLE peripheral."""

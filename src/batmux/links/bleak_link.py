@@ -28,7 +28,7 @@ from typing import ClassVar
 from bleak import BleakClient, BleakScanner
 from bleak.backends.device import BLEDevice
 from bleak.backends.scanner import AdvertisementData
-from bleak.exc import BleakDeviceNotFoundError, BleakError
+from bleak.exc import BleakDeviceNotFoundError
 from bleak_retry_connector import (
     BleakNotFoundError,
     establish_connection,
@@ -38,6 +38,7 @@ from bleak_retry_connector import (
 
 from batmux.errors import DeviceNotFound, LinkError, LinkTimeout
 from batmux.links.ble import NotifyCallback, PairingFailed
+from batmux.links.bluez_status import BUS_ERRORS, check_bluez, explain, translate
 
 log = logging.getLogger(__name__)
 
@@ -94,9 +95,9 @@ class SharedScanner:
             scanner = BleakScanner(self._on_advertisement, bluez=bluez)  # type: ignore[arg-type]
             try:
                 await scanner.start()
-            except BleakError as exc:
+            except BUS_ERRORS as exc:
                 where = self.adapter or "default adapter"
-                raise LinkError(f"scan on {where} failed: {exc}") from exc
+                raise translate(exc, f"scan on {where} failed", self.adapter) from exc
             self._scanner = scanner
 
     async def _stop(self) -> None:
@@ -107,7 +108,7 @@ class SharedScanner:
                 return
             try:
                 await scanner.stop()
-            except BleakError as exc:  # the adapter may be gone or powered off
+            except BUS_ERRORS as exc:  # the adapter, bluetoothd or the bus may be gone
                 log.debug("stop scan on %s: %s", self.adapter, exc)
 
 
@@ -176,6 +177,7 @@ class BleakLink:
     async def connect(self, timeout: float = 20.0) -> None:
         await self.disconnect()
         try:
+            await check_bluez(self.adapter)
             device = await self._find(timeout)
             async with asyncio.timeout(timeout):
                 client = await establish_connection(
@@ -191,9 +193,9 @@ class BleakLink:
         except (BleakDeviceNotFoundError, BleakNotFoundError) as exc:
             self._trust_known = False
             raise DeviceNotFound(str(exc)) from exc
-        except BleakError as exc:
+        except BUS_ERRORS as exc:
             self._trust_known = False
-            raise LinkError(f"connect failed: {exc}") from exc
+            raise translate(exc, "connect failed", self.adapter) from exc
         except LinkError:
             self._trust_known = False
             raise
@@ -232,7 +234,7 @@ class BleakLink:
             try:
                 async with asyncio.timeout(10):
                     await client.disconnect()
-            except (BleakError, TimeoutError, EOFError) as exc:  # already gone is fine
+            except (*BUS_ERRORS, TimeoutError) as exc:  # already gone is fine
                 log.debug("%s: disconnect: %s", self.name, exc)
 
     def _require(self) -> BleakClient:
@@ -243,28 +245,40 @@ class BleakLink:
     async def start_notify(self, char_uuid: str, callback: NotifyCallback) -> None:
         try:
             await self._require().start_notify(char_uuid, lambda _c, data: callback(bytes(data)))
-        except BleakError as exc:
-            raise LinkError(f"start_notify {char_uuid}: {exc}") from exc
+        except BUS_ERRORS as exc:
+            raise self._lost_to(exc, f"start_notify {char_uuid}") from exc
 
     async def stop_notify(self, char_uuid: str) -> None:
         try:
             await self._require().stop_notify(char_uuid)
-        except BleakError as exc:
-            raise LinkError(f"stop_notify {char_uuid}: {exc}") from exc
+        except BUS_ERRORS as exc:
+            raise self._lost_to(exc, f"stop_notify {char_uuid}") from exc
 
     async def write(self, char_uuid: str, data: bytes, response: bool | None = False) -> None:
         # None: bleak picks from the characteristic's properties (bluetoothd refuses a write
         # command to a characteristic without write-without-response: NotSupported)
         try:
             await self._require().write_gatt_char(char_uuid, data, response=response)
-        except BleakError as exc:
-            raise LinkError(f"write {char_uuid}: {exc}") from exc
+        except BUS_ERRORS as exc:
+            raise self._lost_to(exc, f"write {char_uuid}") from exc
 
     async def read(self, char_uuid: str) -> bytes:
         try:
             return bytes(await self._require().read_gatt_char(char_uuid))
-        except BleakError as exc:
-            raise LinkError(f"read {char_uuid}: {exc}") from exc
+        except BUS_ERRORS as exc:
+            raise self._lost_to(exc, f"read {char_uuid}") from exc
+
+    def _lost_to(self, exc: BaseException, what: str) -> LinkError:
+        """The error for a failed call on a connection; one that means BlueZ itself went away
+        also marks the connection lost (bleak would keep calling it connected)."""
+        if isinstance(exc, TimeoutError):
+            return LinkTimeout(f"{what}: timed out")
+        unavailable = explain(exc, self.adapter)
+        if unavailable is None:
+            return LinkError(f"{what}: {exc}")
+        self.lost_at = time.monotonic()
+        self.lost.set()
+        return unavailable
 
     async def power_cycle(self) -> None:
         """Turn this link's adapter off and on again (best effort, see docs/ble-link.md)."""
@@ -277,7 +291,10 @@ async def power_cycle_adapter(adapter: str, off_s: float = 2.0) -> None:
     from dbus_fast import BusType, Message, MessageType, Variant
     from dbus_fast.aio import MessageBus
 
-    bus = await MessageBus(bus_type=BusType.SYSTEM).connect()
+    try:
+        bus = await MessageBus(bus_type=BusType.SYSTEM).connect()
+    except BUS_ERRORS as exc:
+        raise translate(exc, f"power cycle {adapter}", adapter) from exc
     try:
         for powered in (False, True):
             reply = await bus.call(

@@ -108,6 +108,11 @@ def _victron_advertisement_source(cfg: BatteryConfig) -> Source:
 async def _scan_forever(source: Any, adapter: str | None) -> None:
     from bleak import BleakScanner  # imported only when a real shunt is configured
 
+    from batmux.links.bluez_status import BUS_ERRORS, translate
+
     kwargs = {"adapter": adapter} if adapter else {}
-    async with BleakScanner(detection_callback=source.on_bleak_advertisement, **kwargs):
-        await asyncio.Event().wait()
+    try:
+        async with BleakScanner(detection_callback=source.on_bleak_advertisement, **kwargs):
+            await asyncio.Event().wait()
+    except BUS_ERRORS as exc:  # the supervisor retries; its log line says what is missing
+        raise translate(exc, "advertisement scan failed", adapter) from exc
