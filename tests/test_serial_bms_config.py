@@ -126,7 +126,7 @@ def test_other_transports_keep_their_own_address_meaning() -> None:
                     "address": "/dev/ttyUSB0",
                     "port": "/dev/ttyUSB0",
                 },
-                {"name": "b", "type": "byd_modbus", "address": "serial:/dev/ttyUSB1"},
+                {"name": "b", "type": "byd_modbus", "address": "/dev/ttyUSB1"},
             ]
         }
     )
