@@ -133,6 +133,7 @@ class BatteryConfig(Strict):
     coulomb_counter: CoulombConfig | None = None
     charge_switch: ChargeSwitchConfig | None = None
     can: CanBusConfig | None = None  # CAN batteries (pylontech_can, byd_can)
+    poll_interval: float | None = Field(None, ge=0)  # nissan_leaf: LBC polls, s (0 = off)
     port: str | None = None  # serial device (vedirect)
     baudrate: int = Field(19200, gt=0)  # serial speed (vedirect)
     topic: str | None = None  # MQTT topic to subscribe (mqtt_json, batmux_remote)

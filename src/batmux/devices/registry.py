@@ -68,6 +68,13 @@ DEVICE_TYPES: dict[str, DeviceType] = _entry(
         description="BYD Battery-Box HVS/HVM read from its CAN frames (inverter on the bus)",
     ),
     DeviceType(
+        "nissan_leaf",
+        "can",
+        codec="batmux.protocols.nissan_leaf:NissanLeafCodec",
+        source="batmux.devices.nissan_leaf_source:create_source",
+        description="Nissan LEAF pack (ZE0/AZE0/ZE1): EV-CAN broadcast + LBC cell polling",
+    ),
+    DeviceType(
         "victron_dbus",
         "dbus",
         source="batmux.devices.venus_input:victron_source",

@@ -1,0 +1,197 @@
+"""Nissan LEAF: the newest broadcast frames and LBC group replies → one ``BatterySample``.
+
+Group replies (p[0] = 0x61, p[1] = group), offsets from samsta/BatteryController and
+Battery-Emulator, checked on a real AZE0 capture (kfrancis/ObdInsight LeafGoldenData):
+
+    0x01 ZE0/AZE0 (0x29/0x2B bytes): p[20..21] pack V ×0.01, p[24..25] insulation kΩ,
+         p[28..29] Hx ×0.01 %, p[31..33] SoC ×0.0001 %, p[35..37] capacity ×0.0001 Ah
+    0x01 ZE1 (0x35 bytes): p[24..25] insulation kΩ, p[30..31] Hx raw/102.4 %
+    0x02 p[2+2k..3+2k] cell k in mV, k = 0..95 (198 bytes; shorter = truncated, an error)
+    0x04 four sensors of 3 bytes from p[2]: raw ADC u16, signed °C; raw 0xFFFF = absent
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from batmux.errors import CorruptFrame
+from batmux.model.sample import BatterySample, ExtraValue
+from batmux.protocols.nissan_leaf_frames import (
+    AZE0_MARKER,
+    CELLS,
+    ENERGY,
+    GROUP_LENGTH_GENERATION,
+    HISTORY,
+    LIMITS,
+    REPLY,
+    SOC,
+    STATUS,
+    WH_PER_GID,
+    ZE1_MARKERS,
+    key,
+    read_frame,
+)
+
+CELL_GROUP, TEMP_GROUP, INFO_GROUP = 0x02, 0x04, 0x01
+MIN_GROUP_LENGTH = {INFO_GROUP: 0x29, CELL_GROUP: 2 + 2 * CELLS, TEMP_GROUP: 14}
+# max GIDs (a new pack's figure) → nominal kWh: 24 kWh ≈ 281, 30 ≈ 356, 40 ≈ 502, 62 ≈ 775
+KWH_BY_MAX_GIDS = ((320, 24), (440, 30), (640, 40), (1024, 62))
+
+
+def _u(p: bytes, start: int, size: int) -> int:
+    return int.from_bytes(p[start : start + size], "big")
+
+
+def check_group(message: bytes) -> None:
+    """``CorruptFrame`` for a reply too short for its group (an ELM327 cut a 0x02 short)."""
+    need = MIN_GROUP_LENGTH.get(message[1])
+    if need is not None and len(message) < need:
+        raise CorruptFrame(f"LBC group 0x{message[1]:02X}: {len(message)} bytes, need {need}")
+
+
+def info_group(p: bytes) -> dict[str, ExtraValue]:
+    """Group 0x01 by its length (its layout differs per generation)."""
+    generation = GROUP_LENGTH_GENERATION.get(len(p))
+    out: dict[str, ExtraValue] = {"insulation_kohm": _u(p, 24, 2)}
+    if generation == "ZE1":
+        out["hx_pct"] = round(_u(p, 30, 2) / 102.4, 2)
+    elif generation in ("ZE0", "AZE0"):
+        out["lbc_voltage"] = _u(p, 20, 2) / 100
+        out["hx_pct"] = _u(p, 28, 2) / 100
+        out["soc_precise"] = _u(p, 31, 3) / 10000
+        out["capacity_ah"] = _u(p, 35, 3) / 10000
+    return out
+
+
+def cell_voltages(p: bytes) -> tuple[float, ...]:
+    return tuple(_u(p, 2 + 2 * k, 2) / 1000 for k in range(CELLS))
+
+
+def temperatures(p: bytes) -> tuple[float, ...]:
+    """The °C byte of every present sensor (raw ADC 0xFFFF = sensor absent)."""
+    out = []
+    for i in range(4):
+        raw, temp = _u(p, 2 + 3 * i, 2), p[4 + 3 * i]
+        if raw != 0xFFFF:
+            out.append(float(temp - 256 if temp > 127 else temp))
+    return tuple(out)
+
+
+def pack_kwh(max_gids: float) -> int:
+    return next(kwh for limit, kwh in KWH_BY_MAX_GIDS if max_gids <= limit)
+
+
+def generation(latest: Mapping[int, bytes]) -> tuple[str | None, int | None]:
+    """(generation, nominal kWh) from the battery's own frames, strongest evidence first."""
+    info = latest.get(key(REPLY, INFO_GROUP))
+    by_length = GROUP_LENGTH_GENERATION.get(len(info)) if info is not None else None
+    kwh = None
+    if (mx := latest.get(key(ENERGY, 1))) is not None and (gids := read_frame(ENERGY, mx)["gids"]):
+        kwh = pack_kwh(gids)
+    if by_length is not None:
+        return by_length, kwh if kwh is not None else 24 if by_length == "ZE0" else None
+    if kwh is not None:  # only 30/40/62 kWh packs send the max-GIDs mux
+        return ("AZE0" if kwh <= 30 else "ZE1"), kwh
+    if any(m in latest for m in ZE1_MARKERS):
+        return "ZE1", None
+    if AZE0_MARKER in latest:
+        return "AZE0", None
+    return None, None
+
+
+def build_sample(latest: Mapping[int, bytes], timestamp: float) -> BatterySample:
+    extra: dict[str, ExtraValue] = {}
+    gen, kwh = generation(latest)
+    if gen is not None:
+        extra["generation"] = gen
+    if kwh is not None:
+        extra["pack_kwh"] = kwh
+    status = read_frame(STATUS, latest[STATUS]) if STATUS in latest else {}
+    for name in ("failsafe_status", "relay_cut_request", "usable_soc", "prun"):
+        if status.get(name) is not None:
+            extra[name] = int(status[name])  # type: ignore[arg-type]
+    for name in ("main_relay_on", "full_charge", "interlock"):
+        if name in status:
+            extra[name] = bool(status[name])
+    info = latest.get(key(REPLY, INFO_GROUP))
+    if info is not None:
+        extra.update(info_group(info))
+    voltage = status.get("voltage") or extra.get("lbc_voltage")
+    soc = None
+    if SOC in latest:
+        values = read_frame(SOC, latest[SOC])
+        soc = values["soc"]
+        extra["capacity_empty"] = bool(values["capacity_empty"])
+    if soc is None:
+        soc = extra.get("soc_precise") or (status.get("usable_soc") or None)  # 0 on 62 kWh
+    soh = None
+    gids = max_gids = None
+    if (energy := latest.get(key(ENERGY, 0))) is not None:
+        values = read_frame(ENERGY, energy)
+        gids, soh = values["gids"], values["soh"] or None
+        if gen == "ZE0" and values["ze0_temperature"] is not None:
+            extra["ze0_temperature"] = values["ze0_temperature"]
+    if (mx := latest.get(key(ENERGY, 1))) is not None:
+        max_gids = read_frame(ENERGY, mx)["gids"]
+    if gids is not None:
+        extra["gids"], extra["remaining_wh"] = int(gids), int(gids * WH_PER_GID)
+    if max_gids is not None:
+        extra["max_gids"] = int(max_gids)
+        if soh:
+            extra["full_wh"] = int(max_gids * WH_PER_GID * soh / 100)
+    _limits(latest, voltage, extra)  # type: ignore[arg-type]
+    cells = latest.get(key(REPLY, CELL_GROUP))
+    cell_v = cell_voltages(cells) if cells is not None else ()
+    if cell_v:
+        extra["cell_sum"] = round(sum(cell_v), 3)
+    capacity = extra.pop("capacity_ah", None)
+    return BatterySample(
+        timestamp=timestamp,
+        voltage_v=voltage,  # type: ignore[arg-type]
+        current_a=status.get("current"),
+        soc_pct=soc,  # type: ignore[arg-type]
+        soh_pct=soh,
+        capacity_ah=capacity,  # type: ignore[arg-type]
+        charge_ah=round(capacity * soc / 100, 3) if capacity and soc is not None else None,  # type: ignore[operator]
+        cell_voltages_v=cell_v,
+        temperatures_c=_temperatures(latest, gen, extra),
+        extra=extra,
+    )
+
+
+def _limits(
+    latest: Mapping[int, bytes], voltage: float | None, extra: dict[str, ExtraValue]
+) -> None:
+    """The pack's power limits, and as currents at the present voltage (0 when it says stop)."""
+    if LIMITS not in latest:
+        return
+    values = read_frame(LIMITS, latest[LIMITS])
+    for name, value in values.items():
+        if value is not None and name != "prun":
+            extra[name] = value
+    if not voltage:
+        return
+    charge = (values["charge_power_limit_kw"] or 0) * 1000 / voltage
+    discharge = (values["discharge_power_limit_kw"] or 0) * 1000 / voltage
+    if extra.get("relay_cut_request"):
+        charge = discharge = 0.0
+    if extra.get("full_charge"):
+        charge = 0.0
+    if extra.get("capacity_empty"):
+        discharge = 0.0
+    extra["charge_current_limit"] = round(charge, 1)
+    extra["discharge_current_limit"] = round(discharge, 1)
+
+
+def _temperatures(
+    latest: Mapping[int, bytes], gen: str | None, extra: Mapping[str, ExtraValue]
+) -> tuple[float, ...]:
+    """Polled sensors first; else what the generation broadcasts (AZE0 0x5C0, ZE0 0x5BC)."""
+    if (temps := latest.get(key(REPLY, TEMP_GROUP))) is not None and temperatures(temps):
+        return temperatures(temps)
+    low, high = latest.get(key(HISTORY, 3)), latest.get(key(HISTORY, 1))
+    if gen == "AZE0" and low is not None and high is not None:
+        return (read_frame(HISTORY, low)["temperature"], read_frame(HISTORY, high)["temperature"])  # type: ignore[return-value]
+    if "ze0_temperature" in extra:
+        return (float(extra["ze0_temperature"]),)
+    return ()
