@@ -88,8 +88,10 @@ def generation(latest: Mapping[int, bytes]) -> tuple[str | None, int | None]:
     kwh = None
     if (mx := latest.get(key(ENERGY, 1))) is not None and (gids := read_frame(ENERGY, mx)["gids"]):
         kwh = pack_kwh(gids)
+    if by_length == "ZE0" and AZE0_MARKER in latest:  # the 24 kWh layout, sent by an AZE0
+        by_length = "AZE0"
     if by_length is not None:
-        return by_length, kwh if kwh is not None else 24 if by_length == "ZE0" else None
+        return by_length, kwh if kwh is not None else 24 if len(info) == 0x29 else None  # type: ignore[arg-type]
     if kwh is not None:  # only 30/40/62 kWh packs send the max-GIDs mux
         return ("AZE0" if kwh <= 30 else "ZE1"), kwh
     if any(m in latest for m in ZE1_MARKERS):
