@@ -243,3 +243,22 @@ def test_fuzz_group_replies(payload: bytes, group: int) -> None:
     out = [p for f in segment(message) for p in codec.feed((REPLY, f))]
     with contextlib.suppress(ProtocolError):
         codec.decode(out)
+
+
+def test_a_cell_reply_cut_by_an_elm327_and_its_late_tail_give_no_cells() -> None:
+    """meatpiHQ/wican-fw#288 (a ZE0 through an ELM327): the '21 02' reply stops after frame
+    0x23 of the second sequence round; the next request ('21 04') is answered by the old
+    reply's frames 0x2A-0x2C. Neither part may become cells."""
+    log = (
+        "7BB10C661020F530F4A7BB210F4B0F4B0F4F0F7BB224F0F4A0F500F507BB230F460F4F0F500F"
+        "7BB244B0F470F460F547BB250F460F4B0F4F0F7BB26470F4B0F4F0F4A7BB270F4B0F4A0F460F"
+        "7BB284B0F4B0F4F0F4B7BB290F4B0F470F4B0F7BB2A4B0F4B0F550F4A7BB2B0F4A0F4B0F500F"
+        "7BB2C4D0F4B0F4B0F4B7BB2D0F4F0F4F0F4B0F7BB2E500F580F4B0F4F7BB2F0F4B0F500F500F"
+        "7BB204A0F510F500F4F7BB210F4F0F510F4B0F7BB22500F500F4D0F507BB230F4B0F4B0F510F"
+        "7BB2A4B0F530F540F4B7BB2B0F4F0F4B0F51927BB2CE292E0FFFFFFFF"
+    )
+    frames = ["7BB#" + part for part in log.split("7BB")[1:]]
+    assert len(frames) == 23 and all(len(f) == 20 for f in frames)
+    codec = NissanLeafCodec()
+    assert [p for f in frames for p in codec.feed(f)] == []
+    assert codec.corrupt_frames == 3  # 0x2A out of sequence, then 0x2B/0x2C with no first frame
