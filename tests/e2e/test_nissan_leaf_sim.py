@@ -140,3 +140,16 @@ async def test_polling_pauses_while_leafspy_polls_and_its_replies_still_decode()
         with contextlib.suppress(asyncio.CancelledError):
             await sim
         await source.close()
+
+
+def test_a_leaf_is_simulated_only_when_asked() -> None:
+    from batmux.devices.nissan_leaf_source import create_source
+
+    def source(**battery: Any) -> NissanLeafSource:
+        config = parse_config({"batteries": [{"name": "leaf", "type": "nissan_leaf", **battery}]})
+        return create_source(config.batteries[0])
+
+    assert hasattr(source(address="sim"), "background")
+    assert not hasattr(source(), "background")  # no address: the real bus (can0)
+    real = source(can={"interface": "virtual", "channel": "x"}, poll_interval=0)
+    assert not hasattr(real, "background") and real.poller.interval_s == 0

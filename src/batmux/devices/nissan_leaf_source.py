@@ -1,11 +1,12 @@
 """A Nissan LEAF pack as a ``Source``: its broadcast read like any CAN battery, plus LBC polling.
 
 The reader keeps the newest frame per (id, mux, group) and runs an ``LbcPoller``: group
-requests on 0x79B every ``poll_interval`` s (default 10 s, 0 = listen only) with the flow
-control of each reply, backing off while another tool (LeafSpy) polls. Cells and
-temperatures (polled) stay valid for three poll rounds; the broadcast for ``timeout`` s. With
-no fresh 0x1DB (pack voltage and current) there is no sample. Nothing but the polls and their
-flow control is sent: the keep-alive frames a pack outside its car needs are not (yet) sent.
+requests on 0x79B every ``poll_interval`` s (default 10 s, 0 = listen only), once the pack's
+0x1DB is seen, with the flow control of each reply, backing off while another tool (LeafSpy)
+polls. Cells and temperatures (polled) stay valid for three poll rounds; the broadcast for
+``timeout`` s. With no fresh 0x1DB (pack voltage and current) there is no sample. Nothing but
+the polls and their flow control is sent: the keep-alive frames a pack outside its car needs
+are not (yet) sent.
 """
 
 from __future__ import annotations
@@ -50,8 +51,9 @@ class NissanLeafSource(CanSource):
         await self.link.open()
         self.health.connects += 1
         while True:
-            for request in self.poller.poll(self._clock()):
-                await self.link.send(REQUEST, request)
+            if self._pack_seen():  # no requests into a bus without a LEAF on it
+                for request in self.poller.poll(self._clock()):
+                    await self.link.send(REQUEST, request)
             frame = await self.link.recv(RECV_SLICE_S)
             if frame is None:
                 continue
@@ -59,6 +61,10 @@ class NissanLeafSource(CanSource):
                 await self.link.send(REQUEST, answer)
             for packed in self.codec.feed(frame):
                 self._latest[unpack(packed)[0]] = (packed, self._clock())
+
+    def _pack_seen(self) -> bool:
+        status = self._latest.get(STATUS)
+        return status is not None and status[1] >= self._clock() - self.fresh_s
 
     def _polled_fresh_s(self) -> float:
         return max(self.fresh_s, 3 * self.poller.interval_s)
@@ -104,7 +110,8 @@ def _poller(battery: Any) -> LbcPoller:
 def create_source(battery: Any, context: Any = None) -> NissanLeafSource:
     """Registry factory for ``type: nissan_leaf`` (``can:`` as for the other CAN batteries;
     ``address: sim`` without ``can:`` runs a simulated pack on a private virtual bus)."""
-    simulated = battery.can is None and battery.is_sim
+    asked = battery.sim is not None or "address" in battery.model_fields_set
+    simulated = battery.can is None and battery.is_sim and asked
     if not simulated:
         cfg = battery.can or CanBusConfig()
         return NissanLeafSource(battery.name, CanLink(cfg), fresh_s(battery), _poller(battery))
