@@ -153,3 +153,24 @@ def test_a_leaf_is_simulated_only_when_asked() -> None:
     assert not hasattr(source(), "background")  # no address: the real bus (can0)
     real = source(can={"interface": "virtual", "channel": "x"}, poll_interval=0)
     assert not hasattr(real, "background") and real.poller.interval_s == 0
+
+
+async def test_no_sample_and_no_polls_without_the_packs_0x1db() -> None:
+    from batmux.errors import NoData
+
+    bus = CanBusConfig(interface="virtual", channel="leaf-silent-test")
+    source = NissanLeafSource("leaf", CanLink(bus), poller=LbcPoller(interval_s=0.1))
+    other = can.Bus(interface="virtual", channel=bus.channel)
+    try:
+        with pytest.raises(NoData):
+            await source.sample()
+        # a 0x5BC alone (no voltage/current) makes no sample either
+        other.send(can.Message(arbitration_id=0x5BC, data=bytes.fromhex("43C0B48CC8025FFF"),
+                               is_extended_id=False))  # fmt: skip
+        await asyncio.sleep(0.5)
+        with pytest.raises(NoData):
+            await source.sample()
+        assert source.link.frames_sent == 0  # nothing polled into a bus without a LEAF
+    finally:
+        other.shutdown()
+        await source.close()

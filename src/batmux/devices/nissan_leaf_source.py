@@ -11,17 +11,15 @@ are not (yet) sent.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import Callable
 from typing import Any
 
 from batmux.devices.can_source import CanSource, fresh_s
-from batmux.errors import NoData, ProtocolError
+from batmux.errors import NoData
 from batmux.links.can_bus import CanLink
 from batmux.links.can_config import CanBusConfig
-from batmux.model.sample import BatterySample
 from batmux.protocols.candump import unpack
 from batmux.protocols.nissan_leaf import NissanLeafCodec
 from batmux.protocols.nissan_leaf_frames import REPLY, REQUEST, STATUS
@@ -66,29 +64,18 @@ class NissanLeafSource(CanSource):
         status = self._latest.get(STATUS)
         return status is not None and status[1] >= self._clock() - self.fresh_s
 
-    def _polled_fresh_s(self) -> float:
-        return max(self.fresh_s, 3 * self.poller.interval_s)
-
-    async def sample(self) -> BatterySample:
-        self._ensure_reader()
-        await asyncio.sleep(0)
-        self._sync_corrupt()
+    def _fresh_frames(self) -> list[bytes]:
+        """Broadcast frames younger than ``fresh_s``, polled replies younger than three rounds;
+        ``NoData`` without a fresh 0x1DB (no pack voltage and current, no sample)."""
         now = self._clock()
-        status = self._latest.get(STATUS)
-        if status is None or status[1] < now - self.fresh_s:
+        if not self._pack_seen():
             raise NoData(f"no 0x1DB from {self.name} in the last {self.fresh_s:g} s")
-        frames = []
-        for can_id, (packed, at) in self._latest.items():
-            polled = can_id >> 8 == REPLY
-            if at >= now - (self._polled_fresh_s() if polled else self.fresh_s):
-                frames.append(packed)
-        try:
-            sample = self.codec.decode(frames, self._wall())
-        except ProtocolError as exc:
-            self.health.error(f"{type(exc).__name__}: {exc}")
-            raise
-        self.health.samples += 1
-        return sample
+        polled_s = max(self.fresh_s, 3 * self.poller.interval_s)
+        return [
+            packed
+            for can_id, (packed, at) in self._latest.items()
+            if at >= now - (polled_s if can_id >> 8 == REPLY else self.fresh_s)
+        ]
 
     def status(self) -> dict[str, object]:
         return {

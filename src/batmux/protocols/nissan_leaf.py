@@ -32,7 +32,7 @@ from collections.abc import Mapping, Sequence
 
 from batmux.errors import CorruptFrame, ProtocolError
 from batmux.model.sample import BatterySample
-from batmux.protocols.can_codec import CanCodec, FrameInput, to_frame
+from batmux.protocols.can_codec import CanCodec, FrameInput
 from batmux.protocols.candump import pack, unpack
 from batmux.protocols.isotp import Reassembler
 from batmux.protocols.nissan_leaf_frames import (
@@ -63,17 +63,10 @@ class NissanLeafCodec(CanCodec):
         self._reply = Reassembler()
 
     def feed(self, chunk: FrameInput) -> list[bytes]:  # type: ignore[override]
-        try:
-            can_id, data = to_frame(chunk)
-        except (ProtocolError, ValueError, TypeError) as exc:
-            self.reject(exc if isinstance(exc, ProtocolError) else ProtocolError(str(exc)))
+        checked = super().feed(chunk)  # parsed, id known, length checked
+        if not checked:
             return []
-        if can_id not in MIN_LENGTH:
-            self.unknown_frames += 1
-            return []
-        if not MIN_LENGTH[can_id] <= len(data) <= 8:
-            self.reject(CorruptFrame(f"0x{can_id:03X}: {len(data)} bytes"))
-            return []
+        can_id, data = unpack(checked[0])
         if can_id in CRC_IDS and crc8(data[:7]) != data[7]:
             self.crc_errors += 1
             self.reject(CorruptFrame(f"0x{can_id:03X}: CRC {data[7]:02X} != {crc8(data[:7]):02X}"))
