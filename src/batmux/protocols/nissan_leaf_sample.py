@@ -5,7 +5,8 @@ Battery-Emulator, checked on a real AZE0 capture (kfrancis/ObdInsight LeafGolden
 
     0x01 ZE0/AZE0 (0x29/0x2B bytes): p[20..21] pack V ×0.01, p[24..25] insulation kΩ,
          p[28..29] Hx ×0.01 %, p[31..33] SoC ×0.0001 %, p[35..37] capacity ×0.0001 Ah
-    0x01 ZE1 (0x35 bytes): p[24..25] insulation kΩ, p[30..31] Hx raw/102.4 %
+    0x01 ZE1 (0x35 bytes): the same, but Hx p[30..31] raw/102.4 %, SoC p[33..35], capacity
+         p[37..39] (OVMS vehicle_nissanleaf.cpp, on the ZE1 reply it quotes)
     0x02 p[2+2k..3+2k] cell k in mV, k = 0..95 (198 bytes; shorter = truncated, an error)
     0x04 four sensors of 3 bytes from p[2]: raw ADC u16, signed °C; raw 0xFFFF = absent
 """
@@ -52,15 +53,16 @@ def check_group(message: bytes) -> None:
 def info_group(p: bytes) -> dict[str, ExtraValue]:
     """Group 0x01 by its length (its layout differs per generation)."""
     generation = GROUP_LENGTH_GENERATION.get(len(p))
-    out: dict[str, ExtraValue] = {"insulation_kohm": _u(p, 24, 2)}
-    if generation == "ZE1":
-        out["hx_pct"] = round(_u(p, 30, 2) / 102.4, 2)
-    elif generation in ("ZE0", "AZE0"):
-        out["lbc_voltage"] = _u(p, 20, 2) / 100
-        out["hx_pct"] = _u(p, 28, 2) / 100
-        out["soc_precise"] = _u(p, 31, 3) / 10000
-        out["capacity_ah"] = _u(p, 35, 3) / 10000
-    return out
+    if generation is None:  # e.g. the 0x2C bytes a ZE1 sends just after waking up
+        return {}
+    ze1 = generation == "ZE1"  # two bytes later from Hx on, Hx in 1/102.4 %
+    return {
+        "lbc_voltage": _u(p, 20, 2) / 100,
+        "insulation_kohm": _u(p, 24, 2),
+        "hx_pct": round(_u(p, 30, 2) / 102.4, 2) if ze1 else _u(p, 28, 2) / 100,
+        "soc_precise": _u(p, 33 if ze1 else 31, 3) / 10000,
+        "capacity_ah": _u(p, 37 if ze1 else 35, 3) / 10000,
+    }
 
 
 def cell_voltages(p: bytes) -> tuple[float, ...]:
