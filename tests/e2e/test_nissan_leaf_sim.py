@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 from pathlib import Path
 from typing import Any
 
@@ -174,3 +175,36 @@ async def test_no_sample_and_no_polls_without_the_packs_0x1db() -> None:
     finally:
         other.shutdown()
         await source.close()
+
+
+async def test_the_simulated_pack_sends_at_the_real_periods_with_counters_and_crcs() -> None:
+    from batmux.protocols.nissan_leaf_frames import crc8
+
+    bus = CanBusConfig(interface="virtual", channel="leaf-periods-test")
+    pack = LeafPackSim(SimBattery(cells=96, capacity_ah=82, soc_pct=50), CanLink(bus))
+    listener = CanLink(bus)
+    await listener.open()
+    sim = asyncio.create_task(pack.run())
+    seen: dict[int, list[bytes]] = {}
+    try:
+        loop = asyncio.get_running_loop()
+        end = loop.time() + 1.0
+        while loop.time() < end:
+            frame = await listener.recv(0.1)
+            if frame is not None:
+                seen.setdefault(frame[0], []).append(frame[1])
+    finally:
+        sim.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await sim
+        await listener.close()
+    # 10 ms, 10 ms, 100 ms, 100 ms, 500 ms over 1 s (loose: the machine is shared)
+    for can_id, expected in ((0x1DB, 100), (0x1DC, 100), (0x55B, 10), (0x5BC, 10), (0x5C0, 2)):
+        assert expected * 0.5 <= len(seen.get(can_id, [])) <= expected * 1.3, hex(can_id)
+    for can_id in (0x1DB, 0x1DC, 0x55B):
+        frames = seen[can_id]
+        assert all(crc8(f[:7]) == f[7] for f in frames)
+        pruns = [f[6] & 3 for f in frames]
+        assert all((b - a) % 4 == 1 for a, b in itertools.pairwise(pruns))
+    muxes = {f[5] >> 4 & 1 for f in seen[0x5BC]}
+    assert muxes == {0, 1}  # GIDs and max GIDs take turns

@@ -262,3 +262,20 @@ def test_a_cell_reply_cut_by_an_elm327_and_its_late_tail_give_no_cells() -> None
     codec = NissanLeafCodec()
     assert [p for f in frames for p in codec.feed(f)] == []
     assert codec.corrupt_frames == 3  # 0x2A out of sequence, then 0x2B/0x2C with no first frame
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from([REQUEST, REPLY, STATUS]), st.binary(max_size=8), st.floats(0, 0.5)
+        ),
+        max_size=60,
+    )
+)
+def test_fuzz_poller(events: list[tuple[int, bytes, float]]) -> None:
+    poller, now = LbcPoller(interval_s=0.2, backoff_s=1.0), 0.0
+    for can_id, data, dt in events:
+        now += dt
+        sent = poller.poll(now) + poller.on_frame(can_id, data, now)
+        assert len(sent) <= 2 and all(len(f) == 8 for f in sent)
