@@ -208,3 +208,41 @@ async def test_the_simulated_pack_sends_at_the_real_periods_with_counters_and_cr
         assert all((b - a) % 4 == 1 for a, b in itertools.pairwise(pruns))
     muxes = {f[5] >> 4 & 1 for f in seen[0x5BC]}
     assert muxes == {0, 1}  # GIDs and max GIDs take turns
+
+
+async def test_a_pack_that_needs_the_keepalive_closes_only_while_it_comes() -> None:
+    """``require_keepalive``: the relay-on flag of 0x1DB follows the 0x1D4 frames (the shared
+    vector's, Battery-Emulator's with their CRC) and drops when they stop."""
+    from protocols.can_vectors import load
+
+    keepalive = [bytes.fromhex(f["data"]) for f in load("nissan_leaf_lbc_samples")["frames"]
+                 if f["id"] == "0x1D4"]  # fmt: skip
+    bus = CanBusConfig(interface="virtual", channel="leaf-keepalive-test")
+    pack = LeafPackSim(SimBattery(cells=96), CanLink(bus), require_keepalive=True)
+    host = CanLink(bus)
+    await host.open()
+    sim = asyncio.create_task(pack.run())
+
+    async def relay_flag() -> int:
+        """The flag of the next 0x1DB sent from now on (older queued frames dropped)."""
+        while await host.recv(0.001) is not None:
+            pass
+        while True:
+            frame = await host.recv(1.0)
+            if frame is not None and frame[0] == 0x1DB:
+                return frame[1][3] >> 5 & 1
+
+    try:
+        await asyncio.sleep(0.1)
+        assert await relay_flag() == 0
+        for i in range(30):  # 0x1D4 every 10 ms
+            await host.send(0x1D4, keepalive[i % 4])
+            await asyncio.sleep(0.01)
+        assert pack.relay_closed and await relay_flag() == 1
+        await asyncio.sleep(0.4)  # keep-alive gone
+        assert not pack.relay_closed and await relay_flag() == 0
+    finally:
+        sim.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await sim
+        await host.close()

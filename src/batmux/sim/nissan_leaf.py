@@ -8,10 +8,13 @@ control allows (block size, STmin), giving up after 1 s without one; a request t
 mid-reply is dropped, as the real LBC does. ``corrupt_rate`` spoils the CRC of that share of
 0x1DB frames.
 
+``require_keepalive=True`` models, minimally, a pack outside its car: its main relay stays
+open (0x1DB "main relay on" = 0) until it sees 0x1D4 frames with a good CRC, and opens again
+when they stop for ``KEEPALIVE_TIMEOUT_S``. Nothing else of the keep-alive (0x1F2, 0x50B,
+0x50C and its ALU challenge) is checked yet.
+
 The cell model is the shared LFP one (96 cells in series), so pack voltages are lower than a
-real LEAF's NMC/LMO cells; the frames are what matters here. The keep-alive frames a real pack
-needs (0x1D4, 0x1F2, 0x50B, 0x50C) are not required by this simulator.
-"""
+real LEAF's NMC/LMO cells; the frames are what matters here."""
 
 from __future__ import annotations
 
@@ -32,6 +35,7 @@ from batmux.protocols.nissan_leaf_frames import (
     SOC,
     STATUS,
     WH_PER_GID,
+    crc8,
     encode_frame,
 )
 from batmux.sim.battery import SimBattery
@@ -42,6 +46,8 @@ TICK_S = 0.01
 FC_TIMEOUT_S = 1.0
 CHARGE_KW, DISCHARGE_KW = 20.0, 80.0
 NEGATIVE_RESPONSE = bytes.fromhex("037F2131FFFFFFFF")  # request out of range
+VCM_KEEPALIVE = 0x1D4
+KEEPALIVE_TIMEOUT_S = 0.2
 
 
 def _u(value: float, size: int) -> bytes:
@@ -78,10 +84,18 @@ def group_payload(battery: SimBattery, group: int) -> bytes | None:
 class LeafPackSim:
     """The pack's broadcast schedule and its diagnostic server, on one link."""
 
-    def __init__(self, battery: SimBattery, link: CanLink, corrupt_rate: float = 0.0) -> None:
+    def __init__(
+        self,
+        battery: SimBattery,
+        link: CanLink,
+        corrupt_rate: float = 0.0,
+        require_keepalive: bool = False,
+    ) -> None:
         self.battery = battery
         self.link = link
         self.corrupt_rate = corrupt_rate
+        self.require_keepalive = require_keepalive
+        self.keepalive_at = float("-inf")
         self.replies = 0
         self.aborted = 0
         self.dropped_requests = 0
@@ -95,6 +109,11 @@ class LeafPackSim:
             tasks.create_task(self._broadcast())
             tasks.create_task(self._serve())
 
+    @property
+    def relay_closed(self) -> bool:
+        fresh = time.monotonic() - self.keepalive_at < KEEPALIVE_TIMEOUT_S
+        return not self.require_keepalive or fresh
+
     # -- broadcast -------------------------------------------------------------------------
     def frames(self, tick: int) -> list[tuple[int, bytes]]:
         """The frames due at 10 ms tick ``tick``."""
@@ -104,7 +123,8 @@ class LeafPackSim:
         voltage, current = sum(cells), b.effective_current(time.time())
         full, empty = b.soc_pct >= 100.0, b.soc_pct <= 0.0
         status = encode_frame(STATUS, {
-            "current": current, "voltage": voltage, "main_relay_on": 1, "interlock": 1,
+            "current": current if self.relay_closed else 0.0, "voltage": voltage,
+            "main_relay_on": int(self.relay_closed), "interlock": 1,
             "full_charge": int(full), "usable_soc": int(b.soc_pct), "prun": prun,
         })  # fmt: skip
         if self.corrupt_rate and self._rng.random() < self.corrupt_rate:
@@ -143,6 +163,10 @@ class LeafPackSim:
     async def _serve(self) -> None:
         while True:
             frame = await self.link.recv(1.0)
+            if frame is not None and frame[0] == VCM_KEEPALIVE and len(frame[1]) == 8:
+                if crc8(frame[1][:7]) == frame[1][7]:
+                    self.keepalive_at = time.monotonic()
+                continue
             if frame is None or frame[0] != REQUEST or not frame[1]:
                 continue
             data = frame[1]
