@@ -279,3 +279,16 @@ def test_fuzz_poller(events: list[tuple[int, bytes, float]]) -> None:
         now += dt
         sent = poller.poll(now) + poller.on_frame(can_id, data, now)
         assert len(sent) <= 2 and all(len(f) == 8 for f in sent)
+
+
+def test_broadcast_temperatures_by_generation_when_nothing_is_polled() -> None:
+    hist_max = encode_frame(0x5C0, {"mux": 1, "temperature": 24.0})
+    hist_min = encode_frame(0x5C0, {"mux": 3, "temperature": 18.5})
+    got = decode("59E#00", f"5C0#{hist_max.hex()}", f"5C0#{hist_min.hex()}")
+    assert got["temperatures"] == [18.5, 24.0]  # AZE0: min, max
+    ze0 = _reply(b"\x61\x01" + bytes(0x27))
+    energy = encode_frame(ENERGY, {"gids": 200, "soh": 90, "ze0_temperature": 21})
+    got = decode(*ze0, f"5BC#{energy.hex()}")
+    assert (got["generation"], got["temperatures"], got["pack_kwh"]) == ("ZE0", [21.0], 24)
+    # unknown generation: neither is trusted
+    assert "temperatures" not in decode(f"5C0#{hist_max.hex()}", f"5BC#{energy.hex()}")

@@ -50,7 +50,7 @@ def check_group(message: bytes) -> None:
         raise CorruptFrame(f"LBC group 0x{message[1]:02X}: {len(message)} bytes, need {need}")
 
 
-def info_group(p: bytes) -> dict[str, ExtraValue]:
+def info_group(p: bytes) -> dict[str, float]:
     """Group 0x01 by its length (its layout differs per generation)."""
     generation = GROUP_LENGTH_GENERATION.get(len(p))
     if generation is None:  # e.g. the 0x2C bytes a ZE1 sends just after waking up
@@ -93,7 +93,9 @@ def generation(latest: Mapping[int, bytes]) -> tuple[str | None, int | None]:
     if by_length == "ZE0" and AZE0_MARKER in latest:  # the 24 kWh layout, sent by an AZE0
         by_length = "AZE0"
     if by_length is not None:
-        return by_length, kwh if kwh is not None else 24 if len(info) == 0x29 else None  # type: ignore[arg-type]
+        if kwh is None and info is not None and len(info) == 0x29:
+            kwh = 24  # the 24 kWh layout (30/40/62 kWh packs also send their max GIDs)
+        return by_length, kwh
     if kwh is not None:  # only 30/40/62 kWh packs send the max-GIDs mux
         return ("AZE0" if kwh <= 30 else "ZE1"), kwh
     if any(m in latest for m in ZE1_MARKERS):
@@ -112,55 +114,61 @@ def build_sample(latest: Mapping[int, bytes], timestamp: float) -> BatterySample
         extra["pack_kwh"] = kwh
     status = read_frame(STATUS, latest[STATUS]) if STATUS in latest else {}
     for name in ("failsafe_status", "relay_cut_request", "usable_soc", "prun"):
-        if status.get(name) is not None:
-            extra[name] = int(status[name])  # type: ignore[arg-type]
+        if (value := status.get(name)) is not None:
+            extra[name] = int(value)
     for name in ("main_relay_on", "full_charge", "interlock"):
         if name in status:
             extra[name] = bool(status[name])
     info = latest.get(key(REPLY, INFO_GROUP))
-    if info is not None:
-        extra.update(info_group(info))
-    voltage = status.get("voltage") or extra.get("lbc_voltage")
+    polled = info_group(info) if info is not None else {}
+    capacity = polled.pop("capacity_ah", None)
+    extra.update(polled)
+    voltage = status.get("voltage") or polled.get("lbc_voltage")
     soc = None
     if SOC in latest:
         values = read_frame(SOC, latest[SOC])
         soc = values["soc"]
         extra["capacity_empty"] = bool(values["capacity_empty"])
-    if soc is None:
-        soc = extra.get("soc_precise") or (status.get("usable_soc") or None)  # 0 on 62 kWh
-    soh = None
-    gids = max_gids = None
-    if (energy := latest.get(key(ENERGY, 0))) is not None:
-        values = read_frame(ENERGY, energy)
-        gids, soh = values["gids"], values["soh"] or None
-        if gen == "ZE0" and values["ze0_temperature"] is not None:
-            extra["ze0_temperature"] = values["ze0_temperature"]
-    if (mx := latest.get(key(ENERGY, 1))) is not None:
-        max_gids = read_frame(ENERGY, mx)["gids"]
-    if gids is not None:
-        extra["gids"], extra["remaining_wh"] = int(gids), int(gids * WH_PER_GID)
-    if max_gids is not None:
-        extra["max_gids"] = int(max_gids)
-        if soh:
-            extra["full_wh"] = int(max_gids * WH_PER_GID * soh / 100)
-    _limits(latest, voltage, extra)  # type: ignore[arg-type]
+    if soc is None:  # the usable SoC is 0 on 62 kWh packs: no stand-in then
+        soc = polled.get("soc_precise") or status.get("usable_soc") or None
+    soh = _energy(latest, gen, extra)
+    _limits(latest, voltage, extra)
     cells = latest.get(key(REPLY, CELL_GROUP))
     cell_v = cell_voltages(cells) if cells is not None else ()
     if cell_v:
         extra["cell_sum"] = round(sum(cell_v), 3)
-    capacity = extra.pop("capacity_ah", None)
     return BatterySample(
         timestamp=timestamp,
-        voltage_v=voltage,  # type: ignore[arg-type]
+        voltage_v=voltage,
         current_a=status.get("current"),
-        soc_pct=soc,  # type: ignore[arg-type]
+        soc_pct=soc,
         soh_pct=soh,
-        capacity_ah=capacity,  # type: ignore[arg-type]
-        charge_ah=round(capacity * soc / 100, 3) if capacity and soc is not None else None,  # type: ignore[operator]
+        capacity_ah=capacity,
+        charge_ah=round(capacity * soc / 100, 3) if capacity and soc is not None else None,
         cell_voltages_v=cell_v,
         temperatures_c=_temperatures(latest, gen, extra),
         extra=extra,
     )
+
+
+def _energy(
+    latest: Mapping[int, bytes], gen: str | None, extra: dict[str, ExtraValue]
+) -> float | None:
+    """0x5BC: GIDs, max GIDs and the energies they give; returns the SOH (None when 0)."""
+    soh = None
+    if (energy := latest.get(key(ENERGY, 0))) is not None:
+        values = read_frame(ENERGY, energy)
+        soh = values["soh"] or None
+        if (gids := values["gids"]) is not None:
+            extra["gids"], extra["remaining_wh"] = int(gids), int(gids * WH_PER_GID)
+        if gen == "ZE0" and values["ze0_temperature"] is not None:
+            extra["ze0_temperature"] = values["ze0_temperature"]
+    mx = latest.get(key(ENERGY, 1))
+    if mx is not None and (max_gids := read_frame(ENERGY, mx)["gids"]) is not None:
+        extra["max_gids"] = int(max_gids)
+        if soh:
+            extra["full_wh"] = int(max_gids * WH_PER_GID * soh / 100)
+    return soh
 
 
 def _limits(
@@ -195,7 +203,8 @@ def _temperatures(
         return temperatures(temps)
     low, high = latest.get(key(HISTORY, 3)), latest.get(key(HISTORY, 1))
     if gen == "AZE0" and low is not None and high is not None:
-        return (read_frame(HISTORY, low)["temperature"], read_frame(HISTORY, high)["temperature"])  # type: ignore[return-value]
+        temps = (read_frame(HISTORY, low)["temperature"], read_frame(HISTORY, high)["temperature"])
+        return tuple(t for t in temps if t is not None)
     if "ze0_temperature" in extra:
         return (float(extra["ze0_temperature"]),)
     return ()
