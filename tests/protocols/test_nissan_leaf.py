@@ -292,3 +292,10 @@ def test_broadcast_temperatures_by_generation_when_nothing_is_polled() -> None:
     assert (got["generation"], got["temperatures"], got["pack_kwh"]) == ("ZE0", [21.0], 24)
     # unknown generation: neither is trusted
     assert "temperatures" not in decode(f"5C0#{hist_max.hex()}", f"5BC#{energy.hex()}")
+
+
+def test_a_cell_reply_with_an_impossible_cell_is_dropped_whole() -> None:
+    codec = NissanLeafCodec()
+    cells = b"\x61\x02" + bytes.fromhex("0F42") * 95 + b"\xff\xff" + bytes(4)
+    assert [p for f in segment(cells) for p in codec.feed((REPLY, f))] == []
+    assert codec.corrupt_frames == 1 and "[96]" in str(codec.last_error)

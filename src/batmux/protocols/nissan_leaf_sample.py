@@ -7,7 +7,8 @@ Battery-Emulator, checked on a real AZE0 capture (kfrancis/ObdInsight LeafGolden
          p[28..29] Hx ×0.01 %, p[31..33] SoC ×0.0001 %, p[35..37] capacity ×0.0001 Ah
     0x01 ZE1 (0x35 bytes): the same, but Hx p[30..31] raw/102.4 %, SoC p[33..35], capacity
          p[37..39] (OVMS vehicle_nissanleaf.cpp, on the ZE1 reply it quotes)
-    0x02 p[2+2k..3+2k] cell k in mV, k = 0..95 (198 bytes; shorter = truncated, an error)
+    0x02 p[2+2k..3+2k] cell k in mV, k = 0..95, then pack and bus voltage ×0.01 V (OVMS)
+         (198 bytes; shorter = truncated, an error; a cell outside 0.5..5 V, an error too)
     0x04 four sensors of 3 bytes from p[2]: raw ADC u16, signed °C; raw 0xFFFF = absent
 """
 
@@ -48,6 +49,10 @@ def check_group(message: bytes) -> None:
     need = MIN_GROUP_LENGTH.get(message[1])
     if need is not None and len(message) < need:
         raise CorruptFrame(f"LBC group 0x{message[1]:02X}: {len(message)} bytes, need {need}")
+    if message[1] == CELL_GROUP:  # OVMS skips cells ≥ 5 V; one would void the whole sample here
+        bad = [k + 1 for k, v in enumerate(cell_voltages(message)) if not 0.5 <= v < 5.0]
+        if bad:
+            raise CorruptFrame(f"LBC cells {bad[:5]} out of range")
 
 
 def info_group(p: bytes) -> dict[str, float]:
@@ -137,6 +142,9 @@ def build_sample(latest: Mapping[int, bytes], timestamp: float) -> BatterySample
     cell_v = cell_voltages(cells) if cells is not None else ()
     if cell_v:
         extra["cell_sum"] = round(sum(cell_v), 3)
+        if cells is not None and len(cells) >= 2 + 2 * CELLS + 4:  # OVMS: pack, then bus voltage
+            extra["lbc_pack_voltage"] = _u(cells, 2 + 2 * CELLS, 2) / 100
+            extra["lbc_bus_voltage"] = _u(cells, 4 + 2 * CELLS, 2) / 100
     return BatterySample(
         timestamp=timestamp,
         voltage_v=voltage,
