@@ -2,20 +2,27 @@
 
 Each ``tests/protocols/test_<family>.py`` calls these with its codec class;
 nothing here mocks batmux logic.
+
+The fuzz invariant (every codec's fuzz tests hold it, through ``decode_or_error``): only the
+codec's own error (``ProtocolError``) escapes ``feed``/``decode``, and a sample that ``decode``
+returns is plausible. Fuzz tests carry the ``fuzz`` marker; the dedicated run is
+``HYPOTHESIS_PROFILE=fuzz uv run pytest -m fuzz`` (10,000 examples per test).
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from hypothesis import given
+import pytest
+from hypothesis import event, given
 from hypothesis import strategies as st
 
-from batmux.errors import ProtocolError
+from batmux.core.plausibility import check_plausible
+from batmux.errors import ImplausibleSample, ProtocolError
+from batmux.model.sample import BatterySample
 from batmux.protocols.base import Codec
 from conftest import VECTORS as _SHARED_VECTORS
 from helpers import values_equal
@@ -67,8 +74,33 @@ def vector_chunks(path: Path, size: int = 20) -> list[bytes]:
     return [stream[i : i + size] for i in range(0, len(stream), size)]
 
 
-def fuzz_test(codec_cls: type[Codec], seeds: Sequence[bytes]) -> Callable[[], None]:
-    """A hypothesis test: random chunks, mutated real frames; only ProtocolError may escape."""
+def decode_or_error(codec: Codec, frames: Sequence[bytes]) -> BatterySample | None:
+    """``codec.decode``, holding the fuzz invariant: a ``ProtocolError`` (counted in the
+    hypothesis statistics by its type) or a plausible sample, nothing else."""
+    try:
+        sample = codec.decode(frames, 0.0)
+    except ProtocolError as exc:
+        event(type(exc).__name__)
+        return None
+    try:
+        check_plausible(sample)
+    except ImplausibleSample as exc:
+        raise AssertionError(f"{codec.name}: an implausible sample left decode: {exc}") from None
+    event("plausible sample")
+    return sample
+
+
+def fuzz_test(
+    codec_cls: type[Codec],
+    seeds: Sequence[bytes],
+    fix: Callable[[bytearray], None] | None = None,
+    payload: tuple[int, int] = (0, 0),
+) -> Callable[[], None]:
+    """A hypothesis test: random chunks, mutated real frames; only ProtocolError may escape and
+    no implausible sample may leave the codec.
+
+    ``fix`` recomputes a frame's checksum in place: then real frames with mutated payload
+    bytes (``frame[payload[0]:len + payload[1]]``) and a valid checksum reach the decoder too."""
     junk = st.binary(max_size=64)
     mutated = st.builds(
         lambda frame, pos, xor, cut: _mutate(frame, pos, xor, cut),
@@ -77,17 +109,44 @@ def fuzz_test(codec_cls: type[Codec], seeds: Sequence[bytes]) -> Callable[[], No
         st.integers(0, 255),
         st.integers(0, 4096),
     )
+    pieces = [junk, mutated, st.sampled_from(list(seeds))]
+    if fix is not None:
+        frames = feed_all(codec_cls(), seeds)  # whole verified frames of the seeds
+        assert frames, f"{codec_cls.__name__}: the seeds hold no complete frame"
+        pieces.append(checksum_valid_mutations(frames, fix, payload))
 
-    @given(st.lists(st.one_of(junk, mutated, st.sampled_from(list(seeds))), max_size=12))
+    @pytest.mark.fuzz
+    @given(st.lists(st.one_of(*pieces), max_size=12))
     def run(chunks: list[bytes]) -> None:
         codec = codec_cls()
         frames: list[bytes] = []
         for chunk in chunks:
             frames += codec.feed(chunk)
-        with contextlib.suppress(ProtocolError):
-            codec.decode(frames, 0.0)
+        decode_or_error(codec, frames)
 
     return run
+
+
+def checksum_valid_mutations(
+    frames: Sequence[bytes], fix: Callable[[bytearray], None], payload: tuple[int, int]
+) -> st.SearchStrategy[bytes]:
+    """Real frames with 1–6 payload bytes replaced and the checksum made valid again."""
+    start, stop = payload
+
+    def build(frame: bytes, changes: list[tuple[int, int]]) -> bytes:
+        data = bytearray(frame)
+        end = len(data) + stop if stop <= 0 else stop
+        if end > start:
+            for pos, value in changes:
+                data[start + pos % (end - start)] = value
+        fix(data)
+        return bytes(data)
+
+    return st.builds(
+        build,
+        st.sampled_from(list(frames)),
+        st.lists(st.tuples(st.integers(0, 1 << 16), st.integers(0, 255)), min_size=1, max_size=6),
+    )
 
 
 def _mutate(frame: bytes, pos: int, xor: int, cut: int) -> bytes:

@@ -23,6 +23,7 @@ from batmux.cli import main
 from batmux.devices.ble_source import BleSource
 from batmux.devices.capture import CaptureRing, write_capture
 from batmux.devices.registry import get_type, load
+from batmux.protocols.jbd import checksum as jbd_checksum
 from batmux.sim.battery import SimBattery
 from batmux.sim.peripheral import SimPeripheral
 from conftest import VECTORS
@@ -215,6 +216,40 @@ def test_decode_mis_checksummed_frame_exits_2(capsys: pytest.CaptureFixture[str]
     bad = frame[:-2] + f"{(int(frame[-2:], 16) + 1) % 256:02x}"
     assert main(["decode", "jk02_24s", bad]) == 2
     assert one_line(capsys.readouterr().err).startswith("batmux: decode jk02_24s: ")
+
+
+@pytest.mark.parametrize(
+    ("name", "forced", "reason"),
+    [
+        # issue #10: a real 32-cell-layout frame forced through the 24-cell layout read 0 V;
+        # the JK codec's own layout check names the cause before the plausibility check runs
+        ("jk02_32s_5", "jk02_24s", "looks like the 32-cell layout: use `type: jk`"),
+        ("jk02_24s_1", "jk02_32s", "looks like the 24-cell layout: use `type: jk`"),
+    ],
+)
+def test_decode_wrong_layout_exits_2_with_one_line_reason(
+    capsys: pytest.CaptureFixture[str], name: str, forced: str, reason: str
+) -> None:
+    assert main(["decode", forced, *vector(name)["frames"]]) == 2
+    captured = capsys.readouterr()
+    line = one_line(captured.err)
+    assert line.startswith(f"batmux: decode {forced}: ") and reason in line
+    assert captured.out == ""
+
+
+def test_decode_checksum_valid_frame_with_charge_above_capacity_exits_2(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # the real JBD capture of jbd_1 (5 Ah pack, 4.98 Ah left) with 100 Ah written into its
+    # remaining-charge field and the checksum fixed: every byte checks, the values cannot be
+    frame = bytearray.fromhex(vector("jbd_1")["frames"][0])
+    frame[8:10] = (10000).to_bytes(2, "big")
+    frame[-3:-1] = jbd_checksum(bytes(frame[2:-3])).to_bytes(2, "big")
+    assert main(["decode", "jbd", frame.hex()]) == 2
+    assert one_line(capsys.readouterr().err) == (
+        "batmux: decode jbd: implausible sample: remaining charge 100 Ah is above the full "
+        "capacity 5 Ah: a corrupt value or the wrong layout"
+    )
 
 
 def test_decode_reads_a_capture_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -15,11 +15,12 @@ from typing import Any
 
 from batmux import __version__
 from batmux.config import DEFAULT_CONFIG, Config, load_config, parse_config
-from batmux.errors import BatmuxError, ConfigError, ProtocolError
+from batmux.errors import BatmuxError, ConfigError, ImplausibleSample, ProtocolError
 
 log = logging.getLogger("batmux")
 
 EXIT_CONFIG = 2
+EXIT_IMPLAUSIBLE = 2  # ``decode``: the frames decoded, but to values that cannot be true
 EXIT_WATCHDOG = 3
 
 
@@ -76,11 +77,24 @@ def _run_gateway(config: Config, capture_dir: str | None = None) -> int:
     return 0
 
 
-def cmd_run(args: argparse.Namespace) -> int:
+def _load(file: str) -> Config | int:
+    """The config, or the exit code after one ``file: field: reason`` line on stderr.
+
+    Anything the checks missed is still a config error (exit 2, one line, no traceback):
+    systemd stops on exit 2, while any other code would restart batmux forever.
+    """
     try:
-        config = load_config(args.config)
+        return load_config(file)
     except ConfigError as exc:
         return _die(str(exc))
+    except Exception as exc:  # a check that should have caught it: say what, not a traceback
+        return _die(f"{file}: unreadable config ({type(exc).__name__}: {exc!s:.120})")
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    config = _load(args.config)
+    if isinstance(config, int):
+        return config
     return _run_gateway(config, args.capture)
 
 
@@ -130,10 +144,9 @@ def _free_port() -> int:
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
-    try:
-        config = load_config(args.file)
-    except ConfigError as exc:
-        return _die(str(exc))
+    config = _load(args.file)
+    if isinstance(config, int):
+        return config
     names = ", ".join(b.name for b in config.batteries) or "none"
     print(f"{args.file}: OK ({len(config.batteries)} batteries: {names})")
     return 0
@@ -179,6 +192,8 @@ def cmd_decode(args: argparse.Namespace) -> int:
         if not frames:
             return _die("decode: give FRAMEs or --capture FILE")
         result = decode_frames(args.protocol, frames, args.key)
+    except ImplausibleSample as exc:
+        return _die(f"decode {args.protocol}: implausible sample: {exc}", EXIT_IMPLAUSIBLE)
     except BatmuxError as exc:
         return _die(f"decode {args.protocol}: {exc}")
     print(json.dumps(result, indent=2 if args.pretty else None))
@@ -220,10 +235,10 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
     config = None
     if args.config:
-        try:
-            config = load_config(args.config)
-        except ConfigError as exc:
-            return _die(str(exc))
+        loaded = _load(args.config)
+        if isinstance(loaded, int):
+            return loaded
+        config = loaded
     bus_cfg = CanBusConfig(interface=args.interface or "virtual", channel=args.channel or "replay")
     if config is not None and not (args.interface or args.channel):
         can_batteries = [b for b in config.batteries if b.can is not None]

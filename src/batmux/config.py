@@ -2,10 +2,16 @@
 
 Unknown keys are errors (a typo must never silently disable something), and every error names
 the file, the field path and the reason. Nothing here is read at import time.
+
+Whatever the file holds, reading it ends in a ``Config`` or a ``ConfigError``, in time linear
+in its size: not-UTF-8 text, duplicate keys, NaN/infinity, integers too large for a float,
+control characters in text and nesting deeper than ``MAX_DEPTH`` are errors here, so
+``check-config`` fails on everything ``run`` would fail or crash on later.
 """
 
 from __future__ import annotations
 
+import math
 import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -30,7 +36,9 @@ from batmux.core.bank_config import (
     check_bank_references,
     located_error,
 )
+from batmux.devices.batrium_options import BatriumOptions
 from batmux.devices.ble_options import BleOptions
+from batmux.devices.junctek_options import JunctekOptions
 from batmux.devices.registry import get_type, known_types
 from batmux.devices.serial_bms import SerialOptions, check_wired
 from batmux.errors import ConfigError
@@ -40,8 +48,12 @@ from batmux.sinks.mqtt_json_config import MqttJsonOutputConfig
 from batmux.sinks.venus_config import VenusList, VictronInputConfig
 
 DEFAULT_CONFIG = "batmux.yaml"
-NAME_PATTERN = re.compile(r"^[A-Za-z0-9_-]+$")
-MAC_PATTERN = re.compile(r"^([0-9A-Fa-f]{2}:){5}[0-9A-Fa-f]{2}$")
+NAME_PATTERN = re.compile(r"[A-Za-z0-9_-]+")  # fullmatch: "a\n" is not a name
+MAC_PATTERN = re.compile(r"^([0-9A-Fa-f]{2}:){5}[0-9A-Fa-f]{2}\Z")
+MAX_DEPTH = 24  # the deepest real config is ~6 levels; PyYAML and pydantic recurse per level
+MAX_NODES = 200_000  # values after expanding YAML aliases (a "billion laughs" file stops here)
+MAX_INT = 2**53  # beyond this an integer is not a float any more, nor any real setting
+CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]")
 
 
 class Strict(BaseModel):
@@ -49,8 +61,23 @@ class Strict(BaseModel):
 
 
 def check_name(value: str) -> str:
-    if not NAME_PATTERN.match(value):
+    if not NAME_PATTERN.fullmatch(value):
         raise ValueError("use letters, digits, '_' and '-' only (it becomes an MQTT topic and id)")
+    return value
+
+
+def check_mqtt_url(value: str) -> str:
+    """An ``mqtt[s]://[user:password@]host[:port]`` URL (errors never repeat the URL: it may
+    hold a password)."""
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - raises ValueError on a bad port
+    except ValueError:
+        raise ValueError("not a valid URL (mqtt://host:port or mqtts://…)") from None
+    if parts.scheme not in ("mqtt", "mqtts", "tcp", "ssl"):
+        raise ValueError("scheme must be mqtt:// or mqtts://")
+    if not parts.hostname:
+        raise ValueError("no host in URL")
     return value
 
 
@@ -74,16 +101,7 @@ class MqttConfig(Strict):
     tls: TlsConfig | None = None
     keepalive: int = Field(30, ge=5, le=3600)
 
-    @field_validator("url")
-    @classmethod
-    def _url(cls, value: str) -> str:
-        parts = urlsplit(value)
-        if parts.scheme not in ("mqtt", "mqtts", "tcp", "ssl"):
-            raise ValueError("scheme must be mqtt:// or mqtts://")
-        if not parts.hostname:
-            raise ValueError("no host in URL")
-        parts.port  # noqa: B018 - raises ValueError on a bad port
-        return value
+    _url = field_validator("url")(classmethod(lambda cls, v: check_mqtt_url(v)))
 
     @field_validator("base_topic", "discovery_prefix")
     @classmethod
@@ -93,22 +111,34 @@ class MqttConfig(Strict):
         return value.rstrip("/")
 
 
+# Simulated packs stay within what every family's frames can carry (JBD: 655.35 Ah, ±327 A):
+# 1e308 Ah or A overflowed a simulator's encoder and ended the whole run.
+SIM_MAX_A = 300.0
+SIM_MAX_AH = 650.0
+
+
 class LoadConfig(Strict):
     """A simulated load: ``sine`` swings between charge and discharge."""
 
     kind: Literal["constant", "sine"] = "sine"
-    amplitude: float = 20.0
+    amplitude: float = Field(20.0, ge=-SIM_MAX_A, le=SIM_MAX_A)
     period: Seconds = 600.0
-    offset: float = 0.0
+    offset: float = Field(0.0, ge=-SIM_MAX_A, le=SIM_MAX_A)
+
+    @model_validator(mode="after")
+    def _peak(self) -> LoadConfig:
+        if abs(self.amplitude) + abs(self.offset) > SIM_MAX_A:
+            raise ValueError(f"|amplitude| + |offset| must be at most {SIM_MAX_A:g} A")
+        return self
 
 
 class SimConfig(Strict):
     """Parameters of a simulated device (``address: sim``)."""
 
-    cells: int = Field(16, ge=1, le=32)
-    capacity_ah: float = Field(100.0, gt=0)
+    cells: int = Field(16, ge=1, le=128)  # EV packs: 96 (Tesla NCA, LEAF) to 108 bricks
+    capacity_ah: float = Field(100.0, ge=0.1, le=SIM_MAX_AH)
     soc: float = Field(60.0, ge=0, le=100)
-    current: float = 0.0
+    current: float = Field(0.0, ge=-SIM_MAX_A, le=SIM_MAX_A)
     load: LoadConfig | None = None
     stop_after: Seconds | None = None
     corrupt_rate: float = Field(0.0, ge=0, le=1)
@@ -134,6 +164,8 @@ class BatteryConfig(Strict):
     charge_switch: ChargeSwitchConfig | None = None
     can: CanBusConfig | None = None  # CAN batteries (pylontech_can, byd_can)
     poll_interval: float | None = Field(None, ge=0)  # nissan_leaf: LBC polls, s (0 = off)
+    batrium: BatriumOptions | None = None  # type: batrium (base_id)
+    junctek: JunctekOptions | None = None  # type: junctek (RS485 address, SoC fallback)
     port: str | None = None  # serial device (vedirect)
     baudrate: int = Field(19200, gt=0)  # serial speed (vedirect)
     topic: str | None = None  # MQTT topic to subscribe (mqtt_json, batmux_remote)
@@ -162,6 +194,11 @@ class BatteryConfig(Strict):
     @classmethod
     def _wired(cls, value: Any, info: ValidationInfo) -> Any:
         return check_wired(info.field_name, value, info.data)
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        return None if value is None else check_mqtt_url(value)
 
     @property
     def is_sim(self) -> bool:
@@ -199,6 +236,18 @@ class Config(Strict):
     @model_validator(mode="after")
     def _addresses(self) -> Config:
         for i, battery in enumerate(self.batteries):
+            # what the type's source needs (topic for MQTT, port for VE.Direct) unless simulated
+            device_type = get_type(battery.type)
+            simulated = device_type.sim is not None and battery.address.startswith("sim")
+            for key in () if simulated else device_type.requires:
+                if not getattr(battery, key):
+                    hint = " (or 'address: sim')" if device_type.sim else ""
+                    message = f"type {battery.type} needs '{key}:'{hint}"
+                    raise located_error(("batteries", i, key), message, None)
+            if device_type.transport == "modbus" and not simulated and not battery.is_sim:
+                reason = _modbus_address_error(battery.address)
+                if reason:
+                    raise located_error(("batteries", i, "address"), reason, None)
             if battery.lacks_required_address:
                 raise located_error(
                     ("batteries", i, "address"),
@@ -250,6 +299,18 @@ class Config(Strict):
         raise KeyError(name)
 
 
+def _modbus_address_error(address: str) -> str | None:
+    """Why ``address`` is neither a serial port nor ``HOST:PORT`` for a Modbus link, or None."""
+    from batmux.links.modbus import is_serial  # only configs with a Modbus battery import it
+
+    if is_serial(address):
+        return None
+    host, _, port = address.rpartition(":")
+    if host and port.isdigit() and 0 < int(port) < 65536:
+        return None
+    return "a Modbus battery needs 'address: HOST:PORT' or a serial port (/dev/…)"
+
+
 def _reject_duplicates(section: str, what: str, names: list[str]) -> None:
     seen: set[str] = set()
     for i, name in enumerate(names):
@@ -268,11 +329,50 @@ def _path(loc: tuple[Any, ...]) -> str:
     return out
 
 
+def check_values(data: Any, file: str = "<config>") -> None:
+    """Reject what no setting can be, before pydantic sees it (linear, never recursive):
+    NaN/infinity, integers beyond ``MAX_INT``, control characters in text, more than
+    ``MAX_DEPTH`` levels or ``MAX_NODES`` values."""
+    stack: list[tuple[tuple[Any, ...], Any]] = [((), data)]
+    nodes = 0
+    while stack:
+        loc, value = stack.pop()
+        nodes += 1
+        if nodes > MAX_NODES:
+            raise ConfigError(file, _path(loc), f"more than {MAX_NODES} values (YAML aliases?)")
+        if len(loc) > MAX_DEPTH:
+            raise ConfigError(file, _path(loc[:MAX_DEPTH]), "nested too deeply")
+        reason = _bad_scalar(value)
+        if reason:
+            raise ConfigError(file, _path(loc), reason)
+        if isinstance(value, dict):
+            for key, item in reversed(list(value.items())):
+                key_reason = _bad_scalar(key)
+                if key_reason:
+                    raise ConfigError(file, _path(loc), f"key: {key_reason}")
+                stack.append(((*loc, str(key)), item))
+        elif isinstance(value, list):
+            stack.extend(((*loc, i), item) for i, item in reversed(list(enumerate(value))))
+
+
+def _bad_scalar(value: Any) -> str | None:
+    if isinstance(value, float) and not math.isfinite(value):
+        return "must be finite (not .nan or .inf)"
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_INT:
+        return "number too large"
+    if isinstance(value, str) and CONTROL_CHARS.search(value):
+        return "control character (newline, tab, NUL…) in text"
+    if isinstance(value, bytes | set | tuple):  # !!binary, !!set… are no setting's type
+        return f"unexpected YAML type {type(value).__name__}"
+    return None
+
+
 def parse_config(data: Any, file: str = "<config>") -> Config:
     if data is None:
         data = {}
     if not isinstance(data, dict):
         raise ConfigError(file, "", "the top level must be a mapping of keys")
+    check_values(data, file)
     try:
         return Config.model_validate(data)
     except ValidationError as exc:
@@ -287,16 +387,89 @@ def parse_config(data: Any, file: str = "<config>") -> Config:
         raise ConfigError(file, first_field, first_msg + extra) from None
 
 
+class _Loader(yaml.SafeLoader):
+    """PyYAML's safe loader, stricter: a key given twice is an error (PyYAML keeps the last
+    one silently), and an integer too long to convert is a located error, not a ValueError."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue  # "<<: *defaults" may be overridden by the mapping's own keys
+            key = self.construct_object(key_node, deep=deep)
+            try:
+                duplicate = key in seen
+                seen.add(key)
+            except TypeError:  # unhashable: the base class reports it
+                continue
+            if duplicate:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {str(key)[:40]!r}", key_node.start_mark
+                )
+        return super().construct_mapping(node, deep=deep)
+
+    def construct_yaml_int(self, node: yaml.ScalarNode) -> int:
+        try:
+            return super().construct_yaml_int(node)
+        except ValueError:  # more digits than Python converts (4300)
+            raise yaml.constructor.ConstructorError(
+                None, None, "number too large", node.start_mark
+            ) from None
+
+
+_Loader.add_constructor("tag:yaml.org,2002:int", _Loader.construct_yaml_int)
+
+
+def _deep_flow_line(text: str) -> int | None:
+    """The line where ``[``/``{`` nesting first goes deeper than ``MAX_DEPTH``, or None.
+
+    PyYAML's scanner takes quadratic time in flow nesting (5,000 ``[`` took 20 s), so this
+    linear scan (quoted text and comments skipped) rejects such a file before YAML sees it.
+    """
+    depth, line, quote, comment, previous = 0, 1, "", False, "\n"
+    for char in text:
+        if char == "\n":
+            line, comment = line + 1, False
+        elif comment:
+            pass
+        elif quote:
+            if char == quote and previous != "\\":  # '' inside '…' reopens at once: fine
+                quote = ""
+                char = " "  # a quote ending here does not escape the next character
+        elif char in "'\"" and previous in " \t\n[{,:-?":  # quotes start at a token only
+            quote = char
+        elif char == "#" and previous in " \t\n":
+            comment = True
+        elif char in "[{":
+            depth += 1
+            if depth > MAX_DEPTH:
+                return line
+        elif char in "]}":
+            depth = max(0, depth - 1)
+        previous = char
+    return None
+
+
 def load_config(path: str | Path) -> Config:
     file = str(path)
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        raw = Path(path).read_bytes()
     except OSError as exc:
         raise ConfigError(file, "", f"cannot read: {exc.strerror}") from None
     try:
-        data = yaml.safe_load(text)
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise ConfigError(file, f"line {line}", "not UTF-8 text") from None
+    deep_line = _deep_flow_line(text)
+    if deep_line:
+        raise ConfigError(file, f"line {deep_line}", f"nested more than {MAX_DEPTH} levels deep")
+    try:
+        data = yaml.load(text, Loader=_Loader)  # a SafeLoader subclass
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark else "YAML"
         raise ConfigError(file, where, str(getattr(exc, "problem", exc))) from None
+    except RecursionError:
+        raise ConfigError(file, "YAML", f"nested more than {MAX_DEPTH} levels deep") from None
     return parse_config(data, file)

@@ -4,8 +4,8 @@
     ├── ConfigError                  bad config: names file, field path and reason
     ├── ProtocolError                a codec could not make sense of bytes
     │   ├── CorruptFrame             checksum/CRC/header wrong
-    │   └── TruncatedFrame           frame shorter than its layout
-    ├── ImplausibleSample            decoded fine, but values are physically impossible
+    │   ├── TruncatedFrame           frame shorter than its layout
+    │   └── ImplausibleSample        decoded fine, but values are physically impossible
     ├── LinkError                    a transport failed (translated from bleak, serial, ...)
     │   ├── DeviceNotFound           the device was not seen / not reachable
     │   └── LinkTimeout              nothing arrived in time (also a TimeoutError)
@@ -14,6 +14,9 @@
 
 "Nothing arrived" (LinkTimeout), "corrupt frame" (ProtocolError) and "implausible values"
 (ImplausibleSample) stay distinct so health counters tell users what really goes wrong.
+ImplausibleSample is a ProtocolError because every codec's ``decode`` raises it (a checksum-valid
+frame whose values cannot be true is a frame the codec could not make sense of); catch it before
+ProtocolError where the two are counted apart.
 """
 
 from __future__ import annotations
@@ -45,7 +48,7 @@ class TruncatedFrame(ProtocolError):
     """The frame ends before its layout does."""
 
 
-class ImplausibleSample(BatmuxError):
+class ImplausibleSample(ProtocolError):
     """Decoded values that cannot be physically true (a 9 V LFP cell, SoC 250 %)."""
 
 

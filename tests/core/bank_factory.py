@@ -16,12 +16,15 @@ def sample(t: float = 0.0, cells: tuple[float, ...] = LFP16, **kw: Any) -> Batte
         "current_a": 0.0,
         "soc_pct": 50.0,
         "capacity_ah": 100.0,
-        "charge_ah": 50.0,
         "temperatures_c": (25.0, 26.0),
         "charge_enabled": True,
         "discharge_enabled": True,
     }
     defaults.update(kw)
+    if "charge_ah" not in defaults:  # consistent with SoC, as a real BMS reports it
+        soc, capacity = defaults["soc_pct"], defaults["capacity_ah"]
+        known = soc is not None and capacity is not None
+        defaults["charge_ah"] = round(soc * capacity / 100, 3) if known else None
     return BatterySample(timestamp=t, cell_voltages_v=cells, **defaults)
 
 

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from batmux.core.meters import MeterState, update
+from batmux.core.meters import MeterState, split_ramp, update
 from batmux.model.sample import BatterySample
 from batmux.model.state import Meters
 
@@ -152,3 +152,46 @@ def test_counters_only_increase_and_net_is_the_signed_integral(
         before = now
         previous = (t, p, soc)
     assert state.charged_wh - state.discharged_wh == pytest.approx(signed_wh, abs=1e-6)
+
+
+# -- steps no real pack can make ----------------------------------------------------------------
+# A JK02 capture (shared/vectors/ble/jk02_24s_1): 52.971 V, +2.329 A, 123.369 W, 202 Ah.
+JK = {"voltage_v": 52.971, "current_a": 2.329, "capacity_ah": 202.0}
+
+
+def test_a_power_value_that_disagrees_with_v_times_i_adds_nothing() -> None:
+    state = MeterState()
+    assert update(state, BatterySample(timestamp=0.0, **JK)) is None
+    # one corrupt power value: 15.8 kWh in one second (the JK frame)
+    spike = BatterySample(timestamp=1.0, power_w=15_800 * 3600, **JK)
+    reason = update(state, spike)
+    assert reason is not None and reason.startswith(
+        "meter step of 7900.0 Wh in 1 s refused: |V·I| allows 0.04 Wh"
+    )
+    # the step out of the spike is refused too; the one after it counts again
+    assert update(state, BatterySample(timestamp=2.0, **JK)) is not None
+    assert update(state, BatterySample(timestamp=3.0, **JK)) is None
+    assert state.charged_wh == pytest.approx(123.369 / HOUR)
+    assert state.discharged_wh == 0.0
+    assert state.refused == {"energy step beyond |V·I|·dt": 2}
+
+
+def test_a_current_beyond_the_packs_c_rate_adds_nothing() -> None:
+    # 300 kA at the pack's real voltage (what a corrupt current field decodes to): |V·I| agrees
+    # with the power, but no 202 Ah pack carries more than 10 C
+    state = MeterState()
+    update(state, BatterySample(timestamp=0.0, **JK))
+    huge = BatterySample(timestamp=1.0, **{**JK, "current_a": 300_000.0})
+    assert update(state, huge) is not None
+    assert state.charged_wh == 0.0
+
+
+def test_a_real_load_step_is_counted() -> None:
+    # idle to a 100 A discharge between two samples: a real step, within |V·I| at both ends
+    state = MeterState()
+    update(state, BatterySample(timestamp=0.0, **JK))
+    assert update(state, BatterySample(timestamp=1.0, **{**JK, "current_a": -100.0})) is None
+    charged, discharged = split_ramp(123.369, -5297.1, 1.0)
+    assert state.charged_wh == pytest.approx(charged)
+    assert state.discharged_wh == pytest.approx(discharged)
+    assert not state.refused

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -107,19 +108,13 @@ async def first_state(broker: TlsBroker, topic: str, timeout: float = 5.0) -> di
             await asyncio.sleep(0.1)
 
 
-def gateway_for(tmp_path: Path, mqtt: dict[str, Any], name: str = "tls_pack") -> Gateway:
-    config = parse_config(
-        {
-            "mqtt": mqtt,
-            "sample_period": 0.1,
-            "publish_period": 0.2,
-            "state_dir": str(tmp_path),
-            "batteries": [
-                {"name": name, "type": "jbd", "sim": {"cells": 4, "soc": 66, "current": 3}}
-            ],
-        },
-        "test.yaml",
-    )
+def gateway_for(
+    tmp_path: Path, mqtt: dict[str, Any], name: str = "tls_pack", **more: Any
+) -> Gateway:
+    """One simulated pack (or ``batteries=``), plus any other top-level sections."""
+    battery = {"name": name, "type": "jbd", "sim": {"cells": 4, "soc": 66, "current": 3}}
+    data = {"sample_period": 0.1, "publish_period": 0.2, "batteries": [battery], **more}
+    config = parse_config({**data, "mqtt": mqtt, "state_dir": str(tmp_path)}, "test.yaml")
     gateway = Gateway(config)
     wire(gateway)
     return gateway
@@ -167,3 +162,64 @@ async def test_untrusted_broker_or_bad_password_gets_nothing(
         with pytest.raises(TimeoutError):
             await first_state(tls_broker, f"batmux/{name}/state", timeout=0.8)
         assert gateway.batteries[name].health.samples > 0  # sampling goes on regardless
+
+
+# -- mqtt_json sources and mqtt_json_output use mqtt.tls too; no password in any log ----------
+JSON_IN = {"Dc": {"Power": -240.0, "Voltage": 48.0}, "Soc": 57, "InstalledCapacity": 100}
+
+
+def json_gateway(tmp_path: Path, mqtt: dict[str, Any], prefix: str) -> Gateway:
+    """A simulated pack published as dbus-mqtt-battery JSON, and an mqtt_json battery read back,
+    all through the root ``mqtt:`` broker (no per-entry url: the root TLS settings must apply)."""
+    batteries = [
+        {"name": f"{prefix}_sim", "type": "jbd", "sim": {"cells": 4, "soc": 66}},
+        {"name": f"{prefix}_json", "type": "mqtt_json", "topic": f"{prefix}/in"},
+    ]
+    output = [{"battery": f"{prefix}_sim", "topic": f"{prefix}/out"}]
+    return gateway_for(tmp_path, mqtt, batteries=batteries, mqtt_json_output=output)
+
+
+async def publish_tls(broker: TlsBroker, topic: str, payload: str) -> None:
+    auth = {"username": USER, "password": PASSWORD} if broker.auth else {}
+    tls = aiomqtt.TLSParameters(ca_certs=str(broker.ca_file))
+    async with aiomqtt.Client("127.0.0.1", broker.port, tls_params=tls, **auth) as client:
+        await client.publish(topic, payload, retain=True)
+
+
+async def test_mqtt_json_source_and_output_use_the_root_tls_settings(
+    tls_broker: TlsBroker, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    mqtt = {"url": tls_broker.url(), "tls": {"ca_file": str(tls_broker.ca_file)}}
+    gateway = json_gateway(tmp_path, mqtt, "tlsjson")
+    async with running(gateway):
+        await publish_tls(tls_broker, "tlsjson/in", json.dumps(JSON_IN))
+        out = await first_state(tls_broker, "tlsjson/out")  # mqtt_json_output over TLS
+        state = await first_state(tls_broker, "batmux/tlsjson_json/state")  # source over TLS
+        async with asyncio.timeout(5):
+            while not state.get("available"):
+                state = await first_state(tls_broker, "batmux/tlsjson_json/state")
+    assert out["Soc"] == pytest.approx(66, abs=1) and out["Dc"]["Voltage"] > 0
+    assert state["current"] == -5.0 and state["soc"] == 57
+    assert "connected to mqtts://" in caplog.text  # the INFO line names the broker...
+    assert PASSWORD not in caplog.text and "s3cret" not in caplog.text  # ...without the secret
+
+
+async def test_failed_connections_never_log_the_password(
+    tls_broker: TlsBroker, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A wrong password: the sink, the source and the output all log their failure (WARNING)
+    with the broker's address, and none of them the password."""
+    if not tls_broker.auth:
+        pytest.skip("mosquitto_passwd is not installed: the broker is anonymous")
+    caplog.set_level(logging.DEBUG)
+    secret = "wr0ng-Secret%40pw"  # %40 is '@' in the URL: the decoded form must not leak either
+    mqtt = {"url": tls_broker.url(f"{USER}:{secret}@"), "tls": {"ca_file": str(tls_broker.ca_file)}}
+    gateway = json_gateway(tmp_path, mqtt, "badpw")
+    async with running(gateway):
+        async with asyncio.timeout(8):
+            while not ("mqtt_json_output" in caplog.text and "badpw_json: MQTT" in caplog.text):
+                await asyncio.sleep(0.1)
+    assert f"{USER}:***@127.0.0.1" in caplog.text
+    for leak in ("wr0ng", "Secret", "wr0ng-Secret@pw"):
+        assert leak not in caplog.text

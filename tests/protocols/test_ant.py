@@ -11,6 +11,7 @@ from batmux.model.alarms import Alarm
 from batmux.model.sample import BatterySample
 from batmux.protocols import ant
 from batmux.protocols.ant import AntCodec
+from batmux.protocols.base import modbus_crc16
 from ble_contract import check_vector, corrupt, feed_all, fuzz_test, load, vector_chunks, vectors
 
 VECTORS = vectors("ant")
@@ -161,4 +162,14 @@ def test_device_info_encoder_matches_the_real_reply() -> None:
     assert ant.build_device_info("22PHB8TB130A", "22AAUB00-241008A") == INFO_ISSUE_172
 
 
-test_fuzz = fuzz_test(AntCodec, [*FRAMES, INFO_16ZM, SETTINGS_REPLY, STATUS_14S_PROBE_ABSENT])
+def _fix_ant(frame: bytearray) -> None:
+    frame[-4:-2] = modbus_crc16(bytes(frame[1:-4])).to_bytes(2, "little")
+
+
+# payload: after header, func, address and length (6 bytes), before CRC and trailer (4)
+test_fuzz = fuzz_test(
+    AntCodec,
+    [*FRAMES, INFO_16ZM, SETTINGS_REPLY, STATUS_14S_PROBE_ABSENT],
+    fix=_fix_ant,
+    payload=(6, -4),
+)

@@ -106,6 +106,10 @@ def test_register_dumps_decode(which: str) -> None:
     assert x["total_discharged_kwh"] * 1000 == pytest.approx(exp["318_321_discharged_Wh"])
     assert x["byd_state"] == BydState(exp["300_status"]).name.lower()
     assert (x["max_voltage"], x["min_voltage"], x["rated_capacity_wh"]) == (233.6, 160.0, 11059)
+    # the BMS's own limits, in the keys core.limits caps with (W / inner voltage; 205/206)
+    assert x["charge_current_limit"] == round(exp["307_max_charge_W"] / s.voltage_v, 2)
+    assert x["discharge_current_limit"] == round(exp["306_max_discharge_W"] / s.voltage_v, 2)
+    assert (x["charge_voltage_limit"], x["discharge_voltage_limit"]) == (233.6, 160.0)
 
 
 def test_idle_capture_block_300_rebuilt() -> None:

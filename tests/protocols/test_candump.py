@@ -57,7 +57,7 @@ def test_format_roundtrip() -> None:
     assert unpack(pack((0x351, b"\x01\x02"))) == (0x351, b"\x01\x02")
 
 
-@settings(max_examples=300, deadline=None)
+@pytest.mark.fuzz
 @given(st.text(max_size=40))
 def test_fuzz_only_protocol_errors(text: str) -> None:
     with contextlib.suppress(ProtocolError):

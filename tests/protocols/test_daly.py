@@ -10,6 +10,7 @@ from batmux.errors import ProtocolError
 from batmux.model.alarms import Alarm
 from batmux.model.sample import BatterySample
 from batmux.protocols import daly
+from batmux.protocols.base import sum8
 from batmux.protocols.daly import DalyCodec
 from ble_contract import check_vector, corrupt, feed_all, fuzz_test, load, vector_chunks, vectors
 
@@ -84,9 +85,6 @@ def test_encoder_round_trip() -> None:
         assert getattr(got, field) == getattr(sample, field), field
 
 
-test_fuzz = fuzz_test(DalyCodec, DALY_2[:6])
-
-
 def test_absent_probe_is_dropped() -> None:
     """daly_2's real 0x96 reply holds 0x37 (15 °C) then raw 0 bytes; with the 0x94 reply
     counting two probes, the raw-0 one is absent, not −40 °C."""
@@ -99,3 +97,11 @@ def test_absent_probe_is_dropped() -> None:
     )
     assert sample.temperatures_c == (15.0,)
     assert sample.extra["absent_probes"] == "2"
+
+
+def _fix_daly(frame: bytearray) -> None:
+    frame[12] = sum8(bytes(frame[:12]))
+
+
+# payload: the 8 data bytes between the 4-byte head and the checksum
+test_fuzz = fuzz_test(DalyCodec, DALY_2[:6], fix=_fix_daly, payload=(4, 12))

@@ -10,6 +10,7 @@ from batmux.errors import ProtocolError, TruncatedFrame
 from batmux.model.alarms import Alarm
 from batmux.model.sample import BatterySample
 from batmux.protocols import daly_modbus as dm
+from batmux.protocols.base import modbus_crc16
 from batmux.protocols.daly_modbus import DalyModbusCodec
 from ble_contract import check_vector, corrupt, feed_all, fuzz_test, load, vector_chunks, vectors
 
@@ -163,4 +164,11 @@ def test_absent_probe_is_dropped() -> None:
     assert sample.extra["absent_probes"] == "3"
 
 
-test_fuzz = fuzz_test(DalyModbusCodec, [*FRAMES, ICE_WATER, MOS_29C, MOS_NONE])
+def _fix_daly_modbus(frame: bytearray) -> None:
+    frame[-2:] = modbus_crc16(bytes(frame[:-2])).to_bytes(2, "little")
+
+
+# payload: the register bytes after D2 03 <length>, before the CRC
+test_fuzz = fuzz_test(
+    DalyModbusCodec, [*FRAMES, ICE_WATER, MOS_29C, MOS_NONE], fix=_fix_daly_modbus, payload=(3, -2)
+)

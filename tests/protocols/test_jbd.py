@@ -71,4 +71,9 @@ def test_encoder_round_trip() -> None:
         assert getattr(got, field) == getattr(sample, field), field
 
 
-test_fuzz = fuzz_test(JbdCodec, JBD_1)
+def _fix_jbd(frame: bytearray) -> None:
+    frame[-3:-1] = jbd.checksum(bytes(frame[2:-3])).to_bytes(2, "big")
+
+
+# payload: after DD, register, status and length; before the checksum and 77
+test_fuzz = fuzz_test(JbdCodec, JBD_1, fix=_fix_jbd, payload=(4, -3))

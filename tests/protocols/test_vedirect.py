@@ -25,6 +25,7 @@ from batmux.protocols.vedirect_hex import (
     parse_hex_response,
 )
 from batmux.protocols.vedirect_text import VeDirectCodec, encode_block, parse_block
+from ble_contract import decode_or_error
 
 
 def block(*lines: str) -> bytes:
@@ -55,7 +56,9 @@ def test_captured_checksums_sum_to_zero() -> None:
 
 
 def test_bmv_golden() -> None:
-    codec = VeDirectCodec(capacity_ah=200.0)
+    # 400 Ah: this BMV's own setting is about that (−65.5 Ah consumed at 83.9 %); a capacity
+    # that disagrees with the SoC by more than 15 points is refused as implausible
+    codec = VeDirectCodec(capacity_ah=400.0)
     blocks = codec.feed(BMV_LIVE + BMV_HISTORY)
     assert blocks == [BMV_LIVE, BMV_HISTORY]
     s = codec.decode(blocks, timestamp=5.0)
@@ -63,8 +66,8 @@ def test_bmv_golden() -> None:
     assert s.current_a == -7.625  # VE.Direct I is already + into the battery: discharging here
     assert s.power_w == -92
     assert s.soc_pct == 83.9
-    assert s.charge_ah == 134.527  # 200 Ah − 65.473 Ah consumed
-    assert s.capacity_ah == 200.0
+    assert s.charge_ah == 334.527  # 400 Ah − 65.473 Ah consumed
+    assert s.capacity_ah == 400.0
     assert s.cycles == 0
     assert s.alarms == frozenset()
     assert s.extra["consumed_ah"] == -65.473
@@ -129,6 +132,15 @@ def test_corrupted_block_is_counted_and_rejected() -> None:
     assert blocks == [BMV_LIVE, BMV_HISTORY]
     assert codec.corrupt_frames == 1
     assert isinstance(codec.last_error, CorruptFrame)
+
+
+def test_a_400_digit_number_with_a_matching_checksum_is_a_corrupt_frame() -> None:
+    """Issue 11 item 10: it raised OverflowError, which no source expects from a codec."""
+    codec = VeDirectCodec()
+    blocks = codec.feed(encode_block([("V", "9" * 400), ("I", "1000"), ("SOC", "500")]))
+    assert len(blocks) == 1  # the checksum is right: only the value is absurd
+    with pytest.raises(CorruptFrame, match="V: a 400-character number"):
+        codec.decode(blocks)
 
 
 def test_split_anywhere_and_leading_junk() -> None:
@@ -207,19 +219,20 @@ STREAM = BMV_LIVE + b":A0F0F00463C18\n" + BMV_HISTORY + MPPT_BLOCK
 def feed_and_decode(codec: VeDirectCodec, chunks: list[bytes]) -> None:
     for chunk in chunks:
         for block in codec.feed(chunk):
-            with contextlib.suppress(ProtocolError):
-                codec.decode([block], 0.0)
+            decode_or_error(codec, [block])
     for line in codec.pop_hex():
         with contextlib.suppress(ProtocolError):
             parse_hex_response(line)
 
 
+@pytest.mark.fuzz
 @FUZZ
 @given(st.lists(st.binary(max_size=300), max_size=8))
 def test_random_bytes(chunks: list[bytes]) -> None:
     feed_and_decode(VeDirectCodec(capacity_ah=100), chunks)
 
 
+@pytest.mark.fuzz
 @FUZZ
 @given(st.data())
 def test_mutated_real_stream(data: st.DataObject) -> None:
@@ -232,6 +245,7 @@ def test_mutated_real_stream(data: st.DataObject) -> None:
     feed_and_decode(codec, [bytes(stream[i : i + cut]) for i in range(0, len(stream), cut)])
 
 
+@pytest.mark.fuzz
 @FUZZ
 @given(
     st.lists(
@@ -249,6 +263,7 @@ def test_checksummed_nonsense_fields(fields: list[tuple[str, str]]) -> None:
     feed_and_decode(codec, [encode_block(fields)])
 
 
+@pytest.mark.fuzz
 @FUZZ
 @given(st.binary(max_size=40))
 def test_hex_parser(line: bytes) -> None:

@@ -20,6 +20,7 @@ from batmux.protocols.victron_smartshunt import (
     VictronAdvertisementCodec,
     decode_advertisement,
 )
+from ble_contract import decode_or_error
 from conftest import VECTORS as SHARED_VECTORS
 from conftest import load_vectors
 from helpers import check_sample
@@ -180,36 +181,33 @@ def test_gatt_bad_reads_are_counted() -> None:
 # -- fuzz ------------------------------------------------------------------------------------
 
 
+@pytest.mark.fuzz
 @given(st.binary(min_size=16, max_size=16), st.binary(max_size=40))
 def test_fuzz_random_keys_and_payloads(key: bytes, payload: bytes) -> None:
     with contextlib.suppress(ProtocolError):
         decode_advertisement(payload, key)
     codec = VictronAdvertisementCodec(key)
-    frames = codec.feed(payload)
-    with contextlib.suppress(ProtocolError):
-        codec.decode(frames)
+    decode_or_error(codec, codec.feed(payload))
 
 
+@pytest.mark.fuzz
 @given(st.binary(min_size=16, max_size=16), st.binary(min_size=7, max_size=30))
 def test_fuzz_matching_key_byte_random_ciphertext(key: bytes, body: bytes) -> None:
     # The key-check byte passes, the ciphertext is noise: decode or ProtocolError, never more.
     payload = bytes.fromhex("100289a302") + body[:2] + key[:1] + body[2:]
-    try:
-        sample = decode_advertisement(payload, key)
-    except ProtocolError:
-        return
-    assert sample.soc_pct is None or 0 <= sample.soc_pct <= 100
+    codec = VictronAdvertisementCodec(key)
+    decode_or_error(codec, codec.feed(payload))
 
 
+@pytest.mark.fuzz
 @given(st.binary(max_size=0) | st.binary(max_size=12), st.binary(max_size=12))
 def test_fuzz_key_of_wrong_length(key: bytes, payload: bytes) -> None:
     with pytest.raises(ProtocolError):
         decode_advertisement(bytes.fromhex("100289a302b040af") + payload, key)
 
 
+@pytest.mark.fuzz
 @given(st.lists(st.binary(max_size=8), max_size=8))
 def test_fuzz_gatt_reads(chunks: list[bytes]) -> None:
     codec = vg.VictronGattCodec()
-    frames = [f for c in chunks for f in codec.feed(c)]
-    with contextlib.suppress(ProtocolError):
-        codec.decode(frames)
+    decode_or_error(codec, [f for c in chunks for f in codec.feed(c)])

@@ -150,3 +150,83 @@ def test_factory_finds_root_url_through_the_gateway_context() -> None:
     battery = BatteryConfig(name="nr", type="mqtt_json", topic="t")
     source = create_source(battery, {"gateway": FakeGateway()})
     assert source.url == "mqtt://broker.lan:1884"
+
+
+async def test_bms_limits_from_json_reach_state_and_output(json_broker, tmp_path) -> None:
+    """Issue 11 item 4 end to end: dbus-mqtt-battery JSON with Info 30 A / 40 A / 54.0 V in over
+    mosquitto → the gateway's state JSON and its mqtt_json_output carry 30 / 40 / 54.0."""
+    from batmux.runtime.app import Gateway
+    from batmux.runtime.wiring import wire
+    from mqtt_helpers import recording, running
+
+    config = parse_config(
+        {
+            "mqtt": {"url": json_broker.url},
+            "sample_period": 0.1,
+            "publish_period": 0.2,
+            "state_dir": str(tmp_path),
+            "batteries": [
+                {
+                    "name": "nr",
+                    "type": "mqtt_json",
+                    "topic": "nr/in",
+                    # no anti-flapping hold: the start (stale, 0 A) must not delay the check
+                    "limits": {"hold_s": 0, "ramp_a_per_s": 1000},
+                }
+            ],
+            "mqtt_json_output": [{"battery": "nr", "topic": "nr/out"}],
+        },
+        "test.yaml",
+    )
+    cells = {f"Cell{n}": 3.31 for n in range(1, 17)}
+    payload = {
+        "Dc": {"Power": -520.0, "Voltage": 52.96},
+        "Soc": 60,
+        "InstalledCapacity": 280,
+        "Voltages": cells,
+        "Info": {"MaxChargeVoltage": 54.0, "MaxChargeCurrent": 30, "MaxDischargeCurrent": 40},
+    }
+    gateway = Gateway(config)
+    wire(gateway)
+    async with recording(json_broker.port) as rec, running(gateway):
+        await asyncio.sleep(0.3)
+        await publish(json_broker.port, "nr/in", json.dumps(payload), retain=True)
+        await rec.wait_for(lambda: "nr/out" in rec.messages and "batmux/nr/state" in rec.messages)
+        await rec.wait_for(lambda: rec.json("batmux/nr/state").get("charge_current_limit"))
+        await rec.wait_for(lambda: rec.json("nr/out")["Info"]["MaxChargeCurrent"])
+        state = rec.json("batmux/nr/state")
+        out = rec.json("nr/out")
+    assert state["charge_current_limit"] == 30.0, state
+    assert state["discharge_current_limit"] == 40.0
+    assert state["charge_voltage_limit"] == 54.0  # not 16 × 3.45 = 55.2
+    info = out["Info"]
+    assert (info["MaxChargeCurrent"], info["MaxDischargeCurrent"]) == (30.0, 40.0)
+    assert info["MaxChargeVoltage"] == 54.0
+
+
+async def test_retained_400_digit_payload_then_20_valid_over_mosquitto(json_broker) -> None:
+    """Issue 11 item 10: a retained payload with a 400-digit integer ended the source task, so
+    0 of 20 valid payloads were accepted afterwards. Now it is counted, with its reason."""
+    bad = '{"Dc": {"Power": ' + "9" * 400 + ', "Voltage": 48}, "Soc": 70}'
+    await publish(json_broker.port, "nr/huge", bad, retain=True)
+    source = create_source(BatteryConfig(name="huge", type="mqtt_json", topic="nr/huge"),
+                           parse_config({"mqtt": {"url": json_broker.url}}))  # fmt: skip
+    source._retry = (0.1, 0.3)
+    accepted = 0
+    try:
+        source.start()
+        await asyncio.wait_for(source.connected.wait(), 5)
+        await until(lambda: _true(source.health.corrupt_frames == 1))
+        assert "400 digits" in source.health.last_error
+        for i in range(1, 21):
+            payload = json.dumps({"Dc": {"Power": 48.0 * i, "Voltage": 48}, "Soc": 70})
+            await publish(json_broker.port, "nr/huge", payload)
+
+            async def got(current: float = float(i)) -> bool:
+                return (await source.sample()).current_a == current
+
+            await until(got, timeout=3)
+            accepted += 1
+    finally:
+        await source.close()
+    assert accepted == 20 and source.health.corrupt_frames == 1

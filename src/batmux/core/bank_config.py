@@ -193,11 +193,11 @@ def check_bank_references(batteries: Sequence[Any], groups: Sequence[GroupConfig
                     ("groups", i, "members", j), f"unknown battery or group {member!r}", member
                 )
     by_name = {g.name: g for g in groups}
-    for i, group in enumerate(groups):
-        cycle = _find_cycle(group.name, by_name, [])
-        if cycle:
-            path = " → ".join(cycle)
-            raise located_error(("groups", i, "members"), f"group cycle: {path}", group.members)
+    cycle = _find_cycle(groups, by_name)
+    if cycle:
+        i = group_names[cycle[0]]
+        path = " → ".join(cycle)
+        raise located_error(("groups", i, "members"), f"group cycle: {path}", groups[i].members)
     _check_switch_owners(batteries, groups)
     sources = [("batteries", i, b.coulomb_counter) for i, b in enumerate(batteries)]
     sources += [("groups", i, g.coulomb_counter) for i, g in enumerate(groups)]
@@ -224,42 +224,71 @@ def _check_switch_owners(batteries: Sequence[Any], groups: Sequence[GroupConfig]
 
 
 def leaf_batteries(name: str, groups: Mapping[str, GroupConfig]) -> list[str]:
-    """The batteries under ``name`` (itself if it is not a group), in member order."""
-    group = groups.get(name)
-    if group is None:
-        return [name]
-    leaves = (leaf for member in group.members for leaf in leaf_batteries(member, groups))
-    return list(dict.fromkeys(leaves))  # a battery reached twice (nested groups) counts once
+    """The batteries under ``name`` (itself if it is not a group), in member order.
+
+    A battery reached twice (nested groups) counts once; each group is walked once, so a
+    deep ladder of groups sharing members costs linear time, not exponential.
+    """
+    leaves: dict[str, None] = {}
+    seen: set[str] = set()
+    stack = [name]
+    while stack:
+        current = stack.pop()
+        group = groups.get(current)
+        if group is None:
+            leaves.setdefault(current, None)
+        elif current not in seen:
+            seen.add(current)
+            stack.extend(reversed(group.members))
+    return list(leaves)
 
 
-def _find_cycle(name: str, groups: dict[str, GroupConfig], path: list[str]) -> list[str] | None:
-    if name in path:
-        return [*path[path.index(name) :], name]
-    group = groups.get(name)
-    if group is None:
-        return None
-    for member in group.members:
-        found = _find_cycle(member, groups, [*path, name])
-        if found:
-            return found
+def _find_cycle(
+    groups: Sequence[GroupConfig], by_name: Mapping[str, GroupConfig]
+) -> list[str] | None:
+    """One group cycle (``[a, b, a]``), or None: one depth-first walk over all groups."""
+    done: set[str] = set()
+    for root in groups:
+        if root.name in done:
+            continue
+        path: list[str] = [root.name]
+        on_path = {root.name}
+        pending = [iter(root.members)]
+        while pending:
+            member = next(pending[-1], None)
+            if member is None:  # every member of path[-1] explored
+                pending.pop()
+                finished = path.pop()
+                on_path.discard(finished)
+                done.add(finished)
+                continue
+            if member in on_path:
+                return [*path[path.index(member) :], member]
+            if member in by_name and member not in done:
+                path.append(member)
+                on_path.add(member)
+                pending.append(iter(by_name[member].members))
     return None
 
 
 def group_order(groups: Sequence[GroupConfig]) -> list[GroupConfig]:
-    """Groups ordered so that every group comes after the groups it contains."""
+    """Groups ordered so that every group comes after the groups it contains (no recursion:
+    a chain of thousands of groups is fine; cycles were rejected by the config)."""
     by_name = {g.name: g for g in groups}
     done: list[GroupConfig] = []
     seen: set[str] = set()
-
-    def visit(group: GroupConfig) -> None:
-        if group.name in seen:
-            return
-        seen.add(group.name)
-        for member in group.members:
-            if member in by_name:
-                visit(by_name[member])
-        done.append(group)
-
-    for group in groups:
-        visit(group)
+    for root in groups:
+        if root.name in seen:
+            continue
+        seen.add(root.name)
+        stack = [(root, iter(root.members))]
+        while stack:
+            group, members = stack[-1]
+            member = next(members, None)
+            if member is None:
+                stack.pop()
+                done.append(group)
+            elif member in by_name and member not in seen:
+                seen.add(member)
+                stack.append((by_name[member], iter(by_name[member].members)))
     return done

@@ -1,17 +1,21 @@
 """CCL / DCL / CVL of one battery, from its (averaged, plausible) sample and its config.
 
 CCL and DCL are the minimum of every applicable rule: the configured maximum, 0 for a BMS
-alarm on that side (``core.alarm_limits``), the BMS's own limit, the cell-voltage, temperature
-(min and max temperature both evaluated), MOSFET temperature and optional SoC tables, and the
-switches. A DCL latch holds discharge at 0 after a cell undervoltage until the cell has
-recovered by a hysteresis. During a SoC-reset charge the charge cell-voltage table moves up by
-(reset − max cell voltage), otherwise it would stop the current before the reset voltage.
-Stale data → 0 A at once.
+alarm on that side (``core.alarm_limits``), the BMS's own limit (``BMS_LIMIT_KEYS`` in the
+sample's ``extra``: CAN, BYD Modbus, MQTT JSON ``Info``, a remote batmux), the cell-voltage,
+temperature (min and max temperature both evaluated), MOSFET temperature and optional SoC
+tables, and the switches. A DCL latch holds discharge at 0 after a cell undervoltage until
+the cell has recovered by a hysteresis. During a SoC-reset charge the charge cell-voltage
+table moves up by (reset − max cell voltage), otherwise it would stop the current before the
+reset voltage.
+A BMS's own CVL also caps the computed one (rule ``bms``) and its low-voltage limit raises
+DVL. Stale data → 0 A at once.
 ``ChargeLimits.reason`` names the binding rule of each limit, or is exactly ``stale``.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 from batmux.core.alarm_limits import alarm_rule, blocking_alarm
@@ -25,6 +29,13 @@ DEFAULT_MAX_CHARGE_A = 50.0
 DEFAULT_MAX_DISCHARGE_A = 60.0
 STALE = "stale"
 EPS_V = 1e-6  # 2.9 + 0.1 must count as reaching 3.0
+# The extra keys every source that carries a BMS's own limits fills (volts, amps).
+BMS_LIMIT_KEYS = (
+    "charge_voltage_limit",
+    "charge_current_limit",
+    "discharge_current_limit",
+    "discharge_voltage_limit",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,7 +81,11 @@ def _bms_limit(sample: BatterySample, key: str) -> float | None:
     value = sample.extra.get(key)
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
-    return float(value)
+    try:
+        number = float(value)
+    except OverflowError:
+        return None
+    return number if math.isfinite(number) else None
 
 
 def current_targets(
@@ -154,10 +169,18 @@ def battery_limits(
         return LimitResult(limits, rule, rule, rule)
     if cells:
         cvl, voltage_rule = compute_cvl(cfg, sample, cells, state.cvl, now)
+        # A BMS's own limits always cap batmux's: the lower CVL, the higher low-voltage limit.
+        if bms_cvl is not None and bms_cvl < cvl:
+            cvl, voltage_rule = bms_cvl, "bms"
+            state.cvl.value = cvl  # what a stale battery keeps showing
+        bms_dvl = _bms_limit(sample, "discharge_voltage_limit")
+        if bms_dvl is not None and (dvl is None or bms_dvl > dvl):
+            dvl = bms_dvl
     else:
         # A battery that reports only its own limits (Pylontech/BYD over CAN or Modbus): its
         # CVL/DVL stand; its current limits still meet the configured maxima and the tables.
         cvl, voltage_rule = bms_cvl, "bms"
+        state.cvl.value = cvl
         dvl = _bms_limit(sample, "discharge_voltage_limit")
     shift = cfg.soc_reset_cell_voltage - cfg.cell_voltage_max if state.cvl.soc_reset_active else 0.0
     (ccl, charge_rule), (dcl, discharge_rule) = current_targets(cfg, sample, shift)

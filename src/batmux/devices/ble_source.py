@@ -20,7 +20,14 @@ import time
 
 from batmux.devices.ble_driver import BleDriver
 from batmux.devices.health import Health
-from batmux.errors import BatmuxError, LinkError, LinkTimeout, NoData, ProtocolError
+from batmux.errors import (
+    BatmuxError,
+    ImplausibleSample,
+    LinkError,
+    LinkTimeout,
+    NoData,
+    ProtocolError,
+)
 from batmux.model.sample import BatterySample
 
 log = logging.getLogger(__name__)
@@ -147,6 +154,11 @@ class BleSource:
                 await self._teardown()
             await self._ensure_connected()
             sample = await self._read()
+        except ImplausibleSample:
+            # the link works and the frame checked out: no backoff, no reconnect; the runtime
+            # counts it as implausible
+            self.backoff.ok()
+            raise
         except BatmuxError as exc:
             await self._failed(exc)
             raise

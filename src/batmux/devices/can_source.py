@@ -12,11 +12,11 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from typing import Any
 
 from batmux.devices.health import Health
-from batmux.errors import ControlRefused, LinkError, NoData, ProtocolError
+from batmux.errors import ControlRefused, ImplausibleSample, LinkError, NoData, ProtocolError
 from batmux.links.can_bus import CanLink
 from batmux.links.can_config import CanBusConfig
 from batmux.model.sample import BatterySample
@@ -42,7 +42,7 @@ class CanSource:
         self.health = Health()
         self._clock = clock
         self._wall = wall_clock
-        self._latest: dict[int, tuple[bytes, float]] = {}  # id → (packed frame, clock time)
+        self._latest: dict[Hashable, tuple[bytes, float]] = {}  # id (, mux) → (frame, time)
         self._reader: asyncio.Task[None] | None = None
         self._last_corrupt = 0
 
@@ -54,7 +54,7 @@ class CanSource:
             if frame is None:
                 continue
             for packed in self.codec.feed(frame):
-                self._latest[frame[0]] = (packed, self._clock())
+                self._latest[self.codec.frame_key(*frame)] = (packed, self._clock())
 
     def _ensure_reader(self) -> None:
         if self._reader is not None and self._reader.done():
@@ -77,7 +77,8 @@ class CanSource:
         try:
             sample = self.codec.decode(frames, self._wall())
         except ProtocolError as exc:
-            self.health.error(f"{type(exc).__name__}: {exc}")
+            if not isinstance(exc, ImplausibleSample):  # the runtime counts those
+                self.health.error(f"{type(exc).__name__}: {exc}")
             raise
         self.health.samples += 1
         return sample

@@ -1,4 +1,5 @@
-"""JK BMS driver: write 0x97 (device info), then 0x96; the BMS then streams cell info."""
+"""JK BMS driver (JK02 and JK04 alike): write 0x97 (device info), then 0x96; the BMS then
+streams cell info. Which protocol and layout the frames have is the codec's business."""
 
 from __future__ import annotations
 

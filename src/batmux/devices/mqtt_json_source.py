@@ -11,37 +11,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import ssl
 import time
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import urlsplit
 
 import aiomqtt
 
 from batmux.devices.health import Health
 from batmux.errors import ControlRefused, NoData, ProtocolError
 from batmux.links.lost_cancel import cancel_count, reraise_lost_cancel
+from batmux.links.mqtt_url import TlsSettings, client_args, redact_url
 from batmux.model.sample import BatterySample
 from batmux.protocols.mqtt_json import parse_batmux_state, parse_battery_payload
 
 log = logging.getLogger(__name__)
 KINDS = ("mqtt_json", "batmux_remote")
-
-
-def broker_args(url: str) -> dict[str, Any]:
-    """aiomqtt.Client keyword arguments for an ``mqtt://user:pass@host:port`` URL."""
-    parts = urlsplit(url)
-    tls = parts.scheme in ("mqtts", "ssl")
-    args: dict[str, Any] = {
-        "hostname": parts.hostname or "localhost",
-        "port": parts.port or (8883 if tls else 1883),
-        "username": parts.username,
-        "password": parts.password,
-    }
-    if tls:
-        args["tls_context"] = ssl.create_default_context()
-    return args
 
 
 class MqttJsonSource:
@@ -55,6 +39,8 @@ class MqttJsonSource:
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
         retry_s: tuple[float, float] = (0.5, 15.0),
+        tls: TlsSettings | None = None,
+        tls_forced: bool = False,
     ) -> None:
         if kind not in KINDS:
             raise ValueError(f"kind must be one of {KINDS}")
@@ -71,6 +57,7 @@ class MqttJsonSource:
         self._clock = clock
         self._wall = wall_clock
         self._retry = retry_s
+        self._tls = (tls, tls_forced)  # mqtt.tls, and whether url is the root mqtt.url
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -82,7 +69,8 @@ class MqttJsonSource:
         while True:
             try:
                 before = cancel_count()
-                async with aiomqtt.Client(**broker_args(self.url), keepalive=30) as client:
+                args = client_args(self.url, *self._tls)
+                async with aiomqtt.Client(**args, keepalive=30) as client:
                     await client.subscribe(self.topic)
                     reraise_lost_cancel(before)
                     self.health.connects += 1
@@ -90,12 +78,13 @@ class MqttJsonSource:
                     delay = self._retry[0]
                     async for message in client.messages:
                         self.on_message(message.payload)  # type: ignore[arg-type]
-            except aiomqtt.MqttError as exc:
+            except Exception as exc:  # broker gone, TLS files unreadable…: retry, never die
                 if self.connected.is_set():
                     self.health.drops += 1
                 self.connected.clear()
                 self.health.error(f"broker: {exc}")
-                log.warning("%s: MQTT %s; retrying in %.1f s", self.name, exc, delay)
+                where = redact_url(self.url)
+                log.warning("%s: MQTT %s: %s; retrying in %.1f s", self.name, where, exc, delay)
             await asyncio.sleep(delay)
             delay = min(self._retry[1], delay * 2)
 
@@ -111,6 +100,11 @@ class MqttJsonSource:
         except ProtocolError as exc:
             self.health.corrupt_frames += 1
             self.health.error(f"corrupt payload: {exc}")
+            return
+        except Exception as exc:  # a parser bug must cost one message, never the source task
+            self.health.corrupt_frames += 1
+            self.health.error(f"unreadable payload: {type(exc).__name__}: {exc!s:.80}")
+            log.debug("%s: payload crashed the parser", self.name, exc_info=True)
             return
         self.latest = sample
         self.received_at = self._clock()
@@ -143,7 +137,8 @@ def create_source(battery: Any, context: Any = None) -> MqttJsonSource:
 
     The broker is the battery's ``url:``, else the root ``mqtt.url`` found on ``context``
     (the root ``Config``, an object with ``.config``, or ``{"gateway": ...}``), else
-    ``mqtt://localhost:1883``.
+    ``mqtt://localhost:1883``. The root ``mqtt.tls`` applies to every ``mqtts://`` broker, and
+    turns TLS on for the root broker itself, as for the MQTT sink.
     """
     from batmux.errors import ConfigError
 
@@ -154,7 +149,16 @@ def create_source(battery: Any, context: Any = None) -> MqttJsonSource:
     if isinstance(context, dict):  # the runtime passes {"gateway": Gateway}
         context = context.get("config") or context.get("gateway")
     config = getattr(context, "config", context)
-    root = getattr(getattr(config, "mqtt", None), "url", None)
+    mqtt = getattr(config, "mqtt", None)
+    root = getattr(mqtt, "url", None)
     url = battery.url or root or "mqtt://localhost:1883"
     stale = max(float(getattr(config, "expire_after", 60.0) or 60.0), float(battery.timeout))
-    return MqttJsonSource(battery.name, url, battery.topic, battery.type, stale_after_s=stale)
+    return MqttJsonSource(
+        battery.name,
+        url,
+        battery.topic,
+        battery.type,
+        stale_after_s=stale,
+        tls=getattr(mqtt, "tls", None),
+        tls_forced=url == root,
+    )

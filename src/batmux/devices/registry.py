@@ -22,6 +22,7 @@ class DeviceType:
     source: str | None = None  # non-BLE source factory "module:function"
     description: str = ""
     address_required: bool = False  # no address never means "simulate" (real hardware only)
+    requires: tuple[str, ...] = ()  # config keys the source needs unless simulated (config.py)
 
 
 def _entry(*types: DeviceType) -> dict[str, DeviceType]:
@@ -35,14 +36,14 @@ DEVICE_TYPES: dict[str, DeviceType] = _entry(
         codec="batmux.protocols.jk:JkAutoCodec",
         driver="batmux.devices.jk:JkDriver",
         sim="batmux.sim.jk:JkSimDevice",
-        description="JK BMS (JK02), layout detected from the device info",
+        description="JK BMS (JK02 or JK04), protocol and layout detected from the device info",
     ),
     DeviceType(
         "jk02_24s",
         "ble",
         codec="batmux.protocols.jk:Jk24sCodec",
         driver="batmux.devices.jk:JkDriver",
-        sim="batmux.sim.jk:JkSimDevice",
+        sim="batmux.sim.jk:Jk24sSimDevice",
         description="JK BMS JK02, 24-cell layout (firmware < 11)",
     ),
     DeviceType(
@@ -50,8 +51,16 @@ DEVICE_TYPES: dict[str, DeviceType] = _entry(
         "ble",
         codec="batmux.protocols.jk:Jk32sCodec",
         driver="batmux.devices.jk:JkDriver",
-        sim="batmux.sim.jk:JkSimDevice",
+        sim="batmux.sim.jk:Jk32sSimDevice",
         description="JK BMS JK02, 32-cell layout (firmware >= 11)",
+    ),
+    DeviceType(
+        "jk04",
+        "ble",
+        codec="batmux.protocols.jk04:Jk04Codec",
+        driver="batmux.devices.jk:JkDriver",
+        sim="batmux.sim.jk:Jk04SimDevice",
+        description="old JK BMS / balancer, JK04 protocol (JK-B2A16S hw 3.0, JK-B5A24S 8.0.3M)",
     ),
     DeviceType(
         "pylontech_can",
@@ -73,6 +82,27 @@ DEVICE_TYPES: dict[str, DeviceType] = _entry(
         codec="batmux.protocols.nissan_leaf:NissanLeafCodec",
         source="batmux.devices.nissan_leaf_source:create_source",
         description="Nissan LEAF pack (ZE0/AZE0/ZE1): EV-CAN broadcast + LBC cell polling",
+    ),
+    DeviceType(
+        "tesla_model3",
+        "can",
+        codec="batmux.protocols.tesla_model3:TeslaModel3Codec",
+        source="batmux.devices.tesla_source:create_source",
+        description="Tesla Model 3/Y HV pack (NCA 96 / LFP 108 bricks) read from its CAN frames",
+    ),
+    DeviceType(
+        "batrium",
+        "can",
+        codec="batmux.protocols.batrium:BatriumCodec",
+        source="batmux.devices.batrium:create_source",
+        description="Batrium WatchMon, native CAN 2.0 (29-bit ids from a base id)",
+    ),
+    DeviceType(
+        "junctek",
+        "serial",
+        codec="batmux.protocols.junctek:JunctekCodec",
+        source="batmux.devices.junctek:create_source",
+        description="Junctek KH-F/KG-F shunt over RS485 (:r50= lines), SoC fallback from OCV",
     ),
     DeviceType(
         "victron_dbus",
@@ -150,18 +180,21 @@ DEVICE_TYPES: dict[str, DeviceType] = _entry(
         sim="batmux.sim.vedirect:VeDirectSimDevice",
         source="batmux.devices.vedirect_source:create_source",
         description="Victron VE.Direct text protocol (BMV/SmartShunt, MPPT); HEX Get/Set",
+        requires=("port",),
     ),
     DeviceType(
         "mqtt_json",
         "mqtt",
         source="batmux.devices.mqtt_json_source:create_source",
         description="dbus-mqtt-battery JSON on an MQTT topic (Node-RED, other gateways)",
+        requires=("topic",),
     ),
     DeviceType(
         "batmux_remote",
         "mqtt",
         source="batmux.devices.mqtt_json_source:create_source",
         description="the state JSON of another batmux (<base_topic>/<name>/state)",
+        requires=("topic",),
     ),
 )
 

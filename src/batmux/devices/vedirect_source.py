@@ -194,15 +194,20 @@ class VeDirectSource:
         log.info("%s: charger switched %s", self.name, "on" if on else "off")
 
     async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, BatmuxError):
-                await self._task
-            self._task = None
-        await self.link.close()
-        shutdown = getattr(self.link, "shutdown", None)
-        if shutdown is not None:
-            await shutdown()
+        task, self._task = self._task, None
+        await close_port(task, self.link)
+
+
+async def close_port(task: asyncio.Task[None] | None, link: PortLink) -> None:
+    """Stop a port source's reader task, close its link, and end a simulated port's device."""
+    if task is not None:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, BatmuxError):
+            await task
+    await link.close()
+    shutdown = getattr(link, "shutdown", None)
+    if shutdown is not None:
+        await shutdown()
 
 
 def create_source(battery: Any, context: Any = None) -> VeDirectSource:

@@ -103,25 +103,30 @@ class CanLink:
     ) -> None:
         await self.close()
 
-    def _write_log(self, can_id: int, data: bytes, timestamp: float) -> None:
+    def _write_log(
+        self, can_id: int, data: bytes, timestamp: float, extended: bool | None = None
+    ) -> None:
         if self._log is not None:
-            self._log.write(format_line(can_id, data, timestamp, self.config.channel) + "\n")
+            line = format_line(can_id, data, timestamp, self.config.channel, extended)
+            self._log.write(line + "\n")
 
     def _fail(self, message: str, exc: BaseException) -> LinkError:
         self.errors += 1
         self.last_error = message
         return LinkError(message)
 
-    async def send(self, can_id: int, data: bytes) -> None:
+    async def send(self, can_id: int, data: bytes, extended: bool | None = None) -> None:
+        """``extended`` None: 29-bit only for ids above 0x7FF (Batrium sends low ids as 29-bit)."""
         if self._bus is None:
             raise LinkError("CAN link is not open")
-        msg = can.Message(arbitration_id=can_id, data=data, is_extended_id=can_id > 0x7FF)
+        extended = can_id > 0x7FF if extended is None else extended
+        msg = can.Message(arbitration_id=can_id, data=data, is_extended_id=extended)
         try:
             self._bus.send(msg, timeout=0.1)
         except (can.CanError, OSError) as exc:
             raise self._fail(f"CAN send 0x{can_id:03X}: {exc}", exc) from exc
         self.frames_sent += 1
-        self._write_log(can_id, bytes(data), self._clock())
+        self._write_log(can_id, bytes(data), self._clock(), extended)
 
     async def send_all(self, frames: list[Frame]) -> None:
         for can_id, data in frames:
@@ -129,6 +134,11 @@ class CanLink:
 
     async def recv(self, timeout: float | None = None) -> Frame | None:
         """The next received data frame, or None when ``timeout`` passes first."""
+        flagged = await self.recv_flagged(timeout)
+        return None if flagged is None else (flagged[0], flagged[1])
+
+    async def recv_flagged(self, timeout: float | None = None) -> tuple[int, bytes, bool] | None:
+        """``recv`` plus whether the id was 29-bit (for protocols with low extended ids)."""
         if self._reader is None or self._notifier is None:
             raise LinkError("CAN link is not open")
         while True:
@@ -144,8 +154,9 @@ class CanLink:
                 continue
             self.frames_received += 1
             data = bytes(msg.data)
-            self._write_log(msg.arbitration_id, data, msg.timestamp or self._clock())
-            return msg.arbitration_id, data
+            extended = bool(msg.is_extended_id)
+            self._write_log(msg.arbitration_id, data, msg.timestamp or self._clock(), extended)
+            return msg.arbitration_id, data, extended
 
     def status(self) -> dict[str, object]:
         return {

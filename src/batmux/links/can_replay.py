@@ -30,7 +30,7 @@ class ReplayResult:
 
 async def _send(bus: CanLink | can.BusABC, can_id: int, data: bytes, extended: bool) -> None:
     if isinstance(bus, CanLink):
-        await bus.send(can_id, data)
+        await bus.send(can_id, data, extended=extended)
         return
     try:
         bus.send(can.Message(arbitration_id=can_id, data=data, is_extended_id=extended))

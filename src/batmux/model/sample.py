@@ -181,3 +181,9 @@ JSON_NAMES: dict[str, str] = {
     "alarms": "alarms",
     "warnings": "warnings",
 }
+
+
+def device_paths(sample: BatterySample) -> dict[str, ExtraValue]:
+    """Values a device sent that batmux has no field for, kept in ``extra`` under their Victron
+    D-Bus path (``/History/TotalAhDrawn``): sinks that speak Victron publish them as sent."""
+    return {k: v for k, v in sample.extra.items() if k.startswith("/")}

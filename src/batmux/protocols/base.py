@@ -7,18 +7,47 @@
 ``feed`` never raises: a corrupt or truncated frame is dropped, counted in ``corrupt_frames``
 and remembered in ``last_error`` (so "corrupt" never looks like "timeout"). ``decode`` raises
 only ``ProtocolError`` (or a subclass) when the frames cannot make a sample.
+
+Every sample a codec returns has passed ``core.plausibility.check_plausible``: the base class
+wraps each subclass's ``decode`` and ``decode_with_key`` once, at class creation, so a
+checksum-valid frame with impossible values raises ``ImplausibleSample`` (a ``ProtocolError``)
+from every codec alike, and drivers, ``batmux decode`` and the fuzz tests all see it.
 """
 
 from __future__ import annotations
 
+import functools
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 from zlib import adler32
 
+from batmux.core.plausibility import check_plausible
 from batmux.errors import CorruptFrame, ProtocolError, TruncatedFrame
 from batmux.model.sample import BatterySample
+
+_CHECKED_METHODS = ("decode", "decode_with_key")
+
+
+def _checked(method: Callable[..., BatterySample]) -> Callable[..., BatterySample]:
+    """``method`` whose sample must be plausible; a nested call (a codec delegating to its
+    parent's or another codec's decode) is checked once, by the outermost call."""
+
+    @functools.wraps(method)
+    def decode(self: Codec, *args: Any, **kwargs: Any) -> BatterySample:
+        if getattr(self, "_decoding", False):
+            return method(self, *args, **kwargs)
+        self._decoding = True
+        try:
+            sample = method(self, *args, **kwargs)
+        finally:
+            self._decoding = False
+        check_plausible(sample)
+        return sample
+
+    decode.__plausibility_checked__ = True  # type: ignore[attr-defined]
+    return decode
 
 
 class Codec(ABC):
@@ -26,9 +55,17 @@ class Codec(ABC):
 
     name: ClassVar[str]
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        for attr in _CHECKED_METHODS:
+            method = cls.__dict__.get(attr)
+            if callable(method) and not getattr(method, "__plausibility_checked__", False):
+                setattr(cls, attr, _checked(method))
+
     def __init__(self) -> None:
         self.corrupt_frames = 0
         self.last_error: ProtocolError | None = None
+        self._decoding = False
 
     @abstractmethod
     def feed(self, chunk: bytes) -> list[bytes]:

@@ -332,10 +332,16 @@ def decode_registers(regs: Mapping[int, int], timestamp: float = 0.0) -> Battery
         "total_charged_kwh": charged_wh / 1000,
         "total_discharged_kwh": discharged_wh / 1000,
     }
+    if volts:  # the BMS's own limits, in the keys core.limits reads (307/306 W at this voltage)
+        extra["charge_current_limit"] = round(chg_w / volts, 2)
+        extra["discharge_current_limit"] = round(dis_w / volts, 2)
     if all(a in regs for a in range(SYSTEM[0], SYSTEM[0] + SYSTEM[1])):
         extra["max_voltage"] = regs[205] / 10
         extra["min_voltage"] = regs[206] / 10
         extra["rated_capacity_wh"] = regs[202]
+        # 205/206: the window the Gen24 charges up to / disables the battery below
+        extra["charge_voltage_limit"] = regs[205] / 10
+        extra["discharge_voltage_limit"] = regs[206] / 10
     return BatterySample(
         timestamp=timestamp,
         voltage_v=volts,

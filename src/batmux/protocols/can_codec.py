@@ -12,7 +12,7 @@ protocol does not know (other devices on the bus, the inverter's own frames) cou
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from typing import ClassVar
 
 from batmux.errors import CorruptFrame, ProtocolError, TruncatedFrame
@@ -60,6 +60,10 @@ class CanCodec(Codec):
     def parse_cli_frame(self, text: str) -> bytes:
         """One ``batmux decode`` argument in candump syntax (``351#1402C0...``) → packed frame."""
         return pack(parse_line(text).frame)
+
+    def frame_key(self, can_id: int, data: bytes) -> Hashable:
+        """What a newer frame replaces: the id, or (id, mux) for a multiplexed id."""
+        return can_id
 
     def feed(self, chunk: FrameInput) -> list[bytes]:  # type: ignore[override]
         try:
@@ -132,6 +136,7 @@ CAN_CODECS = {
     "byd_can": "batmux.protocols.byd_can:BydCanCodec",
     "sma_byd_hvs": "batmux.protocols.byd_can:SmaBydHvsCodec",
     "nissan_leaf": "batmux.protocols.nissan_leaf:NissanLeafCodec",
+    "tesla_model3": "batmux.protocols.tesla_model3:TeslaModel3Codec",
 }
 
 

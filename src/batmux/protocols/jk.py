@@ -8,10 +8,16 @@ junk or the tail of one frame plus the head of the next: reassembly resyncs on t
 
 Cell-info layout (little endian, ``a`` = 0/16 and ``b`` = 0/32 for 24S/32S), e.g. vector
 jk02_24s_5: bytes 118..121 ``3F D3 00 00`` → 54079 mV; 126..129 ``67 17 00 00`` → +5.991 A.
+
+Temperature probes: byte 182+b is a presence mask (bit set = probe fitted; real packs send
+0x07 in 24S frames and 0xFF, or 0x07 without extra probes, in 32S frames) and a missing probe
+reads raw −2000 (−200 °C); both drop the probe. 32S frames of firmware ≥ 14 (PB packs) carry
+T3/T4 at 256/258: battery probes like T1/T2. Older JK (JK04, float32 cells) is ``jk04.py``.
 """
 
 from __future__ import annotations
 
+import re
 import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -61,6 +67,8 @@ CELL_INFO_TAIL = (
 _TAIL = struct.Struct("<IIihh4xhBBIIIIBBHIBB")
 assert _TAIL.size == 168 - 118
 _EXTRA_TEMPS = struct.Struct("<hhh")  # 32S bytes 254/256/258, naming disputed (ble.md D-JK-1)
+ABSENT_PROBE = -2000  # raw value of a probe that is not fitted (−200.0 °C)
+EXTRA_PROBES_FROM = 14  # firmware major from which 32S frames carry T3/T4 (aiobmsble)
 
 # Alarm bits (24S u16@136, 32S u32@166) → normalized alarms.
 ALARM_BITS: dict[int, Alarm] = {
@@ -85,6 +93,10 @@ ALARM_BITS: dict[int, Alarm] = {
 }
 
 
+class JkLayoutError(ProtocolError):
+    """A checksum-valid frame that does not fit the configured layout (wrong ``type:``)."""
+
+
 @dataclass(frozen=True, slots=True)
 class Layout:
     name: str
@@ -94,6 +106,12 @@ class Layout:
     mos_temp_offset: int
     alarm_offset: int
     alarm_size: int
+    # (mask bit, offset, role) of each temperature probe. Bits 0..2 are MOSFET, T1, T2 in
+    # both layouts (syssi's list; a real 24S frame with T1 = T2 = −2000 carries mask 0x01,
+    # mpp-solar jk02.py test response 3 — aiobmsble's 24S order T1, T2, MOSFET does not fit
+    # it); 32S bits 3..5 are bytes 254/256/258 in aiobmsble's order. Byte 254 repeats a
+    # MOSFET reading (ble.md D-JK-1), so it is not a battery probe.
+    probes: tuple[tuple[int, int, str], ...] = ()
 
     @property
     def cells(self) -> struct.Struct:
@@ -102,8 +120,20 @@ class Layout:
 
 _THOUSANDS = (1000,) * 32
 _CELL_STRUCTS = {n: struct.Struct(f"<{n}H") for n in (24, 32)}
-JK02_24S = Layout("jk02_24s", 24, 0, 0, mos_temp_offset=134, alarm_offset=136, alarm_size=2)
-JK02_32S = Layout("jk02_32s", 32, 16, 32, mos_temp_offset=144, alarm_offset=166, alarm_size=4)
+JK02_24S = Layout(
+    "jk02_24s", 24, 0, 0, mos_temp_offset=134, alarm_offset=136, alarm_size=2,
+    probes=((1, 130, "t1"), (2, 132, "t2"), (0, 134, "mos")),
+)  # fmt: skip
+JK02_32S = Layout(
+    "jk02_32s", 32, 16, 32, mos_temp_offset=144, alarm_offset=166, alarm_size=4,
+    probes=((0, 144, "mos"), (1, 162, "t1"), (2, 164, "t2"), (4, 256, "t3"), (5, 258, "t4")),
+)  # fmt: skip
+LAYOUTS = {layout.name: layout for layout in (JK02_24S, JK02_32S)}
+# All probes of a layout in one unpack, in ``probes`` order: (struct, first offset).
+_PROBE_READERS = {
+    JK02_24S.name: (struct.Struct("<hhh"), 130),
+    JK02_32S.name: (struct.Struct("<h16xhh90xhh"), 144),
+}
 
 
 def command(register: int, value: int = 0, length: int = 0) -> bytes:
@@ -138,13 +168,34 @@ class DeviceInfo:
     power_on_count: int = 0
 
     @property
+    def firmware_major(self) -> int | None:
+        try:
+            return int(self.software.split(".")[0])
+        except ValueError:
+            return None
+
+    @property
     def layout(self) -> Layout:
         """Firmware major < 11 → 24S layout, otherwise 32S (aiobmsble/batmon rule)."""
-        try:
-            major = int(self.software.split(".")[0])
-        except ValueError:
-            return JK02_32S
-        return JK02_24S if major < 11 else JK02_32S
+        major = self.firmware_major
+        return JK02_32S if major is None or major >= 11 else JK02_24S
+
+    @property
+    def is_jk04(self) -> bool:
+        """The old float32 protocol: firmware 3.x (JK-B2A16S/B2A24S hw 3.0) or a pure
+        balancer model without the ``…P`` current rating (JK-B5A24S sw 8.0.3M; the JK02
+        BD6A24S10P runs 8.0.6G, so the firmware alone cannot tell)."""
+        major = self.firmware_major
+        return (major is not None and major < 4) or _BALANCER_MODEL.match(self.model) is not None
+
+    @property
+    def extra_probes(self) -> bool:
+        """32S frames carry battery probes T3/T4 from firmware 14 on (aiobmsble rule)."""
+        major = self.firmware_major
+        return major is not None and major >= EXTRA_PROBES_FROM
+
+
+_BALANCER_MODEL = re.compile(r"^JK[-_]B\d+A\d+S$")
 
 
 def decode_device_info(frame: bytes) -> DeviceInfo:
@@ -165,22 +216,104 @@ def guess_layout(frame: bytes) -> Layout:
     return JK02_32S if frame[287] > 0 else JK02_24S
 
 
-def decode_cell_info(frame: bytes, layout: Layout, timestamp: float = 0.0) -> BatterySample:
+def looks_like_jk04(frame: bytes) -> bool:
+    """JK04 cell frames hold float32 cell voltages: every non-zero word at 6 + 4i is a
+    float between 0.5 and 5 V (bytes ``.. .. 56 40``). In a JK02 frame the same word is two
+    mV readings, i.e. a float around 1e-31: the two never look alike."""
+    values = [v for v in _FLOAT_CELLS.unpack_from(frame, 6) if v]
+    return bool(values) and all(0.5 <= v <= 5.0 for v in values)  # NaN fails too
+
+
+_FLOAT_CELLS = struct.Struct("<24f")
+
+
+def _cells_mv(frame: bytes, layout: Layout) -> tuple[int, ...]:
+    mask = int.from_bytes(frame[54 + layout.a : 58 + layout.a], "little")
+    raw = _CELL_STRUCTS[layout.cell_slots].unpack_from(frame, 6)
+    count = mask.bit_count() if mask else sum(1 for v in raw if v)
+    return raw[:count]
+
+
+def _voltage_fits(
+    frame: bytes, layout: Layout, cells_mv: Sequence[int] | None = None
+) -> bool | None:
+    """Does the pack voltage at this layout's offset match the sum of its cells (within
+    10 %, 1 V at least)? None when the cells cannot tell (all zero)."""
+    total = sum(_cells_mv(frame, layout) if cells_mv is None else cells_mv)
+    if not total:
+        return None
+    mv = int.from_bytes(frame[118 + layout.b : 122 + layout.b], "little")
+    return abs(mv - total) <= max(total // 10, 1000)
+
+
+def check_layout(frame: bytes, layout: Layout, cells_mv: Sequence[int] | None = None) -> None:
+    """Raise ``JkLayoutError`` naming the likely cause when a cell frame clearly belongs to
+    another layout than the configured one (silent garbage otherwise: 0 V, 16,384 Ah)."""
+    fits = _voltage_fits(frame, layout, cells_mv)
+    if fits:
+        return
+    if looks_like_jk04(frame):
+        raise JkLayoutError(
+            "looks like the old JK04 protocol (float32 cell voltages): use `type: jk04`"
+            " (or `type: jk`)"
+        )
+    if fits is False:
+        other = JK02_32S if layout is JK02_24S else JK02_24S
+        if _voltage_fits(frame, other):
+            cells = "32" if other is JK02_32S else "24"
+            raise JkLayoutError(
+                f"{layout.name}: looks like the {cells}-cell layout: use `type: jk`"
+                f" (or `type: {other.name}`)"
+            )
+
+
+def _temperatures(
+    frame: bytes, layout: Layout, extra_probes: bool | None
+) -> tuple[tuple[float, ...], float | None]:
+    """Battery probes (T1, T2[, T3, T4]) and the MOSFET temperature, absent ones dropped.
+
+    ``extra_probes``: T3/T4 are read when True (firmware ≥ 14); when unknown (None) only if
+    they hold a reading (older 32S firmware leaves 256/258 at 0 even with the mask at 0xFF).
+    """
+    reader, start = _PROBE_READERS[layout.name]
+    mask = frame[182 + layout.b] or 0xFF  # 0: no presence information, trust the values
+    temps: list[float] = []
+    mos = None
+    raws = reader.unpack_from(frame, start)
+    for (bit, _offset, role), raw in zip(layout.probes, raws, strict=True):
+        if raw == ABSENT_PROBE or not mask >> bit & 1:
+            continue
+        if role == "mos":
+            mos = raw / 10
+        elif role in ("t1", "t2") or extra_probes or (extra_probes is None and raw):
+            temps.append(raw / 10)  # probes are listed T1, T2, T3, T4
+    return tuple(temps), mos
+
+
+def decode_cell_info(
+    frame: bytes,
+    layout: Layout,
+    timestamp: float = 0.0,
+    extra_probes: bool | None = None,
+    check: bool = True,
+) -> BatterySample:
+    """``extra_probes``: whether the firmware carries T3/T4 (None: unknown, see
+    ``_temperatures``); ``check``: refuse a frame that clearly belongs to another layout."""
     if len(frame) < FRAME_LEN:
         require_length(frame, FRAME_LEN, "JK cell info")  # raises TruncatedFrame
     if frame[4] != TYPE_CELLS:
         raise ProtocolError(f"JK frame type 0x{frame[4]:02x} is not cell info")
-    a, b = layout.a, layout.b
-    mask = int.from_bytes(frame[54 + a : 58 + a], "little")
-    raw_cells = _CELL_STRUCTS[layout.cell_slots].unpack_from(frame, 6)
-    count = mask.bit_count() if mask else sum(1 for v in raw_cells if v)
+    b = layout.b
+    cells_mv = _cells_mv(frame, layout)
+    (mv, _mw, ma, _t1, _t2, bal_ma, balancing, soc, mah, cap_mah, cycles, cycle_mah, soh, _pre,
+     _user, uptime, chg, dchg) = _TAIL.unpack_from(frame, 118 + b)  # fmt: skip
+    total_mv = sum(cells_mv)
+    if check and total_mv and abs(mv - total_mv) > max(total_mv // 10, 1000):
+        check_layout(frame, layout, cells_mv)  # the voltage does not fit: which type fits?
     # x / 1000 of an integer is the nearest double to the decimal value: no rounding needed
     # (and map() keeps the per-cell loop in C).
-    cells = tuple(map(truediv, raw_cells[:count], _THOUSANDS))
-    (mv, _mw, ma, t1, t2, bal_ma, balancing, soc, mah, cap_mah, cycles, cycle_mah, soh, _pre,
-     _user, uptime, chg, dchg) = _TAIL.unpack_from(frame, 118 + b)  # fmt: skip
-    mos = int.from_bytes(frame[layout.mos_temp_offset : layout.mos_temp_offset + 2], "little",
-                         signed=True)  # fmt: skip
+    cells = tuple(map(truediv, cells_mv, _THOUSANDS))
+    temperatures, mos = _temperatures(frame, layout, extra_probes if b else False)
     alarm_bits = int.from_bytes(
         frame[layout.alarm_offset : layout.alarm_offset + layout.alarm_size], "little"
     )
@@ -193,9 +326,12 @@ def decode_cell_info(frame: bytes, layout: Layout, timestamp: float = 0.0) -> Ba
     }
     if b:
         extra["heating"] = bool(frame[183 + b])
-        t254, t256, t258 = _EXTRA_TEMPS.unpack_from(frame, 254)
-        extra["temperatures_extra_by_offset"] = {"254": t254 / 10, "256": t256 / 10,
-                                                 "258": t258 / 10}  # fmt: skip
+        raw = _EXTRA_TEMPS.unpack_from(frame, 254)  # diagnostics; −2000 (no probe) left out
+        extra["temperatures_extra_by_offset"] = {
+            key: t / 10
+            for key, t in zip(("254", "256", "258"), raw, strict=True)
+            if t != ABSENT_PROBE
+        }
     alarms = (
         frozenset([a for bit, a in ALARM_BITS.items() if alarm_bits >> bit & 1])
         if alarm_bits
@@ -210,8 +346,8 @@ def decode_cell_info(frame: bytes, layout: Layout, timestamp: float = 0.0) -> Ba
         capacity_ah=cap_mah / 1000,
         cycles=cycles,
         cell_voltages_v=cells,
-        temperatures_c=(t1 / 10, t2 / 10),
-        mos_temperature_c=mos / 10,
+        temperatures_c=temperatures,
+        mos_temperature_c=mos,
         charge_enabled=chg != 0,
         discharge_enabled=dchg != 0,
         balancing=balancing != 0,
@@ -265,11 +401,36 @@ class JkCodec(ResyncCodec):
         if cell_frame is None:
             detail = f": {self.last_error}" if self.last_error else ""
             raise ProtocolError(f"no valid JK cell-info frame{detail}")
-        return decode_cell_info(cell_frame, self.layout or guess_layout(cell_frame), timestamp)
+        return self.decode_cell_frame(cell_frame, timestamp)
+
+    @property
+    def extra_probes(self) -> bool | None:
+        return self.device_info.extra_probes if self.device_info else None
+
+    def decode_cell_frame(self, frame: bytes, timestamp: float) -> BatterySample:
+        layout = self.layout or guess_layout(frame)
+        return decode_cell_info(frame, layout, timestamp, self.extra_probes)
 
 
 class JkAutoCodec(JkCodec):
+    """``type: jk``: JK04 or JK02 24S/32S, from the device info and confirmed by the frame
+    (a float32 cell frame is JK04 whatever the firmware string says; a JK02 frame whose
+    voltage only fits the other layout is read with that one)."""
+
     name = "jk"
+
+    def decode_cell_frame(self, frame: bytes, timestamp: float) -> BatterySample:
+        from batmux.protocols import jk04  # jk04 builds on this module
+
+        layout = self.layout or guess_layout(frame)
+        fits = _voltage_fits(frame, layout)
+        said_jk04 = self.device_info is not None and self.device_info.is_jk04
+        if (fits is not True or said_jk04) and looks_like_jk04(frame):
+            return jk04.decode_cell_info(frame, timestamp)
+        if fits is False:
+            other = JK02_32S if layout is JK02_24S else JK02_24S
+            layout = other if _voltage_fits(frame, other) else layout
+        return decode_cell_info(frame, layout, timestamp, self.extra_probes, check=False)
 
 
 class Jk24sCodec(JkCodec):
@@ -294,8 +455,34 @@ def _put(buf: bytearray, offset: int, size: int, value: float, signed: bool = Fa
     buf[offset : offset + size] = round(value).to_bytes(size, "little", signed=signed)
 
 
-def build_cell_info(sample: BatterySample, layout: Layout, counter: int = 0) -> bytes:
-    """A cell-info frame carrying ``sample`` (the inverse of ``decode_cell_info``)."""
+def _put_probes(buf: bytearray, sample: BatterySample, layout: Layout, extra: bool) -> None:
+    """Probe readings and the presence mask as real packs send them: a probe the sample does
+    not have reads −2000 with its bit clear; 32S firmware before 14 leaves 256/258 at 0
+    with their bits set (mask 0xFF, fw 11.48 capture); 32S bits 3, 6, 7 are always set."""
+    temps = sample.temperatures_c
+    values = {"mos": sample.mos_temperature_c}
+    values |= {role: temps[i] for i, role in enumerate(("t1", "t2", "t3", "t4")) if i < len(temps)}
+    mask = 0xC8 if layout.b else 0
+    for bit, offset, role in layout.probes:
+        value = values.get(role)
+        if role in ("t3", "t4") and not extra:
+            mask |= 1 << bit  # carried as 0 by older firmware
+            continue
+        if value is None:
+            _put(buf, offset, 2, ABSENT_PROBE, signed=True)
+        else:
+            _put(buf, offset, 2, value * 10, signed=True)
+            mask |= 1 << bit
+    buf[182 + layout.b] = mask
+    if layout.b:  # 254: a copy of the MOSFET temperature (ble.md D-JK-1)
+        buf[254:256] = buf[layout.mos_temp_offset : layout.mos_temp_offset + 2]
+
+
+def build_cell_info(
+    sample: BatterySample, layout: Layout, counter: int = 0, extra_probes: bool = False
+) -> bytes:
+    """A cell-info frame carrying ``sample`` (the inverse of ``decode_cell_info``);
+    ``extra_probes``: firmware ≥ 14, T3/T4 = the sample's third and fourth temperature."""
     buf = bytearray(FRAME_LEN)
     buf[0:4] = HEADER
     buf[4] = TYPE_CELLS
@@ -310,13 +497,10 @@ def build_cell_info(sample: BatterySample, layout: Layout, counter: int = 0) -> 
         buf[62 + layout.a] = cells.index(max(cells))
         buf[63 + layout.a] = cells.index(min(cells))
     b = layout.b
-    _put(buf, layout.mos_temp_offset, 2, (sample.mos_temperature_c or 0) * 10, signed=True)
     _put(buf, 118 + b, 4, (sample.voltage_v or 0) * 1000)
     _put(buf, 122 + b, 4, abs(sample.power_w or 0) * 1000)
     _put(buf, 126 + b, 4, (sample.current_a or 0) * 1000, signed=True)
-    temps = [*sample.temperatures_c, 0.0, 0.0]
-    _put(buf, 130 + b, 2, temps[0] * 10, signed=True)
-    _put(buf, 132 + b, 2, temps[1] * 10, signed=True)
+    _put_probes(buf, sample, layout, extra_probes)
     alarm_bits = sum(1 << bit for bit, alarm in ALARM_BITS.items() if alarm in sample.alarms)
     _put(buf, layout.alarm_offset, layout.alarm_size, alarm_bits)
     buf[140 + b] = 1 if sample.balancing else 0
@@ -329,7 +513,6 @@ def build_cell_info(sample: BatterySample, layout: Layout, counter: int = 0) -> 
     buf[167 + b] = 1 if sample.discharge_enabled else 0
     if layout is JK02_32S:
         buf[287] = 0xFE
-        _put(buf, 254, 2, (sample.mos_temperature_c or 0) * 10, signed=True)
     return _finish(buf)
 
 

@@ -7,15 +7,27 @@ dbus-mqtt-battery (mr-manuel) input, minimum ``Dc.Power``, ``Dc.Voltage``, ``Soc
      "Voltages": {"Cell1": 3.251, "Cell2": 3.262}, "Info": {"MaxChargeVoltage": 55.2}}
 
 Missing values are derived as that driver does: current = P/V; consumed/remaining Ah from each
-other or from SoC × installed capacity; time-to-go to full (charging) or to ``TTG_FLOOR_PCT``
-(discharging); min/max cell and ids from ``Voltages``. ``ConsumedAmphours`` is positive in
-this schema (Victron's D-Bus uses negative); a negative input is taken by its magnitude.
+other or from SoC × installed capacity; min/max cell and ids from ``Voltages``.
+``ConsumedAmphours`` is positive in this schema (Victron's D-Bus uses negative); a negative
+input is taken by its magnitude.
+
+What the BMS says itself is kept, as dbus-mqtt-battery keeps it: ``Info`` limits go under the
+keys every BMS-limit source uses (``charge_current_limit``… as the CAN codecs), which cap
+batmux's own limits (core.limits); ``TimeToGo`` is the sample's ``time_to_go_s`` (used instead
+of batmux's estimate); ``System`` cell ids become ``min_cell_id``/``max_cell_id``, ``Balances``
+the ``balancing_cells`` mask, cell temperatures join ``temperatures_c`` (so the limits see the
+coldest and hottest cell); values without a model field (``History.*``, cell-temperature ids,
+``Dc.Temperature`` as sent) stay in ``extra`` under their D-Bus path (``/History/TotalAhDrawn``),
+which Venus and ``mqtt_json_output`` publish as sent (``device_paths``).
+
+A payload never raises anything but ``MqttJsonError`` (a 400-digit integer included).
 """
 
 from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -30,7 +42,7 @@ from batmux.model.cells import (
     pack_sum_v,
     series_cells,
 )
-from batmux.model.sample import JSON_NAMES, BatterySample, ExtraValue
+from batmux.model.sample import JSON_NAMES, BatterySample, ExtraValue, device_paths
 from batmux.model.state import BatteryState
 
 TTG_FLOOR_PCT = 10.0  # discharging time-to-go runs to this SoC (dbus-mqtt-battery default)
@@ -53,12 +65,27 @@ VICTRON_ALARMS: dict[str, Alarm] = {
     "HighInternalTemperature": Alarm.MOS_OVERTEMP,
 }
 ALARM_TO_VICTRON: dict[Alarm, str] = {a: n for n, a in VICTRON_ALARMS.items()}
-INFO_EXTRA = {
-    "MaxChargeVoltage": "max_charge_voltage",
-    "MaxChargeCurrent": "max_charge_current",
-    "MaxDischargeCurrent": "max_discharge_current",
-    "BatteryLowVoltage": "battery_low_voltage",
+# Info.* → the extra keys core.limits reads as the BMS's own limits (shared with the CAN codecs).
+INFO_LIMITS = {
+    "MaxChargeVoltage": "charge_voltage_limit",
+    "MaxChargeCurrent": "charge_current_limit",
+    "MaxDischargeCurrent": "discharge_current_limit",
+    "BatteryLowVoltage": "discharge_voltage_limit",
 }
+# Kept as sent under their D-Bus path: batmux has no field for them. The energy counters are
+# not: batmux's own meters (never going backwards) are what every output publishes.
+HISTORY_KEPT = (
+    "DeepestDischarge", "LastDischarge", "AverageDischarge", "TotalAhDrawn", "FullDischarges",
+    "AutomaticSyncs", "LowVoltageAlarms", "HighVoltageAlarms", "MinimumVoltage",
+    "MaximumVoltage", "MinimumCellVoltage", "MaximumCellVoltage", "MinimumTemperature",
+    "MaximumTemperature", "TimeSinceLastFullCharge",
+)  # fmt: skip
+SYSTEM_KEPT = (
+    "MinCellVoltage", "MaxCellVoltage", "MinCellTemperature", "MaxCellTemperature",
+    "MinTemperatureCellId", "MaxTemperatureCellId",
+)  # fmt: skip
+MAX_CELLS = 256  # a "Cell99999" key is not a cell number to shift a mask by
+CELL_KEY = re.compile(r"Cell([1-9][0-9]{0,2})", re.ASCII)
 
 
 class MqttJsonError(ProtocolError):
@@ -83,9 +110,35 @@ def _num(obj: Mapping[str, Any], key: str, where: str = "") -> float | None:
     value = obj.get(key)
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise MqttJsonError(f"{where}{key}: expected a number, got {value!r:.40}")
-    return float(value)
+    if not isinstance(value, bool) and isinstance(value, int | float):
+        try:
+            number = float(value)  # a 400-digit integer overflows here
+        except OverflowError:
+            number = math.inf
+        if math.isfinite(number):
+            return number
+    raise MqttJsonError(f"{where}{key}: expected a finite number, got {_short(value)}")
+
+
+def _short(value: Any) -> str:
+    """A value for an error message: a 5,000-digit integer is not printed whole."""
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**15:
+        try:
+            return f"an integer of {len(str(abs(value)))} digits"
+        except ValueError:  # beyond Python's int → str digit limit
+            return "an integer of more than 4300 digits"
+    if isinstance(value, list | dict):  # repr of a deeply nested one could recurse too far
+        return f"a JSON {'array' if isinstance(value, list) else 'object'}"
+    return f"{value!r:.40}"
+
+
+def _text(obj: Mapping[str, Any], key: str, where: str = "") -> str | None:
+    value = obj.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise MqttJsonError(f"{where}{key}: expected a string, got {_short(value)}")
+    return value[:32]
 
 
 def _obj(data: Mapping[str, Any], key: str) -> Mapping[str, Any]:
@@ -157,38 +210,36 @@ def parse_battery_payload(payload: bytes | str, timestamp: float) -> BatterySamp
         elif remaining is None and consumed is None:
             remaining = round(installed * soc / 100, 2)
             consumed = round(installed * (100 - soc) / 100, 2)
-    ttg = _num(data, "TimeToGo")
-    if ttg is None:
-        ttg = time_to_go_s(current, installed, remaining)
 
     extra: dict[str, ExtraValue] = {}
     if consumed is not None:
         extra["consumed_ah"] = consumed
+    ttg = _num(data, "TimeToGo")
     if ttg is not None:
-        extra["time_to_go_s"] = ttg
+        extra["time_to_go_s"] = ttg  # the BMS's own: used instead of batmux's estimate
     info = _obj(data, "Info")
-    for key, name in INFO_EXTRA.items():
+    for key, name in INFO_LIMITS.items():
         value = _num(info, key, "Info.")
         if value is not None:
             extra[name] = value
 
     system = _obj(data, "System")
     cells = _cells(_obj(data, "Voltages"))
-    if cells:
-        extra["min_voltage_cell_id"] = min(cells, key=cells.__getitem__)
-        extra["max_voltage_cell_id"] = max(cells, key=cells.__getitem__)
-    else:  # no cell list: keep what System reports
-        for key, name in (("MinCellVoltage", "cell_min"), ("MaxCellVoltage", "cell_max")):
-            value = _num(system, key, "System.")
-            if value is not None:
-                extra[name] = value
+    _keep_system(system, extra, has_cells=bool(cells))
+    history = _obj(data, "History")
+    for key in HISTORY_KEPT:
+        value = _num(history, key, "History.")
+        if value is not None:
+            extra[f"/History/{key}"] = value
+
     temperature = _num(dc, "Temperature", "Dc.")
     temps = [temperature] if temperature is not None else []
-    if not temps:  # no pack temperature: the cell extremes stand in
-        for key in ("MinCellTemperature", "MaxCellTemperature"):
-            value = _num(system, key, "System.")
-            if value is not None:
-                temps.append(value)
+    if temperature is not None:
+        extra["/Dc/0/Temperature"] = temperature  # as sent, whatever else joins the probes
+    for key in ("MinCellTemperature", "MaxCellTemperature"):
+        value = _num(system, key, "System.")
+        if value is not None:  # the coldest and hottest cell must reach the limits
+            temps.append(value)
 
     alarms: set[Alarm] = set()
     warnings: set[Alarm] = set()
@@ -200,9 +251,11 @@ def parse_battery_payload(payload: bytes | str, timestamp: float) -> BatterySamp
     io = _obj(data, "Io")
     balances = _obj(data, "Balances")
     balancing = _flag(data, "Balancing")
-    if balancing is None and balances:
-        balancing = any(_flag(balances, k) for k in balances)
-    history = _obj(data, "History")
+    if balances:
+        mask = _balance_mask(balances)
+        if balancing is None:
+            balancing = mask != 0
+        extra["balancing_cells"] = mask
     return BatterySample(
         timestamp=timestamp,
         voltage_v=voltage,
@@ -223,6 +276,35 @@ def parse_battery_payload(payload: bytes | str, timestamp: float) -> BatterySamp
         warnings=frozenset(warnings),
         extra=extra,
     )
+
+
+def _keep_system(system: Mapping[str, Any], extra: dict[str, ExtraValue], has_cells: bool) -> None:
+    """``System`` values as the BMS sent them (its cell ids win over ones batmux derives)."""
+    for key, name in (("MinVoltageCellId", "min_cell_id"), ("MaxVoltageCellId", "max_cell_id")):
+        value = _text(system, key, "System.")
+        if value is not None:
+            extra[name] = value
+    for key in SYSTEM_KEPT:
+        read = _text if key.endswith("Id") else _num
+        value = read(system, key, "System.")
+        if value is not None:
+            extra[f"/System/{key}"] = value
+    if not has_cells:  # no cell list: the state JSON shows the BMS's extremes
+        for key, name in (("MinCellVoltage", "cell_min"), ("MaxCellVoltage", "cell_max")):
+            value = _num(system, key, "System.")
+            if value is not None:
+                extra[name] = value
+
+
+def _balance_mask(balances: Mapping[str, Any]) -> int:
+    """``Balances.CellN`` flags as the ``balancing_cells`` bitmask (bit 0 = Cell1)."""
+    mask = 0
+    for key in balances:
+        on = _flag(balances, key)
+        match = CELL_KEY.fullmatch(key)
+        if on and match and int(match[1]) <= MAX_CELLS:
+            mask |= 1 << (int(match[1]) - 1)
+    return mask
 
 
 # -- state → dbus-mqtt-battery --------------------------------------------------------------
@@ -309,6 +391,11 @@ def build_payload(state: BatteryState) -> dict[str, Any]:
         "DischargedEnergy": round(state.meters.discharged_kwh, 4),
         "ChargeCycles": s.cycles if s.cycles is not None else round(state.meters.cycles, 3),
     }
+    for path, value in device_paths(s).items():  # what the BMS sent itself, as it sent it
+        top, _, leaf = path.strip("/").rpartition("/")
+        section = top.split("/")[0]  # "Dc/0" → "Dc": this schema's Dc is flat
+        if section and leaf:
+            out.setdefault(section, {})[leaf] = value
     return out
 
 
@@ -333,8 +420,13 @@ def parse_batmux_state(payload: bytes | str, received_at: float) -> RemoteState:
     for key, value in data.items():
         model = names.get(key)
         if model is None:
-            if key not in ("timestamp", "available") and isinstance(value, int | float | str):
+            if key in ("timestamp", "available"):
+                continue
+            if isinstance(value, bool | str):
                 extra[key] = value
+            elif isinstance(value, int | float):  # finite and float-sized, or an error
+                number = _num({key: value}, key)
+                extra[key] = value if isinstance(value, int) or number is None else number
             continue
         fields[model] = _state_value(key, value)
     timestamp = _num(data, "timestamp")

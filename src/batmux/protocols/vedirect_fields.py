@@ -95,11 +95,16 @@ NUMERIC_EXTRA: dict[str, tuple[str, float]] = {
 MPPT_LABELS = frozenset({"VPV", "PPV", "CS", "MPPT", "ERR", "H19", "H20", "H21", "H22", "H23"})
 
 
+MAX_DIGITS = 20  # real values have at most 10 digits; 400 would overflow a float
+
+
 def _num(fields: Mapping[str, str], label: str, scale: float = 1.0) -> float | None:
     """A scaled number, None when absent or '---' (what devices send for 'not known')."""
     raw = fields.get(label)
     if raw is None or raw.strip("-") == "":
         return None
+    if len(raw) > MAX_DIGITS:  # a garbled block whose checksum matched by chance
+        raise CorruptFrame(f"{label}: a {len(raw)}-character number")
     try:
         value = int(raw, 0) if raw.lower().startswith("0x") else int(raw)
     except ValueError:

@@ -132,9 +132,12 @@ class Gateway:
         runtime.failed_rounds = 0
         runtime.pending.append(sample)
         runtime.last_good_at = now
-        meter_math.update(
+        refused = meter_math.update(
             runtime.meters, sample, max_gap_s=max(60.0, 5 * self.config.sample_period)
         )
+        if refused is not None:
+            runtime.health.error(refused)
+            log.warning("%s: %s", cfg.name, refused)
         if cfg.debug:
             log.info("%s: %s", cfg.name, sample.to_json())
         return True

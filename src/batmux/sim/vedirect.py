@@ -286,7 +286,7 @@ class SimPortLink:
 
         self.device = device
         self.period_s = period_s
-        self.simulator: VeDirectSimulator | None = None
+        self.simulator: PortSimulator | None = None
         self._serial = SerialLink("")
         self.port = ""
 
@@ -301,10 +301,14 @@ class SimPortLink:
     async def open(self, timeout: float = 5.0) -> None:
         if self.simulator is None:
             pty = PtyMaster()
-            self.simulator = VeDirectSimulator(self.device, pty, self.period_s)
+            self.simulator = self._simulator(pty)
             self.simulator.start()
             self.port = self._serial.port = pty.path
         await self._serial.open(timeout)
+
+    def _simulator(self, pty: PtyMaster) -> PortSimulator:
+        """The device end on our pty (other serial simulators override this)."""
+        return VeDirectSimulator(self.device, pty, self.period_s)
 
     async def read(self, timeout: float) -> bytes:
         return await self._serial.read(timeout)

@@ -19,20 +19,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
-import ssl
 import time
 from typing import TYPE_CHECKING, Any
-from urllib.parse import unquote, urlsplit
 
 import aiomqtt
 import paho.mqtt.client as mqtt
 
 from batmux.config import MqttConfig
 from batmux.links.lost_cancel import cancel_count, reraise_lost_cancel
+from batmux.links.mqtt_url import client_args, redact_url
 from batmux.model.state import BatteryState
 from batmux.runtime.commands import SwitchCommands
+from batmux.sinks import json_text as json  # dumps: null for NaN/inf, strict JSON
 from batmux.sinks.discovery import SWITCHES, Topics, discovery_messages, link_discovery_messages
 from batmux.sinks.discovery_device import gateway_messages, identity
 
@@ -52,27 +51,10 @@ IGNORED_LOG_PERIOD_S = 60.0
 
 def client_kwargs(cfg: MqttConfig, will_topic: str | None = None) -> dict[str, Any]:
     """aiomqtt.Client arguments from the ``mqtt.url`` (user, password, TLS)."""
-    parts = urlsplit(cfg.url)
-    tls = parts.scheme in ("mqtts", "ssl") or cfg.tls is not None
-    kwargs: dict[str, Any] = {
-        "hostname": parts.hostname,
-        "port": parts.port or (8883 if tls else 1883),
-        "keepalive": cfg.keepalive,
-    }
-    if parts.username:
-        kwargs["username"] = unquote(parts.username)
-        kwargs["password"] = unquote(parts.password or "")
+    kwargs = client_args(cfg.url, cfg.tls, tls_forced=True)
+    kwargs["keepalive"] = cfg.keepalive
     if cfg.client_id:
         kwargs["identifier"] = cfg.client_id
-    if tls:
-        t = cfg.tls
-        kwargs["tls_params"] = aiomqtt.TLSParameters(
-            ca_certs=t.ca_file if t else None,
-            certfile=t.cert_file if t else None,
-            keyfile=t.key_file if t else None,
-            cert_reqs=ssl.CERT_NONE if t and t.insecure else ssl.CERT_REQUIRED,
-        )
-        kwargs["tls_insecure"] = bool(t and t.insecure)
     if will_topic:
         kwargs["will"] = aiomqtt.Will(will_topic, b"offline", qos=1, retain=True)
     return kwargs
@@ -166,7 +148,7 @@ class MqttSink:
             reraise_lost_cancel(before)
             self.connected.set()
             self._client = client
-            log.info("MQTT: connected to %s", self.cfg.url)
+            log.info("MQTT: connected to %s", redact_url(self.cfg.url))
             try:
                 async with asyncio.TaskGroup() as tg:
                     tg.create_task(self._publish_states(client))

@@ -8,17 +8,17 @@ broker is away are skipped (the next one carries the current state anyway).
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections.abc import Sequence
 from typing import Any
 
 import aiomqtt
 
-from batmux.devices.mqtt_json_source import broker_args
 from batmux.links.lost_cancel import cancel_count, reraise_lost_cancel
+from batmux.links.mqtt_url import TlsSettings, client_args, redact_url
 from batmux.protocols.mqtt_json import build_payload
 from batmux.runtime.hub import Snapshot, StateHub
+from batmux.sinks import json_text as json  # dumps: null for NaN/inf, strict JSON
 from batmux.sinks.mqtt_json_config import MqttJsonOutputConfig
 
 log = logging.getLogger(__name__)
@@ -47,19 +47,23 @@ class MqttJsonOutput:
         url: str,
         outputs: Sequence[MqttJsonOutputConfig],
         retry_s: tuple[float, float] = (0.5, 15.0),
+        tls: TlsSettings | None = None,
+        tls_forced: bool = False,
     ) -> None:
         self.hub = hub
         self.url = url
         self.outputs = list(outputs)
         self.published = 0
         self._retry = retry_s
+        self._tls = (tls, tls_forced)  # mqtt.tls, and whether url is the root mqtt.url
 
     async def run(self) -> None:
         delay = self._retry[0]
         while True:
             try:
                 before = cancel_count()
-                async with aiomqtt.Client(**broker_args(self.url), keepalive=30) as client:
+                args = client_args(self.url, *self._tls)
+                async with aiomqtt.Client(**args, keepalive=30) as client:
                     reraise_lost_cancel(before)
                     delay = self._retry[0]
                     async for snapshot in self.hub.updates():
@@ -68,26 +72,36 @@ class MqttJsonOutput:
                             self.published += 1
                         reraise_lost_cancel(before)
             except aiomqtt.MqttError as exc:
-                log.warning("mqtt_json_output %s: %s; retrying in %.1f s", self.url, exc, delay)
+                where = redact_url(self.url)
+                log.warning("mqtt_json_output %s: %s; retrying in %.1f s", where, exc, delay)
             await asyncio.sleep(delay)
             delay = min(self._retry[1], delay * 2)
 
 
 def create_outputs(
-    hub: StateHub, outputs: Sequence[MqttJsonOutputConfig], default_url: str
+    hub: StateHub,
+    outputs: Sequence[MqttJsonOutputConfig],
+    default_url: str,
+    tls: TlsSettings | None = None,
 ) -> list[MqttJsonOutput]:
-    """One publisher per broker; run each ``.run()`` in the runtime's TaskGroup."""
+    """One publisher per broker; run each ``.run()`` in the runtime's TaskGroup. ``tls`` (the
+    root ``mqtt.tls``) applies to ``mqtts://`` brokers and turns TLS on for ``default_url``."""
     by_url: dict[str, list[MqttJsonOutputConfig]] = {}
     for output in outputs:
         by_url.setdefault(output.url or default_url, []).append(output)
-    return [MqttJsonOutput(hub, url, group) for url, group in by_url.items()]
+    return [
+        MqttJsonOutput(hub, url, group, tls=tls, tls_forced=url == default_url)
+        for url, group in by_url.items()
+    ]
 
 
 async def run_mqtt_json_output(gateway: Any) -> None:
     """Sink factory for ``Gateway.add_sink``: all ``mqtt_json_output`` entries, by broker."""
     config = gateway.config
-    default_url = config.mqtt.url if config.mqtt is not None else "mqtt://localhost:1883"
-    outputs = create_outputs(gateway.hub, config.mqtt_json_output, default_url)
+    mqtt = config.mqtt
+    default_url = mqtt.url if mqtt is not None else "mqtt://localhost:1883"
+    tls = mqtt.tls if mqtt is not None else None
+    outputs = create_outputs(gateway.hub, config.mqtt_json_output, default_url, tls)
     async with asyncio.TaskGroup() as tg:
         for output in outputs:
             tg.create_task(output.run())

@@ -44,6 +44,7 @@ from batmux.core.statefile import load_json, save_json_atomic
 from batmux.errors import LinkError
 from batmux.links.venus_dbus import BUSITEM, Value, connect, wrap
 from batmux.links.venus_settings import SETTINGS_SERVICE, allocate_instance, settings_present
+from batmux.model.sample import device_paths
 from batmux.model.state import BatteryState
 from batmux.runtime.hub import StateHub
 from batmux.sinks.venus_config import VenusConfig
@@ -178,6 +179,8 @@ class VenusService:
         values = build_paths(state, self.cfg, self.cfg.is_bms)
         values["/DeviceInstance"] = self.device_instance
         values.update(history_paths(self.history))
+        if state.sample is not None:  # a BMS's own values win, as dbus-mqtt-battery shows them
+            values.update(device_paths(state.sample))
         if self._custom_name is not None:
             values["/CustomName"] = self._custom_name
         if not self.registered:

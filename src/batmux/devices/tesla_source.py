@@ -1,0 +1,55 @@
+"""``type: tesla_model3``: a Tesla Model 3/Y pack read from its CAN frames (read-only here).
+
+A real pack: ``can:`` as for the other CAN batteries (500 kbit/s). ``address: sim`` without
+``can:``: the simulated pack (``sim/tesla_model3.py``) on a private virtual bus, 96 bricks
+(NCA) unless ``sim.cells`` says otherwise (102-108 = LFP). Without a 0x221 keep-alive on the
+bus the pack, real or simulated, keeps its contactors open: the reading then shows 0 A and
+``contactor: open``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from batmux.devices.can_source import CanSource, fresh_s
+from batmux.links.can_bus import CanLink
+from batmux.links.can_config import CanBusConfig
+from batmux.protocols.tesla_model3 import TeslaModel3Codec
+
+DEFAULT_BRICKS = 96
+
+
+def create_source(battery: Any, context: Any = None) -> CanSource:
+    """Registry factory ``(BatteryConfig, context) -> Source``; ``context`` is unused."""
+    asked = battery.sim is not None or "address" in battery.model_fields_set
+    if battery.can is None and battery.is_sim and asked:
+        return _simulated_source(battery)
+    cfg = battery.can or CanBusConfig()
+    return CanSource(battery.name, TeslaModel3Codec(), CanLink(cfg), fresh_s=fresh_s(battery))
+
+
+def _simulated_source(battery: Any) -> CanSource:
+    from batmux.sim.battery import from_sim_config
+    from batmux.sim.bms import run_for
+    from batmux.sim.tesla_model3 import TeslaPackSim, run_tesla_pack, tesla_battery
+
+    bus = CanBusConfig(interface="virtual", channel=f"batmux-sim-{battery.name}")
+    source = CanSource(battery.name, TeslaModel3Codec(), CanLink(bus), fresh_s=fresh_s(battery))
+    sim = battery.sim
+    given = sim.model_fields_set if sim is not None else set()
+    model = from_sim_config(sim)  # the load profile, SoC and seed of the sim: section
+    options: dict[str, Any] = {"soc_pct": model.soc_pct, "current_a": model.current_a,
+                               "seed": model.seed}  # fmt: skip
+    if "capacity_ah" in given:
+        options["capacity_ah"] = model.capacity_ah
+    bricks = model.cells if "cells" in given else DEFAULT_BRICKS
+    pack = TeslaPackSim(tesla_battery(bricks, **options))
+    stop_after = sim.stop_after if sim is not None else None
+
+    async def background() -> None:
+        await source.link.open()
+        await run_for(stop_after, run_tesla_pack(battery.name, pack, CanLink(bus)))
+
+    source.background = background  # type: ignore[attr-defined]
+    source.simulated_pack = pack  # type: ignore[attr-defined]  # for tests and the demo
+    return source
