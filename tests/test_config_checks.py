@@ -352,3 +352,11 @@ async def test_simulated_packs_at_the_config_bounds_do_not_end_the_run(tmp_path:
     for b in polled:
         if b.cfg.name.endswith("_2"):
             assert b.health.samples > 0 or "more than a 0.1 Ah pack" in str(b.health.last_error)
+
+
+@pytest.mark.parametrize(("kind", "cells"), [("jk02_24s", 25), ("jbd", 33), ("tesla_model3", 109)])
+def test_sim_cells_above_what_the_family_carries_are_a_config_error(kind: str, cells: int) -> None:
+    """128 cells passed the old check and then crashed a BLE simulator's frame encoder."""
+    battery = {"name": "x", "type": kind, "address": "sim", "sim": {"cells": cells}}
+    with pytest.raises(ConfigError, match=r"batteries\[0\]\.sim\.cells: type .* carries at most"):
+        parse_config({"batteries": [battery]})

@@ -331,7 +331,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.frames = [*args.frames, *extra]
     elif extra:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
-    _setup_logging(args.verbose)
+    # ``run`` says at INFO what it connects to, so a user sees it is alive (-v: still INFO)
+    _setup_logging(max(args.verbose, 1) if args.command == "run" else args.verbose)
     return int(args.func(args) or 0)
 
 

@@ -248,6 +248,12 @@ class Config(Strict):
                 reason = _modbus_address_error(battery.address)
                 if reason:
                     raise located_error(("batteries", i, "address"), reason, None)
+            if battery.sim is not None and battery.sim.cells > device_type.sim_max_cells:
+                raise located_error(
+                    ("batteries", i, "sim", "cells"),
+                    f"type {battery.type} carries at most {device_type.sim_max_cells} cells",
+                    None,
+                )
             if battery.lacks_required_address:
                 raise located_error(
                     ("batteries", i, "address"),

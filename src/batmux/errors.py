@@ -10,6 +10,7 @@
     │   ├── DeviceNotFound           the device was not seen / not reachable
     │   └── LinkTimeout              nothing arrived in time (also a TimeoutError)
     ├── NoData                       a push source has no fresh sample yet
+    │   └── SourceOffline            its data is gone (a remote gateway says offline): stale now
     └── ControlRefused               a write was asked for without `allow_control`
 
 "Nothing arrived" (LinkTimeout), "corrupt frame" (ProtocolError) and "implausible values"
@@ -66,6 +67,12 @@ class LinkTimeout(LinkError, TimeoutError):
 
 class NoData(BatmuxError):
     """A push-driven source has not received a fresh sample yet."""
+
+
+class SourceOffline(NoData):
+    """The source knows its data is gone (e.g. a remote gateway's availability is offline).
+
+    The runtime makes the battery unavailable at once instead of waiting for it to age out."""
 
 
 class ControlRefused(BatmuxError):

@@ -6,7 +6,7 @@ import sys
 import time
 from pathlib import Path
 
-from batmux.core.statefile import load_json, save_json_atomic
+from batmux.core.statefile import load_json, remove_stale_temps, save_json_atomic
 
 
 def test_roundtrip_and_defaults(tmp_path: Path) -> None:
@@ -60,3 +60,13 @@ def test_kill_9_leaves_a_whole_file(tmp_path: Path) -> None:
     data = load_json(path)
     assert isinstance(data, dict) and data["i"] >= 1 and len(data["pad"]) == 20000
     json.loads(path.read_text())  # the file itself is whole
+
+
+def test_stale_temps_of_a_crashed_write_are_removed(tmp_path: Path) -> None:
+    save_json_atomic(tmp_path / "meters" / "a.json", {"charged_wh": 1.0})
+    (tmp_path / "meters" / ".a.json.4242.tmp").write_bytes(b'{"charged_wh": 2')  # torn
+    (tmp_path / ".bank_state.json.77.tmp").write_bytes(b"")
+    (tmp_path / ".keep.tmp").write_bytes(b"not ours")
+    assert remove_stale_temps(tmp_path) == 2
+    assert sorted(p.name for p in tmp_path.rglob("*") if p.is_file()) == [".keep.tmp", "a.json"]
+    assert load_json(tmp_path / "meters" / "a.json") == {"charged_wh": 1.0}

@@ -128,3 +128,21 @@ def test_meters_survive_kill_9(tmp_path: Path) -> None:
             proc.wait()
     final = read_meters(state_dir, "charging")
     assert final["charged_wh"] >= later
+
+
+def test_start_resumes_from_the_higher_of_own_file_and_published_totals(tmp_path: Path) -> None:
+    """A crash after a publish but before the next 10 s save: the published totals file holds
+    more than the battery's own file, and the restart must not publish less than it."""
+    meters = tmp_path / "meters"
+    meters.mkdir()
+    meter_file(tmp_path, "charging").write_text(
+        json.dumps({"charged_wh": 100.0, "discharged_wh": 7.0, "soc_travel_pct": 50.0})
+    )
+    published = {"version": 1, "meters": {"charging": [130.5, 5.0, 61.0], "gone": [1, 2, 3]}}
+    (meters / "published.totals.json").write_text(json.dumps(published))
+    gateway = Gateway(parse_config(config_data(tmp_path), "test.yaml"))
+    state = gateway.publish_now_map()["charging"]
+    assert state.meters.charged_kwh == pytest.approx(0.1305)
+    assert state.meters.discharged_kwh == pytest.approx(0.007)  # its own file was higher
+    assert state.meters.cycles == pytest.approx(61.0 / 200)
+    assert gateway.publish_now_map()["discharging"].meters.charged_kwh == 0.0

@@ -84,7 +84,7 @@ async def test_batmux_remote_reads_state_json(json_broker) -> None:
         source.start()
         await asyncio.wait_for(source.connected.wait(), 5)
         state = BatteryState(
-            "far", True, BatterySample(1.0, voltage_v=26.6, current_a=3.0, soc_pct=88.0)
+            "far", True, BatterySample(time.time(), voltage_v=26.6, current_a=3.0, soc_pct=88.0)
         )
         await publish(json_broker.port, "batmux/far/state", json.dumps(state.to_json()))
 

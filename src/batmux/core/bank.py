@@ -34,6 +34,7 @@ from batmux.core.plausibility import check_plausible
 from batmux.core.statefile import load_json, save_json_atomic
 from batmux.core.time_to_go import ess_floor_soc, time_to_go_s
 from batmux.errors import ImplausibleSample
+from batmux.model.sample import BatterySample
 from batmux.model.state import BatteryState
 
 if TYPE_CHECKING:
@@ -55,6 +56,7 @@ class _Unit:
     limit_state: LimitState = field(default_factory=LimitState)
     group_state: GroupLimitState = field(default_factory=GroupLimitState)
     coulomb: CoulombState = field(default_factory=CoulombState)
+    last_sample: BatterySample | None = None  # a group's last merged sample
 
 
 class BankEngine:
@@ -128,6 +130,12 @@ class BankEngine:
         for group in self._groups:
             unit = self._unit(group.name)
             merged = merge_group(group, out, now, unit.limits_cfg.stale_after)
+            if merged.sample is not None:
+                unit.last_sample = merged.sample
+            elif unit.last_sample is not None:
+                # No member left: keep the last values, like a battery, so every output still
+                # gets a whole state to carry "unavailable, 0 A" (never a retained 100 A).
+                merged = replace(merged, sample=unit.last_sample)
             merged = self._count(group.name, unit, merged, raw, out, now)
             result = group_limits(
                 group, unit.limits_cfg, unit.group_state, merged, out, results, now

@@ -1,6 +1,7 @@
 """Merge the members of a bank into one virtual battery (parallel or series).
 
-Only members with a fresh sample take part; the others are counted offline. Below
+Only members with a fresh sample take part (a member whose own limits are stale is not fresh,
+whatever its source); the others are counted offline. Below
 ``min_members`` (default: all) the group is unavailable. Cell and temperature extremes carry
 "member:index" ids in ``extra`` (``min_cell_id: "a:3"``) so a user can find the cell.
 """
@@ -12,6 +13,7 @@ from typing import Any
 
 from batmux.core.bank_config import GroupConfig
 from batmux.core.freshness import is_fresh, last_good
+from batmux.core.limits import STALE
 from batmux.model.sample import BatterySample, ExtraValue
 from batmux.model.state import BatteryState, MemberCounts, Meters
 
@@ -148,6 +150,12 @@ def blocks(state: BatteryState, *, charge: bool) -> bool:
     return switch is False
 
 
+def _usable(state: BatteryState | None, now: float, stale_after: float) -> bool:
+    """Fresh for the group, and not stale by the member's own rule (its own stale_after)."""
+    limits = state.limits if state is not None else None
+    return is_fresh(state, now, stale_after) and (limits is None or limits.reason != STALE)
+
+
 def merge_group(
     cfg: GroupConfig,
     states: Mapping[str, BatteryState],
@@ -155,7 +163,7 @@ def merge_group(
     stale_after: float = 10.0,
 ) -> BatteryState:
     """The group's state (without limits) from its members' states (limits already filled)."""
-    online = [n for n in cfg.members if is_fresh(states.get(n), now, stale_after)]
+    online = [n for n in cfg.members if _usable(states.get(n), now, stale_after)]
     offline = [n for n in cfg.members if n not in online]
     members: Members = [(n, s) for n in online if (s := states[n].sample) is not None]
     blocking_charge = sum(blocks(states[n], charge=True) for n in online)

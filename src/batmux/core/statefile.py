@@ -31,6 +31,23 @@ def save_json_atomic(path: str | Path, obj: Any) -> None:
             os.close(dir_fd)
 
 
+def remove_stale_temps(directory: str | Path) -> int:
+    """Delete temporary files that a crash left behind mid-write (``.<name>.<pid>.tmp``).
+
+    Run at start, before anything writes: the files they were meant to replace are intact."""
+    removed = 0
+    root = Path(directory)
+    if not root.is_dir():
+        return 0
+    for tmp in root.rglob(".*.tmp"):
+        stem = tmp.name[: -len(".tmp")]
+        if stem.rpartition(".")[2].isdigit():
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+                removed += 1
+    return removed
+
+
 def load_json(path: str | Path, default: Any = None) -> Any:
     """The stored object, or ``default`` if the file is missing or unreadable."""
     try:

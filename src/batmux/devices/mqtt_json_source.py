@@ -4,6 +4,11 @@
 batmux's state JSON. A background task subscribes and reconnects with backoff when the broker
 goes away, so a broker restart only costs the messages sent while it was down. A malformed
 payload is counted as a corrupt frame and dropped; the last good sample stays until stale.
+
+A remote batmux's sample is as old as its ``timestamp`` (when the remote measured it), not as
+old as its arrival: a retained state of a dead gateway arrives "new" on every subscribe. The
+remote's ``<base>/status`` (its last will) and ``<base>/<name>/availability`` are watched too:
+``offline`` on either, or ``"available": false`` in the state, is ``SourceOffline`` at once.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ from typing import Any
 import aiomqtt
 
 from batmux.devices.health import Health
-from batmux.errors import ControlRefused, NoData, ProtocolError
+from batmux.errors import ControlRefused, NoData, ProtocolError, SourceOffline
 from batmux.links.lost_cancel import cancel_count, reraise_lost_cancel
 from batmux.links.mqtt_url import TlsSettings, client_args, redact_url
 from batmux.model.sample import BatterySample
@@ -53,6 +58,11 @@ class MqttJsonSource:
         self.latest: BatterySample | None = None
         self.received_at = 0.0
         self.remote_available = True
+        # batmux_remote: the remote's availability topics → is it offline (retained, so a
+        # dead remote's last will arrives on every subscribe)
+        self.offline: dict[str, bool] = {t: False for t in remote_availability_topics(topic, kind)}
+        # the gateway judges freshness by ``sample.timestamp``: the remote's measurement time
+        self.measured_timestamps = kind == "batmux_remote"
         self.connected = asyncio.Event()
         self._clock = clock
         self._wall = wall_clock
@@ -72,12 +82,18 @@ class MqttJsonSource:
                 args = client_args(self.url, *self._tls)
                 async with aiomqtt.Client(**args, keepalive=30) as client:
                     await client.subscribe(self.topic)
+                    for extra in self.offline:
+                        await client.subscribe(extra)
                     reraise_lost_cancel(before)
                     self.health.connects += 1
                     self.connected.set()
                     delay = self._retry[0]
                     async for message in client.messages:
-                        self.on_message(message.payload)  # type: ignore[arg-type]
+                        topic = str(message.topic)
+                        if topic in self.offline:
+                            self.on_availability(topic, message.payload)  # type: ignore[arg-type]
+                        else:
+                            self.on_message(message.payload)  # type: ignore[arg-type]
             except Exception as exc:  # broker gone, TLS files unreadable…: retry, never die
                 if self.connected.is_set():
                     self.health.drops += 1
@@ -109,15 +125,28 @@ class MqttJsonSource:
         self.latest = sample
         self.received_at = self._clock()
 
+    def on_availability(self, topic: str, payload: bytes | str | bytearray | None) -> None:
+        """A remote's ``online``/``offline`` (anything but ``offline`` counts as online)."""
+        text = bytes(payload or b"") if not isinstance(payload, str) else payload.encode()
+        self.offline[topic] = text.strip().lower() == b"offline"
+
     async def sample(self) -> BatterySample:
         self.start()
+        gone = [t for t, off in self.offline.items() if off]
+        if gone:
+            raise SourceOffline(f"{self.name}: {gone[0]} is offline")
         if self.latest is None:
             raise NoData(f"{self.name}: nothing on {self.topic} yet")
-        age = self._clock() - self.received_at
+        if self.measured_timestamps:
+            age = self._wall() - self.latest.timestamp
+            what = "the sample on {} was measured {:.0f} s ago"
+        else:
+            age = self._clock() - self.received_at
+            what = "the last message on {} is {:.0f} s old"
         if age > self.stale_after_s:
-            raise NoData(f"{self.name}: last message on {self.topic} {age:.0f} s old")
+            raise NoData(f"{self.name}: {what.format(self.topic, age)}")
         if not self.remote_available:
-            raise NoData(f"{self.name}: the remote gateway reports it unavailable")
+            raise SourceOffline(f"{self.name}: the remote gateway reports it unavailable")
         self.health.samples += 1
         return self.latest
 
@@ -130,6 +159,14 @@ class MqttJsonSource:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+
+
+def remote_availability_topics(topic: str, kind: str) -> list[str]:
+    """``<base>/<name>/state`` → ``[<base>/<name>/availability, <base>/status]`` (remote only)."""
+    parts = topic.split("/")
+    if kind != "batmux_remote" or len(parts) < 3 or parts[-1] != "state" or "+" in parts:
+        return []
+    return ["/".join([*parts[:-1], "availability"]), "/".join([*parts[:-2], "status"])]
 
 
 def create_source(battery: Any, context: Any = None) -> MqttJsonSource:

@@ -22,6 +22,7 @@ class DeviceType:
     source: str | None = None  # non-BLE source factory "module:function"
     description: str = ""
     address_required: bool = False  # no address never means "simulate" (real hardware only)
+    sim_max_cells: int = 32  # the most cells this family's frames (and its simulator) carry
     requires: tuple[str, ...] = ()  # config keys the source needs unless simulated (config.py)
 
 
@@ -45,6 +46,7 @@ DEVICE_TYPES: dict[str, DeviceType] = _entry(
         driver="batmux.devices.jk:JkDriver",
         sim="batmux.sim.jk:Jk24sSimDevice",
         description="JK BMS JK02, 24-cell layout (firmware < 11)",
+        sim_max_cells=24,
     ),
     DeviceType(
         "jk02_32s",
@@ -68,6 +70,7 @@ DEVICE_TYPES: dict[str, DeviceType] = _entry(
         codec="batmux.protocols.pylontech_can:PylontechCanCodec",
         source="batmux.devices.can_source:create_source",
         description="Pylontech LV battery stack read from its CAN broadcast (v1.2/v1.3)",
+        sim_max_cells=128,
     ),
     DeviceType(
         "byd_can",
@@ -75,6 +78,7 @@ DEVICE_TYPES: dict[str, DeviceType] = _entry(
         codec="batmux.protocols.byd_can:BydCanCodec",
         source="batmux.devices.can_source:create_source",
         description="BYD Battery-Box HVS/HVM read from its CAN frames (inverter on the bus)",
+        sim_max_cells=128,
     ),
     DeviceType(
         "nissan_leaf",
@@ -89,6 +93,7 @@ DEVICE_TYPES: dict[str, DeviceType] = _entry(
         codec="batmux.protocols.tesla_model3:TeslaModel3Codec",
         source="batmux.devices.tesla_source:create_source",
         description="Tesla Model 3/Y HV pack (NCA 96 / LFP 108 bricks) read from its CAN frames",
+        sim_max_cells=108,
     ),
     DeviceType(
         "batrium",
@@ -96,6 +101,7 @@ DEVICE_TYPES: dict[str, DeviceType] = _entry(
         codec="batmux.protocols.batrium:BatriumCodec",
         source="batmux.devices.batrium:create_source",
         description="Batrium WatchMon, native CAN 2.0 (29-bit ids from a base id)",
+        sim_max_cells=128,
     ),
     DeviceType(
         "junctek",
@@ -103,6 +109,7 @@ DEVICE_TYPES: dict[str, DeviceType] = _entry(
         codec="batmux.protocols.junctek:JunctekCodec",
         source="batmux.devices.junctek:create_source",
         description="Junctek KH-F/KG-F shunt over RS485 (:r50= lines), SoC fallback from OCV",
+        sim_max_cells=128,
     ),
     DeviceType(
         "victron_dbus",
@@ -172,6 +179,7 @@ DEVICE_TYPES: dict[str, DeviceType] = _entry(
         source="batmux.devices.byd_modbus_source:create_source",
         description="BYD Battery-Box Premium HV read over Modbus RTU/TCP (unit 21)",
         address_required=True,
+        sim_max_cells=128,
     ),
     DeviceType(
         "vedirect",
@@ -181,6 +189,7 @@ DEVICE_TYPES: dict[str, DeviceType] = _entry(
         source="batmux.devices.vedirect_source:create_source",
         description="Victron VE.Direct text protocol (BMV/SmartShunt, MPPT); HEX Get/Set",
         requires=("port",),
+        sim_max_cells=128,
     ),
     DeviceType(
         "mqtt_json",

@@ -6,11 +6,18 @@
 
 Every long-running piece is a task in one TaskGroup; sinks run under a supervisor that restarts
 them with backoff, and one failing device never delays another.
+
+A battery that turns fresh (its first good sample, or back after an outage) or whose source says
+its data is gone is published within ``EARLY_PUBLISH_S`` instead of at the next period, so the
+first data and the safe state reach every sink fast. Published energy meters are the ones
+already on disk (``persist_meters``): a crash can only lose what was never published, so a
+total never goes backwards.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -21,13 +28,15 @@ from typing import Any
 from batmux.config import BatteryConfig, Config
 from batmux.core import meters as meter_math
 from batmux.core.averaging import average
+from batmux.core.bank import DEFAULT_LIMITS
 from batmux.core.plausibility import calibrate, check_plausible
-from batmux.core.statefile import load_json, save_json_atomic
+from batmux.core.statefile import load_json, remove_stale_temps, save_json_atomic
 from batmux.devices.health import Health
 from batmux.devices.source import Source
-from batmux.errors import BatmuxError, ControlRefused, ImplausibleSample, NoData
+from batmux.errors import BatmuxError, ControlRefused, ImplausibleSample, NoData, SourceOffline
 from batmux.model.sample import BatterySample
-from batmux.model.state import BatteryState
+from batmux.model.state import BatteryState, Meters
+from batmux.runtime.describe import startup_lines
 from batmux.runtime.hub import StateHub
 from batmux.runtime.sources import build_source
 from batmux.runtime.supervise import supervised
@@ -36,8 +45,14 @@ log = logging.getLogger(__name__)
 
 # Meters and bank state go to disk at most this often (and always on shutdown): each save is
 # an fsync per battery, which at hundreds of batteries costs more than the rest of a publish.
-# A kill -9 loses at most this much metering.
+# (What is published never goes back after a kill -9: see ``persist_meters``.)
 SAVE_PERIOD_S = 10.0
+# A battery turned fresh or its data is gone: publish this soon (other batteries' first samples
+# of the same start-up round are gathered into the same publish).
+EARLY_PUBLISH_S = 0.2
+# The totals of every battery as last published (written before each publish, see
+# ``persist_meters``); the per-battery files are the periodic full save.
+PUBLISHED_METERS = "published.totals.json"  # no battery name has a dot
 
 SinkFactory = Callable[["Gateway"], Awaitable[None]]
 StateProcessor = Callable[[list[BatteryState], float], list[BatteryState]]
@@ -57,6 +72,14 @@ class BatteryRuntime:
     last_good_at: float = 0.0
     last_error_log: float = 0.0
     failed_rounds: int = 0
+    offline: bool = False  # the source says its data is gone (``SourceOffline``)
+    published_fresh: bool = False  # the last published state was available and fresh
+    saved_meters: Meters = field(default_factory=Meters)  # the meters last saved: published
+
+    @property
+    def stale_after(self) -> float:
+        """The bank's freshness bound for this battery (its limits' ``stale_after``)."""
+        return (self.cfg.limits or DEFAULT_LIMITS).stale_after
 
     @property
     def health(self) -> Health:
@@ -83,11 +106,16 @@ class Gateway:
         self.state_dir = Path(config.state_dir)
         sources = sources or {}
         self.batteries: dict[str, BatteryRuntime] = {}
+        remove_stale_temps(self.state_dir)  # writes a kill -9 cut short
+        published = load_json(self._published_meters_path(), {})
         for cfg in config.batteries:
             source = sources.get(cfg.name) or build_source(cfg, config, {"gateway": self})
             runtime = BatteryRuntime(cfg, source)
-            runtime.meters = meter_math.MeterState.from_json(load_json(self._meter_path(cfg.name)))
+            runtime.meters = self._load_meters(cfg.name, published)
+            runtime.saved_meters = runtime.meters.meters()
             self.batteries[cfg.name] = runtime
+        self._persist_failed = False
+        self._wake = asyncio.Event()  # a battery turned fresh or went offline: publish early
         self.capture_dir: str | None = None  # ``batmux run --capture DIR``
 
     # -- wiring ------------------------------------------------------------------------------
@@ -108,6 +136,22 @@ class Gateway:
     def _meter_path(self, name: str) -> Path:
         return self.state_dir / "meters" / f"{name}.json"
 
+    def _published_meters_path(self) -> Path:
+        return self.state_dir / "meters" / PUBLISHED_METERS
+
+    def _load_meters(self, name: str, published: Any) -> meter_math.MeterState:
+        """The higher of each counter in the battery's file and the last published totals."""
+        own = meter_math.MeterState.from_json(load_json(self._meter_path(name)))
+        meters = published.get("meters") if isinstance(published, dict) else None
+        entry = meters.get(name) if isinstance(meters, dict) else None
+        keys = ("charged_wh", "discharged_wh", "soc_travel_pct")
+        fields = dict(zip(keys, entry, strict=False)) if isinstance(entry, list) else None
+        last = meter_math.MeterState.from_json(fields)
+        own.charged_wh = max(own.charged_wh, last.charged_wh)
+        own.discharged_wh = max(own.discharged_wh, last.discharged_wh)
+        own.soc_travel_pct = max(own.soc_travel_pct, last.soc_travel_pct)
+        return own
+
     # -- sampling ----------------------------------------------------------------------------
     async def sample_once(self, runtime: BatteryRuntime) -> bool:
         cfg = runtime.cfg
@@ -118,6 +162,9 @@ class Gateway:
             check_plausible(sample)
         except (BatmuxError, TimeoutError) as exc:
             runtime.failed_rounds += 1
+            if isinstance(exc, SourceOffline) and not runtime.offline:
+                runtime.offline = True
+                self._wake.set()  # the safe state goes out now, not at the next period
             if isinstance(exc, ImplausibleSample):
                 runtime.health.implausible += 1
                 runtime.health.error(f"implausible: {exc}")
@@ -129,6 +176,11 @@ class Gateway:
         now = self.clock()
         if sample.timestamp <= 0:
             sample = sample.with_(timestamp=now)
+        elif getattr(runtime.source, "measured_timestamps", False):
+            now = min(now, sample.timestamp)  # a relayed sample is as fresh as its measurement
+        runtime.offline = False
+        if not runtime.published_fresh and self.clock() - now <= runtime.stale_after:
+            self._wake.set()  # first fresh data (or back after an outage): publish it now
         runtime.failed_rounds = 0
         runtime.pending.append(sample)
         runtime.last_good_at = now
@@ -188,13 +240,16 @@ class Gateway:
             available = (
                 runtime.last_published is not None
                 and now - runtime.last_good_at < self.config.expire_after
+                and not runtime.offline
             )
+            age = now - runtime.last_good_at
+            runtime.published_fresh = available and age <= runtime.stale_after
             states.append(
                 BatteryState(
                     name=name,
                     available=available,
                     sample=runtime.last_published,
-                    meters=runtime.meters.meters(),
+                    meters=runtime.saved_meters,
                     last_good_at=runtime.last_good_at,
                     diagnostics=runtime.health.to_json(),
                 )
@@ -229,20 +284,55 @@ class Gateway:
             except OSError as exc:
                 log.error("%s: cannot save state: %s", name, exc)
 
+    async def persist_meters(self) -> None:
+        """Write the meters about to be published to disk first (one file, one fsync).
+
+        Only totals that reached the disk are published, so a restart (which loads them) can
+        never show a lower total than one already published: Home Assistant's
+        ``total_increasing`` sees no decrease across any crash or power loss."""
+        snapshot = {
+            name: [r.meters.charged_wh, r.meters.discharged_wh, r.meters.soc_travel_pct]
+            for name, r in self.batteries.items()
+        }
+        if not snapshot:
+            return
+        data = {"version": 1, "meters": snapshot}  # lists: a quarter of the CPU of dicts
+        try:
+            await asyncio.to_thread(save_json_atomic, self._published_meters_path(), data)
+        except OSError as exc:  # keep publishing the totals that are on disk
+            if not self._persist_failed:
+                log.error("cannot save meters: %s; published totals stay as saved", exc)
+            self._persist_failed = True
+            return
+        self._persist_failed = False
+        for name, (charged, discharged, travel) in snapshot.items():
+            saved = meter_math.MeterState(charged, discharged, travel)
+            self.batteries[name].saved_meters = saved.meters()
+
     async def _publish_loop(self) -> None:
         last_save = float("-inf")
         loop = asyncio.get_running_loop()
-        next_at = loop.time()
+        next_at = loop.time() + self.config.publish_period
         while True:
             # Absolute deadlines: the work below must not stretch the publish period.
-            next_at = max(next_at + self.config.publish_period, loop.time())
-            await asyncio.sleep(next_at - loop.time())
+            await self._wait_publish(next_at)
+            if loop.time() >= next_at:  # a regular publish (an early one keeps the schedule)
+                next_at = max(next_at + self.config.publish_period, loop.time())
+            self._wake.clear()
+            await self.persist_meters()
             self.publish_now()
             now = loop.time()
             if now - last_save >= SAVE_PERIOD_S:
                 last_save = now
                 await asyncio.to_thread(self.save_meters)
             await self._apply_switch_wishes()
+
+    async def _wait_publish(self, deadline: float) -> None:
+        """Until ``deadline``, or ``EARLY_PUBLISH_S`` after a battery turned fresh or offline."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout_at(deadline):
+                await self._wake.wait()
+                await asyncio.sleep(EARLY_PUBLISH_S)
 
     async def _apply_switch_wishes(self) -> None:
         """The charge-switch algorithm's wishes, sent only where control is allowed."""
@@ -282,6 +372,8 @@ class Gateway:
     # -- lifecycle ---------------------------------------------------------------------------
     async def run(self, extra: list[Awaitable[Any]] | None = None) -> None:
         """Run until cancelled (or the watchdog fires). Meters are saved on the way out."""
+        for line in startup_lines(self.config):
+            log.info("%s", line)
         try:
             async with asyncio.TaskGroup() as tg:
                 if self.config.concurrent_sampling:

@@ -94,6 +94,7 @@ class MqttSink:
         # name → the shape of the last announced state; discovery is rebuilt only on change
         self._announced_shape: dict[str, tuple[Any, ...]] = {}
         self._availability: dict[str, bool] = {}
+        self._without_sample: set[str] = set()  # sample-less states sent this session
         self._diagnostics_sent: dict[str, tuple[dict[str, Any], float]] = {}
         self.connected = asyncio.Event()
         self.connections = 0
@@ -137,6 +138,7 @@ class MqttSink:
             self._announced.clear()
             self._announced_shape.clear()
             self._availability.clear()
+            self._without_sample.clear()
             self._diagnostics_sent.clear()
             self._switch_sent.clear()
             await _publish(client, self.topics.status, b"online", qos=1, retain=True)
@@ -171,7 +173,8 @@ class MqttSink:
             states = list(snapshot.values())
             # Only the snapshot's last state message is awaited: it bounds the batch with
             # aiomqtt's timeout and gives back-pressure when the broker is slow.
-            last = max((i for i, s in enumerate(states) if s.sample is not None), default=-1)
+            sent = [i for i, s in enumerate(states) if self._state_due(s)]
+            last = sent[-1] if sent else -1
             for i, state in enumerate(states):
                 await self.publish_state(client, state, wait=i == last)
             for name, status in list(self.gateway.link_status.items()):
@@ -197,11 +200,19 @@ class MqttSink:
         payload = state.to_json()
         if self.cfg.discovery:
             await self._announce(client, state, payload)
-        if state.sample is not None:
-            if wait:
-                await _publish(client, self.topics.state(name), json.dumps(payload), retain=True)
-            else:
-                _publish_nowait(client, self.topics.state(name), json.dumps(payload), retain=True)
+        # Published with or without a sample: an unavailable battery/group's state (0 A, stale)
+        # must replace a retained one that still offers limits (e.g. from before a restart).
+        # Without a sample it cannot change, so once per session is enough (and spares HA's
+        # templates a missing key on every period).
+        send = self._state_due(state)
+        if state.sample is None:
+            self._without_sample.add(name)
+        else:
+            self._without_sample.discard(name)
+        if send and wait:
+            await _publish(client, self.topics.state(name), json.dumps(payload), retain=True)
+        elif send:
+            _publish_nowait(client, self.topics.state(name), json.dumps(payload), retain=True)
         if state.diagnostics and self._diagnostics_due(name, state.diagnostics):
             await _publish(
                 client, self.topics.diagnostics(name), json.dumps(state.diagnostics), retain=True
@@ -254,6 +265,9 @@ class MqttSink:
         with contextlib.suppress(aiomqtt.MqttError):
             payload = b"ON" if on else b"OFF"
             await _publish(client, self.topics.switch_state(name, switch), payload, retain=True)
+
+    def _state_due(self, state: BatteryState) -> bool:
+        return state.sample is not None or state.name not in self._without_sample
 
     def _diagnostics_due(self, name: str, diagnostics: dict[str, Any]) -> bool:
         counters = {k: v for k, v in diagnostics.items() if k != "samples"}

@@ -3,6 +3,11 @@
 A thin shell around ``build_payload``: after every hub publish, each configured battery that
 has a sample goes out on its topic. Reconnects with backoff; snapshots published while the
 broker is away are skipped (the next one carries the current state anyway).
+
+A state that turned unavailable keeps its last values with 0 A limits, so the stale payload
+goes out like any other. One that has no sample at all (nothing measured since start) cannot
+fill the schema: a retained output's topic is cleared once instead, so no retained payload
+from before a restart keeps offering its limits.
 """
 
 from __future__ import annotations
@@ -38,6 +43,20 @@ def build_messages(
     return out
 
 
+def stale_retained(
+    snapshot: Snapshot, outputs: Sequence[MqttJsonOutputConfig], cleared: set[str]
+) -> list[str]:
+    """Retained topics whose battery has no sample to publish (and not cleared yet)."""
+    return [
+        output.topic
+        for output in outputs
+        if output.retain
+        and output.topic not in cleared
+        and (state := snapshot.get(output.battery)) is not None
+        and state.sample is None
+    ]
+
+
 class MqttJsonOutput:
     """All outputs that share one broker URL."""
 
@@ -66,8 +85,13 @@ class MqttJsonOutput:
                 async with aiomqtt.Client(**args, keepalive=30) as client:
                     reraise_lost_cancel(before)
                     delay = self._retry[0]
+                    cleared: set[str] = set()
                     async for snapshot in self.hub.updates():
+                        for topic in stale_retained(snapshot, self.outputs, cleared):
+                            await client.publish(topic, b"", retain=True)  # deletes it
+                            cleared.add(topic)
                         for topic, payload, retain in build_messages(snapshot, self.outputs):
+                            cleared.discard(topic)
                             await client.publish(topic, payload, retain=retain)
                             self.published += 1
                         reraise_lost_cancel(before)
