@@ -246,3 +246,9 @@ async def test_a_pack_that_needs_the_keepalive_closes_only_while_it_comes() -> N
         with contextlib.suppress(asyncio.CancelledError):
             await sim
         await host.close()
+
+
+def test_sim_cells_96_is_accepted_for_a_leaf() -> None:
+    leaf = {"name": "leaf", "type": "nissan_leaf", "address": "sim", "sim": {"cells": 96}}
+    config = parse_config({"batteries": [leaf]})
+    assert config.batteries[0].sim is not None and config.batteries[0].sim.cells == 96

@@ -86,6 +86,7 @@ DEVICE_TYPES: dict[str, DeviceType] = _entry(
         codec="batmux.protocols.nissan_leaf:NissanLeafCodec",
         source="batmux.devices.nissan_leaf_source:create_source",
         description="Nissan LEAF pack (ZE0/AZE0/ZE1): EV-CAN broadcast + LBC cell polling",
+        sim_max_cells=96,  # a LEAF always has 96 cells in series; the simulator uses 96
     ),
     DeviceType(
         "tesla_model3",
