@@ -163,6 +163,7 @@ class BatteryConfig(Strict):
     coulomb_counter: CoulombConfig | None = None
     charge_switch: ChargeSwitchConfig | None = None
     can: CanBusConfig | None = None  # CAN batteries (pylontech_can, byd_can)
+    poll_interval: float | None = Field(None, ge=0)  # nissan_leaf: LBC polls, s (0 = off)
     batrium: BatriumOptions | None = None  # type: batrium (base_id)
     junctek: JunctekOptions | None = None  # type: junctek (RS485 address, SoC fallback)
     port: str | None = None  # serial device (vedirect)

@@ -73,10 +73,7 @@ class CanSource:
         self._ensure_reader()
         await asyncio.sleep(0)  # let a just-started reader open the bus
         self._sync_corrupt()
-        oldest = self._clock() - self.fresh_s
-        frames = [packed for packed, at in self._latest.values() if at >= oldest]
-        if not frames:
-            raise NoData(f"no CAN frame from {self.name} in the last {self.fresh_s:g} s")
+        frames = self._fresh_frames()
         try:
             sample = self.codec.decode(frames, self._wall())
         except ProtocolError as exc:
@@ -85,6 +82,14 @@ class CanSource:
             raise
         self.health.samples += 1
         return sample
+
+    def _fresh_frames(self) -> list[bytes]:
+        """The frames young enough to decode; ``NoData`` when there are none."""
+        oldest = self._clock() - self.fresh_s
+        frames = [packed for packed, at in self._latest.values() if at >= oldest]
+        if not frames:
+            raise NoData(f"no CAN frame from {self.name} in the last {self.fresh_s:g} s")
+        return frames
 
     def _sync_corrupt(self) -> None:
         corrupt = self.codec.corrupt_frames

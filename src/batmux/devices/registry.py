@@ -81,6 +81,14 @@ DEVICE_TYPES: dict[str, DeviceType] = _entry(
         sim_max_cells=128,
     ),
     DeviceType(
+        "nissan_leaf",
+        "can",
+        codec="batmux.protocols.nissan_leaf:NissanLeafCodec",
+        source="batmux.devices.nissan_leaf_source:create_source",
+        description="Nissan LEAF pack (ZE0/AZE0/ZE1): EV-CAN broadcast + LBC cell polling",
+        sim_max_cells=96,  # a LEAF always has 96 cells in series; the simulator uses 96
+    ),
+    DeviceType(
         "tesla_model3",
         "can",
         codec="batmux.protocols.tesla_model3:TeslaModel3Codec",

@@ -135,6 +135,7 @@ CAN_CODECS = {
     "pylontech_can": "batmux.protocols.pylontech_can:PylontechCanCodec",
     "byd_can": "batmux.protocols.byd_can:BydCanCodec",
     "sma_byd_hvs": "batmux.protocols.byd_can:SmaBydHvsCodec",
+    "nissan_leaf": "batmux.protocols.nissan_leaf:NissanLeafCodec",
     "tesla_model3": "batmux.protocols.tesla_model3:TeslaModel3Codec",
 }
 
