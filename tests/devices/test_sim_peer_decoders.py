@@ -1,4 +1,5 @@
-"""The Daly, Daly D2 and ANT simulators' frames, decoded with other projects' arithmetic
+"""The simulators' frames (Daly, Daly D2, ANT, JBD, SOK, Supervolt, SmartShunt GATT and
+Instant Readout, VE.Direct text), decoded with other projects' arithmetic
 (tests/peer_decoders.py), carry the simulated battery's values: the simulators agree with the
 field, not only with batmux's own codecs."""
 
@@ -6,13 +7,30 @@ from __future__ import annotations
 
 import pytest
 
-from batmux.protocols import ant, daly
+from batmux.protocols import ant, daly, jbd, sok, supervolt
 from batmux.protocols import daly_modbus as dm
+from batmux.protocols import victron_gatt as vg
 from batmux.sim.ant import AntSimDevice
 from batmux.sim.daly import DalySimDevice
 from batmux.sim.daly_modbus import DalyModbusSimDevice
+from batmux.sim.jbd import JbdSimDevice
+from batmux.sim.sok import SokSimDevice
+from batmux.sim.supervolt import SupervoltSimDevice
+from batmux.sim.vedirect import VeDirectSimDevice
+from batmux.sim.victron_smartshunt import SIM_KEY, VictronSimDevice
 from ble_sim import battery
-from peer_decoders import aiobmsble_ant, aiobmsble_daly, dreadnought_daly
+from peer_decoders import (
+    aiobmsble_abc,
+    aiobmsble_ant,
+    aiobmsble_daly,
+    aiobmsble_ej,
+    aiobmsble_jbd,
+    batmon_victron_gatt,
+    dreadnought_daly,
+    mpp_solar_ved,
+    vedirect_text_blocks,
+    victron_ble_battery_monitor,
+)
 
 
 def close(got: float, want: float, step: float) -> bool:
@@ -98,3 +116,155 @@ def test_daly_sim_in_python_daly_bms(current: float) -> None:
         truth.charge_enabled,
         truth.discharge_enabled,
     )
+
+
+def switches(truth: object) -> tuple[bool, bool]:
+    return truth.charge_enabled, truth.discharge_enabled  # type: ignore[attr-defined]
+
+
+def open_idle_switch(bat: object, current: float) -> tuple[bool, bool]:
+    """Turn off the MOSFET the current does not flow through; the (charge, discharge) pair."""
+    if current < 0:
+        bat.charge_enabled = False  # type: ignore[attr-defined]
+    else:
+        bat.discharge_enabled = False  # type: ignore[attr-defined]
+    return current > 0, current < 0
+
+
+@pytest.mark.parametrize("current", [-12.3, 6.78])
+def test_jbd_sim_in_aiobmsble(current: float) -> None:
+    bat = battery(cells=16, current=current)
+    fets = open_idle_switch(bat, current)
+    sim = JbdSimDevice(bat)
+    truth = bat.truth()
+    (basic,) = sim.handle_write(sim.write_uuid, jbd.request(jbd.REG_BASIC))
+    (cells,) = sim.handle_write(sim.write_uuid, jbd.request(jbd.REG_CELLS))
+    peer = aiobmsble_jbd(basic, cells)
+    assert close(peer["voltage"], truth.voltage_v, 0.01)
+    assert close(peer["current"], current, 0.01)  # aiobmsble: positive = charging
+    assert close(peer["cycle_charge"], truth.charge_ah, 0.01)
+    assert peer["design_capacity"] == int(truth.capacity_ah)
+    assert peer["cycles"] == truth.cycles
+    assert peer["battery_level"] == round(truth.soc_pct)
+    assert peer["problem_code"] == 0
+    assert (peer["chrg_mosfet"], peer["dischrg_mosfet"]) == switches(truth) == fets
+    assert peer["cell_voltages"] == pytest.approx(truth.cell_voltages_v, abs=5e-4)
+    assert peer["temp_values"] == pytest.approx(truth.temperatures_c, abs=0.05)
+
+
+@pytest.mark.parametrize(("cells", "current"), [(16, -23.456), (8, 4.5)])
+def test_sok_sim_in_aiobmsble_abc(cells: int, current: float) -> None:
+    bat = battery(cells=cells, current=current)
+    fets = open_idle_switch(bat, current)
+    sim = SokSimDevice(bat)
+    truth = bat.truth()
+    frames = [
+        f for cmd in (0xC1, 0xC2, 0xC4) for f in sim.handle_write(sim.write_uuid, sok.request(cmd))
+    ]
+    peer = aiobmsble_abc(frames)
+    assert close(peer["voltage"], truth.voltage_v, 0.001)
+    assert close(peer["current"], current, 0.001)  # aiobmsble: positive = charging
+    assert peer["design_capacity"] == int(truth.capacity_ah)
+    assert close(peer["cycle_charge"], truth.charge_ah, 0.001)
+    assert peer["cycles"] == truth.cycles
+    assert peer["battery_level"] == round(truth.soc_pct)
+    assert (peer["chrg_mosfet"], peer["dischrg_mosfet"]) == switches(truth) == fets
+    assert peer["temp_values"] == pytest.approx(truth.temperatures_c, abs=0.5)
+    assert peer["balancer"] == int(truth.balancing)
+    assert peer["cell_voltages"] == pytest.approx(truth.cell_voltages_v, abs=5e-4)
+
+
+@pytest.mark.parametrize(("single", "current"), [(False, -12.34), (False, 3.21), (True, -7.5)])
+def test_supervolt_sim_in_aiobmsble_ej(single: bool, current: float) -> None:
+    bat = battery(cells=4, current=current)
+    sim = SupervoltSimDevice(bat, single_frame=single)
+    truth = bat.truth()
+    (rt,) = sim.handle_write(sim.write_uuid, supervolt.REQUEST_REALTIME)
+    cap = None if single else sim.handle_write(sim.write_uuid, supervolt.REQUEST_CAPACITY)[0]
+    peer = aiobmsble_ej(rt, cap)
+    assert close(peer["current"], current, 0.01)  # charge − discharge: positive = charging
+    assert close(peer["voltage"], truth.voltage_v, 0.004)  # sum of 4 mV-rounded cells
+    assert peer["cell_voltages"] == pytest.approx(truth.cell_voltages_v, abs=5e-4)
+    assert peer["battery_level"] == round(truth.soc_pct)
+    assert close(peer["cycle_charge"], truth.charge_ah, 0.1)
+    assert peer["temp_values"] == pytest.approx(truth.temperatures_c[:1], abs=0.5)
+    assert peer["cycles"] == truth.cycles
+    assert peer["problem_code"] == 0
+    assert (peer["chrg_mosfet"], peer["dischrg_mosfet"]) == switches(truth)
+    if single:
+        assert peer["design_capacity"] == int(truth.capacity_ah)
+
+
+@pytest.mark.parametrize("current", [-12.345, 8.0])
+def test_smartshunt_advertisement_in_victron_ble(current: float) -> None:
+    bat = battery(cells=4, current=current, soc=63.7)
+    sim = VictronSimDevice(bat)
+    truth = bat.truth()
+    peer = victron_ble_battery_monitor(sim.advertisement(), SIM_KEY)
+    assert peer["readout_type"] == 0x02  # battery monitor record
+    assert close(peer["voltage"], truth.voltage_v, 0.01)
+    assert close(peer["current"], current, 0.001)  # Victron: positive = charging
+    assert close(peer["soc"], truth.soc_pct, 0.1)
+    assert close(peer["consumed_ah"], truth.charge_ah - truth.capacity_ah, 0.1)
+    assert peer["alarm"] == 0
+
+
+def test_smartshunt_advertisement_counter_changes_the_ciphertext() -> None:
+    sim = VictronSimDevice(battery(cells=4, current=-2.0))
+    first, second = sim.advertisement(), sim.advertisement()
+    assert first[5:7] != second[5:7] and first[8:] != second[8:]
+    a, b = (victron_ble_battery_monitor(p, SIM_KEY) for p in (first, second))
+    assert a["voltage"] == b["voltage"] and a["current"] == b["current"]
+
+
+@pytest.mark.parametrize("current", [-12.345, 8.0])
+def test_smartshunt_gatt_in_batmon(current: float) -> None:
+    bat = battery(cells=4, current=current, soc=63.7)
+    sim = VictronSimDevice(bat)
+    truth = bat.truth()
+    reads = {g.uuid[:8]: sim.handle_read(g.uuid) for g in vg.GATT_VALUES}
+    peer = batmon_victron_gatt(reads)
+    assert close(peer["voltage"], truth.voltage_v, 0.01)
+    assert close(-peer["current"], current, 0.001)  # batmon: positive = discharging
+    assert close(-peer["power"], truth.power_w, 1)
+    assert close(peer["soc"], truth.soc_pct, 0.01)
+    assert close(peer["charge"], truth.charge_ah - truth.capacity_ah, 0.1)
+
+
+@pytest.mark.parametrize("current", [-12.345, 8.0])
+def test_vedirect_sim_in_mpp_solar(current: float) -> None:
+    bat = battery(cells=4, current=current, soc=63.7)
+    sim = VeDirectSimDevice(bat, hex_every=0)
+    stream = sim.next_output()
+    truth = bat.truth()
+    blocks = vedirect_text_blocks(stream)
+    assert len(blocks) == 2  # both blocks' checksums add up
+    peer = mpp_solar_ved(blocks[0] | blocks[1])
+    assert close(peer["V"], truth.voltage_v, 0.001)
+    assert close(peer["I"], current, 0.001)  # VE.Direct: positive = charging
+    assert close(peer["P"], truth.power_w, 1)
+    assert close(peer["SOC"], bat.soc_pct, 0.1)  # 0.1 % steps, finer than truth's whole %
+    assert close(peer["CE"], truth.charge_ah - truth.capacity_ah, 0.001)
+    assert peer["H4"] == str(truth.cycles)
+    assert peer["TTG"] == (round(truth.charge_ah / -current * 60) if current < 0 else -1)
+
+
+def test_vedirect_corrupt_block_fails_the_documented_checksum() -> None:
+    sim = VeDirectSimDevice(battery(cells=4), hex_every=0)
+    sim.corrupt_next = 1
+    assert len(vedirect_text_blocks(sim.next_output())) == 1
+
+
+def test_victron_ble_helper_reads_the_peers_own_capture() -> None:
+    """The helper against keshavdv/victron-ble tests/test_battery_monitor.py's real payload
+    and key (its expected values), so the sim checks above rest on a decoder that reads a
+    real SmartShunt."""
+    payload = bytes.fromhex("100289a302b040af925d09a4d89aa0128bdef48c6298a9")
+    peer = victron_ble_battery_monitor(payload, bytes.fromhex("aff4d0995b7d1e176c0c33ecb9e70dcd"))
+    assert (peer["voltage"], peer["current"], peer["soc"], peer["consumed_ah"]) == (
+        12.53,
+        0.0,
+        50.0,
+        -50.0,
+    )
+    assert (peer["model_id"], peer["remaining_mins"], peer["alarm"]) == (0xA389, None, 0)
