@@ -101,7 +101,7 @@ def dreadnought_daly(frames: list[bytes]) -> dict[str, Any]:
 
 
 # -- patman15/aiobmsble aiobmsble/bms/jbd_bms.py (JBD general protocol v4) ---------------------
-def aiobmsble_jbd(basic: bytes, cells: bytes) -> dict[str, Any]:
+def aiobmsble_jbd(basic: bytes, cells: bytes = b"\xdd\x04\x00\x00") -> dict[str, Any]:
     """``_FIELDS`` offsets count from the 0xDD start byte; temperatures u16 from byte 27 as
     (raw − 2731) / 10, raw 0 skipped; cells: ``frame[3] // 2`` big-endian mV from byte 4,
     0 mV skipped. aiobmsble's current is positive = charging."""
@@ -244,10 +244,11 @@ VED_SCALE = {"V": 1000, "I": 1000, "CE": 1000, "SOC": 10, "P": 1, "T": 1, "TTG":
 
 def vedirect_text_blocks(stream: bytes) -> list[dict[str, str]]:
     """Split a text stream into blocks ending at ``Checksum<TAB><byte>``; a block is valid
-    when all its bytes (from the first ``\\r\\n`` to the checksum byte) sum to 0 mod 256
-    (the protocol document's rule); invalid blocks are dropped."""
-    blocks, start = [], 0
-    while (at := stream.find(b"Checksum\t", start)) >= 0:
+    when all its bytes (from its leading CR LF to the checksum byte) sum to 0 mod 256 (the
+    protocol document's rule); invalid blocks are dropped. Bytes before the first CR LF (the
+    tail of a block already under way when reading began) are skipped."""
+    blocks, start = [], stream.find(b"\r\n")
+    while start >= 0 and (at := stream.find(b"Checksum\t", start)) >= 0:
         end = at + len(b"Checksum\t") + 1
         raw = stream[start:end]
         if sum(raw) % 256 == 0:
