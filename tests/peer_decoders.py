@@ -1,4 +1,5 @@
-"""Other projects' arithmetic for Daly, Daly D2 and ANT frames, written out independently of
+"""Other projects' arithmetic for Daly, Daly D2, ANT, JBD, SOK (ABC-BMS), Supervolt (E&J),
+SmartShunt (GATT and Instant Readout) and VE.Direct text frames, written out independently of
 batmux's codecs so a test can check what the simulators send against what the field decodes.
 
 Each function follows one peer's field table (offsets, scales, signs) and returns that peer's
