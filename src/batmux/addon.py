@@ -160,7 +160,9 @@ def prepare(
     tmp = out.with_suffix(".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as fh:
-        fh.write("# Written by the batmux add-on from its options at every start; edits are lost.\n")
+        fh.write(
+            "# Written by the batmux add-on from its options at every start; edits are lost.\n"
+        )
         yaml.safe_dump(config, fh, sort_keys=False)
     os.replace(tmp, out)
     return LOG_FLAGS.get(str(options.get("log_level", "info")), ["-v"])

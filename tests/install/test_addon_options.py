@@ -226,9 +226,8 @@ def test_run_sh_starts_batmux_on_the_supervisors_authenticated_broker(tmp_path: 
     conf = tmp_path / "mosquitto.conf"
     conf.write_text(
         f"listener {port} 127.0.0.1\nallow_anonymous false\npassword_file {passwd}\n"
-        "persistence false\n"
+        "persistence false\n" + ("user root\n" if os.geteuid() == 0 else "")
         # as root, mosquitto drops to its own user, which cannot read pytest's 0700 tmp dirs
-        + ("user root\n" if os.geteuid() == 0 else "")
     )
     broker = subprocess.Popen(
         [str(mosquitto_binary()), "-c", str(conf)],

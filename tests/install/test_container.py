@@ -117,7 +117,9 @@ def test_an_existing_config_is_kept_and_a_bad_one_exits_2(tmp_path: Path) -> Non
 def test_other_commands_pass_through(tmp_path: Path) -> None:
     done = entry(tmp_path, "--version")
     assert done.returncode == 0 and done.stdout.strip().startswith("batmux ")
-    done = entry(tmp_path, "check-config", str(REPO / "packaging" / "venus" / "batmux.example.yaml"))
+    done = entry(
+        tmp_path, "check-config", str(REPO / "packaging" / "venus" / "batmux.example.yaml")
+    )
     assert done.returncode == 0, done.stderr
 
 
@@ -144,9 +146,7 @@ def final_stage(steps: list[tuple[str, str]]) -> list[tuple[str, str]]:
 
 def test_dockerfile_checklist() -> None:
     steps = instructions(DOCKERFILE)
-    args = dict(
-        rest.split("=", 1) for word, rest in steps if word == "ARG" and "=" in rest
-    )
+    args = dict(rest.split("=", 1) for word, rest in steps if word == "ARG" and "=" in rest)
     froms = [rest for word, rest in steps if word == "FROM"]
     assert len(froms) >= 2, "multi-stage"
     for ref in froms:

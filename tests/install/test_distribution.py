@@ -126,9 +126,9 @@ def _fresh_venv(tmp_path: Path) -> Path:
 def test_wheel_installs_and_runs_the_demo(dist: Path, tmp_path: Path) -> None:
     venv = _fresh_venv(tmp_path)
     python = venv / "bin" / "python"
+    install = ["uv", "pip", "install", "--offline", "-q", "--no-deps", "--python", str(python)]
     subprocess.run(
-        ["uv", "pip", "install", "--offline", "-q", "--no-deps", "--python", str(python)]
-        + [str(_wheel(dist))],
+        [*install, str(_wheel(dist))],
         check=True,
         timeout=60,
     )
@@ -173,3 +173,12 @@ def test_plain_pip_installs_the_wheel_with_its_dependencies(dist: Path, tmp_path
         cwd=tmp_path,
     )
     assert demo.returncode == 0, demo.stderr
+
+
+def test_readme_keeps_its_first_commands_and_has_an_install_section() -> None:
+    readme = (REPO / "README.md").read_text()
+    assert readme.startswith("# batmux\n\n```sh\nuv run batmux demo\nuv run pytest\n```\n")
+    install = readme.split("## Install\n", 1)[1].split("\n## ", 1)[0]
+    for platform in ("pipx", "systemd", "Docker", "Home Assistant", "Victron GX"):
+        assert platform in install, platform
+    assert "Not yet tried on real hardware" in install
