@@ -67,8 +67,10 @@ def supervisor_mqtt(
         raise SupervisorError(f"services API answered HTTP {exc.code}") from exc
     except (OSError, ValueError) as exc:
         raise SupervisorError(f"services API unreachable: {exc}") from exc
-    data = body.get("data") if isinstance(body, dict) else None
-    if body.get("result") != "ok" or not isinstance(data, dict) or not data.get("host"):
+    if not isinstance(body, dict) or body.get("result") != "ok":
+        return None
+    data = body.get("data")
+    if not isinstance(data, dict) or not data.get("host"):
         return None
     return data
 
