@@ -44,8 +44,14 @@ def write_request(config: InfluxConfig) -> tuple[str, dict[str, str], dict[str, 
 
 
 class InfluxSink:
-    def __init__(self, config: InfluxConfig, buffer_dir: str | Path) -> None:
+    def __init__(
+        self,
+        config: InfluxConfig,
+        buffer_dir: str | Path,
+        backoff_s: tuple[float, ...] = BACKOFF_S,
+    ) -> None:
         self.config = config
+        self.backoff_s = backoff_s
         self.buffer = LineBuffer(buffer_dir, config.buffer_points)
         self.url, self.params, self.headers = write_request(config)
         self.sent = 0
@@ -130,7 +136,7 @@ class InfluxSink:
                     failures = 0
                     continue
                 self._persist()
-                delay = BACKOFF_S[min(failures, len(BACKOFF_S) - 1)]
+                delay = self.backoff_s[min(failures, len(self.backoff_s) - 1)]
                 failures += 1
                 await asyncio.sleep(delay)
 
