@@ -91,7 +91,7 @@ async def bench_history(count: int, rounds: int, rounds_states: list[list[Batter
         assert writer.errors == 0, writer.last_error
         _, rollup = writer.store.count()
         assert rollup > 0, "the roll-up never ran"
-        writer.executor.shutdown()
+        writer.close()
     return used / (rounds * count)
 
 

@@ -23,15 +23,23 @@ class HistoryWriter:
     """Owns the store and its thread; the web API reads through ``query``.
 
     The store is opened on first use, in the worker thread: wiring a gateway creates no file.
+    ``close()`` (when the sink stops) closes it and ends the thread; a later call reopens both.
     """
 
     def __init__(self, open_fn: Callable[[], HistoryStore]) -> None:
         self._open = open_fn
         self._store: HistoryStore | None = None
-        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="history")
+        self._executor: ThreadPoolExecutor | None = None
         self.last_maintain = float("-inf")
+        self.rounds = 0
         self.errors = 0
         self.last_error = ""
+
+    @property
+    def executor(self) -> ThreadPoolExecutor:
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="history")
+        return self._executor
 
     @property
     def store(self) -> HistoryStore:
@@ -44,6 +52,7 @@ class HistoryWriter:
 
     def _write(self, rows: list[Row], now: float) -> None:
         self.store.write_round(rows)
+        self.rounds += 1
         if now - self.last_maintain >= MAINTAIN_EVERY_S:
             self.last_maintain = now
             self.store.maintain(now)
@@ -60,12 +69,19 @@ class HistoryWriter:
         return await self.call(lambda: self.store.query(battery, start, end, values))
 
     def status(self) -> dict[str, Any]:
-        store = self._store
-        return {
-            "rounds": store.rounds if store else 0,
-            "errors": self.errors,
-            "last_error": self.last_error,
-        }
+        return {"rounds": self.rounds, "errors": self.errors, "last_error": self.last_error}
+
+    def _close_store(self) -> None:
+        if self._store is not None:
+            self._store.close()
+            self._store = None
+
+    def close(self) -> None:
+        """Close the store after the queued work, in its thread; do not wait for it."""
+        if self._executor is not None:
+            self._executor.submit(self._close_store)
+            self._executor.shutdown(wait=False)
+            self._executor = None
 
 
 def attach_history(gateway: Any) -> HistoryWriter:
@@ -80,7 +96,7 @@ def attach_history(gateway: Any) -> HistoryWriter:
                 rows = [r for r in (state_row(s, now) for s in snapshot.values()) if r]
                 await writer.write(rows, now)
         finally:
-            await asyncio.shield(writer.call(lambda: None))  # let a running write finish
+            writer.close()  # a running write finishes first; the thread then ends
 
     gateway.add_sink("history", run)
     return writer
