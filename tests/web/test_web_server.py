@@ -6,8 +6,10 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import os
 import re
 import sqlite3
+import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -239,3 +241,41 @@ def test_history_is_on_by_default_under_state_dir() -> None:
     config = parse_config({"state_dir": "/var/lib/batmux"})
     assert config.history.enabled and config.history.retention_days == 30
     assert config.web is None and config.influxdb is None
+
+
+async def test_demo_serves_the_web_api_and_prints_its_url(tmp_path: Path) -> None:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "batmux.cli",
+        "demo",
+        "--duration",
+        "8",
+        cwd=tmp_path,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env={**os.environ, "PYTHONUNBUFFERED": "1", "COLUMNS": "200"},
+    )
+    try:
+        assert proc.stdout is not None
+        url = ""
+        while not url:
+            line = (await asyncio.wait_for(proc.stdout.readline(), 10)).decode()
+            assert line, "the demo ended before printing its web URL"
+            match = re.search(r"web API and /metrics on (http://127\.0\.0\.1:\d+/)", line)
+            url = match.group(1) if match else ""
+        names: set[str] = set()
+        async with asyncio.timeout(8):
+            while not {"jk_garage", "jbd_garage", "daly_rv", "bank"} <= names:
+                with contextlib.suppress(aiohttp.ClientError):
+                    status, batteries = await get(f"{url}api/batteries")
+                    names = {b["name"] for b in batteries if b["online"]}
+                await asyncio.sleep(0.2)
+        status, text = await get(f"{url}metrics")
+        assert status == 200 and 'batmux_battery_soc{battery="bank"}' in text
+        _, err = await asyncio.wait_for(proc.communicate(), 15)
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    assert proc.returncode == 0 and "Traceback" not in err.decode(), err.decode()
