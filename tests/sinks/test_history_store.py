@@ -105,3 +105,16 @@ def test_a_failed_round_leaves_no_partial_rows(tmp_path: Path) -> None:
     assert db.count() == (0, 0)
     db.write_round([good])  # type: ignore[list-item]
     assert db.count() == (1, 0)
+
+
+async def test_a_store_that_cannot_open_is_counted_not_fatal(tmp_path: Path) -> None:
+    from batmux.sinks.history import HistoryWriter
+
+    blocker = tmp_path / "file"
+    blocker.write_text("")  # a file where the store's directory should be
+    writer = HistoryWriter(lambda: HistoryStore(blocker / "h.sqlite"))
+    row = state_row(state("a", 1.0), 1.0)
+    await writer.write([row], 1.0)  # type: ignore[list-item]
+    await writer.write([row], 2.0)  # type: ignore[list-item]
+    assert writer.status()["errors"] == 2 and writer.status()["rounds"] == 0
+    writer.close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -155,3 +156,49 @@ async def test_wired_gateway_writes_while_running(tmp_path: Path, influxd: Influ
     assert rows[0]["battery"] == "shed" and rows[0]["cell4"] > 3.0
     assert rows[0]["current"] == pytest.approx(3.0, abs=0.05)
     assert state is not None and state.available
+
+
+async def test_retention_policy_and_credentials_reach_the_server(
+    tmp_path: Path, influxd: Influxd
+) -> None:
+    # INF: the test's timestamps are from 2023, beyond any short policy (a 7d one answers 400)
+    influxd.query('CREATE RETENTION POLICY "keep" ON "batmux" DURATION INF REPLICATION 1')
+    section = {
+        "url": influxd.url,
+        "database": "batmux",
+        "retention_policy": "keep",
+        "username": "batmux",  # auth is off on the test server: accepted and ignored
+        "password": "secret",
+    }
+    gateway = sim_gateway(tmp_path, influxdb=section)
+    assert gateway.config.influxdb is not None
+    sink = InfluxSink(gateway.config.influxdb, tmp_path / "buffer", backoff_s=FAST)
+    async with sink_running(sink, gateway):
+        states = await publish_round(gateway, T0)
+        await until(lambda: sink.sent == 2)
+    stored_rows = influxd.rows('SELECT soc FROM "keep"."battery" ORDER BY time', "batmux")
+    assert len(stored_rows) == 2
+    assert not influxd.rows('SELECT soc FROM "autogen"."battery"', "batmux")
+    socs = sorted(s.sample.soc_pct for s in states if s.sample is not None)  # type: ignore[misc]
+    assert sorted(r["soc"] for r in stored_rows) == pytest.approx(socs)
+
+
+async def test_points_the_server_refuses_are_counted_and_do_not_block_later_ones(
+    tmp_path: Path, influxd: Influxd
+) -> None:
+    """influxd answers 400 ("points beyond retention policy dropped") for points older than
+    a 7-day policy: that batch is counted as rejected and the next round still arrives."""
+    influxd.query('CREATE RETENTION POLICY "short" ON "batmux" DURATION 7d REPLICATION 1')
+    section = {"url": influxd.url, "database": "batmux", "retention_policy": "short"}
+    gateway = sim_gateway(tmp_path, influxdb=section)
+    assert gateway.config.influxdb is not None
+    sink = InfluxSink(gateway.config.influxdb, tmp_path / "buffer", backoff_s=FAST)
+    now = time.time()
+    async with sink_running(sink, gateway):
+        await publish_round(gateway, T0)  # 2023: beyond 7 days
+        await until(lambda: sink.rejected == 2)
+        await publish_round(gateway, now)
+        await until(lambda: sink.sent == 2)
+    assert "beyond retention policy" in sink.status()["last_error"]
+    rows = influxd.rows('SELECT soc FROM "short"."battery"', "batmux")
+    assert [r["time"] for r in rows] == [int(now * 1000)] * 2

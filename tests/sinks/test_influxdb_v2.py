@@ -164,3 +164,26 @@ async def test_garbage_answers_never_crash_the_output(tmp_path: Path) -> None:
             await until(lambda: running_sink.buffer.points == 4)
     assert sink.sent == 0 and sink.status()["points_dropped"] == 0
     assert len(list((tmp_path / "buf").glob("*.json"))) == 2  # kept on disk for later
+
+
+async def test_the_buffer_bound_drops_the_oldest_and_reports_it(tmp_path: Path) -> None:
+    from batmux.web.metrics import build_metrics
+
+    fake = FakeV2()
+    fake.status = 503
+    async with serving(fake, free_port()) as url:
+        gateway = sim_gateway(tmp_path, influxdb={**v2_section(url), "buffer_points": 4})
+        assert gateway.config.influxdb is not None
+        sink = InfluxSink(gateway.config.influxdb, tmp_path / "buf", backoff_s=FAST)
+        async with sink_running(sink, gateway):
+            for i in range(5):
+                await publish_round(gateway, T0 + 5 * i)
+                await until(lambda n=i: sink.buffer.points + sink.buffer.dropped == 2 * (n + 1))
+            assert sink.status()["points_dropped"] == 6
+            assert sink.status()["points_buffered"] == 4
+            text = build_metrics([], sinks={"influxdb": sink.status()})
+            assert 'batmux_sink_points_dropped_total{sink="influxdb"} 6' in text
+            fake.status = 204
+            await until(lambda: sink.sent == 4)
+    times = sorted({int(line.rsplit(" ", 1)[1]) for line in fake.accepted})
+    assert times == [int((T0 + 15) * 1000), int((T0 + 20) * 1000)]  # the two newest rounds
