@@ -112,8 +112,8 @@ async def test_api_history_returns_the_rounds_written(tmp_path: Path) -> None:
         assert all(p["current"] == pytest.approx(12.5, abs=0.05) for p in points)
         assert [p["t"] for p in points] == sorted(p["t"] for p in points)
         assert set(points[0]) == {"t", "n", "online", "soc", "current"}
-        status, _ = await get(f"{base}api/history?battery=garage&hours=abc")
-        assert status == 400
+        status, error = await get(f"{base}api/history?battery=garage&hours=abc")
+        assert status == 400 and error["error"].startswith("hours:")
         status, _ = await get(f"{base}api/history")
         assert status == 400
 
@@ -155,7 +155,7 @@ async def test_metrics_expose_battery_gauges_health_and_sink_status(tmp_path: Pa
         await until(lambda: gateway_history_rounds(gateway) >= 1)
         async with aiohttp.ClientSession() as http, http.get(f"{base}metrics") as response:
             assert response.status == 200
-            assert response.content_type == "text/plain"
+            assert response.headers["Content-Type"] == "text/plain; version=0.0.4; charset=utf-8"
             text = await response.text()
         _, batteries = await get(f"{base}api/batteries")
     types, values = parse_metrics(text)

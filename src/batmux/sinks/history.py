@@ -62,8 +62,9 @@ class HistoryWriter:
             await self.call(self._write, rows, now)
         except Exception as exc:  # sqlite3.Error, OSError: a full disk must not stop the rest
             self.errors += 1
+            if str(exc) != self.last_error:  # once per distinct error, not once per round
+                log.warning("history: %s", exc)
             self.last_error = str(exc)
-            log.warning("history: %s", exc)
 
     async def query(self, battery: str, start: float, end: float, values: Any) -> Any:
         return await self.call(lambda: self.store.query(battery, start, end, values))
@@ -85,7 +86,7 @@ class HistoryWriter:
 
 
 def attach_history(gateway: Any) -> HistoryWriter:
-    """Open the store for ``gateway`` and register the sink; the writer is ``gateway.history``."""
+    """Register the history sink on ``gateway``; the returned writer also serves queries."""
     config = gateway.config
     writer = HistoryWriter(lambda: open_store(config.history, config.state_dir))
 

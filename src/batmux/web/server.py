@@ -10,7 +10,9 @@ import asyncio
 import base64
 import binascii
 import hmac
+import json
 import logging
+import math
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -27,6 +29,7 @@ from batmux.web.page import overview_html
 log = logging.getLogger(__name__)
 
 MAX_HISTORY_S = 3660 * 86400
+METRICS_TYPE = "text/plain; version=0.0.4; charset=utf-8"  # Prometheus text format
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -93,9 +96,12 @@ def _number(request: web.Request, key: str) -> float | None:
     try:
         value = float(text)
     except ValueError:
-        raise web.HTTPBadRequest(text=f"{key}: not a number") from None
-    if value != value or abs(value) > 1e12:
-        raise web.HTTPBadRequest(text=f"{key}: out of range")
+        value = math.nan
+    if not math.isfinite(value) or abs(value) > 1e12:
+        raise web.HTTPBadRequest(
+            text=json.dumps({"error": f"{key}: not a number in range"}),
+            content_type="application/json",
+        )
     return value
 
 
@@ -129,7 +135,10 @@ def build_app(ctx: WebContext) -> web.Application:
         start = max(start, end - MAX_HISTORY_S)
         wanted = request.query.get("values")
         values = [v for v in wanted.split(",") if v in VALUES] if wanted else list(VALUES)
-        points = await ctx.history.query(name, start, end, values)
+        try:
+            points = await ctx.history.query(name, start, end, values)
+        except Exception as exc:  # sqlite3.Error, OSError: the store is unreadable right now
+            return web.json_response({"error": f"history: {exc}"}, status=503)
         return web.json_response(
             {"battery": name, "start": start, "end": end, "values": values, "points": points}
         )
@@ -141,12 +150,7 @@ def build_app(ctx: WebContext) -> web.Application:
 
     async def metrics(request: web.Request) -> web.Response:
         text = build_metrics(ctx.states(), ctx.link_status(), ctx.sink_status())
-        return web.Response(
-            text=text,
-            content_type="text/plain",
-            charset="utf-8",
-            headers={"X-Content-Type-Version": "0.0.4"},
-        )
+        return web.Response(body=text.encode(), headers={"Content-Type": METRICS_TYPE})
 
     async def overview(request: web.Request) -> web.Response:
         token = request.query.get("token")
