@@ -117,8 +117,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
             )
         modbus_port = _free_port()
         print(f"batmux demo: bank emulated as a BYD battery on Modbus TCP 127.0.0.1:{modbus_port}")
+        web_port = _free_port(prefer=8080)
+        print(f"batmux demo: web API and /metrics on http://127.0.0.1:{web_port}/")
         with tempfile.TemporaryDirectory(prefix="batmux-demo-") as state_dir:
-            config = parse_config(demo_config(url, state_dir, modbus_port), "<demo>")
+            config = parse_config(demo_config(url, state_dir, modbus_port, web_port), "<demo>")
             gateway = build_gateway(config)
             notes: dict[str, str] = {}
             extra = [console_table(gateway, notes), simulated_gen24(modbus_port, notes)]
@@ -135,11 +137,15 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
-def _free_port() -> int:
+def _free_port(prefer: int = 0) -> int:
+    """``prefer`` if it is free on loopback, else any free port."""
     import socket
 
     with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
+        try:
+            sock.bind(("127.0.0.1", prefer))
+        except OSError:
+            sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
 
 

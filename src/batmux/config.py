@@ -45,6 +45,7 @@ from batmux.errors import ConfigError
 from batmux.links.can_config import CanBusConfig
 from batmux.sinks.inverter_config import InverterConfig
 from batmux.sinks.mqtt_json_config import MqttJsonOutputConfig
+from batmux.sinks.observe_config import HistoryConfig, InfluxConfig, WebConfig
 from batmux.sinks.venus_config import VenusList, VictronInputConfig
 
 DEFAULT_CONFIG = "batmux.yaml"
@@ -227,6 +228,9 @@ class Config(Strict):
     groups: list[GroupConfig] = Field(default_factory=list)
     inverters: list[InverterConfig] = Field(default_factory=list)
     mqtt_json_output: list[MqttJsonOutputConfig] = Field(default_factory=list)
+    web: WebConfig | None = None  # ``web: {}`` serves the API and /metrics on 127.0.0.1:8080
+    history: HistoryConfig = HistoryConfig()  # on by default; ``enabled: false`` turns it off
+    influxdb: InfluxConfig | None = None
 
     @model_validator(mode="after")
     def _unique_names(self) -> Config:

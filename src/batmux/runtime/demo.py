@@ -49,7 +49,9 @@ DEMO_BATTERIES: list[dict[str, Any]] = [
 ]
 
 
-def demo_config(mqtt_url: str | None, state_dir: str, modbus_port: int) -> dict[str, Any]:
+def demo_config(
+    mqtt_url: str | None, state_dir: str, modbus_port: int, web_port: int | None = None
+) -> dict[str, Any]:
     config: dict[str, Any] = {
         "sample_period": 1.0,
         "publish_period": 2.0,
@@ -70,6 +72,8 @@ def demo_config(mqtt_url: str | None, state_dir: str, modbus_port: int) -> dict[
     }
     if mqtt_url:
         config["mqtt"] = {"url": mqtt_url}
+    if web_port:
+        config["web"] = {"listen": f"127.0.0.1:{web_port}"}
     return config
 
 

@@ -32,6 +32,30 @@ def wire(gateway: Gateway) -> None:
         gateway.add_sink("mqtt_json_output", run_mqtt_json_output)
     for inverter in config.inverters:
         _wire_inverter(gateway, inverter)
+    _wire_observers(gateway)
+
+
+def _wire_observers(gateway: Gateway) -> None:
+    """History, InfluxDB and the web server (which reads the other two's status)."""
+    config = gateway.config
+    statuses: dict[str, Callable[[], dict[str, Any]]] = {}
+    history = None
+    if config.history.enabled:
+        from batmux.sinks.history import attach_history
+
+        history = attach_history(gateway)
+        statuses["history"] = history.status
+    if config.influxdb is not None:
+        from batmux.sinks.influxdb import InfluxSink
+
+        influx = InfluxSink(config.influxdb, gateway.state_dir / "influxdb-buffer")
+        statuses["influxdb"] = influx.status
+        gateway.add_sink("influxdb", influx.run)
+    if config.web is not None:
+        from batmux.web.server import WebContext, run_web
+
+        ctx = WebContext(gateway, config.web, history=history, sinks=statuses)
+        gateway.add_sink("web", lambda gw: run_web(ctx))
 
 
 def _wire_bank(gateway: Gateway) -> None:

@@ -1,0 +1,189 @@
+"""The built-in history: every battery's and group's published state in one SQLite file.
+
+Two tables. ``samples`` holds every publish round as published (full resolution) for
+``full_resolution_s``; ``rollup`` holds older data as min/mean/max per ``bucket_s`` bucket. Both
+are trimmed to ``retention_s``. One transaction per publish round, WAL journal: a ``kill -9``
+loses at most the round being written, never a committed one, and never corrupts the file.
+
+This class is synchronous and not thread-safe: the sink runs it in one worker thread so the
+event loop never waits for the disk. Time comes in as arguments (an injected clock upstream).
+"""
+
+from __future__ import annotations
+
+import math
+import sqlite3
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from batmux.model.state import BatteryState
+
+# The charted values, in column order (names as in the JSON API / MQTT state).
+VALUES = ("soc", "voltage", "current", "power", "cell_min", "cell_max", "cell_delta", "temp_max")
+
+Row = tuple[Any, ...]  # (battery, t, online, *VALUES)
+
+
+def state_row(state: BatteryState, t: float) -> Row | None:
+    """The ``samples`` row of one published state, or None before its first sample."""
+    s = state.sample
+    if s is None:
+        return None
+    cells = s.cell_voltages_v
+    low, high = (min(cells), max(cells)) if cells else (None, None)
+    return (
+        state.name,
+        t,
+        1 if state.available else 0,
+        s.soc_pct,
+        s.voltage_v,
+        s.current_a,
+        s.power_w,
+        low,
+        high,
+        round(high - low, 4) if cells else None,  # type: ignore[operator]
+        max(s.temperatures_c) if s.temperatures_c else None,
+    )
+
+
+_SCHEMA = f"""
+CREATE TABLE IF NOT EXISTS samples (
+    battery TEXT NOT NULL, t REAL NOT NULL, online INTEGER NOT NULL,
+    {", ".join(f"{v} REAL" for v in VALUES)}
+);
+CREATE INDEX IF NOT EXISTS samples_bt ON samples (battery, t);
+CREATE TABLE IF NOT EXISTS rollup (
+    battery TEXT NOT NULL, t REAL NOT NULL, n INTEGER NOT NULL, online REAL,
+    {", ".join(f"{v}_min REAL, {v}_mean REAL, {v}_max REAL" for v in VALUES)},
+    PRIMARY KEY (battery, t)
+);
+"""
+
+
+class HistoryStore:
+    def __init__(
+        self,
+        path: str | Path,
+        retention_s: float = 30 * 86400,
+        full_resolution_s: float = 86400,
+        bucket_s: int = 300,
+    ) -> None:
+        self.path = Path(path)
+        self.retention_s = retention_s
+        self.full_resolution_s = min(full_resolution_s, retention_s)
+        self.bucket_s = bucket_s
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        # isolation_level=None: transactions are explicit (BEGIN … COMMIT) per round
+        self.db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        # NORMAL in WAL mode: a process crash loses nothing committed (a power cut may lose
+        # the last rounds, never consistency) and a commit costs no fsync.
+        self.db.execute("PRAGMA synchronous=NORMAL")
+        self.db.executescript(_SCHEMA)
+        self._insert = f"INSERT INTO samples VALUES (?, ?, ?, {', '.join('?' for _ in VALUES)})"
+        self.rounds = 0
+
+    def close(self) -> None:
+        self.db.close()
+
+    # -- writing ------------------------------------------------------------------------------
+    def write_round(self, rows: Sequence[Row]) -> None:
+        """One publish round, in one transaction."""
+        if not rows:
+            return
+        with self._transaction():
+            self.db.executemany(self._insert, rows)
+        self.rounds += 1
+
+    def maintain(self, now: float) -> None:
+        """Roll full-resolution rows older than the window into buckets; apply retention.
+
+        Only whole buckets are rolled up (the cutoff is aligned down to a bucket boundary), so
+        a bucket is written once and never merged with a later part of itself."""
+        b = self.bucket_s
+        cutoff = math.floor((now - self.full_resolution_s) / b) * b
+        aggregates = ", ".join(f"MIN({v}), AVG({v}), MAX({v})" for v in VALUES)
+        with self._transaction():
+            self.db.execute(
+                f"INSERT OR REPLACE INTO rollup SELECT battery, CAST(t / ? AS INTEGER) * ?, "
+                f"COUNT(*), AVG(online), {aggregates} FROM samples WHERE t < ? "
+                "GROUP BY battery, CAST(t / ? AS INTEGER)",
+                (b, b, cutoff, b),
+            )
+            self.db.execute("DELETE FROM samples WHERE t < ?", (cutoff,))
+            oldest = now - self.retention_s
+            self.db.execute("DELETE FROM rollup WHERE t < ?", (oldest,))
+            self.db.execute("DELETE FROM samples WHERE t < ?", (oldest,))
+
+    def _transaction(self) -> Any:
+        db = self.db
+
+        class _Tx:
+            def __enter__(self) -> None:
+                db.execute("BEGIN")
+
+            def __exit__(self, exc_type: Any, *_: Any) -> None:
+                db.execute("ROLLBACK" if exc_type else "COMMIT")
+
+        return _Tx()
+
+    # -- reading ------------------------------------------------------------------------------
+    def batteries(self) -> list[str]:
+        rows = self.db.execute(
+            "SELECT battery FROM samples UNION SELECT battery FROM rollup ORDER BY 1"
+        )
+        return [r[0] for r in rows]
+
+    def query(
+        self,
+        battery: str,
+        start: float,
+        end: float,
+        values: Iterable[str] = VALUES,
+    ) -> list[dict[str, Any]]:
+        """Points of ``battery`` with ``start <= t <= end``, oldest first. Rolled-up points
+        carry ``n`` and ``<value>_min``/``<value>_max`` beside the mean under the plain name."""
+        names = [v for v in values if v in VALUES]
+        out: list[dict[str, Any]] = []
+        cols = ", ".join(f"{v}_min, {v}_mean, {v}_max" for v in names)
+        for row in self.db.execute(
+            f"SELECT t, n, online{', ' + cols if cols else ''} FROM rollup "
+            "WHERE battery = ? AND t >= ? AND t <= ? ORDER BY t",
+            (battery, start, end),
+        ):
+            point: dict[str, Any] = {"t": row[0], "n": row[1], "online": row[2]}
+            for i, v in enumerate(names):
+                low, mean, high = row[3 + 3 * i : 6 + 3 * i]
+                point[v] = mean
+                point[f"{v}_min"] = low
+                point[f"{v}_max"] = high
+            out.append(point)
+        plain = ", ".join(names)
+        for row in self.db.execute(
+            f"SELECT t, online{', ' + plain if plain else ''} FROM samples "
+            "WHERE battery = ? AND t >= ? AND t <= ? ORDER BY t",
+            (battery, start, end),
+        ):
+            point = {"t": row[0], "n": 1, "online": row[1]}
+            point.update(zip(names, row[2:], strict=True))
+            out.append(point)
+        out.sort(key=lambda p: p["t"])  # a clock stepped back must not scramble a chart
+        return out
+
+    def count(self) -> tuple[int, int]:
+        """(full-resolution rows, rolled-up rows)."""
+        samples = self.db.execute("SELECT COUNT(*) FROM samples").fetchone()[0]
+        rollup = self.db.execute("SELECT COUNT(*) FROM rollup").fetchone()[0]
+        return samples, rollup
+
+
+def open_store(config: Any, state_dir: str | Path) -> HistoryStore:
+    """The store for a ``history:`` section (``HistoryConfig``)."""
+    path = Path(config.path) if config.path else Path(state_dir) / "history.sqlite"
+    return HistoryStore(
+        path,
+        retention_s=config.retention_days * 86400,
+        full_resolution_s=config.full_resolution_hours * 3600,
+        bucket_s=config.bucket_s,
+    )

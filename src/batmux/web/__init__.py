@@ -1,0 +1,1 @@
+"""The web server: read-only JSON API, Prometheus ``/metrics`` and an overview page."""

@@ -1,0 +1,97 @@
+"""The overview page: one server-rendered HTML table, no JavaScript, reloads every 5 s.
+
+Links are relative so the page works under any path prefix (a reverse proxy, HA ingress).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from html import escape
+from typing import Any
+from urllib.parse import quote
+
+from batmux.model.state import BatteryState
+
+_STYLE = (
+    "body{font-family:sans-serif;margin:1em}table{border-collapse:collapse;margin-bottom:1em}"
+    "td,th{border:1px solid #ccc;padding:2px 6px;text-align:right}th{background:#eee}"
+    "td:first-child{text-align:left}.off{color:#a00}"
+)
+
+
+def _fmt(value: Any, digits: int = 2) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:.{digits}f}"
+    return escape(str(value))
+
+
+def _battery_row(state: BatteryState, query: str) -> str:
+    s = state.sample
+    cells = s.cell_voltages_v if s is not None else ()
+    limits = state.limits
+    health = state.diagnostics
+    cols = [
+        f'<a href="api/batteries/{quote(state.name)}{query}">{escape(state.name)}</a>'
+        + (" (group)" if state.is_group else ""),
+        "online" if state.available else '<span class="off">offline</span>',
+        _fmt(s.soc_pct if s else None, 1),
+        _fmt(s.voltage_v if s else None),
+        _fmt(s.current_a if s else None),
+        _fmt(s.power_w if s else None, 0),
+        _fmt(min(cells) if cells else None, 3),
+        _fmt(max(cells) if cells else None, 3),
+        _fmt(round(max(cells) - min(cells), 4) if cells else None, 3),
+        _fmt(max(s.temperatures_c) if s and s.temperatures_c else None, 1),
+        _fmt(limits.known_charge_voltage_v if limits else None),
+        _fmt(limits.charge_current_a if limits else None, 1),
+        _fmt(limits.discharge_current_a if limits else None, 1),
+        _fmt(limits.reason if limits else None),
+        _fmt(health.get("samples")),
+        _fmt(health.get("errors")),
+        _fmt(health.get("last_error") or None),
+    ]
+    return "<tr>" + "".join(f"<td>{c}</td>" for c in cols) + "</tr>"
+
+
+def _status_table(title: str, statuses: Mapping[str, Mapping[str, Any]]) -> str:
+    if not statuses:
+        return ""
+    rows = "".join(
+        f"<tr><td>{escape(name)}</td><td>"
+        + ", ".join(f"{escape(str(k))}: {_fmt(v)}" for k, v in status.items())
+        + "</td></tr>"
+        for name, status in statuses.items()
+    )
+    return f"<h2>{escape(title)}</h2><table>{rows}</table>"
+
+
+def overview_html(
+    states: Iterable[BatteryState],
+    links: Mapping[str, Mapping[str, Any]],
+    sinks: Mapping[str, Mapping[str, Any]],
+    token: str | None = None,
+) -> str:
+    query = f"?token={quote(token)}" if token else ""
+    head = (
+        "battery", "state", "SoC %", "V", "A", "W", "cell min", "cell max", "Δ cell",
+        "T max °C", "CVL", "CCL", "DCL", "limit reason", "samples", "errors", "last error",
+    )  # fmt: skip
+    rows = "".join(_battery_row(state, query) for state in states)
+    return (
+        '<!doctype html><html><head><meta charset="utf-8">'
+        '<meta http-equiv="refresh" content="5"><title>batmux</title>'
+        f"<style>{_STYLE}</style></head><body><h1>batmux</h1>"
+        "<p>Positive current = charging. "
+        f'<a href="api/batteries{query}">JSON</a> · <a href="metrics{query}">metrics</a> · '
+        f'<a href="api/status{query}">status</a></p>'
+        "<table><tr>"
+        + "".join(f"<th>{h}</th>" for h in head)
+        + f"</tr>{rows}</table>"
+        + _status_table("Inverter links", links)
+        + _status_table("Outputs", sinks)
+        + "</body></html>"
+    )
