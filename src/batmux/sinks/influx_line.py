@@ -12,6 +12,7 @@ import math
 from typing import Any
 
 from batmux.model.state import BatteryState
+from batmux.sinks.state_values import scalar_values
 
 _MEASUREMENT_ESCAPES = str.maketrans({",": r"\,", " ": r"\ "})
 _TAG_ESCAPES = str.maketrans({",": r"\,", " ": r"\ ", "=": r"\="})
@@ -43,37 +44,13 @@ def field_value(value: Any) -> str | None:
 
 
 def state_fields(state: BatteryState) -> dict[str, Any]:
-    fields: dict[str, Any] = {"online": state.available}
+    fields = scalar_values(state)
     s = state.sample
     if s is not None:
-        fields.update(
-            soc=s.soc_pct,
-            voltage=s.voltage_v,
-            current=s.current_a,
-            power=s.power_w,
-            charge=s.charge_ah,
-            capacity=s.capacity_ah,
-            cycles=s.cycles,
-            soh=s.soh_pct,
-            mos_temperature=s.mos_temperature_c,
-        )
-        cells = s.cell_voltages_v
-        if cells:
-            fields.update(cell_min=min(cells), cell_max=max(cells))
-            fields["cell_delta"] = round(max(cells) - min(cells), 4)
-            fields.update({f"cell{i}": v for i, v in enumerate(cells, 1)})
+        fields.update({f"cell{i}": v for i, v in enumerate(s.cell_voltages_v, 1)})
         fields.update({f"temp{i}": v for i, v in enumerate(s.temperatures_c, 1)})
-        for switch in ("charge_enabled", "discharge_enabled", "balancing"):
-            fields[switch] = getattr(s, switch)
-        fields["alarms"] = len(s.alarms)
     fields["charged_kwh"] = state.meters.charged_kwh
     fields["discharged_kwh"] = state.meters.discharged_kwh
-    if state.limits is not None:
-        fields.update(
-            charge_voltage_limit=state.limits.charge_voltage_v,
-            charge_current_limit=state.limits.charge_current_a,
-            discharge_current_limit=state.limits.discharge_current_a,
-        )
     return fields
 
 
