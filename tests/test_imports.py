@@ -137,3 +137,15 @@ def test_wired_daly_host_bytes_match_the_codec() -> None:
     # devices/serial_bms.py spells the host bytes out so a config without Daly never loads
     # the Daly codec; they must stay the codec's values (RS485 first, then the BLE host).
     assert WIRED_FAMILIES["daly"].driver_kwargs["hosts"] == (HOST_ALT, HOST_BLE)
+
+
+async def test_config_without_mqtt_loads_no_mqtt_client(tmp_path: Path) -> None:
+    config = f"""
+state_dir: {tmp_path / "state"}
+batteries:
+  - name: house
+    type: jbd
+    address: sim
+"""
+    modules, _ = await _child_modules(tmp_path, config, seconds=0)
+    assert [m for m in ("aiomqtt", "paho", "batmux.sinks.mqtt") if m in modules] == []
