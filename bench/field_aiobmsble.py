@@ -120,3 +120,41 @@ class FieldDalyHReader:
         )
         cls._add_missing_values(result, bms._raw_values())
         return result
+
+
+class FieldAntReader:
+    """aiobmsble's ANT BMS: its status reply (0x11), as its ``_async_update`` reads it."""
+
+    def __init__(self) -> None:
+        from aiobmsble.bms.ant_bms import BMS as AntBMS  # type: ignore[import-not-found]
+
+        self._cls = AntBMS
+        self._bms = AntBMS(BLEDevice("AA:BB:CC:00:00:01", "ANT-bench", {"path": "/b", "props": {}}))
+
+    def read(self, notifications: Sequence[bytes]) -> dict[str, Any]:
+        cls, bms = self._cls, self._bms
+        for chunk in notifications:
+            bms._notification_handler(None, bytearray(chunk))
+        msg = bms._msg
+        result: dict[str, Any] = {"battery_charging": msg[7] == 0x2}
+        result["cell_count"] = min(msg[cls._CELL_COUNT], cls._MAX_CELLS)
+        result["cell_voltages"] = cls._cell_voltages(
+            msg, cells=result["cell_count"], start=cls._CELL_POS, byteorder="little"
+        )
+        result["temp_sensors"] = min(msg[cls._TEMP_POS], cls._MAX_TEMPS)
+        result["temp_values"] = cls._temp_values(
+            msg,
+            values=result["temp_sensors"] + 2,
+            start=cls._CELL_POS + result["cell_count"] * 2,
+            byteorder="little",
+        )
+        result.update(
+            cls._decode_data(
+                cls._FIELDS,
+                msg,
+                byteorder="little",
+                start=(result["temp_sensors"] + result["cell_count"]) * 2,
+            )
+        )
+        cls._add_missing_values(result, bms._raw_values())
+        return result
