@@ -1,6 +1,6 @@
 """Import only what the config uses (issue 17: RSS on a Pi Zero / Cerbo GX).
 
-A fresh interpreter loads a config, builds and wires the gateway, runs it for a moment
+A fresh interpreter loads a config, builds and wires the gateway, runs it for a few seconds
 (sampling, the bank engine, MQTT publishing with discovery to a real broker), then reports
 ``sys.modules``. The rule it checks:
 
@@ -107,7 +107,7 @@ batteries:
 mqtt:
   url: {broker.url}
 """
-    modules, samples = await _child_modules(tmp_path, config, seconds=2.0)
+    modules, samples = await _child_modules(tmp_path, config, seconds=3.0)
     assert samples and samples >= 2  # the run really sampled (and published) in the child
     assert "batmux.sinks.mqtt" in modules and "batmux.sim.jbd" in modules
     assert [m for m in HEAVY if m in modules] == []
