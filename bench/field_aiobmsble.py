@@ -49,3 +49,112 @@ class FieldJkReader:
         )
         BMS._add_missing_values(data, bms._raw_values())
         return data
+
+
+class FieldJbdReader:
+    """aiobmsble's JBD BMS: what its ``_async_update`` does with a 0x03 and a 0x04 reply."""
+
+    def __init__(self) -> None:
+        from aiobmsble.bms.jbd_bms import BMS as JbdBMS  # type: ignore[import-not-found]
+
+        self._cls = JbdBMS
+        self._bms = JbdBMS(BLEDevice("A4:C1:37:00:00:01", "JBD-bench", {"path": "/b", "props": {}}))
+
+    def read(self, basic: Sequence[bytes], cells: Sequence[bytes]) -> dict[str, Any]:
+        cls, bms = self._cls, self._bms
+        bms._valid_reply = 0x03
+        for chunk in basic:
+            bms._notification_handler(None, bytearray(chunk))
+        msg = bms._msg
+        result = cls._decode_data(cls._FIELDS, msg)
+        ctrl = 27 + 2 * result.get("temp_sensors", 0)
+        if int.from_bytes(msg[ctrl : ctrl + 1]) & 0x80:
+            result |= cls._decode_data(cls._FIELDS_D10, msg)
+        result["temp_values"] = cls._temp_values(
+            msg,
+            values=result.get("temp_sensors", 0),
+            start=27,
+            signed=False,
+            offset=2731,
+            divider=10,
+            types=cls._TEMP_TYPES,
+        )
+        bms._valid_reply = 0x04
+        for chunk in cells:
+            bms._notification_handler(None, bytearray(chunk))
+        result["cell_voltages"] = cls._cell_voltages(
+            bms._msg, cells=result.get("cell_count", 0), start=4, byteorder="big"
+        )
+        bms._valid_reply = 0x00
+        cls._add_missing_values(result, bms._raw_values())
+        return result
+
+
+class FieldDalyHReader:
+    """aiobmsble's Daly BMS (D2 03 Modbus-style, H-series): its update for one 62-register
+    reply (the MOS-temperature request is left out: our vectors have no such reply)."""
+
+    def __init__(self) -> None:
+        from aiobmsble.bms.daly_bms import BMS as DalyBMS  # type: ignore[import-not-found]
+
+        self._cls = DalyBMS
+        self._bms = DalyBMS(BLEDevice("C6:6C:00:00:00:01", "DL-bench", {"path": "/b", "props": {}}))
+
+    def read(self, frame: bytes) -> dict[str, Any]:
+        cls, bms = self._cls, self._bms
+        bms._notification_handler(None, bytearray(frame))
+        proto = cls._PROTOS[bms._proto]
+        msg = bms._msg
+        result: dict[str, Any] = {}
+        result |= cls._decode_data(proto.fields, {62: msg}, start=cls._HEAD_LEN)
+        result.setdefault("temp_values", []).extend(
+            cls._temp_values(
+                msg,
+                values=result.get("temp_sensors", 0),
+                start=proto.max_cells * 2 + cls._HEAD_LEN,
+                offset=40,
+            )
+        )
+        result["cell_voltages"] = cls._cell_voltages(
+            msg, cells=result.get("cell_count", 0), start=cls._HEAD_LEN
+        )
+        cls._add_missing_values(result, bms._raw_values())
+        return result
+
+
+class FieldAntReader:
+    """aiobmsble's ANT BMS: its status reply (0x11), as its ``_async_update`` reads it."""
+
+    def __init__(self) -> None:
+        from aiobmsble.bms.ant_bms import BMS as AntBMS  # type: ignore[import-not-found]
+
+        self._cls = AntBMS
+        self._bms = AntBMS(BLEDevice("AA:BB:CC:00:00:01", "ANT-bench", {"path": "/b", "props": {}}))
+
+    def read(self, notifications: Sequence[bytes]) -> dict[str, Any]:
+        cls, bms = self._cls, self._bms
+        for chunk in notifications:
+            bms._notification_handler(None, bytearray(chunk))
+        msg = bms._msg
+        result: dict[str, Any] = {"battery_charging": msg[7] == 0x2}
+        result["cell_count"] = min(msg[cls._CELL_COUNT], cls._MAX_CELLS)
+        result["cell_voltages"] = cls._cell_voltages(
+            msg, cells=result["cell_count"], start=cls._CELL_POS, byteorder="little"
+        )
+        result["temp_sensors"] = min(msg[cls._TEMP_POS], cls._MAX_TEMPS)
+        result["temp_values"] = cls._temp_values(
+            msg,
+            values=result["temp_sensors"] + 2,
+            start=cls._CELL_POS + result["cell_count"] * 2,
+            byteorder="little",
+        )
+        result.update(
+            cls._decode_data(
+                cls._FIELDS,
+                msg,
+                byteorder="little",
+                start=(result["temp_sensors"] + result["cell_count"]) * 2,
+            )
+        )
+        cls._add_missing_values(result, bms._raw_values())
+        return result

@@ -77,3 +77,26 @@ def _fix_jbd(frame: bytearray) -> None:
 
 # payload: after DD, register, status and length; before the checksum and 77
 test_fuzz = fuzz_test(JbdCodec, JBD_1, fix=_fix_jbd, payload=(4, -3))
+
+
+@pytest.mark.parametrize("path", VECTORS, ids=lambda p: p.stem)
+def test_decode_fast_path_reads_what_the_layout_table_reads(path: Path) -> None:
+    # decode() unpacks basic info with one struct; the documented table must agree with it.
+    frames = [bytes.fromhex(f) for f in load(path)["frames"]]
+    basic = next(f for f in frames if f[1] == jbd.REG_BASIC)
+    table, temps, _ = jbd.decode_basic_info(basic)
+    sample = JbdCodec().decode(frames)
+    assert (sample.voltage_v, sample.current_a) == (table["voltage"], table["current"])
+    assert (sample.charge_ah, sample.capacity_ah) == (table["charge"], table["capacity"])
+    assert (sample.soc_pct, sample.cycles) == (table["soc"], table["cycles"])
+    assert sample.temperatures_c == temps
+    assert sample.extra["protection_bits"] == table["protection_bits"]
+    assert sample.extra["cell_count"] == table["cell_count"]
+    assert sample.extra["balance_bits"] == int(table["balance_hi"]) << 16 | int(table["balance_lo"])
+    assert jbd._BASIC.size == sum(f.size for f in jbd.BASIC_INFO)
+
+
+def test_short_cell_frame_is_no_crash() -> None:
+    # A 0x04 reply whose length byte claims more than the frame holds (only via `decode`
+    # directly: reassembly cuts by that byte) decodes the cells that are there.
+    assert jbd.decode_cells(bytes.fromhex("dd0400080f450f3d")) == (3.909, 3.901)

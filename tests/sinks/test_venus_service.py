@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from types import SimpleNamespace
 
@@ -147,6 +148,56 @@ async def test_signals_per_publish_as_velib_sends_them(dbus_address: str, monito
     assert len(monitor.items_changed) == 1  # no batch for a single write
     assert (service.items_changed_sent, service.properties_changed_sent) == (1, 1)
     await service.close()
+
+
+async def _root(monitor, name: str) -> dict[str, Variant]:
+    """Every path's value as the service answers GetValue on ``/`` (keys made absolute)."""
+    body = (await monitor.call(name, "/", "GetValue")).body[0].value
+    return {f"/{key}": value for key, value in body.items()}
+
+
+async def test_one_items_changed_per_publish_round_with_only_the_changed_paths(
+    dbus_address: str, monitor
+) -> None:
+    """Through the sink's own hub loop, round after round: a publish that changes k paths is
+    one ItemsChanged carrying exactly those k paths, and a publish that changes nothing sends
+    nothing (velib's ``with service as ctx:`` batch; issue 17's Venus CPU target)."""
+    hub = StateHub()
+    hub.publish([bank_state()])
+    task = asyncio.create_task(run_venus([cfg()], hub, dbus_address))
+    await _wait_name(monitor, NAME)
+    await monitor.scan(NAME)
+
+    base = bank_state()
+    assert base.sample is not None
+    one_value = dataclasses.replace(base, sample=base.sample.with_(voltage_v=26.45))
+    rounds = [
+        ("voltage only", one_value),
+        ("same state again", one_value),
+        ("a high cell", high_cell_state()),
+        ("back to the bank", base),
+    ]
+    payloads: dict[str, set[str]] = {}
+    for label, state in rounds:
+        before = await _root(monitor, NAME)
+        sent = len(monitor.items_changed)
+        hub.publish([state])
+        await asyncio.sleep(0.3)  # the publish and anything it would send have arrived
+        after = await _root(monitor, NAME)
+        changed = {path for path, value in after.items() if before.get(path) != value}
+        new = monitor.items_changed[sent:]
+        if not changed:
+            assert new == [], label
+            continue
+        assert len(new) == 1, label
+        assert set(new[0][1]) == changed, label
+        payloads[label] = set(new[0][1])
+    assert monitor.props_changed == []
+    assert "same state again" not in payloads  # nothing changed, nothing sent
+    assert "/Dc/0/Voltage" in payloads["voltage only"]
+    assert "/Soc" not in payloads["voltage only"] | payloads["a high cell"]
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
 
 
 async def test_stale_disconnects_then_disappears_then_returns(dbus_address: str, monitor) -> None:

@@ -48,40 +48,95 @@ def max_current_a(capacity_ah: float | None) -> float:
     return min(CURRENT_MAX_A, max(CURRENT_FLOOR_A, C_RATE_MAX * capacity_ah))
 
 
+_CELL_LOW, _CELL_HIGH = CELL_V_RANGE
+_T_LOW, _T_HIGH = TEMP_RANGE_C
+_isfinite = math.isfinite
+_SUM_ABS, _SUM_FRACTION = CELL_SUM_TOLERANCE
+_OVER_ABS, _OVER_FRACTION = CHARGE_OVER_CAPACITY
+_SOC_AH, _SOC_PP = SOC_MARGIN
+
+
 def check_plausible(sample: BatterySample) -> None:
-    """Raise ``ImplausibleSample`` naming the first impossible value and its likely cause."""
+    """Raise ``ImplausibleSample`` naming the first impossible value and its likely cause.
+
+    This runs for every decoded frame, so each field is read once into a local and the common
+    case (everything in range) takes no call beyond ``min``/``max``/``sum`` of the cells.
+    """
+    voltage, current, power = sample.voltage_v, sample.current_a, sample.power_w
+    soc, charge, capacity = sample.soc_pct, sample.charge_ah, sample.capacity_ah
+    # one sum instead of six checks: an inf or NaN anywhere makes it non-finite
+    if not _isfinite(
+        sum([v for v in (voltage, current, power, soc, charge, capacity) if v is not None])
+    ):
+        _name_non_finite(sample)
+    if soc is not None and not 0 <= soc <= 100:
+        raise ImplausibleSample(f"SoC {soc} % is outside 0..100")
+    soh = sample.soh_pct
+    if soh is not None and not 0 <= soh <= SOH_MAX_PCT:
+        raise ImplausibleSample(f"SoH {soh:g} % is outside 0..100")
+    if voltage is not None and not 0 <= voltage <= PACK_V_MAX:
+        raise ImplausibleSample(f"pack voltage {voltage} V is impossible")
+    if capacity is not None:
+        if capacity < 0:
+            raise ImplausibleSample(f"capacity {capacity} Ah is negative")
+        if capacity > CAPACITY_MAX_AH:
+            raise ImplausibleSample(
+                f"capacity {capacity:g} Ah is beyond any bank: wrong layout or scale"
+            )
+    if charge is not None and charge < 0:
+        raise ImplausibleSample(f"remaining charge {charge} Ah is negative")
+    cells = sample.cell_voltages_v
+    total = 0.0
+    if cells:
+        # min/max first; a NaN anywhere makes the sum NaN
+        total = sum(cells)
+        if not (min(cells) >= _CELL_LOW and max(cells) <= _CELL_HIGH and _isfinite(total)):
+            for i, volts in enumerate(cells, 1):
+                if not _CELL_LOW <= volts <= _CELL_HIGH:
+                    raise ImplausibleSample(f"cell {i} at {volts} V is impossible")
+    temps = sample.temperatures_c
+    if temps and not (min(temps) >= _T_LOW and max(temps) <= _T_HIGH and _isfinite(sum(temps))):
+        for temp in temps:
+            if not _T_LOW <= temp <= _T_HIGH:
+                raise ImplausibleSample(f"temperature {temp} °C is impossible")
+    mos = sample.mos_temperature_c
+    if mos is not None and not _T_LOW <= mos <= _T_HIGH:
+        raise ImplausibleSample(f"temperature {mos} °C is impossible")
+    # The checks below call out only when a value may be off (the helpers name the cause);
+    # the bounds are the helpers' own, written out to spare a call per frame.
+    if cells and voltage is not None:
+        tolerance = _SUM_FRACTION * total
+        if abs(voltage - total) > (tolerance if tolerance > _SUM_ABS else _SUM_ABS):
+            _check_cell_sum(sample)
+    if (
+        charge is not None
+        and capacity is not None
+        and capacity > 0
+        and (
+            charge > capacity * (1 + _OVER_FRACTION) + _OVER_ABS
+            or (
+                soc is not None
+                and abs(soc - 100 * charge / capacity) > _SOC_PP + 100 * _SOC_AH / capacity
+            )
+        )
+    ):
+        _check_charge(sample)
+    if capacity is None or capacity <= 0:
+        limit = CURRENT_MAX_A
+    else:
+        limit = C_RATE_MAX * capacity
+        limit = CURRENT_FLOOR_A if limit < CURRENT_FLOOR_A else min(limit, CURRENT_MAX_A)
+    if (current is not None and abs(current) > limit) or (
+        power is not None and voltage and abs(power) > limit * voltage
+    ):
+        _check_current(sample)
+
+
+def _name_non_finite(sample: BatterySample) -> None:
     for name in ("voltage_v", "current_a", "power_w", "soc_pct", "charge_ah", "capacity_ah"):
         value = getattr(sample, name)
         if value is not None and not math.isfinite(value):
             raise ImplausibleSample(f"{name} is not a finite number")
-    if sample.soc_pct is not None and not 0 <= sample.soc_pct <= 100:
-        raise ImplausibleSample(f"SoC {sample.soc_pct} % is outside 0..100")
-    if sample.soh_pct is not None and not 0 <= sample.soh_pct <= SOH_MAX_PCT:
-        raise ImplausibleSample(f"SoH {sample.soh_pct:g} % is outside 0..100")
-    if sample.voltage_v is not None and not 0 <= sample.voltage_v <= PACK_V_MAX:
-        raise ImplausibleSample(f"pack voltage {sample.voltage_v} V is impossible")
-    if sample.capacity_ah is not None and sample.capacity_ah < 0:
-        raise ImplausibleSample(f"capacity {sample.capacity_ah} Ah is negative")
-    if sample.capacity_ah is not None and sample.capacity_ah > CAPACITY_MAX_AH:
-        raise ImplausibleSample(
-            f"capacity {sample.capacity_ah:g} Ah is beyond any bank: wrong layout or scale"
-        )
-    if sample.charge_ah is not None and sample.charge_ah < 0:
-        raise ImplausibleSample(f"remaining charge {sample.charge_ah} Ah is negative")
-    low, high = CELL_V_RANGE
-    cells = sample.cell_voltages_v
-    # min/max first (this runs for every frame); a NaN anywhere makes the sum NaN
-    if cells and not (low <= min(cells) and max(cells) <= high and math.isfinite(sum(cells))):
-        for i, volts in enumerate(cells, 1):
-            if not low <= volts <= high:
-                raise ImplausibleSample(f"cell {i} at {volts} V is impossible")
-    t_low, t_high = TEMP_RANGE_C
-    for temp in (*sample.temperatures_c, sample.mos_temperature_c):
-        if temp is not None and not t_low <= temp <= t_high:
-            raise ImplausibleSample(f"temperature {temp} °C is impossible")
-    _check_cell_sum(sample)
-    _check_charge(sample)
-    _check_current(sample)
 
 
 def _cell_sum_tolerance(total_v: float) -> float:

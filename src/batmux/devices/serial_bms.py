@@ -15,7 +15,6 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from batmux.devices.registry import DEVICE_TYPES
 from batmux.links.serial_bms import SERIAL_PREFIX, is_serial_address, serial_port
-from batmux.protocols.daly import HOST_ALT, HOST_BLE
 
 
 class SerialOptions(BaseModel):
@@ -38,10 +37,12 @@ class WiredFamily:
 
 
 # Daly: 0x40 first (RS485, and what dbus-serialbattery sends on UART), 0x80 if that stays
-# silent (python-daly-bms uses 0x80 on UART); the driver keeps whichever answered.
+# silent (python-daly-bms uses 0x80 on UART); the driver keeps whichever answered. The host
+# bytes are protocols.daly's HOST_ALT and HOST_BLE, spelled out so that a config without Daly
+# never imports the Daly codec (tests/test_imports.py checks both).
 WIRED_FAMILIES: dict[str, WiredFamily] = {
     "jbd": WiredFamily(baudrate=9600),
-    "daly": WiredFamily(baudrate=9600, driver_kwargs={"hosts": (HOST_ALT, HOST_BLE)}),
+    "daly": WiredFamily(baudrate=9600, driver_kwargs={"hosts": (0x40, 0x80)}),
 }
 
 

@@ -12,8 +12,6 @@ import ssl
 from typing import Any, Protocol
 from urllib.parse import unquote, urlsplit
 
-import aiomqtt
-
 TLS_SCHEMES = ("mqtts", "ssl")
 
 
@@ -59,6 +57,8 @@ def client_args(
         args["username"] = unquote(parts.username)
         args["password"] = unquote(parts.password or "")
     if on:
+        import aiomqtt  # here, not at the top: describing a config without MQTT needs no client
+
         insecure = bool(tls and tls.insecure)
         args["tls_params"] = aiomqtt.TLSParameters(
             ca_certs=tls.ca_file if tls else None,

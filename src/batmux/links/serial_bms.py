@@ -16,10 +16,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from typing import TYPE_CHECKING
 
 from batmux.errors import LinkError, LinkTimeout
 from batmux.links.ble import NotifyCallback
-from batmux.links.serial_link import SerialLink
+
+if TYPE_CHECKING:  # pyserial loads only when a wired battery is built (devices/serial_bms.py)
+    from batmux.links.serial_link import SerialLink
 
 log = logging.getLogger(__name__)
 

@@ -11,7 +11,9 @@ Basic info (reg 0x03), big endian, frame offsets (payload + 4), e.g. vector jbd_
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Sequence
+from functools import lru_cache
 
 from batmux.errors import ProtocolError
 from batmux.model.alarms import Alarm
@@ -40,6 +42,8 @@ BASIC_INFO = (
     Field("ntc_count", 26, 1),
 )
 NTC_OFFSET = 27
+# The table above in one C call (decode's hot path); a test checks it reads what the table reads.
+_BASIC = struct.Struct(">HhHHHHHHHBBBBB")
 
 PROTECTION_BITS: dict[int, Alarm] = {
     0: Alarm.CELL_OVERVOLTAGE,
@@ -97,21 +101,30 @@ def decode_basic_info(frame: bytes) -> tuple[dict[str, float], tuple[float, ...]
     """(integer/scaled fields, NTC temperatures, optional extension bytes after the NTCs)."""
     require_length(frame, NTC_OFFSET + 3, "JBD basic info")
     v = read_table(BASIC_INFO, frame)
-    ntc = int(v["ntc_count"])
+    temps, extension = _ntcs(frame, int(v["ntc_count"]))
+    return v, temps, extension
+
+
+def _ntcs(frame: bytes, ntc: int) -> tuple[tuple[float, ...], bytes]:
     end = 4 + frame[3]
     require_length(frame[:end], NTC_OFFSET + 2 * ntc, "JBD basic info NTCs")
-    temps = tuple(
-        round((int.from_bytes(frame[o : o + 2], "big") - KELVIN_OFFSET) / 10, 1)
-        for o in range(NTC_OFFSET, NTC_OFFSET + 2 * ntc, 2)
-    )
-    return v, temps, frame[NTC_OFFSET + 2 * ntc : end]
+    raw = struct.unpack_from(f">{ntc}H", frame, NTC_OFFSET)
+    temps = tuple([round((t - KELVIN_OFFSET) / 10, 1) for t in raw])
+    return temps, frame[NTC_OFFSET + 2 * ntc : end]
 
 
 def decode_cells(frame: bytes) -> tuple[float, ...]:
-    payload = frame[4 : 4 + frame[3]]
-    return tuple(
-        int.from_bytes(payload[i : i + 2], "big") / 1000 for i in range(0, len(payload) - 1, 2)
-    )
+    raw = struct.unpack_from(f">{min(frame[3], len(frame) - 4) // 2}H", frame, 4)
+    return tuple([mv / 1000 for mv in raw])
+
+
+@lru_cache(maxsize=64)
+def _alarms(protection: int) -> frozenset[Alarm]:
+    """Alarms of a protection word (cached: a pack sends the same word frame after frame)."""
+    return frozenset(a for bit, a in PROTECTION_BITS.items() if protection >> bit & 1)
+
+
+_production_date = lru_cache(maxsize=16)(production_date)
 
 
 class JbdCodec(ResyncCodec):
@@ -137,35 +150,51 @@ class JbdCodec(ResyncCodec):
         if not basic:
             detail = f": {self.last_error}" if self.last_error else ""
             raise ProtocolError(f"no valid JBD basic-info (0x03) reply{detail}")
-        v, temps, extension = decode_basic_info(basic[-1])
+        frame = basic[-1]
+        require_length(frame, NTC_OFFSET + 3, "JBD basic info")
+        (
+            voltage,
+            current,
+            charge,
+            capacity,
+            cycles,
+            date,
+            balance_lo,
+            balance_hi,
+            protection,
+            sw_version,
+            soc,
+            fet,
+            cell_count,
+            ntc,
+        ) = _BASIC.unpack_from(frame, 4)
+        temps, extension = _ntcs(frame, ntc)
         cell_frames = [f for f in frames if len(f) > 4 and f[1] == REG_CELLS and f[2] == 0]
         cells = decode_cells(cell_frames[-1]) if cell_frames else ()
-        protection = int(v["protection_bits"])
-        balance = int(v["balance_hi"]) << 16 | int(v["balance_lo"])
-        fet = int(v["fet"])
+        balance = balance_hi << 16 | balance_lo
         extra: dict[str, ExtraValue] = {
-            "cell_count": int(v["cell_count"]),
+            "cell_count": cell_count,
             "protection_bits": protection,
             "balance_bits": balance,
-            "sw_version_byte": int(v["sw_version_byte"]),
-            "production_date": production_date(int(v["date"])),
+            "sw_version_byte": sw_version,
+            "production_date": _production_date(date),
         }
         if extension:
             extra["extension_hex"] = extension.hex()
         return BatterySample(
             timestamp=timestamp,
-            voltage_v=v["voltage"],
-            current_a=v["current"],
-            soc_pct=v["soc"],
-            charge_ah=v["charge"],
-            capacity_ah=v["capacity"],
-            cycles=v["cycles"],
+            voltage_v=voltage / 100,  # = round(raw * 0.01, 6), the table's reading
+            current_a=current / 100,
+            soc_pct=soc,
+            charge_ah=charge / 100,
+            capacity_ah=capacity / 100,
+            cycles=cycles,
             cell_voltages_v=cells,
             temperatures_c=temps,
             charge_enabled=bool(fet & 1),
             discharge_enabled=bool(fet & 2),
             balancing=balance != 0,
-            alarms=frozenset(a for bit, a in PROTECTION_BITS.items() if protection >> bit & 1),
+            alarms=_alarms(protection),
             extra=extra,
         )
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from batmux.config import BatteryConfig, Config
 from batmux.devices.ble_options import BleOptions
@@ -14,11 +14,14 @@ from batmux.devices.registry import get_type, load
 from batmux.devices.serial_bms import wired_driver_kwargs, wired_link
 from batmux.devices.source import Source
 from batmux.links.serial_bms import is_serial_address
-from batmux.sim.battery import SimBattery, from_sim_config
-from batmux.sim.peripheral import SimPeripheral
+
+if TYPE_CHECKING:
+    from batmux.sim.battery import SimBattery
 
 
 def sim_battery(cfg: BatteryConfig) -> SimBattery:
+    from batmux.sim.battery import from_sim_config  # simulators load only for ``address: sim``
+
     return from_sim_config(cfg.sim)
 
 
@@ -45,6 +48,8 @@ def build_source(
         ble = cfg.ble or BleOptions()
         wired = is_serial_address(cfg.address)  # jbd/daly on a USB-TTL / RS485 adapter
         if cfg.is_sim:
+            from batmux.sim.peripheral import SimPeripheral
+
             sim = cfg.sim
             link: Any = SimPeripheral(
                 _sim_device(cfg, sim_battery(cfg)),
