@@ -90,7 +90,7 @@ class MqttJsonSource:
                 async with aiomqtt.Client(**args, keepalive=30) as client:
                     await client.subscribe(self.topic)
                     for extra in self.offline:
-                        await client.subscribe(extra)
+                        await client.subscribe(extra, qos=1)  # as published: a will is never lost
                     reraise_lost_cancel(before)
                     self.health.connects += 1
                     self.connected.set()
