@@ -177,3 +177,23 @@ async def test_fleet_through_a_bridge(broker: Any, tmp_path: Path) -> None:
     finally:
         fleet.stop()
         stop_broker(site)
+
+
+@pytest.mark.soak
+async def test_fleet_through_a_bridge_many_kills(broker: Any, tmp_path: Path) -> None:
+    """10 kill/return cycles through the bridge; the bound must hold every time."""
+    binary = mosquitto_binary()
+    if broker.kind != "mosquitto" or binary is None:
+        pytest.skip("needs mosquitto for the bridge")
+    site_port = free_port()
+    site = start_mosquitto(binary, bridge_conf(tmp_path, site_port, broker.port), site_port)
+    fleet = Fleet(f"mqtt://127.0.0.1:{site_port}", broker.url, tmp_path)
+    try:
+        worst = 0.0
+        for i in range(10):
+            figures = await kill_and_return(broker.port, fleet, f"fleet: bridge kill {i + 1}")
+            worst = max(worst, figures["seconds_to_0A"])
+        report("fleet: 10 kills through a bridge", worst_seconds_to_0A=worst)
+    finally:
+        fleet.stop()
+        stop_broker(site)
