@@ -101,8 +101,18 @@ class MqttConfig(Strict):
     client_id: str | None = None
     tls: TlsConfig | None = None
     keepalive: int = Field(30, ge=5, le=3600)
+    # fleet (docs/fleet.md): this gateway's name; its topics default to batmux/<gateway> and
+    # its HA unique_ids and devices carry it, so gateways on one broker never collide
+    gateway: str | None = Field(None, pattern=r"^[A-Za-z0-9_-]{1,64}$")
 
     _url = field_validator("url")(classmethod(lambda cls, v: check_mqtt_url(v)))
+
+    @model_validator(mode="before")
+    @classmethod
+    def _gateway_base(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("gateway") and "base_topic" not in data:
+            return {**data, "base_topic": f"batmux/{data['gateway']}"}
+        return data
 
     @field_validator("base_topic", "discovery_prefix")
     @classmethod

@@ -183,3 +183,34 @@ def test_gateway_device_with_its_status_entity() -> None:
     }
     other = gateway_messages("homeassistant", "garage/batmux", "garage/batmux/status")
     assert "homeassistant/binary_sensor/batmux_gateway_garage_batmux/status/config" in other
+
+
+def test_named_gateways_never_share_an_id_topic_or_device() -> None:
+    """``mqtt.gateway``: two gateways' batteries of the same name stay apart (docs/fleet.md)."""
+    from batmux.config import parse_config
+
+    seen: list[set[str]] = []
+    for gateway in ("garage", "shed"):
+        mqtt = parse_config({"mqtt": {"gateway": gateway}}).mqtt
+        assert mqtt is not None and mqtt.base_topic == f"batmux/{gateway}"
+        topics = Topics(mqtt.base_topic, mqtt.discovery_prefix, gateway)
+        payload = BatteryState("house", True, sample(0.0, cells=cells(4))).to_json()
+        configs = discovery_messages("house", payload, topics, model="jbd")
+        configs.update(gateway_messages(topics.prefix, topics.base, topics.status, gateway))
+        ids = set(configs)
+        for cfg in configs.values():
+            ids.add(cfg["unique_id"])
+            ids.update(cfg["device"]["identifiers"])
+            assert cfg.get("state_topic", "").startswith(f"batmux/{gateway}/")
+        voltage = configs[f"homeassistant/sensor/batmux_{gateway}_house/voltage/config"]
+        assert voltage["unique_id"] == f"batmux_{gateway}_house_voltage"
+        assert voltage["device"]["via_device"] == f"batmux_gateway_{gateway}"
+        gw = configs[f"homeassistant/binary_sensor/batmux_gateway_{gateway}/status/config"]
+        assert gw["device"]["name"] == f"batmux {gateway}"
+        seen.append(ids)
+    assert not seen[0] & seen[1]
+    # an explicit base_topic still wins; without a gateway name nothing changes
+    explicit = parse_config({"mqtt": {"gateway": "rv", "base_topic": "rv"}}).mqtt
+    assert explicit is not None and explicit.base_topic == "rv"
+    plain = parse_config({}).mqtt
+    assert plain is None or (plain.base_topic == "batmux" and plain.gateway is None)

@@ -62,3 +62,47 @@ async def test_offline_on_either_topic_or_in_the_state_is_source_offline() -> No
     with pytest.raises(SourceOffline):
         await source.sample()
     await source.close()
+
+
+async def test_a_clock_ahead_within_the_bound_counts_as_now(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A remote 5 s ahead: its sample counts as measured on arrival, so after the remote goes
+    silent it is stale ``stale_after`` later, not ``stale_after`` + 5 s."""
+    wall = [1_800_000_000.0]
+    source = remote(wall)
+    source.on_message(state(wall[0] + 5.0))
+    assert (await source.sample()).timestamp == wall[0]
+    wall[0] += 59.0
+    assert (await source.sample()).soc_pct == 70
+    wall[0] += 1.5  # 60.5 s after arrival: stale, although the remote's clock says 55.5 s
+    with pytest.raises(NoData, match="measured 60 s ago"):
+        await source.sample()
+    assert "ahead" not in caplog.text
+    await source.close()
+
+
+async def test_a_skew_beyond_the_bound_is_stale_and_said_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    wall = [1_800_000_000.0]
+    source = remote(wall)
+    for _ in range(3):
+        source.on_message(state(wall[0] + 61.0))  # clock 61 s ahead, stale_after 60 s
+        with pytest.raises(NoData):
+            await source.sample()
+    for _ in range(3):
+        source.on_message(state(wall[0] - 61.0))  # clock 61 s behind
+        with pytest.raises(NoData):
+            await source.sample()
+    lines = [r.getMessage() for r in caplog.records if "beyond the stale bound" in r.getMessage()]
+    assert lines == [
+        "far: the sample on site/far/state is 61 s ahead of this gateway's clock, "
+        "beyond the stale bound of 60 s: stale"
+    ]  # once per remote, until a sample within the bound arrives
+    source.on_message(state(wall[0] - 2.0))
+    assert (await source.sample()).timestamp == wall[0] - 2.0
+    source.on_message(state(wall[0] - 61.0))
+    lines = [r.getMessage() for r in caplog.records if "beyond the stale bound" in r.getMessage()]
+    assert len(lines) == 2 and "61 s ago (clock behind, or retained)" in lines[1]
+    await source.close()

@@ -9,6 +9,12 @@ A remote batmux's sample is as old as its ``timestamp`` (when the remote measure
 old as its arrival: a retained state of a dead gateway arrives "new" on every subscribe. The
 remote's ``<base>/status`` (its last will) and ``<base>/<name>/availability`` are watched too:
 ``offline`` on either, or ``"available": false`` in the state, is ``SourceOffline`` at once.
+
+Clock skew (docs/fleet.md): a timestamp from the future counts as measured on arrival, so a
+remote whose clock runs ahead cannot keep its last sample fresh after it died; a timestamp
+more than ``stale_after_s`` ahead, or one already older than ``stale_after_s`` on arrival (a
+clock behind, or a retained state of a dead gateway), is stale. Each is said in one log line
+per remote until a sample within the bound arrives.
 """
 
 from __future__ import annotations
@@ -69,6 +75,7 @@ class MqttJsonSource:
         self._retry = retry_s
         self._tls = (tls, tls_forced)  # mqtt.tls, and whether url is the root mqtt.url
         self._task: asyncio.Task[None] | None = None
+        self._skew_logged = False
 
     def start(self) -> None:
         if self._task is None or self._task.done():
@@ -83,7 +90,7 @@ class MqttJsonSource:
                 async with aiomqtt.Client(**args, keepalive=30) as client:
                     await client.subscribe(self.topic)
                     for extra in self.offline:
-                        await client.subscribe(extra)
+                        await client.subscribe(extra, qos=1)  # as published: a will is never lost
                     reraise_lost_cancel(before)
                     self.health.connects += 1
                     self.connected.set()
@@ -122,8 +129,31 @@ class MqttJsonSource:
             self.health.error(f"unreadable payload: {type(exc).__name__}: {exc!s:.80}")
             log.debug("%s: payload crashed the parser", self.name, exc_info=True)
             return
+        if self.measured_timestamps:
+            sample = self._judge_skew(sample)
         self.latest = sample
         self.received_at = self._clock()
+
+    def _judge_skew(self, sample: BatterySample) -> BatterySample:
+        """A future timestamp counts as now, unless it is beyond the stale bound (then stale)."""
+        now = self._wall()
+        ahead = sample.timestamp - now
+        if ahead > self.stale_after_s:
+            self._log_skew(f"is {ahead:.0f} s ahead of this gateway's clock")
+            return sample.with_(timestamp=now - ahead)  # mirrored: as stale as it is skewed
+        if -ahead > self.stale_after_s:
+            self._log_skew(f"was measured {-ahead:.0f} s ago (clock behind, or retained)")
+            return sample
+        self._skew_logged = False
+        return sample.with_(timestamp=min(sample.timestamp, now))
+
+    def _log_skew(self, what: str) -> None:
+        if not self._skew_logged:
+            self._skew_logged = True
+            log.warning(
+                "%s: the sample on %s %s, beyond the stale bound of %.0f s: stale",
+                self.name, self.topic, what, self.stale_after_s,
+            )  # fmt: skip
 
     def on_availability(self, topic: str, payload: bytes | str | bytearray | None) -> None:
         """A remote's ``online``/``offline`` (anything but ``offline`` counts as online)."""

@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from batmux.sinks.discovery_device import ORIGIN, device_block, gateway_id
+from batmux.sinks.discovery_device import ORIGIN, device_block, gateway_id, node_id
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +92,7 @@ SWITCHES = (
 class Topics:
     base: str
     prefix: str
+    gateway: str = ""  # mqtt.gateway: carried by every unique_id and device (docs/fleet.md)
 
     def state(self, name: str) -> str:
         return f"{self.base}/{name}/state"
@@ -123,7 +124,7 @@ def _config(
     object_key: str,
     component: str = "sensor",
 ) -> dict[str, Any]:
-    uid = f"batmux_{name}_{object_key}"
+    uid = f"{node_id(name, topics.gateway)}_{object_key}"
     cfg: dict[str, Any] = {
         "name": q.name,
         "unique_id": uid,
@@ -170,9 +171,9 @@ def discovery_messages(
 
     ``model`` is the driver type; ``bms`` what the BMS reports about itself
     (``discovery_device.identity``); ``address`` its BLE MAC, if it has one."""
-    device = device_block(name, model, is_group, topics.base, bms, address)
+    device = device_block(name, model, is_group, topics.base, bms, address, topics.gateway)
     state_topic = topics.state(name)
-    node = f"batmux_{name}"
+    node = node_id(name, topics.gateway)
     out: dict[str, dict[str, Any]] = {}
 
     def add(component: str, key: str, cfg: dict[str, Any]) -> None:
@@ -259,14 +260,14 @@ def link_discovery_messages(
     """Discovery for an inverter link's status JSON: numbers and text as sensors, flags as
     binary sensors, all under one device per link."""
     device = {
-        "identifiers": [f"batmux_{name}"],
+        "identifiers": [node_id(name, topics.gateway)],
         "name": name,
         "manufacturer": "batmux",
         "model": "Inverter link",
-        "via_device": gateway_id(topics.base),
+        "via_device": gateway_id(topics.base, topics.gateway),
     }
     out: dict[str, dict[str, Any]] = {}
-    node = f"batmux_{name}"
+    node = node_id(name, topics.gateway)
     for key, value in status.items():
         if isinstance(value, (dict, list)) or value is None:
             continue

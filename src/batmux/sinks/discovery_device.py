@@ -49,9 +49,18 @@ IDENTITY_KEYS: dict[str, tuple[str, ...]] = {
 }
 
 
-def gateway_id(topics_base: str) -> str:
-    """The gateway device's identifier; one per base topic, so two gateways stay apart."""
+def gateway_id(topics_base: str, gateway: str = "") -> str:
+    """The gateway device's identifier; one per gateway name (``mqtt.gateway``), else one per
+    base topic, so two gateways stay apart."""
+    if gateway:
+        return f"batmux_gateway_{slug(gateway)}"
     return "batmux_gateway" if topics_base == "batmux" else f"batmux_gateway_{slug(topics_base)}"
+
+
+def node_id(name: str, gateway: str = "") -> str:
+    """A battery's, group's or link's HA id: ``batmux_<name>``, with ``mqtt.gateway`` set
+    ``batmux_<gateway>_<name>`` (two gateways' "house" batteries stay two devices)."""
+    return f"batmux_{slug(gateway)}_{name}" if gateway else f"batmux_{name}"
 
 
 def slug(text: str) -> str:
@@ -84,9 +93,10 @@ def device_block(
     topics_base: str,
     bms: Mapping[str, str] | None = None,
     address: str | None = None,
+    gateway: str = "",
 ) -> dict[str, Any]:
     """One battery's or group's HA device."""
-    device: dict[str, Any] = {"identifiers": [f"batmux_{name}"], "name": name}
+    device: dict[str, Any] = {"identifiers": [node_id(name, gateway)], "name": name}
     if is_group:
         device.update(manufacturer="batmux", model="Battery group", sw_version=__version__)
     else:
@@ -98,24 +108,27 @@ def device_block(
         device.update(sorted(bms.items()))
         if address and _MAC.match(address):
             device["connections"] = [["bluetooth", address.upper()]]
-    device["via_device"] = gateway_id(topics_base)
+    device["via_device"] = gateway_id(topics_base, gateway)
     return device
 
 
-def gateway_device(topics_base: str) -> dict[str, Any]:
+def gateway_device(topics_base: str, gateway: str = "") -> dict[str, Any]:
+    label = gateway or ("" if topics_base == "batmux" else topics_base)
     return {
-        "identifiers": [gateway_id(topics_base)],
-        "name": "batmux" if topics_base == "batmux" else f"batmux {topics_base}",
+        "identifiers": [gateway_id(topics_base, gateway)],
+        "name": f"batmux {label}" if label else "batmux",
         "manufacturer": "batmux",
         "model": "Battery gateway",
         "sw_version": __version__,
     }
 
 
-def gateway_messages(prefix: str, topics_base: str, status_topic: str) -> dict[str, Any]:
+def gateway_messages(
+    prefix: str, topics_base: str, status_topic: str, gateway: str = ""
+) -> dict[str, Any]:
     """The gateway device with its status entity (connectivity: online / offline, the last
     will). No availability of its own: when the gateway is gone it shows "disconnected"."""
-    node = gateway_id(topics_base)
+    node = gateway_id(topics_base, gateway)
     config = {
         "name": "Status",
         "unique_id": f"{node}_status",
@@ -125,7 +138,7 @@ def gateway_messages(prefix: str, topics_base: str, status_topic: str) -> dict[s
         "payload_off": "offline",
         "device_class": "connectivity",
         "entity_category": "diagnostic",
-        "device": gateway_device(topics_base),
+        "device": gateway_device(topics_base, gateway),
         "origin": ORIGIN,
     }
     return {f"{prefix}/binary_sensor/{node}/status/config": config}

@@ -89,7 +89,7 @@ class MqttSink:
         assert gateway.config.mqtt is not None
         self.gateway = gateway
         self.cfg = gateway.config.mqtt
-        self.topics = Topics(self.cfg.base_topic, self.cfg.discovery_prefix)
+        self.topics = Topics(self.cfg.base_topic, self.cfg.discovery_prefix, self.cfg.gateway or "")
         self._announced: dict[str, set[str]] = {}
         # name → the shape of the last announced state; discovery is rebuilt only on change
         self._announced_shape: dict[str, tuple[Any, ...]] = {}
@@ -327,7 +327,8 @@ class MqttSink:
         if not self.cfg.discovery:
             return
         prefix, base = self.cfg.discovery_prefix, self.topics.base
-        for topic, config in gateway_messages(prefix, base, self.topics.status).items():
+        messages = gateway_messages(prefix, base, self.topics.status, self.topics.gateway)
+        for topic, config in messages.items():
             await _publish(client, topic, json.dumps(config), qos=1, retain=True)
 
     async def _listen(self, client: aiomqtt.Client) -> None:
