@@ -1,0 +1,154 @@
+"""Contactor control of a Tesla pack through the gateway, against the simulated pack on
+python-can's virtual bus: close_on_start, keep-alive loss, a fault while closed, shutdown
+(the SIGTERM path: the gateway's run is cancelled) while closed, refused closes."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from batmux.config import parse_config
+from batmux.core.contactor import Interlocks, State
+from batmux.devices.tesla_control import TeslaControl
+from batmux.errors import ConfigError, ControlRefused
+from batmux.protocols import tesla_keepalive as ka
+from batmux.protocols.inverter_limits import LimitKeeper
+from batmux.runtime.app import Gateway
+from batmux.runtime.wiring import wire
+
+# no 30 s hold after the contactors were open: the test watches the limits follow them
+LIMITS = {"stale_after": 2.0, "hold_s": 0, "ramp_a_per_s": 1000}
+
+
+def tesla(tmp_path: Path, **pack: Any) -> Gateway:
+    battery = {"name": "tesla", "type": "tesla_model3", "address": "sim", "limits": LIMITS}
+    battery["sim"] = {"cells": 108}  # LFP: the default (LFP) limits apply
+    config = parse_config(
+        {
+            "sample_period": 0.1,
+            "publish_period": 0.2,
+            "state_dir": str(tmp_path),
+            "batteries": [{**battery, **pack}],
+        }
+    )
+    gateway = Gateway(config)
+    wire(gateway)  # limits come from the bank engine
+    return gateway
+
+
+CONTROL = {"allow_control": True, "contactors": {"close_on_start": True, "open_step_s": 0.2}}
+
+
+async def until(check: Any, timeout: float = 8.0) -> None:
+    end = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < end, "timed out"
+        await asyncio.sleep(0.05)
+
+
+def contactor(gateway: Gateway) -> str | None:
+    state = gateway.hub.latest("tesla")
+    if state is None or state.sample is None:
+        return None
+    return str(state.sample.extra.get("contactor"))
+
+
+def limits(gateway: Gateway) -> tuple[float, float]:
+    state = gateway.hub.latest("tesla")
+    got = LimitKeeper(safe_charge_voltage_v=400.0).limits(state, time.time())
+    assert got is not None
+    return got.charge_current_a, got.discharge_current_a
+
+
+@contextlib.asynccontextmanager
+async def running(gateway: Gateway):  # type: ignore[no-untyped-def]
+    task = asyncio.create_task(gateway.run())
+    try:
+        yield task
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+async def test_close_on_start_closes_and_keepalive_is_valid(tmp_path: Path) -> None:
+    gateway = tesla(tmp_path, **CONTROL)
+    control = gateway.batteries["tesla"].source
+    assert isinstance(control, TeslaControl)
+    async with running(gateway):
+        await until(lambda: contactor(gateway) == "closed")
+        pack = control.source.simulated_pack
+        assert pack.state == "closed" and pack.keepalive_frames > 0
+        assert pack.bad_keepalive_frames == 0  # counter + checksum right on every frame
+        await until(lambda: min(limits(gateway)) > 0)
+        assert [s.after for s in control.machine.log][-1] == State.CLOSED
+
+
+async def test_keepalive_loss_opens_and_limits_go_to_zero(tmp_path: Path) -> None:
+    gateway = tesla(tmp_path, **CONTROL)
+    control = gateway.batteries["tesla"].source
+    async with running(gateway):
+        await until(lambda: contactor(gateway) == "closed")
+        await until(lambda: min(limits(gateway)) > 0)
+        control.muted = True  # the keep-alive is lost on the wire
+        await until(lambda: contactor(gateway) == "fault")
+        assert control.source.simulated_pack.state == "open"
+        assert "while commanded closed" in control.machine.reason
+        await until(lambda: limits(gateway) == (0, 0))
+
+
+async def test_fault_while_closed_opens(tmp_path: Path) -> None:
+    gateway = tesla(tmp_path, **CONTROL)
+    control = gateway.batteries["tesla"].source
+    async with running(gateway):
+        await until(lambda: contactor(gateway) == "closed")
+        pack = control.source.simulated_pack
+        pack.alerts.add("a019_module_ot")
+        await until(lambda: control.machine.state == State.OPEN)
+        assert pack.state == "open"
+        assert [(s.after, s.reason) for s in control.machine.log][-2:] == [
+            (State.OPENING, "fault alarm"),
+            (State.OPEN, "pack reports open"),
+        ]
+        await until(lambda: limits(gateway) == (0, 0))
+        with pytest.raises(ControlRefused, match="fault alarm"):
+            control.command("close")
+
+
+async def test_shutdown_while_closed_opens_first(tmp_path: Path) -> None:
+    gateway = tesla(tmp_path, **CONTROL)
+    control = gateway.batteries["tesla"].source
+    async with running(gateway):
+        await until(lambda: contactor(gateway) == "closed")
+    # the gateway's shutdown path (what SIGTERM runs) sent the open sequence and waited
+    pack = control.source.simulated_pack
+    assert pack.state == "open"
+    assert control.machine.state == State.OPEN
+    assert [s.reason for s in control.machine.log][-2:] == ["shutdown", "pack reports open"]
+
+
+async def test_close_refused_without_interlocks(tmp_path: Path) -> None:
+    gateway = tesla(tmp_path, allow_control=True, contactors={"close_on_start": False})
+    control = gateway.batteries["tesla"].source
+    with pytest.raises(ControlRefused, match="stale data"):
+        control.command("close")  # nothing read yet
+    assert control.frames_now() is None  # nothing on the wire
+    control._locks = Interlocks()
+    control.command("close")
+    frames = control.frames_now()
+    assert frames is not None and all(ka.is_valid(f) for f in frames)
+
+
+def test_contactors_without_allow_control_is_a_config_error(tmp_path: Path) -> None:
+    with pytest.raises((ConfigError, ValueError), match="allow_control"):
+        tesla(tmp_path, contactors={"close_on_start": True})
+
+
+def test_no_control_without_contactors_section(tmp_path: Path) -> None:
+    gateway = tesla(tmp_path, allow_control=True)
+    assert not isinstance(gateway.batteries["tesla"].source, TeslaControl)
