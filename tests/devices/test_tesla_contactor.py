@@ -20,6 +20,7 @@ from batmux.protocols import tesla_keepalive as ka
 from batmux.protocols.inverter_limits import LimitKeeper
 from batmux.runtime.app import Gateway
 from batmux.runtime.wiring import wire
+from mqtt_helpers import recording
 
 # no 30 s hold after the contactors were open: the test watches the limits follow them
 LIMITS = {"stale_after": 2.0, "hold_s": 0, "ramp_a_per_s": 1000}
@@ -152,3 +153,46 @@ def test_contactors_without_allow_control_is_a_config_error(tmp_path: Path) -> N
 def test_no_control_without_contactors_section(tmp_path: Path) -> None:
     gateway = tesla(tmp_path, allow_control=True)
     assert not isinstance(gateway.batteries["tesla"].source, TeslaControl)
+
+
+async def test_mqtt_contactor_command_and_refusal(tmp_path: Path, broker: Any) -> None:
+    """``<base>/tesla/contactor/set`` close/open, the HA switch, and a refusal with its reason."""
+    battery = {"name": "tesla", "type": "tesla_model3", "address": "sim", "limits": LIMITS}
+    battery |= {"sim": {"cells": 108}, "allow_control": True}
+    battery["contactors"] = {"open_step_s": 0.2}
+    config = parse_config(
+        {
+            "mqtt": {"url": f"mqtt://127.0.0.1:{broker.port}"},
+            "sample_period": 0.1,
+            "publish_period": 0.2,
+            "state_dir": str(tmp_path),
+            "batteries": [battery],
+        }
+    )
+    gateway = Gateway(config)
+    wire(gateway)
+    control = gateway.batteries["tesla"].source
+    pack = control.source.simulated_pack
+    state = "batmux/tesla/state"
+    async with recording(broker.port) as rec, running(gateway):
+        await rec.wait_for(lambda: state in rec.messages)
+        await rec.wait_for(lambda: any(t.endswith("tesla/contactor/config") for t in rec.messages))
+        switch = [t for t in rec.messages if t.endswith("tesla/contactor/config")]
+        ha = rec.json(switch[0])
+        assert ha["command_topic"] == "batmux/tesla/contactor/set"
+        assert (ha["payload_on"], ha["payload_off"]) == ("close", "open")
+        assert rec.json(state)["contactor"] == "open"
+        pack.alerts.add("a019_module_ot")  # a fault alarm: a close must be refused
+        await rec.wait_for(lambda: not control._locks.no_fault)
+        assert rec.client is not None
+        await rec.client.publish("batmux/tesla/contactor/set", b"close")
+        await rec.wait_for(lambda: "refused" in rec.json(state)["contactor_reason"])
+        assert "fault alarm" in rec.json(state)["contactor_reason"]
+        assert pack.state == "open" and pack.keepalive_frames == 0
+        pack.alerts.clear()
+        await asyncio.sleep(2.2)  # the command writer spaces writes 2 s apart
+        await rec.client.publish("batmux/tesla/contactor/set", b"close")
+        await rec.wait_for(lambda: rec.json(state)["contactor"] == "closed", timeout=15)
+        await rec.client.publish("batmux/tesla/contactor/set", b"open")
+        await rec.wait_for(lambda: rec.json(state)["contactor"] == "open", timeout=15)
+        assert pack.state == "open"
