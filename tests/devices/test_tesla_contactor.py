@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -196,3 +199,49 @@ async def test_mqtt_contactor_command_and_refusal(tmp_path: Path, broker: Any) -
         await rec.client.publish("batmux/tesla/contactor/set", b"open")
         await rec.wait_for(lambda: rec.json(state)["contactor"] == "open", timeout=15)
         assert pack.state == "open"
+
+
+def test_sigterm_to_batmux_run_opens_first(tmp_path: Path) -> None:
+    """A real ``batmux run`` with the simulated pack: SIGTERM while closed runs the open
+    sequence and waits for the pack to report open before the process exits."""
+    config = tmp_path / "batmux.yaml"
+    config.write_text(
+        f"sample_period: 0.2\nstate_dir: {tmp_path}\nbatteries:\n  - name: tesla\n"
+        "    type: tesla_model3\n    address: sim\n    allow_control: true\n"
+        "    contactors: {close_on_start: true, open_step_s: 0.2}\n"
+    )
+    batmux = str(Path(sys.executable).parent / "batmux")
+    log_path = tmp_path / "run.log"
+    with log_path.open("w") as out:
+        proc = subprocess.Popen([batmux, "run", "-c", str(config)], stdout=out, stderr=out)
+        try:
+            end = time.monotonic() + 20
+            while "-> closed" not in log_path.read_text():
+                assert time.monotonic() < end and proc.poll() is None, log_path.read_text()
+                time.sleep(0.1)
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(timeout=20)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+    text = log_path.read_text()
+    opening = text.index("closed -> opening (shutdown)")
+    assert text.index("opening -> open (pack reports open)") > opening
+
+
+async def test_close_on_start_waits_for_the_interlocks(tmp_path: Path) -> None:
+    """HVIL open at start: no keep-alive, the refusal is published; once HVIL closes it closes."""
+    gateway = tesla(tmp_path, **CONTROL)
+    control = gateway.batteries["tesla"].source
+    pack = control.source.simulated_pack
+    pack.hvil_ok = False
+
+    def reason() -> object:
+        state = gateway.hub.latest("tesla")
+        return state.sample.extra.get("contactor_reason") if state and state.sample else None
+
+    async with running(gateway):
+        await until(lambda: reason() == "close refused: HVIL open")
+        assert control.frames_sent == 0 and pack.keepalive_frames == 0
+        pack.hvil_ok = True
+        await until(lambda: contactor(gateway) == "closed")

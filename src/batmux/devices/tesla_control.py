@@ -103,7 +103,8 @@ class TeslaControl:
         self._pack = str(sample.extra["contactor"]) if "contactor" in sample.extra else None
         self._note(self.machine.update(self._clock(), self._locks, self._pack))
         if self.close_on_start and self.machine.state == State.OPEN and not self.machine.log:
-            self.command("close", reason="close_on_start")
+            with contextlib.suppress(ControlRefused):  # retried with every sample until it holds
+                self.command("close", reason="close_on_start")
         extra = dict(sample.extra)
         extra["contactor"] = self.machine.combined(self._pack)
         extra["contactor_reason"] = self.refused or self.machine.reason
@@ -124,8 +125,9 @@ class TeslaControl:
         before = len(self.machine.log)
         why = self.machine.request_close(now, self._locks, reason)
         if why is not None:
+            if self.refused != f"close refused: {why}":  # once per reason, not per retry
+                log.warning("%s: contactor close refused: %s", self.name, why)
             self.refused = f"close refused: {why}"
-            log.warning("%s: contactor %s", self.name, self.refused)
             raise ControlRefused(f"{self.name}: {self.refused}")
         self.refused = None
         if len(self.machine.log) > before:
