@@ -170,7 +170,7 @@ class TeslaControl:
         due = loop.time()
         while True:
             await self._send_once()
-            due = max(due + PERIOD_S, loop.time() - PERIOD_S)  # no burst after a stall
+            due = max(due + self.period_s, loop.time() - self.period_s)  # no burst after a stall
             await asyncio.sleep(max(0.0, due - loop.time()))
 
     async def shutdown(self, timeout_s: float | None = None) -> str:
