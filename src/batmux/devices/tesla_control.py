@@ -78,9 +78,9 @@ class TeslaControl:
         self.send_times: list[float] = []  # for the jitter measurement (bounded below)
         self.refused: str | None = None
         self.pack_task: asyncio.Task[Any] | None = None  # a simulated pack, stopped by close()
-        self.muted = (
-            False  # fault injection: the keep-alive is lost on the wire (tests, commissioning)
-        )
+        self.period_s = PERIOD_S  # 50 ms on a car; the benchmark also tries 10/30/100 ms
+        # fault injection: the keep-alive is lost on the wire (tests, commissioning)
+        self.muted = False
 
     def __getattr__(self, name: str) -> Any:  # status(), link, codec, ... of the CAN source
         return getattr(self.source, name)
