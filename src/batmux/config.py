@@ -36,6 +36,7 @@ from batmux.core.bank_config import (
     check_bank_references,
     located_error,
 )
+from batmux.core.contactor_config import ContactorsConfig
 from batmux.devices.batrium_options import BatriumOptions
 from batmux.devices.ble_options import BleOptions
 from batmux.devices.junctek_options import JunctekOptions
@@ -173,6 +174,7 @@ class BatteryConfig(Strict):
     limits: LimitsConfig | None = None
     coulomb_counter: CoulombConfig | None = None
     charge_switch: ChargeSwitchConfig | None = None
+    contactors: ContactorsConfig | None = None  # EV packs: contactor control (allow_control)
     can: CanBusConfig | None = None  # CAN batteries (pylontech_can, byd_can)
     poll_interval: float | None = Field(None, ge=0)  # nissan_leaf: LBC polls, s (0 = off)
     batrium: BatriumOptions | None = None  # type: batrium (base_id)
@@ -199,6 +201,8 @@ class BatteryConfig(Strict):
     def _sim_only_for_sim(self) -> BatteryConfig:
         if self.sim is not None and self.address != "sim":
             raise ValueError("'sim:' parameters need 'address: sim'")
+        if self.contactors is not None and not self.allow_control:
+            raise ValueError("'contactors:' needs 'allow_control: true'")
         return self
 
     @field_validator("address", "port", "serial")

@@ -9,6 +9,7 @@ bus the pack, real or simulated, keeps its contactors open: the reading then sho
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from batmux.devices.can_source import CanSource, fresh_s
@@ -19,13 +20,36 @@ from batmux.protocols.tesla_model3 import TeslaModel3Codec
 DEFAULT_BRICKS = 96
 
 
-def create_source(battery: Any, context: Any = None) -> CanSource:
+def create_source(battery: Any, context: Any = None) -> Any:
     """Registry factory ``(BatteryConfig, context) -> Source``; ``context`` is unused."""
     asked = battery.sim is not None or "address" in battery.model_fields_set
     if battery.can is None and battery.is_sim and asked:
-        return _simulated_source(battery)
-    cfg = battery.can or CanBusConfig()
-    return CanSource(battery.name, TeslaModel3Codec(), CanLink(cfg), fresh_s=fresh_s(battery))
+        source = _simulated_source(battery)
+    else:
+        cfg = battery.can or CanBusConfig()
+        link = CanLink(cfg)
+        source = CanSource(battery.name, TeslaModel3Codec(), link, fresh_s=fresh_s(battery))
+    return _controlled(source, battery)
+
+
+def _controlled(source: CanSource, battery: Any) -> Any:
+    """With ``allow_control`` and ``contactors:``, the keep-alive sender wraps the source."""
+    if not (battery.allow_control and getattr(battery, "contactors", None) is not None):
+        return source
+    from batmux.devices.tesla_control import TeslaControl
+
+    control = TeslaControl(source, battery.contactors)
+    pack_sim = getattr(source, "background", None)
+
+    async def background() -> None:
+        # the simulated pack is hardware: it outlives the gateway's tasks so that shutdown
+        # can watch it open; ``control.close()`` stops it last
+        if pack_sim is not None and control.pack_task is None:
+            control.pack_task = asyncio.create_task(pack_sim(), name=f"{source.name}-pack")
+        await control.keepalive()
+
+    control.background = background  # type: ignore[attr-defined]
+    return control
 
 
 def _simulated_source(battery: Any) -> CanSource:

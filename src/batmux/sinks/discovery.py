@@ -231,6 +231,14 @@ def discovery_messages(
                 cfg["command_topic"] = topics.command(name, switch)
                 cfg["payload_on"], cfg["payload_off"] = "ON", "OFF"
                 add("switch", switch, cfg)
+        if "contactor_reason" in state_json:  # an EV pack under contactor control
+            q = Quantity("contactor", "Contactors", None, "switch", None)
+            shown = "{{ 'ON' if value_json.contactor == 'closed' else 'OFF' }}"
+            cfg = _config(q, name, topics, device, state_topic, shown, "contactor", "switch")
+            cfg["command_topic"] = topics.command(name, "contactor")
+            cfg["payload_on"], cfg["payload_off"] = "close", "open"
+            cfg["state_on"], cfg["state_off"] = "ON", "OFF"
+            add("switch", "contactor", cfg)
     for q in DIAGNOSTICS:
         if diagnostics is not None and q.key in diagnostics:
             add(

@@ -7,6 +7,8 @@ Topics (``base`` = mqtt.base_topic):
     <base>/<name>/diagnostics           health counters JSON (retained)
     <base>/<name>/<charge|discharge>/set   ON/OFF commands (only with allow_control)
     <base>/<name>/<charge|discharge>/state ON/OFF switch state (retained; only with allow_control)
+    <base>/<name>/contactor/set           close/open (or ON/OFF) for an EV pack with contactors:;
+                                          a refusal shows in the state JSON's contactor_reason
 
 Commands go through ``runtime.commands.SwitchCommands``: the latest wish per switch wins and
 writes to one BMS are at least ``MIN_WRITE_INTERVAL_S`` apart, so a flood of messages costs a
@@ -350,9 +352,11 @@ class MqttSink:
         if len(parts) < 3 or parts[-1] != "set":
             return
         name, switch = parts[-3], parts[-2]
-        if name not in self._controlled() or switch not in ("charge", "discharge"):
+        if name not in self._controlled() or switch not in ("charge", "discharge", "contactor"):
             self._ignore(f"no controllable switch at {topic}")
             return
+        if switch == "contactor" and payload.lower() in ("close", "open"):
+            payload = "ON" if payload.lower() == "close" else "OFF"  # refusals: contactor_reason
         if payload.upper() not in ("ON", "OFF"):
             self._ignore(f"{topic}: payload must be ON or OFF, got {payload[:20]!r}")
             return

@@ -1,0 +1,202 @@
+"""Contactor control of a Tesla Model 3/Y pack: the 0x221 keep-alive driven by ``core.contactor``.
+
+Only with ``allow_control: true`` and a ``contactors:`` section. While the state machine is in
+precharge/closing/closed the DRIVE pair (mux 0, mux 1) of 0x221 goes out every 50 ms with its
+4-bit counter and checksum (``protocols.tesla_keepalive``); opening sends ACCESSORY, GOING_DOWN
+and OFF for ``open_step_s`` each (3 s on a car), then silence, and waits for the pack to report
+open. Not sent (documented in docs/ev-packs.md): the other vehicle-presence frames (0x118,
+0x2E1, 0x3C2, ...), whose payloads the facts do not give; older pack firmware closes without them.
+
+The sample's ``contactor`` is the combined view (``Contactor.combined``), ``contactor_reason``
+the reason of batmux's last change or refusal. One log line per state change, not per frame.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+from batmux.core.contactor import Contactor, Interlocks, State
+from batmux.devices.can_source import CanSource
+from batmux.errors import ControlRefused, NoData
+from batmux.model.sample import BatterySample
+from batmux.protocols import tesla_keepalive as ka
+
+log = logging.getLogger(__name__)
+
+PERIOD_S = 0.05
+# Battery-Emulator's frames (vector tesla_m3y_0x221_checksum); counters are rewritten per send.
+DRIVE = (bytes.fromhex("605555155451F1D8"), bytes.fromhex("61055505000000E3"))
+OPEN_SEQUENCE = (
+    (bytes.fromhex("405555055451F5AC"), bytes.fromhex("4105555501000418")),  # ACCESSORY
+    (bytes.fromhex("00895506A451F1ED"), bytes.fromhex("01095559000000DB")),  # GOING_DOWN
+    (bytes.fromhex("000100000050F165"), bytes.fromhex("0101015000000076")),  # OFF
+)
+
+
+def interlocks(sample: BatterySample | None) -> Interlocks:
+    """The interlocks a sample proves; no sample = stale. HVIL must be reported OK."""
+    if sample is None:
+        return Interlocks(fresh=False)
+    extra = sample.extra
+    return Interlocks(
+        no_fault=not sample.alarms,
+        hvil_ok=extra.get("hvil_ok") is True,
+        isolation_ok=not extra.get("isolation_fault", False),
+    )
+
+
+class TeslaControl:
+    """Wraps the pack's ``CanSource``: same ``sample()``/``close()``, plus the keep-alive."""
+
+    def __init__(
+        self,
+        source: CanSource,
+        contactors: Any,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.source = source
+        self.name = source.name
+        self.health = source.health
+        self._clock = clock
+        self.close_on_start = bool(contactors.close_on_start)
+        self.open_step_s = float(contactors.open_step_s)
+        self.machine = Contactor(
+            allowed=True,
+            close_timeout_s=contactors.close_timeout_s,
+            open_timeout_s=3 * self.open_step_s + contactors.close_timeout_s,
+            since=clock(),
+        )
+        self._locks = Interlocks(fresh=False)
+        self._pack: str | None = None
+        self._counter = 0
+        self.frames_sent = 0
+        self.send_times: list[float] = []  # for the jitter measurement (bounded below)
+        self.refused: str | None = None
+        self.pack_task: asyncio.Task[Any] | None = None  # a simulated pack, stopped by close()
+        self.period_s = PERIOD_S  # 50 ms on a car; the benchmark also tries 10/30/100 ms
+        # fault injection: the keep-alive is lost on the wire (tests, commissioning)
+        self.muted = False
+
+    def __getattr__(self, name: str) -> Any:  # status(), link, codec, ... of the CAN source
+        return getattr(self.source, name)
+
+    # -- state --------------------------------------------------------------------------------
+    def _note(self, step: Any) -> None:
+        if step is not None:
+            log.warning(
+                "%s: contactor %s -> %s (%s)", self.name, step.before, step.after, step.reason
+            )
+
+    async def sample(self) -> BatterySample:
+        try:
+            sample = await self.source.sample()
+        except NoData:
+            self._locks = Interlocks(fresh=False)
+            self._note(self.machine.update(self._clock(), self._locks, None))
+            raise
+        self._locks = interlocks(sample)
+        self._pack = str(sample.extra["contactor"]) if "contactor" in sample.extra else None
+        self._note(self.machine.update(self._clock(), self._locks, self._pack))
+        if self.close_on_start and self.machine.state == State.OPEN and not self.machine.log:
+            with contextlib.suppress(ControlRefused):  # retried with every sample until it holds
+                self.command("close", reason="close_on_start")
+        extra = dict(sample.extra)
+        extra["contactor"] = self.machine.combined(self._pack)
+        extra["contactor_reason"] = self.refused or self.machine.reason
+        closed = extra["contactor"] == "closed"
+        if not closed:  # no power path through batmux's view either
+            return sample.with_(extra=extra, charge_enabled=False, discharge_enabled=False)
+        return sample.with_(extra=extra)
+
+    def command(self, action: str, reason: str = "command") -> None:
+        """``close`` or ``open``; raises ``ControlRefused`` with the reason when refused."""
+        now = self._clock()
+        if action == "open":
+            self.refused = None
+            self._note(self.machine.request_open(now, reason))
+            return
+        if action != "close":
+            raise ControlRefused(f"{self.name}: contactor command must be close or open")
+        before = len(self.machine.log)
+        why = self.machine.request_close(now, self._locks, reason)
+        if why is not None:
+            if self.refused != f"close refused: {why}":  # once per reason, not per retry
+                log.warning("%s: contactor close refused: %s", self.name, why)
+            self.refused = f"close refused: {why}"
+            raise ControlRefused(f"{self.name}: {self.refused}")
+        self.refused = None
+        if len(self.machine.log) > before:
+            self._note(self.machine.log[-1])
+
+    async def set_switch(self, switch: str, on: bool) -> None:
+        if switch != "contactor":
+            return await self.source.set_switch(switch, on)
+        self.command("close" if on else "open")
+
+    # -- frames -------------------------------------------------------------------------------
+    def frames_now(self) -> tuple[bytes, bytes] | None:
+        """The 0x221 pair to send now, or None for silence."""
+        if self.machine.sending:
+            pair = DRIVE
+        elif self.machine.state == State.OPENING:
+            step = int((self._clock() - self.machine.since) / self.open_step_s)
+            if step >= len(OPEN_SEQUENCE):
+                return None
+            pair = OPEN_SEQUENCE[step]
+        else:
+            return None
+        self._counter = (self._counter + 1) % 16
+        return tuple(ka.with_counter(f, self._counter) for f in pair)  # type: ignore[return-value]
+
+    async def _send_once(self) -> None:
+        frames = self.frames_now()
+        if frames is None or self.muted:
+            return
+        for data in frames:
+            await self.source.link.send(ka.ID_LV_POWER_STATE, data)
+        self.frames_sent += len(frames)
+        if len(self.send_times) < 100_000:
+            self.send_times.append(self._clock())
+
+    async def keepalive(self) -> None:
+        """Send on a fixed 50 ms grid until cancelled (the gateway runs it as background)."""
+        loop = asyncio.get_running_loop()
+        await self.source.link.open()
+        due = loop.time()
+        while True:
+            await self._send_once()
+            due = max(due + self.period_s, loop.time() - self.period_s)  # no burst after a stall
+            await asyncio.sleep(max(0.0, due - loop.time()))
+
+    async def shutdown(self, timeout_s: float | None = None) -> str:
+        """Open first: run the open sequence, wait (bounded) for the pack to report open."""
+        self._note(self.machine.request_open(self._clock(), "shutdown"))
+        limit = self._clock() + (
+            timeout_s if timeout_s is not None else self.machine.open_timeout_s
+        )
+        while self.machine.state == State.OPENING and self._clock() < limit:
+            await self._send_once()
+            try:
+                await self.sample()
+            except Exception as exc:  # a stale pack still has to be waited for, not crash
+                log.debug("%s: sample during shutdown: %s", self.name, exc)
+            await asyncio.sleep(PERIOD_S)
+        if self.machine.state == State.OPENING:
+            log.warning("%s: pack did not report open before shutdown gave up", self.name)
+        return self.machine.state.value
+
+    async def close(self) -> None:
+        try:
+            if self.machine.state != State.OPEN or self._pack not in (None, "open"):
+                await self.shutdown()
+        finally:
+            if self.pack_task is not None:
+                self.pack_task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await self.pack_task
+            await self.source.close()
