@@ -245,3 +245,40 @@ async def test_close_on_start_waits_for_the_interlocks(tmp_path: Path) -> None:
         assert control.frames_sent == 0 and pack.keepalive_frames == 0
         pack.hvil_ok = True
         await until(lambda: contactor(gateway) == "closed")
+
+
+class _FailingPack:
+    """A CAN source stand-in: two good closed-pack samples, then the given error."""
+
+    name = "tesla"
+    health = None
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+        self.calls = 0
+
+    async def sample(self) -> Any:
+        from batmux.model.sample import BatterySample
+
+        self.calls += 1
+        if self.calls > 2:
+            raise self.error
+        return BatterySample(timestamp=1.0, extra={"contactor": "closed", "hvil_ok": True})
+
+
+@pytest.mark.parametrize("error", ["link", "protocol"])
+async def test_a_failing_source_opens_like_stale_data(error: str) -> None:
+    from types import SimpleNamespace
+
+    from batmux.errors import LinkError, ProtocolError
+
+    exc = LinkError("bus gone") if error == "link" else ProtocolError("bad frame")
+    settings = SimpleNamespace(close_on_start=True, open_step_s=3.0, close_timeout_s=10.0)
+    control = TeslaControl(_FailingPack(exc), settings, clock=lambda: 0.0)  # type: ignore[arg-type]
+    await control.sample()  # close_on_start: precharge
+    await control.sample()  # the pack reports closed
+    assert control.machine.state == State.CLOSED
+    with pytest.raises(type(exc)):
+        await control.sample()
+    assert control.machine.state == State.OPENING
+    assert control.machine.reason == "stale data"

@@ -22,7 +22,7 @@ from typing import Any
 
 from batmux.core.contactor import Contactor, Interlocks, State
 from batmux.devices.can_source import CanSource
-from batmux.errors import ControlRefused, NoData
+from batmux.errors import BatmuxError, ControlRefused
 from batmux.model.sample import BatterySample
 from batmux.protocols import tesla_keepalive as ka
 
@@ -95,7 +95,7 @@ class TeslaControl:
     async def sample(self) -> BatterySample:
         try:
             sample = await self.source.sample()
-        except NoData:
+        except BatmuxError:  # no data, a dead link or an undecodable pack: unknown = unsafe
             self._locks = Interlocks(fresh=False)
             self._note(self.machine.update(self._clock(), self._locks, None))
             raise
