@@ -81,3 +81,25 @@ async def test_a_failed_write_is_counted_and_the_next_wish_still_goes_out() -> N
         await asyncio.sleep(INTERVAL + 0.2)
     assert commands.failed == 1 and commands.writes == 1
     assert [(s, on) for _, s, on, _ in bms.writes] == [("charge", False)]
+
+
+async def test_a_crashing_write_costs_that_write_only() -> None:
+    bms = Bms()
+    crashed = []
+
+    async def write(battery: str, switch: str, on: bool) -> None:
+        if not crashed:
+            crashed.append(battery)
+            raise RuntimeError("driver bug")
+        await bms.write(battery, switch, on)
+
+    commands = SwitchCommands(["a", "b"], write, min_interval_s=0.05)
+    async with started(commands):
+        commands.submit("a", "charge", True)
+        await asyncio.sleep(0.02)
+        commands.submit("a", "charge", False)
+        commands.submit("b", "charge", True)
+        await asyncio.sleep(0.4)
+    assert crashed == ["a"]
+    assert sorted((w[0], w[2]) for w in bms.writes) == [("a", False), ("b", True)]
+    assert (commands.failed, commands.writes) == (1, 2)

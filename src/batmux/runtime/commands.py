@@ -101,6 +101,10 @@ class SwitchCommands:
             self.failed += 1
             log.warning("%s: %s switch %s failed: %s%s", battery, switch, word, exc, note)
             return
+        except Exception:  # a driver bug costs this write, not every battery's writer
+            self.failed += 1
+            log.exception("%s: %s switch %s crashed%s", battery, switch, word, note)
+            return
         finally:
             self._last_write_end[battery] = self._clock()
         self.writes += 1
