@@ -13,7 +13,7 @@ protocol does not know (other devices on the bus, the inverter's own frames) cou
 from __future__ import annotations
 
 from collections.abc import Hashable, Mapping, Sequence
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from batmux.errors import CorruptFrame, ProtocolError, TruncatedFrame
 from batmux.model.sample import BatterySample
@@ -81,11 +81,11 @@ class CanCodec(Codec):
         return [pack((can_id, data))]
 
     def decode(self, frames: Sequence[bytes], timestamp: float = 0.0) -> BatterySample:
-        latest: dict[int, bytes] = {}
+        latest: dict[Any, bytes] = {}  # keyed by ``frame_key``: the id, or (id, mux)
         for packed in frames:
             can_id, data = unpack(packed)
             if can_id in self.min_length and len(data) >= self.min_length[can_id]:
-                latest[can_id] = data
+                latest[self.frame_key(can_id, data)] = data
         return self.decode_latest(latest, timestamp)
 
     def decode_latest(self, latest: Mapping[int, bytes], timestamp: float) -> BatterySample:

@@ -29,14 +29,13 @@ Multiplexed ids (0x332, 0x352, 0x320, 0x401) are kept per (id, mux): ``frame_key
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Hashable, Mapping
 from typing import ClassVar
 
 from batmux.errors import ProtocolError
 from batmux.model.alarms import Alarm
 from batmux.model.sample import BatterySample, ExtraValue
 from batmux.protocols.can_codec import CanCodec
-from batmux.protocols.candump import unpack
 from batmux.protocols.tesla_alerts import (
     ID_ALERTS,
     ISOLATION_ALERTS,
@@ -205,15 +204,7 @@ class TeslaModel3Codec(CanCodec):
         mask = MUX_BITS.get(can_id)
         return can_id if mask is None or not data else (can_id, data[0] & mask)
 
-    def decode(self, frames: Sequence[bytes], timestamp: float = 0.0) -> BatterySample:
-        latest: dict[Hashable, bytes] = {}
-        for packed in frames:
-            can_id, data = unpack(packed)
-            if len(data) >= self.min_length.get(can_id, 99):
-                latest[self.frame_key(can_id, data)] = data
-        return self.decode_keyed(latest, timestamp)
-
-    def decode_keyed(self, latest: Mapping[Hashable, bytes], timestamp: float) -> BatterySample:
+    def decode_latest(self, latest: Mapping[Hashable, bytes], timestamp: float) -> BatterySample:
         def muxed(can_id: int) -> dict[int, bytes]:
             return {k[1]: v for k, v in latest.items() if isinstance(k, tuple) and k[0] == can_id}
 
