@@ -183,7 +183,19 @@ JSON_NAMES: dict[str, str] = {
 }
 
 
+# The only device paths passed through: what the decoders keep (mqtt_json's History/System and
+# its Dc temperature). Never /Info, /Io, /Alarms or /Dc/0/Current: a remote batmux's state JSON
+# keeps unknown keys, and one named "/Info/MaxChargeCurrent" must not override batmux's limits
+# (0 A when stale) on D-Bus or in mqtt_json_output.
+DEVICE_PATH_PREFIXES = ("/History/", "/System/")
+DEVICE_PATHS = frozenset({"/Dc/0/Temperature"})
+
+
 def device_paths(sample: BatterySample) -> dict[str, ExtraValue]:
     """Values a device sent that batmux has no field for, kept in ``extra`` under their Victron
     D-Bus path (``/History/TotalAhDrawn``): sinks that speak Victron publish them as sent."""
-    return {k: v for k, v in sample.extra.items() if k.startswith("/")}
+    return {
+        k: v
+        for k, v in sample.extra.items()
+        if k in DEVICE_PATHS or k.startswith(DEVICE_PATH_PREFIXES)
+    }

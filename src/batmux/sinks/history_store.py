@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from batmux.model.state import BatteryState
+from batmux.sinks.state_values import scalar_values
 
 # The charted values, in column order (names as in the JSON API / MQTT state).
 VALUES = ("soc", "voltage", "current", "power", "cell_min", "cell_max", "cell_delta", "temp_max")
@@ -27,23 +28,21 @@ Row = tuple[Any, ...]  # (battery, t, online, *VALUES)
 
 def state_row(state: BatteryState, t: float) -> Row | None:
     """The ``samples`` row of one published state, or None before its first sample."""
-    s = state.sample
-    if s is None:
+    if state.sample is None:
         return None
-    cells = s.cell_voltages_v
-    low, high = (min(cells), max(cells)) if cells else (None, None)
+    v = scalar_values(state)  # the same cell spread and hottest probe as InfluxDB and /metrics
     return (
         state.name,
         t,
         1 if state.available else 0,
-        s.soc_pct,
-        s.voltage_v,
-        s.current_a,
-        s.power_w,
-        low,
-        high,
-        round(high - low, 4) if cells else None,  # type: ignore[operator]
-        max(s.temperatures_c) if s.temperatures_c else None,
+        v["soc"],
+        v["voltage"],
+        v["current"],
+        v["power"],
+        v.get("cell_min"),
+        v.get("cell_max"),
+        v.get("cell_delta"),
+        v["temperature_max"],
     )
 
 

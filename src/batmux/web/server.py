@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import functools
 import hmac
 import json
 import logging
@@ -20,6 +21,7 @@ from typing import Any
 
 from aiohttp import web
 
+from batmux.sinks import json_text
 from batmux.sinks.history_store import VALUES
 from batmux.sinks.observe_config import WebConfig
 from batmux.web.api import batteries_json, battery_json
@@ -31,6 +33,9 @@ log = logging.getLogger(__name__)
 MAX_HISTORY_S = 3660 * 86400
 METRICS_TYPE = "text/plain; version=0.0.4; charset=utf-8"  # Prometheus text format
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+# Strict JSON like every MQTT payload: a non-finite value goes out as null, never as NaN
+# (which JSON.parse in the overview page and most clients reject with the whole document).
+json_response = functools.partial(web.json_response, dumps=json_text.dumps)
 
 
 @dataclass
@@ -80,7 +85,7 @@ def _auth_middleware(token: str) -> Any:
     @web.middleware
     async def check(request: web.Request, handler: Handler) -> web.StreamResponse:
         if not authorized(request, token):
-            response = web.json_response({"error": "unauthorized"}, status=401)
+            response = json_response({"error": "unauthorized"}, status=401)
             response.headers.add("WWW-Authenticate", 'Bearer realm="batmux"')
             response.headers.add("WWW-Authenticate", 'Basic realm="batmux"')
             return response
@@ -111,21 +116,21 @@ def build_app(ctx: WebContext) -> web.Application:
     app = web.Application(middlewares=middlewares)
 
     async def batteries(request: web.Request) -> web.Response:
-        return web.json_response(batteries_json(ctx.states()))
+        return json_response(batteries_json(ctx.states()))
 
     async def battery(request: web.Request) -> web.Response:
         name = request.match_info["name"]
         state = ctx.gateway.hub.latest(name)
         if state is None:
-            return web.json_response({"error": f"no battery or group {name!r}"}, status=404)
-        return web.json_response(battery_json(state))
+            return json_response({"error": f"no battery or group {name!r}"}, status=404)
+        return json_response(battery_json(state))
 
     async def history(request: web.Request) -> web.Response:
         if ctx.history is None:
-            return web.json_response({"error": "the history is disabled"}, status=404)
+            return json_response({"error": "the history is disabled"}, status=404)
         name = request.query.get("battery")
         if not name:
-            return web.json_response({"error": "battery= is required"}, status=400)
+            return json_response({"error": "battery= is required"}, status=400)
         now = ctx.gateway.clock()
         hours = _number(request, "hours")
         end = _number(request, "end") or now
@@ -138,13 +143,13 @@ def build_app(ctx: WebContext) -> web.Application:
         try:
             points = await ctx.history.query(name, start, end, values)
         except Exception as exc:  # sqlite3.Error, OSError: the store is unreadable right now
-            return web.json_response({"error": f"history: {exc}"}, status=503)
-        return web.json_response(
+            return json_response({"error": f"history: {exc}"}, status=503)
+        return json_response(
             {"battery": name, "start": start, "end": end, "values": values, "points": points}
         )
 
     async def status(request: web.Request) -> web.Response:
-        return web.json_response(
+        return json_response(
             {"time": time.time(), "links": ctx.link_status(), "sinks": ctx.sink_status()}
         )
 
