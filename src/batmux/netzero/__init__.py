@@ -1,0 +1,1 @@
+"""Zero export: live consumption in, micro-inverters and chargers controlled, with guards."""
