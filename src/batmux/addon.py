@@ -25,12 +25,13 @@ from urllib.parse import quote
 
 import yaml
 
-from batmux.config import parse_config
+from batmux.config import parse_config, read_config_data
 from batmux.errors import ConfigError
 
 SUPERVISOR_URL = "http://supervisor"
 DATA = Path("/data")
 CUSTOM_CONFIG = Path("/config/batmux.yaml")  # the add-on's own config folder (addon_config)
+DEFAULT_BASE_TOPIC = "batmux"  # config.yaml's default option
 LOG_FLAGS = {"warning": [], "info": ["-v"], "debug": ["-vv"]}
 # Options copied as they are; the others are mapped below.
 PLAIN = ("sample_period", "publish_period", "expire_after")
@@ -93,9 +94,11 @@ def _mqtt_section(options: Mapping[str, Any], service: Mapping[str, Any] | None)
     if url is None:
         return {}
     section: dict[str, Any] = {"url": url}
-    for key in ("base_topic", "discovery_prefix"):
+    for key in ("gateway", "base_topic", "discovery_prefix"):
         if options.get(key):
             section[key] = options[key]
+    if section.get("gateway") and section.get("base_topic") == DEFAULT_BASE_TOPIC:
+        del section["base_topic"]  # a named gateway's own default is batmux/<gateway> (fleet)
     return {"mqtt": section}
 
 
@@ -152,7 +155,8 @@ def prepare(
         raise ConfigError(options_file.name, "", "the options must be a JSON object")
     custom = None
     if options.get("custom_config"):
-        custom = _read(custom_file, yaml.safe_load) if custom_file.exists() else None
+        # the same strict reader as `batmux run` (a key given twice is an error, not the last)
+        custom = read_config_data(custom_file) if custom_file.exists() else None
         if custom is None:
             raise ConfigError(str(custom_file), "", "custom_config is on but the file is missing")
     config = options_to_config(options, service, custom, out.parent)

@@ -475,6 +475,11 @@ def _deep_flow_line(text: str) -> int | None:
 
 
 def load_config(path: str | Path) -> Config:
+    return parse_config(read_config_data(path), str(path))
+
+
+def read_config_data(path: str | Path) -> Any:
+    """The YAML file's data, read strictly (duplicate keys, depth, encoding are located errors)."""
     file = str(path)
     try:
         raw = Path(path).read_bytes()
@@ -496,4 +501,4 @@ def load_config(path: str | Path) -> Config:
         raise ConfigError(file, where, str(getattr(exc, "problem", exc))) from None
     except RecursionError:
         raise ConfigError(file, "YAML", f"nested more than {MAX_DEPTH} levels deep") from None
-    return parse_config(data, file)
+    return data

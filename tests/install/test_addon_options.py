@@ -128,6 +128,17 @@ def test_periods_topics_and_log_level(tmp_path: Path) -> None:
         assert addon.prepare(tmp_path / "options.json", tmp_path / "x.yaml", SERVICE) == want
 
 
+def test_gateway_option_names_this_gateway_in_a_fleet(tmp_path: Path) -> None:
+    config = prepared(tmp_path, {**defaults(), "gateway": "shed"})
+    assert config["mqtt"]["gateway"] == "shed" and "base_topic" not in config["mqtt"]
+    parsed = load_config(tmp_path / "batmux.yaml")
+    assert parsed.mqtt is not None and parsed.mqtt.base_topic == "batmux/shed"  # docs/fleet.md
+    with pytest.raises(ConfigError, match=r"add-on options: mqtt\.gateway"):
+        prepared(tmp_path, {**defaults(), "gateway": "no spaces"})
+    own_base = prepared(tmp_path, {**defaults(), "gateway": "shed", "base_topic": "site"})
+    assert own_base["mqtt"]["base_topic"] == "site"  # a base the user chose is kept
+
+
 def test_mqtt_url_option_overrides_the_supervisor(tmp_path: Path) -> None:
     config = prepared(tmp_path, {**defaults(), "mqtt_url": "mqtts://u:p@broker.lan:8883"})
     assert config["mqtt"]["url"] == "mqtts://u:p@broker.lan:8883"
@@ -160,6 +171,10 @@ def test_custom_config_missing_or_invalid_is_a_config_error(tmp_path: Path) -> N
         prepared(tmp_path, {**defaults(), "custom_config": True})
     (tmp_path / "custom.yaml").write_text("batteries: [{name: a, type: jk, keepalive: 1}]\n")
     with pytest.raises(ConfigError, match=r"custom\.yaml: batteries\[0\]\.keepalive: unknown"):
+        prepared(tmp_path, {**defaults(), "custom_config": True})
+    # read as strictly as `batmux run` reads it: a key given twice is not silently the last one
+    (tmp_path / "custom.yaml").write_text("publish_period: 3\npublish_period: 5\n")
+    with pytest.raises(ConfigError, match=r"custom\.yaml: line 2: duplicate key 'publish_period'"):
         prepared(tmp_path, {**defaults(), "custom_config": True})
 
 
