@@ -91,7 +91,8 @@ class DtuInverter:
         self._need_reset = False
         self._seen_on = False  # confirmed ON since the last switch-on request
         self._self_off = False
-        self._cmd_error = ""
+        self._cmd_error = ""  # the last command that could not be sent
+        self._unconfirmed: dict[str, str] = {}  # kind → why it timed out, until confirmed
 
     # -- controller side -------------------------------------------------------------------
     def percent_for(self, watts: float) -> float:
@@ -107,12 +108,13 @@ class DtuInverter:
             for kind in ("on", "limit", "reset") if not on else ("off",):
                 self._pending.pop(kind, None)
             self._need_reset = self._need_reset and on
+            self._unconfirmed.clear()
             self._seen_on = self._self_off = False
             self._want_on = on
 
     def state(self) -> InverterState:
         r = self._reading
-        error = self._read_error or self._cmd_error
+        error = self._read_error or self._cmd_error or next(iter(self._unconfirmed.values()), "")
         if r is None or self._read_error:
             status = (
                 DeviceStatus.OFFLINE if (r is None or self._read_offline) else DeviceStatus.FAULT
@@ -182,12 +184,13 @@ class DtuInverter:
             fresh = r is not None and self._read_at > p.sent_at
             if fresh and self._confirmed(kind, p, r):
                 del self._pending[kind]
-                if kind in ("on", "reset"):
-                    self._cmd_error = ""
+                for done in ("on", "reset") if kind in ("on", "reset") else (kind,):
+                    self._unconfirmed.pop(done, None)
             elif now >= p.deadline:
                 del self._pending[kind]
-                self._cmd_error = f"{kind} not confirmed within {p.deadline - p.sent_at:g} s"
-                log.warning("%s: %s", self.name, self._cmd_error)
+                why = f"{kind} not confirmed within {p.deadline - p.sent_at:g} s"
+                self._unconfirmed[kind] = why
+                log.warning("%s: %s", self.name, why)
                 if kind == "on":
                     self._need_reset = True
 
@@ -247,8 +250,7 @@ class DtuInverter:
         wait = self.timing.reset_confirm_s if kind == "reset" else self.timing.confirm_s
         self._pending[kind] = _Pending(now, now + wait, value)
         self.commands_sent += 1
+        self._cmd_error = ""
         if kind == "reset":
             self._need_reset = False
-        elif kind != "on":
-            self._cmd_error = ""
         log.info("%s: sent %s%s", self.name, kind, f" {value:g} %" if value is not None else "")
