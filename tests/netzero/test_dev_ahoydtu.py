@@ -10,7 +10,6 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-from nz_dev_support import JumpClock, running, until
 
 from batmux.netzero.device_config import InverterEntry
 from batmux.netzero.devices import DtuInverter, build_inverter
@@ -18,6 +17,7 @@ from batmux.netzero.devices.ahoydtu import parse_inverter
 from batmux.netzero.ports import DeviceStatus
 from batmux.sim.ahoydtu import AhoyDtuSim
 from batmux.sim.hoymiles import HoymilesModel
+from nz_dev_support import JumpClock, running, until
 
 CAPTURES = Path(__file__).parent / "captures"
 
@@ -42,7 +42,7 @@ async def rig() -> AsyncIterator[Rig]:
     async with aiohttp.ClientSession() as session:
         entry = InverterEntry(type="ahoydtu", url=url, id=0, max_power=600)
         inverter = build_inverter(
-            entry, config_dir=Path("."), clock=clock, session=session, timeout_s=0.5
+            entry, config_dir=Path("."), clock=clock, session=session, timeout_s=0.2
         )
         assert isinstance(inverter, DtuInverter)
         yield Rig(clock, model, sim, inverter)
@@ -195,7 +195,7 @@ async def test_bad_answers_give_one_line_and_the_off_request_wins_when_it_comes_
     rig.model.producing = True
     rig.inverter.request(300)
     async with running(rig.inverter.run()):
-        await until(lambda: rig.inverter.state().status == DeviceStatus.ON, rig.clock, 40)
+        await until(lambda: rig.inverter.state().limit_w == 300, rig.clock, 40)
         if fault == "http500":
             rig.sim.fail_status = 500
         elif fault == "garbage":

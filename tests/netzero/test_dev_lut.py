@@ -6,11 +6,11 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-from nz_dev_support import JumpClock
 
 from batmux.netzero.device_config import InverterEntry
 from batmux.netzero.devices import build_inverter
 from batmux.netzero.lut import LutError, parse_lut
+from nz_dev_support import JumpClock
 
 HM600 = """# HM-600 measured at the socket, 52 V battery
 3;20

@@ -228,6 +228,7 @@ class DtuInverter:
 
     async def _send(self, kind: str) -> None:
         value = self._want_pct if kind == "limit" else None
+        want = self._want_on
         last: DeviceError | None = None
         for attempt in range(self.timing.attempts):
             if attempt:
@@ -246,11 +247,13 @@ class DtuInverter:
             self._cmd_error = f"{kind} failed {self.timing.attempts}×: {last}"
             log.warning("%s: %s", self.name, self._cmd_error)
             return
+        self.commands_sent += 1
+        self._cmd_error = ""
+        if self._want_on != want:
+            return  # the request flipped while this was on the wire: nothing to wait for
         now = self.clock.now()
         wait = self.timing.reset_confirm_s if kind == "reset" else self.timing.confirm_s
         self._pending[kind] = _Pending(now, now + wait, value)
-        self.commands_sent += 1
-        self._cmd_error = ""
         if kind == "reset":
             self._need_reset = False
         log.info("%s: sent %s%s", self.name, kind, f" {value:g} %" if value is not None else "")
