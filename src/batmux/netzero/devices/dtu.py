@@ -114,17 +114,17 @@ class DtuInverter:
 
     def state(self) -> InverterState:
         r = self._reading
-        error = self._read_error or self._cmd_error or next(iter(self._unconfirmed.values()), "")
-        if r is None or self._read_error:
-            status = (
-                DeviceStatus.OFFLINE if (r is None or self._read_offline) else DeviceStatus.FAULT
-            )
-            return InverterState(status, None, None, error or "not read yet")
+        if self._read_error:
+            status = DeviceStatus.OFFLINE if self._read_offline else DeviceStatus.FAULT
+            return InverterState(status, None, None, self._read_error)
+        if r is None:
+            return InverterState(DeviceStatus.OFFLINE, None, None, "not read yet")
+        error = self._cmd_error or next(iter(self._unconfirmed.values()), "")
         if r.offline:
             status, error = DeviceStatus.OFFLINE, error or "the DTU cannot reach the inverter"
-        elif r.fault or self._self_off:
-            status = DeviceStatus.FAULT
-            error = r.fault or "inverter switched itself off"
+        elif r.fault or self._self_off or self._cmd_error:
+            status = DeviceStatus.FAULT  # includes a command the DTU would not take 3 times
+            error = r.fault or ("inverter switched itself off" if self._self_off else error)
         elif self._pending:
             status = DeviceStatus.SYNCING
         else:
