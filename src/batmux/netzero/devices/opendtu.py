@@ -37,13 +37,18 @@ class OpenDtuTransport:
         self.session = session
         self.url = base_url(url)
         self.serial = serial
-        self.auth = aiohttp.BasicAuth(username, password) if password is not None else None
+        # OpenDTU wants HTTP basic auth for control (reading is allowed without by default).
+        self.headers = (
+            {"Authorization": aiohttp.encode_basic_auth(username, password)}
+            if password is not None
+            else {}
+        )
         self.timeout_s = timeout_s
 
     async def read(self) -> DtuReading:
         url = f"{self.url}/api/livedata/status?inv={self.serial}"
         data = await request_json(
-            self.session, "GET", url, timeout_s=self.timeout_s, auth=self.auth
+            self.session, "GET", url, timeout_s=self.timeout_s, headers=self.headers
         )
         return parse_status(data, self.serial, url)
 
@@ -69,7 +74,7 @@ class OpenDtuTransport:
             f"{self.url}{path}",
             timeout_s=self.timeout_s,
             data={"data": text},
-            auth=self.auth,
+            headers=self.headers,
         )
         if not (isinstance(data, dict) and data.get("type") == "success"):
             why = data.get("message", data) if isinstance(data, dict) else data
