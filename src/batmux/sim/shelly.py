@@ -36,6 +36,7 @@ class ShellySim(HttpDeviceSim):
         self.load_w = [load_w] * relays
         self.timer_at: list[float | None] = [None] * relays  # clock time of the flip
         self.timer_duration = [0.0] * relays
+        self.refuse_next = 0  # answer the next n switching requests with HTTP 500
 
     def routes(self, app: web.Application) -> None:
         app.router.add_get("/shelly", self._info)
@@ -57,6 +58,12 @@ class ShellySim(HttpDeviceSim):
         self.on[relay] = on
         self.timer_at[relay] = self.clock.now() + timer_s if timer_s > 0 else None
         self.timer_duration[relay] = timer_s
+
+    def _refused(self) -> bool:
+        if self.refuse_next > 0:
+            self.refuse_next -= 1
+            return True
+        return False
 
     def power_w(self, relay: int) -> float:
         self.tick()
@@ -115,6 +122,8 @@ class ShellySim(HttpDeviceSim):
         relay = self._index(request.match_info["id"])
         turn = request.query.get("turn")
         if turn is not None:
+            if self._refused():
+                return web.Response(status=500, text="busy")
             if turn not in ("on", "off", "toggle"):
                 return web.Response(status=400, text="Bad turn!")
             self.tick()
@@ -146,6 +155,8 @@ class ShellySim(HttpDeviceSim):
     async def _rpc_set(self, request: web.Request) -> web.Response:
         relay = self._index(request.query.get("id"))
         on = request.query.get("on")
+        if self._refused():
+            return web.Response(status=500, text="busy")
         if on not in ("true", "false"):
             return web.json_response(
                 {"code": -103, "message": "Missing required argument 'on'!"}, status=400
