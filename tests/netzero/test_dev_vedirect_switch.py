@@ -78,6 +78,10 @@ async def test_switching_charging_off_and_on(
     )
     await switch.step()  # nothing changed, nothing written
     assert switch.commands_sent == 1
+    device.charger_on = True  # someone switched it on at the charger
+    clock.t += 60
+    await switch.step()  # the mode is read back (HEX Get) and written again
+    assert device.charger_on is False and switch.commands_sent == 2
     switch.request(True)
     await switch.step()
     assert device.charger_on and switch.state().status == DeviceStatus.ON

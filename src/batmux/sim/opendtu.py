@@ -25,6 +25,14 @@ from batmux.sim.http_device import HttpDeviceSim
 LIMIT_TYPES = (0, 1, 256, 257)  # absolute/relative non-persistent, absolute/relative persistent
 
 
+def _same_serial(a: str, b: str) -> bool:
+    """OpenDTU reads serials as hex numbers (strtoll base 16); junk matches nothing."""
+    try:
+        return int(a, 16) == int(b, 16) != 0
+    except ValueError:
+        return False
+
+
 def _field(value: float, unit: str, digits: int) -> dict[str, Any]:
     return {"v": value, "u": unit, "d": digits}
 
@@ -108,7 +116,7 @@ class OpenDtuSim(HttpDeviceSim):
         for serial in self.models:
             if wanted is None:
                 inverters.append(self.common_json(serial))
-            elif int(wanted, 16) == int(serial, 16):
+            elif _same_serial(wanted, serial):
                 inverters.append(self.common_json(serial) | self.channels_json(serial))
         total = sum(m.reported_power_w(self.clock.now()) for m in self.models.values())
         return web.json_response(
@@ -138,7 +146,7 @@ class OpenDtuSim(HttpDeviceSim):
         if self.refuse_next > 0:
             self.refuse_next -= 1
             return self._answer("warning", "Invalid inverter specified!", 4002)
-        serial = next((s for s in self.models if int(s, 16) == int(data["serial"], 16)), None)
+        serial = next((s for s in self.models if _same_serial(data["serial"], s)), None)
         if serial is None:
             return self._answer("warning", "Invalid inverter specified!", 4002)
         data["serial"] = serial

@@ -93,7 +93,10 @@ def build_charger(
             timeout_s=timeout_s,
         )
     assert entry.battery is not None
-    writer = vedirect_switch(entry.battery) if vedirect_switch is not None else None
+    try:
+        writer = vedirect_switch(entry.battery) if vedirect_switch is not None else None
+    except LookupError:
+        writer = None
     if writer is None or not callable(getattr(writer, "set_switch", None)):
         raise ConfigError(
             "<config>",

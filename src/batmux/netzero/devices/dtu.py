@@ -208,8 +208,8 @@ class DtuInverter:
 
     def _choose(self) -> str | None:
         r = self._reading
-        if self._want_on is None or r is None or self._read_error:
-            return None
+        if self._want_on is None or r is None or self._read_error or r.offline:
+            return None  # nobody to talk to: keep the request for when it answers again
         if not self._want_on:
             return "off" if r.on is not False and "off" not in self._pending else None
         if self._need_reset and "reset" not in self._pending:

@@ -3,9 +3,9 @@ VE.Direct link batmux already reads.
 
 The runtime hands over the battery's source (``vedirect_switch(name)``); all this needs of it is
 ``set_switch("charge", on)`` (HEX Set 0x0200 = 1 on / 4 off, answer checked against the value;
-``VeDirectSource`` only sends it with ``allow_control: true``) and, if present, the text
-fields for the panel power. The mode is written only when it differs from what was confirmed,
-and re-written every ``refresh_s`` in case someone changed it on the charger.
+``VeDirectSource`` only sends it with ``allow_control: true``) and, if it has them,
+``get_register`` (to check the mode now and then without writing) and the text ``fields`` (for
+the panel power). The mode is written only when it differs from what the charger has.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from typing import Any, Protocol
 
 from batmux.errors import BatmuxError
 from batmux.netzero.ports import Clock, DeviceStatus, SwitchState
+from batmux.protocols.vedirect_hex import DEVICE_MODE_ON, REG_DEVICE_MODE
 
 log = logging.getLogger(__name__)
 
@@ -33,18 +34,18 @@ class VeDirectChargeSwitch:
         clock: Clock,
         power_w: float = 0.0,
         cycle_s: float = 2.0,
-        refresh_s: float = 300.0,
+        check_s: float = 60.0,
     ) -> None:
         self.name = name
         self.writer = writer
         self.clock = clock
         self.power_w = power_w
         self.cycle_s = cycle_s
-        self.refresh_s = refresh_s
+        self.check_s = check_s  # read the mode back this often (someone may change it)
         self.commands_sent = 0
         self._want: bool | None = None
         self._on: bool | None = None
-        self._written_at = -math.inf
+        self._checked_at = -math.inf
         self._error = ""
 
     def request(self, on: bool) -> None:
@@ -76,14 +77,24 @@ class VeDirectChargeSwitch:
         want = self._want
         if want is None:
             return
-        if want == self._on and self.clock.now() - self._written_at < self.refresh_s:
-            return
         try:
-            await self.writer.set_switch("charge", want)
+            if want == self._on and self.clock.now() - self._checked_at >= self.check_s:
+                await self._read_mode()
+            if want != self._on:
+                await self.writer.set_switch("charge", want)
+                self.commands_sent += 1
+                self._on, self._checked_at = want, self.clock.now()
         except BatmuxError as exc:
             if str(exc) != self._error:
                 log.warning("%s: %s", self.name, exc)
             self._error = f"{type(exc).__name__}: {exc}"
             return
-        self.commands_sent += 1
-        self._on, self._written_at, self._error = want, self.clock.now(), ""
+        self._error = ""
+
+    async def _read_mode(self) -> None:
+        get_register = getattr(self.writer, "get_register", None)
+        if get_register is None:
+            self._on = None  # cannot read it back: write it again
+            return
+        frame = await get_register(REG_DEVICE_MODE)
+        self._on, self._checked_at = frame.value_int() == DEVICE_MODE_ON, self.clock.now()
