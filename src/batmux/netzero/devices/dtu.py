@@ -109,6 +109,7 @@ class DtuInverter:
                 self._pending.pop(kind, None)
             self._need_reset = self._need_reset and on
             self._unconfirmed.clear()
+            self._cmd_error = ""
             self._seen_on = self._self_off = False
             self._want_on = on
 
