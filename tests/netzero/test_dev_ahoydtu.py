@@ -219,3 +219,42 @@ async def test_bad_answers_give_one_line_and_the_off_request_wins_when_it_comes_
     if fault != "status4":
         assert rig.ctrl_bodies()[sent:] == [{"id": 0, "cmd": "power", "val": 0}]
     assert not rig.model.producing
+
+
+async def test_protected_dtu_login_token_and_relogin_after_logout() -> None:
+    clock = JumpClock()
+    model = HoymilesModel(max_power_w=600, limit_delay_s=4.0, producing=True)
+    sim = AhoyDtuSim([model], clock, password="pw")
+    url = await sim.start()
+    async with aiohttp.ClientSession() as session:
+        entry = InverterEntry(type="ahoydtu", url=url, max_power=600, password="pw")
+        inverter = build_inverter(entry, config_dir=Path("."), clock=clock, session=session)
+        inverter.request(300)
+        await inverter.step()
+        sim.logout()  # AhoyDTU's logout timeout ran out
+        inverter.request(0)
+        clock.t += 1
+        await inverter.step()
+        wrong = build_inverter(
+            entry.model_copy(update={"password": "nope"}),
+            config_dir=Path("."),
+            clock=clock,
+            session=session,
+        )
+        wrong.request(120)
+        await wrong.step()
+    await sim.stop()
+    bodies = [json.loads(b) for _, p, b in sim.requests if p == "/api/ctrl"]
+    token1, token2 = "0000000000000001", "0000000000000002"
+    assert bodies[:6] == [
+        {"auth": "pw"},
+        {"id": 0, "cmd": "limit_nonpersistent_relative", "val": 50, "token": token1},
+        {"id": 0, "cmd": "power", "val": 0, "token": token1},  # ERR_PROTECTED
+        {"auth": "pw"},  # the retry logs in again
+        {"id": 0, "cmd": "power", "val": 0, "token": token2},
+        {"auth": "nope"},
+    ]
+    assert not model.producing and inverter.state().error == ""
+    state = wrong.state()
+    assert state.status == DeviceStatus.FAULT
+    assert state.error == "limit failed 3×: AhoyDTU login refused: ERR_AUTH"

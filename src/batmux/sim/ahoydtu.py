@@ -7,7 +7,9 @@ InverterStatus enum: 0 off/not available, 1 starting, 2 producing, 3 was produci
 YieldDay, P_DC, Efficiency, Q, MaxPower, MaxTemp). POST ``/api/ctrl`` takes a JSON body whatever
 its content type (as AhoyDTU does) and answers ``{"success": bool, "id": n}`` or an ``error``.
 Knobs beyond ``HttpDeviceSim``'s: ``refuse_next`` (answer success false n times), ``stuck_off``
-(ids that ignore power-on until a restart), ``status_override`` (id → status to report).
+(ids that ignore power-on until a restart), ``status_override`` (id → status to report),
+``password`` (control needs ``{"auth": pw}`` first, then the token in every body, as
+``src/web/Protection.h``; ``logout()`` drops the token like AhoyDTU's logout timeout).
 """
 
 from __future__ import annotations
@@ -23,9 +25,14 @@ from batmux.sim.http_device import HttpDeviceSim
 
 
 class AhoyDtuSim(HttpDeviceSim):
-    def __init__(self, models: list[HoymilesModel], clock: Clock | None = None) -> None:
+    def __init__(
+        self, models: list[HoymilesModel], clock: Clock | None = None, password: str | None = None
+    ) -> None:
         super().__init__(clock)
         self.models = models
+        self.password = password
+        self.token: str | None = None
+        self._tokens = 0
         self.refuse_next = 0
         self.stuck_off: set[int] = set()
         self.status_override: dict[int, int] = {}
@@ -105,7 +112,19 @@ class AhoyDtuSim(HttpDeviceSim):
             return web.json_response({"error": "deserialization failed"})
         return web.json_response(self.control(body))
 
+    def logout(self) -> None:
+        self.token = None
+
     def control(self, body: dict[str, Any]) -> dict[str, Any]:
+        if "auth" in body:
+            if body["auth"] != self.password:
+                return {"success": False, "error": "ERR_AUTH"}
+            self._tokens += 1
+            self.token = f"{self._tokens:016X}"
+            if "cmd" not in body:
+                return {"success": True, "token": self.token}
+        elif self.password and (self.token is None or body.get("token") != self.token):
+            return {"success": False, "error": "ERR_PROTECTED"}
         index = body.get("id")
         if not isinstance(index, int) or not 0 <= index < len(self.models):
             return {"success": False, "error": "ERR_INDEX"}

@@ -51,7 +51,7 @@ def build_inverter(
 ) -> Inverter:
     transport: DtuTransport
     if entry.type == "ahoydtu":
-        transport = AhoyDtuTransport(session, entry.url, entry.id, timeout_s)
+        transport = AhoyDtuTransport(session, entry.url, entry.id, timeout_s, entry.password)
     else:
         assert entry.serial is not None  # the entry's validator requires it
         transport = OpenDtuTransport(

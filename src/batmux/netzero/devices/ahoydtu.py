@@ -5,6 +5,9 @@ Read: GET ``/api/inverter/id/<id>`` → ``status`` (0 off/not available, 1 start
 ``power_limit_read`` (%), and ``ch[0]`` the AC channel whose third value is P_AC in W
 (``acList`` = U_AC, I_AC, P_AC, F, PF, T, YieldTotal, YieldDay, P_DC, Efficiency, Q, ...).
 Control: POST ``/api/ctrl`` with a text/plain JSON body; success = ``{"success": true}``.
+With an admin password set, AhoyDTU answers ``ERR_PROTECTED`` until the client logs in with
+``{"auth": "<password>"}`` (answer: a 16-character ``token``, bound to the client's IP, dropped
+after a logout timeout) and adds ``"token"`` to every control body (``src/web/Protection.h``).
 """
 
 from __future__ import annotations
@@ -31,12 +34,19 @@ def base_url(url: str) -> str:
 
 class AhoyDtuTransport:
     def __init__(
-        self, session: aiohttp.ClientSession, url: str, inverter_id: int, timeout_s: float = 5.0
+        self,
+        session: aiohttp.ClientSession,
+        url: str,
+        inverter_id: int,
+        timeout_s: float = 5.0,
+        password: str | None = None,
     ) -> None:
         self.session = session
         self.url = base_url(url)
         self.id = inverter_id
         self.timeout_s = timeout_s
+        self.password = password
+        self._token: str | None = None
 
     async def read(self) -> DtuReading:
         url = f"{self.url}/api/inverter/id/{self.id}"
@@ -54,9 +64,9 @@ class AhoyDtuTransport:
         val = int(val) if val.is_integer() else val
         await self._ctrl({"id": self.id, "cmd": "limit_nonpersistent_relative", "val": val})
 
-    async def _ctrl(self, body: dict[str, Any]) -> None:
+    async def _post(self, body: dict[str, Any]) -> Any:
         text = json.dumps(body, separators=(",", ":"))
-        data = await request_json(
+        return await request_json(
             self.session,
             "POST",
             f"{self.url}/api/ctrl",
@@ -64,9 +74,27 @@ class AhoyDtuTransport:
             data=text.encode(),
             headers={"Content-Type": "text/plain"},
         )
+
+    async def _ctrl(self, body: dict[str, Any]) -> None:
+        if self.password is not None:
+            if self._token is None:
+                await self._login()
+            body = {**body, "token": self._token}
+        data = await self._post(body)
         if not (isinstance(data, dict) and data.get("success") is True):
             why = data.get("error", data) if isinstance(data, dict) else data
-            raise DeviceError(f"AhoyDTU refused {text}: {why}")
+            if why == "ERR_PROTECTED":
+                self._token = None  # logged out (timeout, reboot): log in on the next attempt
+            shown = {k: v for k, v in body.items() if k != "token"}
+            raise DeviceError(f"AhoyDTU refused {json.dumps(shown, separators=(',', ':'))}: {why}")
+
+    async def _login(self) -> None:
+        data = await self._post({"auth": self.password})
+        token = data.get("token") if isinstance(data, dict) else None
+        if not isinstance(token, str) or not token:
+            why = data.get("error", data) if isinstance(data, dict) else data
+            raise DeviceError(f"AhoyDTU login refused: {why}")
+        self._token = token
 
 
 def parse_inverter(data: Any, where: str = "AhoyDTU") -> DtuReading:
