@@ -32,6 +32,7 @@ class HttpDeviceSim:
         self.clock: Clock = clock or MonotonicClock()
         self.requests: list[tuple[str, str, str]] = []  # (method, path?query, body)
         self.details: list[RecordedRequest] = []
+        self.record = True  # False for long simulated runs (the lists would only grow)
         self.fail_status: int | None = None
         self.fail_next = 0
         self.garbage = False
@@ -72,16 +73,17 @@ class HttpDeviceSim:
     @web.middleware
     async def _middleware(self, request: web.Request, handler: Any) -> web.StreamResponse:
         body = await request.text()
-        self.requests.append((request.method, request.path_qs, body))
-        self.details.append(
-            RecordedRequest(
-                request.method,
-                request.path_qs,
-                body,
-                request.headers.get("Content-Type", ""),
-                request.headers.get("Authorization"),
+        if self.record:
+            self.requests.append((request.method, request.path_qs, body))
+            self.details.append(
+                RecordedRequest(
+                    request.method,
+                    request.path_qs,
+                    body,
+                    request.headers.get("Content-Type", ""),
+                    request.headers.get("Authorization"),
+                )
             )
-        )
         if self.hang_s:
             await asyncio.sleep(self.hang_s)
         if self.fail_next > 0:
