@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import AsyncIterator, Callable, Coroutine
-from typing import Any
+from collections.abc import Callable
 
 
 class JumpClock:
@@ -36,14 +34,3 @@ async def until(check: Callable[[], bool], clock: JumpClock, within_s: float) ->
                 raise AssertionError(f"not within {within_s} s (simulated)")
             await asyncio.sleep(0.001)
     return clock.now() - start
-
-
-@contextlib.asynccontextmanager
-async def running(coro: Coroutine[Any, Any, None]) -> AsyncIterator[asyncio.Task[None]]:
-    task = asyncio.create_task(coro)
-    try:
-        yield task
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task

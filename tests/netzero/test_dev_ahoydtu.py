@@ -3,6 +3,7 @@ field's command priority, retries and confirmation waits (simulated clock), and 
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -17,7 +18,7 @@ from batmux.netzero.devices.ahoydtu import parse_inverter
 from batmux.netzero.ports import DeviceStatus
 from batmux.sim.ahoydtu import AhoyDtuSim
 from batmux.sim.hoymiles import HoymilesModel
-from nz_dev_support import JumpClock, running, until
+from nz_dev_support import JumpClock, until
 
 CAPTURES = Path(__file__).parent / "captures"
 
@@ -74,8 +75,10 @@ async def test_sim_answers_the_real_shape(rig: Rig) -> None:
 
 async def test_switch_on_sends_the_limit_first_then_power_with_exact_bodies(rig: Rig) -> None:
     rig.inverter.request(300)
-    async with running(rig.inverter.run()):
+    async with asyncio.TaskGroup() as tg:
+        loop = tg.create_task(rig.inverter.run())
         took = await until(lambda: rig.inverter.state().status == DeviceStatus.ON, rig.clock, 40)
+        loop.cancel()
     assert rig.ctrl_bodies()[:2] == [
         {"id": 0, "cmd": "limit_nonpersistent_relative", "val": 50},
         {"id": 0, "cmd": "power", "val": 1},
@@ -156,9 +159,11 @@ async def test_failed_switch_on_restarts_then_resends_the_limit(rig: Rig) -> Non
     rig.sim.stuck_off.add(0)  # accepts "power on" but stays off until restarted
     rig.model.limit_percent = 20.0
     rig.inverter.request(300)
-    async with running(rig.inverter.run()):
+    async with asyncio.TaskGroup() as tg:
+        loop = tg.create_task(rig.inverter.run())
         took = await until(lambda: rig.inverter.state().status == DeviceStatus.ON, rig.clock, 120)
         await until(lambda: rig.inverter.state().limit_w == 300, rig.clock, 40)
+        loop.cancel()
     cmds = [(b["cmd"], b.get("val")) for b in rig.ctrl_bodies()]
     assert cmds[:3] == [("limit_nonpersistent_relative", 50), ("power", 1), ("restart", None)]
     # the restart put the inverter back to 100 %: the power change is sent again
@@ -170,12 +175,14 @@ async def test_inverter_that_switches_itself_off_is_a_fault_and_is_switched_on_a
     rig: Rig,
 ) -> None:
     rig.inverter.request(300)
-    async with running(rig.inverter.run()):
+    async with asyncio.TaskGroup() as tg:
+        loop = tg.create_task(rig.inverter.run())
         await until(lambda: rig.inverter.state().status == DeviceStatus.ON, rig.clock, 40)
         rig.model.producing = False
         await until(lambda: rig.inverter.state().status == DeviceStatus.FAULT, rig.clock, 5)
         assert rig.inverter.state().error == "inverter switched itself off"
         await until(lambda: rig.inverter.state().status == DeviceStatus.ON, rig.clock, 40)
+        loop.cancel()
     assert [b["cmd"] for b in rig.ctrl_bodies()].count("power") == 2
 
 
@@ -194,7 +201,8 @@ async def test_bad_answers_give_one_line_and_the_off_request_wins_when_it_comes_
 ) -> None:
     rig.model.producing = True
     rig.inverter.request(300)
-    async with running(rig.inverter.run()):
+    async with asyncio.TaskGroup() as tg:
+        loop = tg.create_task(rig.inverter.run())
         await until(lambda: rig.inverter.state().limit_w == 300, rig.clock, 40)
         if fault == "http500":
             rig.sim.fail_status = 500
@@ -216,6 +224,7 @@ async def test_bad_answers_give_one_line_and_the_off_request_wins_when_it_comes_
         if fault == "drop":
             await rig.sim.come_back()
         await until(lambda: rig.inverter.state().status == DeviceStatus.OFF, rig.clock, 10)
+        loop.cancel()
     if fault != "status4":
         assert rig.ctrl_bodies()[sent:] == [{"id": 0, "cmd": "power", "val": 0}]
     assert not rig.model.producing

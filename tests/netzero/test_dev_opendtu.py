@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 from collections.abc import AsyncIterator
@@ -19,7 +20,7 @@ from batmux.netzero.devices.opendtu import parse_status
 from batmux.netzero.ports import DeviceStatus
 from batmux.sim.hoymiles import HoymilesModel
 from batmux.sim.opendtu import OpenDtuSim
-from nz_dev_support import JumpClock, running, until
+from nz_dev_support import JumpClock, until
 
 CAPTURES = Path(__file__).parent / "captures"
 SERIAL = "114190641177"
@@ -92,8 +93,10 @@ async def test_sim_answers_the_real_shape(rig: Rig) -> None:
 
 async def test_requests_are_forms_with_basic_auth_and_serial_strings(rig: Rig) -> None:
     rig.inverter.request(200)
-    async with running(rig.inverter.run()):
+    async with asyncio.TaskGroup() as tg:
+        loop = tg.create_task(rig.inverter.run())
         await until(lambda: rig.inverter.state().status == DeviceStatus.ON, rig.clock, 40)
+        loop.cancel()
     assert rig.posts()[:2] == [
         ("/api/limit/config", {"serial": SERIAL, "limit_type": 1, "limit_value": 25.0}),
         ("/api/power/config", {"serial": SERIAL, "power": True}),
@@ -111,8 +114,10 @@ async def test_requests_are_forms_with_basic_auth_and_serial_strings(rig: Rig) -
 async def test_restart_after_a_failed_switch_on(rig: Rig) -> None:
     rig.sim.stuck_off.add(SERIAL)
     rig.inverter.request(400)
-    async with running(rig.inverter.run()):
+    async with asyncio.TaskGroup() as tg:
+        loop = tg.create_task(rig.inverter.run())
         await until(lambda: rig.inverter.state().status == DeviceStatus.ON, rig.clock, 120)
+        loop.cancel()
     assert [body for _, body in rig.posts()][1:3] == [
         {"serial": SERIAL, "power": True},
         {"serial": SERIAL, "restart": True},

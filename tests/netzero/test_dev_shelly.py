@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -12,7 +13,7 @@ from batmux.netzero.device_config import ChargerEntry
 from batmux.netzero.devices import ShellySwitch, build_charger
 from batmux.netzero.ports import DeviceStatus
 from batmux.sim.shelly import ShellySim
-from nz_dev_support import JumpClock, running, until
+from nz_dev_support import JumpClock, until
 
 ON = {1: "/relay/0?turn=on&timer=300", 2: "/rpc/Switch.Set?id=0&on=true&toggle_after=300"}
 OFF = {1: "/relay/0?turn=off", 2: "/rpc/Switch.Set?id=0&on=false"}
@@ -60,8 +61,10 @@ async def test_detects_the_generation_and_switches_with_its_own_requests(rig: Ri
 
 async def test_safety_timer_is_rearmed_while_on_and_fires_when_the_gateway_stops(rig: Rig) -> None:
     rig.switch.request(True)
-    async with running(rig.switch.run()):
+    async with asyncio.TaskGroup() as tg:
+        loop = tg.create_task(rig.switch.run())
         await until(lambda: rig.clock.now() > 1000 + 300, rig.clock, 400)
+        loop.cancel()
     sent = [p for p in rig.paths() if p == ON[rig.gen]]
     assert len(sent) >= 300 / 120 + 1  # at least every 120 s
     assert rig.sim.on == [True]
