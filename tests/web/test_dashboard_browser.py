@@ -22,7 +22,7 @@ import pytest
 import pytest_asyncio
 
 from batmux.sinks.history_store import HistoryStore
-from web.test_web_server import gateway_web
+from web.test_web_server import BATTERIES, gateway_web
 
 playwright_api = pytest.importorskip("playwright.async_api", reason="playwright is not installed")
 CHROMIUM = Path(os.environ.get("BATMUX_CHROMIUM", "/usr/bin/chromium"))
@@ -113,7 +113,7 @@ async def test_dashboard_shows_cells_charts_and_live_updates_under_a_prefix(
         # the charts: thinned history from the prefilled store plus the live rounds
         chart = page.locator(".chart").first
         await page.wait_for_function(
-            "document.querySelector('.chart') && +document.querySelector('.chart').dataset.points > 100"
+            "+(document.querySelector('.chart') || {dataset: {}}).dataset.points > 100"
         )
         points = int(await chart.get_attribute("data-points") or 0)
         assert 100 < points <= 700, points  # api/history?points=600
@@ -149,8 +149,12 @@ async def test_dashboard_shows_cells_charts_and_live_updates_under_a_prefix(
 async def test_the_token_guards_the_dashboard_on_a_non_loopback_bind(
     browser: Any, tmp_path: Path
 ) -> None:
+    batteries = [{**b, "allow_control": b["name"] == "rv"} for b in BATTERIES]
     async with (
-        gateway_web(tmp_path, host="0.0.0.0", token=TOKEN, base_path="/batmux/") as (gw, base),
+        gateway_web(tmp_path, batteries, host="0.0.0.0", token=TOKEN, base_path="/batmux/") as (
+            gw,
+            base,
+        ),
         page_of(browser) as page,
     ):
         # (a navigation to a 401 with "WWW-Authenticate: Basic" ends in the browser's login
@@ -166,7 +170,16 @@ async def test_the_token_guards_the_dashboard_on_a_non_loopback_bind(
         await page.wait_for_function(
             "+(document.querySelector('.chart') || {dataset: {}}).dataset.points > 0"
         )
-        # no allow_control: the switches are shown, and nothing offers to change them
+        # rv has allow_control: its charge switch turns off from the page (a POST with the token)
+        assert await page.locator('[data-sw="charge"]').inner_text() == "yes"
+        await page.click('#b-live button[data-switch="charge"]')
+        await page.wait_for_function(
+            "document.querySelector('[data-sw=\"charge\"]').textContent === 'no'"
+        )
+        # garage has not: its switches are shown, and nothing offers to change them
+        await page.click('a[href="#/"]')
+        await page.click('#overview a[href="#/b/garage"]')
+        await page.locator("#b-live .cells .cell").first.wait_for()
         assert await page.locator("#b-live button[data-switch]").count() == 0
         assert "Read-only" in await page.locator("#b-live").inner_text()
     assert gw.state_dir.joinpath("history.sqlite").exists()

@@ -7,8 +7,8 @@ Links are relative so the page works under any path prefix (a reverse proxy, HA 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
 import json
+from collections.abc import Iterable, Mapping
 from html import escape
 from typing import Any
 from urllib.parse import quote

@@ -109,7 +109,7 @@
   function switches(b) {
     const control = !b.is_group && CONFIG.controllable.includes(b.name);
     const rows = [["charge", "charge_enabled"], ["discharge", "discharge_enabled"]].map(([sw, key]) => {
-      let cell = fmt(b[key]);
+      let cell = '<span data-sw="' + sw + '">' + fmt(b[key]) + "</span>";
       if (control && typeof b[key] === "boolean") {
         cell += ' <button data-switch="' + sw + '" data-on="' + !b[key] + '">turn ' +
           (b[key] ? "off" : "on") + "</button>";
