@@ -127,6 +127,8 @@
       el.innerHTML = "<p>No battery or bank named " + esc(view.name) + ".</p>";
       return;
     }
+    const capture = document.getElementById("b-capture");
+    if (capture) capture.parentElement.hidden = Boolean(b.is_group);  // a bank has no frames
     const h = b.health || {};
     const healthRows = Object.entries(h).map(([k, v]) => [k, fmt(Array.isArray(v) ? v.join(", ") : v)]);
     el.innerHTML =
