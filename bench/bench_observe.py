@@ -17,6 +17,11 @@ influx       the InfluxDB sink: line protocol per round, the buffer, and the HTT
 api          ``GET /api/batteries`` and ``GET /metrics`` answered by the running aiohttp
              server to a client in another process-free loop (client CPU counted too): per
              request, not per sample.
+events       the dashboard's live feed: ``/api/events`` with 1 and 3 clients reading every
+             round (server-sent events; client CPU counted too), per battery-sample.
+chart        ``/api/history?hours=H&points=600`` with the dashboard's four values for one battery
+             over a week of 1 Hz rows (the last 24 h at full resolution, older rows rolled up
+             as the gateway does), per request; and the page itself (``GET /``).
 """
 
 from __future__ import annotations
@@ -168,6 +173,124 @@ async def bench_api(count: int, requests: int) -> dict[str, float]:
     return out
 
 
+class BenchGateway:
+    """What the web server reads of a gateway: the hub, link status and the clock."""
+
+    def __init__(self) -> None:
+        self.hub = StateHub()
+        self.link_status: dict[str, Any] = {}
+        self.batteries: dict[str, Any] = {}
+        self.clock = time.time
+
+
+async def serving(ctx: Any, port: int) -> asyncio.Task[None]:
+    import aiohttp
+
+    from batmux.web.server import run_web
+
+    server = asyncio.create_task(run_web(ctx))
+    async with aiohttp.ClientSession() as http:
+        for _ in range(100):
+            try:
+                async with http.get(f"http://127.0.0.1:{port}/metrics") as r:
+                    await r.read()
+                return server
+            except aiohttp.ClientError:
+                await asyncio.sleep(0.05)
+    raise RuntimeError("the web server did not start")
+
+
+async def bench_events(count: int, rounds: int, clients: int) -> float:
+    """CPU per battery-sample of the SSE feed with ``clients`` readers (their CPU included)."""
+    import aiohttp
+
+    from batmux.sinks.observe_config import WebConfig
+    from batmux.web.server import WebContext
+    from broker_process import free_port
+
+    gw = BenchGateway()
+    gw.hub.publish(states(count, 0))
+    port = free_port()
+    server = await serving(WebContext(gw, WebConfig(listen=f"127.0.0.1:{port}")), port)
+    pre = [states(count, i) for i in range(10)]
+    got = [0] * clients
+
+    async def reader(k: int, http: aiohttp.ClientSession) -> None:
+        async with http.get(f"http://127.0.0.1:{port}/api/events") as r:
+            async for line in r.content:
+                if line.startswith(b"event: state"):
+                    got[k] += 1
+
+    async with aiohttp.ClientSession() as http:
+        tasks = [asyncio.create_task(reader(k, http)) for k in range(clients)]
+        while min(got) < 1:
+            await asyncio.sleep(0.01)
+        start = time.process_time()
+        for i in range(rounds):
+            target = min(got) + 1
+            gw.hub.publish(pre[i % 10])
+            while min(got) < target:  # every client has this round before the next one
+                await asyncio.sleep(0.0005)
+        used = time.process_time() - start
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+    server.cancel()
+    await asyncio.gather(server, return_exceptions=True)
+    return used / (rounds * count)
+
+
+async def bench_chart(count: int, requests: int) -> dict[str, Any]:
+    """``/api/history`` over a week of 1 Hz rows of one battery, thinned to 600 points."""
+    import aiohttp
+
+    from batmux.sinks.observe_config import WebConfig
+    from batmux.web.server import WebContext
+    from broker_process import free_port
+
+    out: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "history.sqlite"
+        store = HistoryStore(path, full_resolution_s=86400, bucket_s=300)
+        one = states(1, 0)[0]
+        now = T0 + 7 * 86400
+        for hour in range(7 * 24):  # a week at 1 Hz, an hour per transaction
+            t0 = T0 + hour * 3600
+            store.write_round([state_row(one, t0 + i) for i in range(3600)])  # type: ignore[misc]
+        store.maintain(now)
+        store.close()
+        writer = HistoryWriter(lambda: HistoryStore(path))
+        gw = BenchGateway()
+        gw.clock = lambda: now
+        gw.hub.publish(states(count, 1))
+        port = free_port()
+        ctx = WebContext(gw, WebConfig(listen=f"127.0.0.1:{port}"), history=writer)
+        server = await serving(ctx, port)
+        base = f"http://127.0.0.1:{port}/"
+        query = "api/history?battery=battery000&values=soc,power,voltage,cell_delta&hours="
+        paths = {f"history {h} h": f"{query}{h}&points=600" for h in (1, 24, 168)}
+        paths["history 24 h, all points"] = f"{query}24"  # what a chart without points= costs
+        paths["page /"] = ""
+        async with aiohttp.ClientSession() as http:
+            for name, url in paths.items():
+                runs = []
+                for _ in range(3):
+                    start, wall = time.process_time(), time.perf_counter()
+                    for _ in range(requests):
+                        async with http.get(base + url) as r:
+                            body = await r.read()
+                            assert r.status == 200, body[:200]
+                    runs.append(
+                        ((time.process_time() - start) / requests,
+                         (time.perf_counter() - wall) / requests)
+                    )  # fmt: skip
+                out[name] = (*min(runs), len(body))
+        server.cancel()
+        await asyncio.gather(server, return_exceptions=True)
+        writer.close()
+    return out
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--batteries", type=int, default=100)
@@ -193,6 +316,15 @@ async def main() -> None:
     for path in ("api/batteries", "metrics"):
         size = api[f"{path} bytes"] / 1024
         print(f"GET /{path:14s} {api[path] * 1e3:6.2f} ms CPU per request ({size:.0f} KiB)")
+    for clients in (1, 3):
+        runs = [await bench_events(n, min(args.rounds, 200), clients) for _ in range(3)]
+        row("events", best(runs), f"(/api/events, {clients} client(s) reading every round)")
+    chart = await bench_chart(n, max(args.requests // 5, 3))
+    for name, (cpu, wall, size) in chart.items():
+        print(
+            f"GET {name:25s} {cpu * 1e3:7.2f} ms CPU, {wall * 1e3:7.2f} ms wall "
+            f"per request ({size / 1024:.0f} KiB)"
+        )
 
 
 if __name__ == "__main__":

@@ -118,7 +118,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         modbus_port = _free_port()
         print(f"batmux demo: bank emulated as a BYD battery on Modbus TCP 127.0.0.1:{modbus_port}")
         web_port = _free_port(prefer=8080)
-        print(f"batmux demo: web API and /metrics on http://127.0.0.1:{web_port}/")
+        print(f"batmux demo: dashboard, web API and /metrics on http://127.0.0.1:{web_port}/")
         with tempfile.TemporaryDirectory(prefix="batmux-demo-") as state_dir:
             config = parse_config(demo_config(url, state_dir, modbus_port, web_port), "<demo>")
             gateway = build_gateway(config)

@@ -33,8 +33,10 @@ TOKEN = "correct-horse-battery"
 
 
 @contextlib.asynccontextmanager
-async def gateway_web(tmp_path: Path, **web: Any) -> AsyncIterator[tuple[Gateway, str]]:
-    """A wired, running gateway; yields it and its base URL once both batteries published."""
+async def gateway_web(
+    tmp_path: Path, batteries: list[dict[str, Any]] = BATTERIES, **web: Any
+) -> AsyncIterator[tuple[Gateway, str]]:
+    """A wired, running gateway; yields it and its base URL once all batteries published."""
     port = free_port()
     listen = web.pop("host", "127.0.0.1")
     config = parse_config(
@@ -43,7 +45,7 @@ async def gateway_web(tmp_path: Path, **web: Any) -> AsyncIterator[tuple[Gateway
             "sample_period": 0.1,
             "publish_period": 0.2,
             "web": {"listen": f"{listen}:{port}", **web},
-            "batteries": BATTERIES,
+            "batteries": batteries,
         },
         "test.yaml",
     )
@@ -52,7 +54,7 @@ async def gateway_web(tmp_path: Path, **web: Any) -> AsyncIterator[tuple[Gateway
     async with running(gateway):
         await until(
             lambda: all(
-                (s := gateway.hub.latest(b["name"])) is not None and s.available for b in BATTERIES
+                (s := gateway.hub.latest(b["name"])) is not None and s.available for b in batteries
             )
         )
         base = f"http://127.0.0.1:{port}{config.web.base_path}"  # type: ignore[union-attr]

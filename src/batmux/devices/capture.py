@@ -62,14 +62,22 @@ def write_capture(
     """Write ``ring`` to ``directory/<device>-<time>.jsonl``; returns the path."""
     folder = Path(directory)
     folder.mkdir(parents=True, exist_ok=True)
-    safe = re.sub(r"[^A-Za-z0-9_-]+", "_", device_name) or "device"
-    path = folder / f"{safe}-{time.strftime('%Y%m%d-%H%M%S')}.jsonl"
-    header = {"capture": FORMAT_VERSION, "device": device_name, "protocol": protocol}
-    with path.open("w", encoding="utf-8") as out:
-        out.write(json.dumps(header) + "\n")
-        for entry in ring.entries():
-            out.write(json.dumps(asdict(entry)) + "\n")
+    path = folder / capture_filename(device_name)
+    path.write_text(capture_text(device_name, ring, protocol), encoding="utf-8")
     return path
+
+
+def capture_filename(device_name: str) -> str:
+    """``<device>-<time>.jsonl`` with the name reduced to characters safe in any file system."""
+    safe = re.sub(r"[^A-Za-z0-9_-]+", "_", device_name) or "device"
+    return f"{safe}-{time.strftime('%Y%m%d-%H%M%S')}.jsonl"
+
+
+def capture_text(device_name: str, ring: CaptureRing, protocol: str = "") -> str:
+    """The capture file's content: the header line, then one line per chunk."""
+    header = {"capture": FORMAT_VERSION, "device": device_name, "protocol": protocol}
+    lines = [json.dumps(header)] + [json.dumps(asdict(e)) for e in ring.entries()]
+    return "\n".join(lines) + "\n"
 
 
 def read_capture(path: str | Path) -> list[CaptureEntry]:

@@ -66,8 +66,14 @@ class HistoryWriter:
                 log.warning("history: %s", exc)
             self.last_error = str(exc)
 
-    async def query(self, battery: str, start: float, end: float, values: Any) -> Any:
-        return await self.call(lambda: self.store.query(battery, start, end, values))
+    async def query(
+        self, battery: str, start: float, end: float, values: Any, points: int | None = None
+    ) -> Any:
+        if points is None:
+            return await self.call(lambda: self.store.query(battery, start, end, values))
+        return await self.call(
+            lambda: self.store.query_thinned(battery, start, end, values, points)
+        )
 
     def status(self) -> dict[str, Any]:
         return {"rounds": self.rounds, "errors": self.errors, "last_error": self.last_error}

@@ -170,11 +170,81 @@ class HistoryStore:
         out.sort(key=lambda p: p["t"])  # a clock stepped back must not scramble a chart
         return out
 
+    def query_thinned(
+        self,
+        battery: str,
+        start: float,
+        end: float,
+        values: Iterable[str],
+        points: int,
+    ) -> list[dict[str, Any]]:
+        """Like ``query`` but at most about ``points`` points: the span is cut into ``points``
+        equal time slots and each slot becomes one point, aggregated in SQL (min of the mins,
+        mean weighted by ``n``, max of the maxes), so a week of 1 Hz rows stays a small answer
+        and a short spike still shows in ``<value>_max``. A span that holds no more than
+        ``points`` rows is answered as ``query`` would."""
+        names = [v for v in values if v in VALUES]
+        if self._rows(battery, start, end) <= points:
+            return self.query(battery, start, end, names)
+        width = max((end - start) / max(points, 1), 1e-3)
+        slots: dict[int, list[Any]] = {}  # slot -> [t*n, n, online*n, (min, mean*n, n_v, max)...]
+        sample_cols = "".join(f", MIN({v}), SUM({v}), COUNT({v}), MAX({v})" for v in names)
+        rollup_cols = "".join(
+            f", MIN({v}_min), SUM({v}_mean * n), SUM(CASE WHEN {v}_mean IS NOT NULL THEN n END),"
+            f" MAX({v}_max)"
+            for v in names
+        )
+        for table, cols, n in (("rollup", rollup_cols, "n"), ("samples", sample_cols, "1")):
+            for row in self.db.execute(
+                f"SELECT CAST((t - ?) / ? AS INTEGER) AS slot, SUM(t * {n}), SUM({n}),"
+                f" SUM(online * {n}){cols} FROM {table}"
+                " WHERE battery = ? AND t >= ? AND t <= ? GROUP BY slot",
+                (start, width, battery, start, end),
+            ):
+                _merge(
+                    slots.setdefault(row[0], [0.0, 0, 0.0] + [None, 0.0, 0, None] * len(names)),
+                    row[1:],
+                )
+        out = []
+        for slot in sorted(slots):
+            acc = slots[slot]
+            n = acc[1]
+            point: dict[str, Any] = {"t": acc[0] / n, "n": n, "online": acc[2] / n}
+            for i, v in enumerate(names):
+                low, total, count, high = acc[3 + 4 * i : 7 + 4 * i]
+                point[v] = total / count if count else None
+                point[f"{v}_min"] = low
+                point[f"{v}_max"] = high
+            out.append(point)
+        return out
+
+    def _rows(self, battery: str, start: float, end: float) -> int:
+        where = "WHERE battery = ? AND t >= ? AND t <= ?"
+        args = (battery, start, end)
+        samples = self.db.execute(f"SELECT COUNT(*) FROM samples {where}", args).fetchone()[0]
+        rollup = self.db.execute(f"SELECT COUNT(*) FROM rollup {where}", args).fetchone()[0]
+        return int(samples) + int(rollup)
+
     def count(self) -> tuple[int, int]:
         """(full-resolution rows, rolled-up rows)."""
         samples = self.db.execute("SELECT COUNT(*) FROM samples").fetchone()[0]
         rollup = self.db.execute("SELECT COUNT(*) FROM rollup").fetchone()[0]
         return samples, rollup
+
+
+def _merge(acc: list[Any], row: Sequence[Any]) -> None:
+    """Add one table's aggregate of a slot to the slot's running totals (see query_thinned)."""
+    acc[0] += row[0]
+    acc[1] += row[1]
+    acc[2] += row[2] or 0.0
+    for i in range(3, len(acc), 4):
+        low, total, count, high = row[i : i + 4]
+        if low is not None:
+            acc[i] = low if acc[i] is None else min(acc[i], low)
+        if high is not None:
+            acc[i + 3] = high if acc[i + 3] is None else max(acc[i + 3], high)
+        acc[i + 1] += total or 0.0
+        acc[i + 2] += count or 0
 
 
 def open_store(config: Any, state_dir: str | Path) -> HistoryStore:

@@ -1,10 +1,13 @@
-"""The overview page: one server-rendered HTML table, no JavaScript, reloads every 5 s.
+"""The dashboard's page: the overview table rendered on the server (the first paint, and all a
+browser without JavaScript gets: it then reloads every 5 s), plus ``static/dashboard.js``, which
+takes over with live updates from ``api/events``, the battery pages and the charts.
 
 Links are relative so the page works under any path prefix (a reverse proxy, HA ingress).
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping
 from html import escape
 from typing import Any
@@ -35,8 +38,9 @@ def _battery_row(state: BatteryState, query: str) -> str:
     limits = state.limits
     health = state.diagnostics
     cols = [
-        f'<a href="api/batteries/{quote(state.name)}{query}">{escape(state.name)}</a>'
-        + (" (group)" if state.is_group else ""),
+        f'<a href="#/b/{quote(state.name)}">{escape(state.name)}</a>'
+        + (" (group)" if state.is_group else "")
+        + f' <a class="json" href="api/batteries/{quote(state.name)}{query}">json</a>',
         "online" if state.available else '<span class="off">offline</span>',
         _fmt(s.soc_pct if s else None, 1),
         _fmt(s.voltage_v if s else None),
@@ -74,6 +78,7 @@ def overview_html(
     links: Mapping[str, Mapping[str, Any]],
     sinks: Mapping[str, Mapping[str, Any]],
     token: str | None = None,
+    controllable: Iterable[str] = (),
 ) -> str:
     query = f"?token={quote(token)}" if token else ""
     head = (
@@ -81,17 +86,28 @@ def overview_html(
         "T max °C", "CVL", "CCL", "DCL", "limit reason", "samples", "errors", "last error",
     )  # fmt: skip
     rows = "".join(_battery_row(state, query) for state in states)
+    # "</" inside a <script> would end it early: a battery name must not be able to do that
+    config = json.dumps({"controllable": sorted(controllable)}).replace("</", "<\\/")
     return (
         '<!doctype html><html><head><meta charset="utf-8">'
-        '<meta http-equiv="refresh" content="5"><title>batmux</title>'
-        f"<style>{_STYLE}</style></head><body><h1>batmux</h1>"
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        '<noscript><meta http-equiv="refresh" content="5"></noscript><title>batmux</title>'
+        f"<style>{_STYLE}</style>"
+        f'<link rel="stylesheet" href="static/uPlot.min.css{query}">'
+        f'<link rel="stylesheet" href="static/dashboard.css{query}"></head><body>'
+        f'<header><h1><a href="./{query}">batmux</a></h1><span id="live"></span></header>'
         "<p>Positive current = charging. "
         f'<a href="api/batteries{query}">JSON</a> · <a href="metrics{query}">metrics</a> · '
-        f'<a href="api/status{query}">status</a></p>'
-        "<table><tr>"
+        f'<a href="api/status{query}">status</a> · '
+        f'<a href="api/capture{query}">frame captures</a></p>'
+        '<main id="overview"><table><tr>'
         + "".join(f"<th>{h}</th>" for h in head)
         + f"</tr>{rows}</table>"
         + _status_table("Inverter links", links)
         + _status_table("Outputs", sinks)
-        + "</body></html>"
+        + '</main><main id="battery" hidden></main>'
+        f'<script id="batmux-config" type="application/json">{config}</script>'
+        f'<script src="static/uPlot.iife.min.js{query}"></script>'
+        f'<script src="static/dashboard.js{query}"></script>'
+        "</body></html>"
     )

@@ -1,6 +1,9 @@
-"""The aiohttp application: JSON API, ``/metrics`` and the overview page, under ``base_path``.
+"""The aiohttp application: JSON API, live events, ``/metrics`` and the dashboard, under
+``base_path``.
 
-Read-only: nothing here changes the gateway. With ``token:`` set every request needs it, as
+Every ``GET`` is read-only. The one write is ``POST api/batteries/<name>/switch/<switch>``, for
+a battery whose config sets ``allow_control`` (the same ``Gateway.set_switch`` path as MQTT's
+commands; refused otherwise, and logged). With ``token:`` set every request needs it, as
 ``Authorization: Bearer <token>``, HTTP basic auth with the token as password, or ``?token=``.
 """
 
@@ -17,19 +20,26 @@ import math
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 
+from batmux.devices.capture import capture_filename, capture_text
+from batmux.errors import BatmuxError, ControlRefused
 from batmux.sinks import json_text
 from batmux.sinks.history_store import VALUES
 from batmux.sinks.observe_config import WebConfig
 from batmux.web.api import batteries_json, battery_json
+from batmux.web.events import EventFeed
 from batmux.web.metrics import build_metrics
 from batmux.web.page import overview_html
 
 log = logging.getLogger(__name__)
 
+STATIC = Path(__file__).parent / "static"  # the dashboard's script, style and uPlot (vendored)
+MAX_POINTS = 10_000
+SWITCHES = ("charge", "discharge")
 MAX_HISTORY_S = 3660 * 86400
 METRICS_TYPE = "text/plain; version=0.0.4; charset=utf-8"  # Prometheus text format
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -140,8 +150,10 @@ def build_app(ctx: WebContext) -> web.Application:
         start = max(start, end - MAX_HISTORY_S)
         wanted = request.query.get("values")
         values = [v for v in wanted.split(",") if v in VALUES] if wanted else list(VALUES)
+        most = _number(request, "points")
+        limit = None if most is None else int(min(max(most, 2), MAX_POINTS))
         try:
-            points = await ctx.history.query(name, start, end, values)
+            points = await ctx.history.query(name, start, end, values, limit)
         except Exception as exc:  # sqlite3.Error, OSError: the store is unreadable right now
             return json_response({"error": f"history: {exc}"}, status=503)
         return json_response(
@@ -157,13 +169,73 @@ def build_app(ctx: WebContext) -> web.Application:
         text = build_metrics(ctx.states(), ctx.link_status(), ctx.sink_status())
         return web.Response(body=text.encode(), headers={"Content-Type": METRICS_TYPE})
 
+    def capture_ring(name: str) -> Any:
+        runtime = ctx.gateway.batteries.get(name)
+        return getattr(runtime.source, "capture", None) if runtime is not None else None
+
+    async def captures(request: web.Request) -> web.Response:
+        out = []
+        for name, runtime in ctx.gateway.batteries.items():
+            ring = capture_ring(name)
+            if ring is not None:
+                item = {"name": name, "protocol": runtime.cfg.type, "chunks": len(ring)}
+                out.append(item | {"url": f"api/capture/{name}"})
+        return json_response(out)
+
+    async def capture(request: web.Request) -> web.Response:
+        name = request.match_info["name"]
+        ring = capture_ring(name)
+        if ring is None:
+            return json_response({"error": f"no frame capture for {name!r}"}, status=404)
+        text = capture_text(name, ring, ctx.gateway.batteries[name].cfg.type)
+        disposition = f'attachment; filename="{capture_filename(name)}"'
+        return web.Response(
+            text=text,
+            content_type="application/x-ndjson",
+            headers={"Content-Disposition": disposition},
+        )
+
+    async def switch(request: web.Request) -> web.Response:
+        name, which = request.match_info["name"], request.match_info["switch"]
+        runtime = ctx.gateway.batteries.get(name)
+        if runtime is None or which not in SWITCHES:
+            return json_response({"error": f"no switch {which!r} on {name!r}"}, status=404)
+        # JSON only: a cross-site form cannot send it without a CORS preflight we never allow
+        if request.content_type != "application/json":
+            return json_response({"error": "send application/json"}, status=415)
+        try:
+            on = (await request.json())["on"]
+        except (ValueError, KeyError, TypeError):
+            on = None
+        if not isinstance(on, bool):
+            return json_response({"error": 'body must be {"on": true|false}'}, status=400)
+        try:
+            async with asyncio.timeout(runtime.cfg.timeout):
+                await ctx.gateway.set_switch(name, which, on)
+        except ControlRefused as exc:
+            return json_response({"error": str(exc)}, status=403)
+        except (BatmuxError, TimeoutError) as exc:
+            log.warning("%s: web: %s switch: %s", name, which, exc)
+            return json_response({"error": f"{type(exc).__name__}: {exc}"}, status=502)
+        log.info("%s: %s switch %s (web, from %s)", name, which, on, request.remote)
+        return json_response({"name": name, "switch": which, "on": on})
+
     async def overview(request: web.Request) -> web.Response:
         token = request.query.get("token")
-        html = overview_html(ctx.states(), ctx.link_status(), ctx.sink_status(), token)
+        html = overview_html(
+            ctx.states(), ctx.link_status(), ctx.sink_status(), token, _controllable(ctx)
+        )
         return web.Response(text=html, content_type="text/html", charset="utf-8")
 
     app.router.add_get(f"{base}api/batteries", batteries)
     app.router.add_get(f"{base}api/batteries/{{name}}", battery)
+    app.router.add_post(f"{base}api/batteries/{{name}}/switch/{{switch}}", switch)
+    feed = EventFeed(ctx)
+    app.on_shutdown.append(feed.close_all)
+    app.router.add_get(f"{base}api/events", feed.handle)
+    app.router.add_get(f"{base}api/capture", captures)
+    app.router.add_get(f"{base}api/capture/{{name}}", capture)
+    app.router.add_static(f"{base}static/", STATIC)
     app.router.add_get(f"{base}api/history", history)
     app.router.add_get(f"{base}api/status", status)
     app.router.add_get(f"{base}metrics", metrics)
@@ -175,6 +247,10 @@ def build_app(ctx: WebContext) -> web.Application:
 
         app.router.add_get(base.rstrip("/"), slash)
     return app
+
+
+def _controllable(ctx: WebContext) -> list[str]:
+    return [n for n, r in ctx.gateway.batteries.items() if r.cfg.allow_control]
 
 
 async def run_web(ctx: WebContext) -> None:
