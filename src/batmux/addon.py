@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import secrets
 import sys
 import urllib.error
 import urllib.request
@@ -31,6 +32,11 @@ from batmux.errors import ConfigError
 SUPERVISOR_URL = "http://supervisor"
 DATA = Path("/data")
 CUSTOM_CONFIG = Path("/config/batmux.yaml")  # the add-on's own config folder (addon_config)
+# Home Assistant ingress: the Supervisor's proxy (always this address on the hassio network)
+# forwards the dashboard, prefix stripped, to this port; anyone else needs the token.
+INGRESS_PORT = 8099
+INGRESS_PROXY = "172.30.32.2"
+WEB_TOKEN_FILE = "web_token"
 DEFAULT_BASE_TOPIC = "batmux"  # config.yaml's default option
 LOG_FLAGS = {"warning": [], "info": ["-v"], "debug": ["-vv"]}
 # Options copied as they are; the others are mapped below.
@@ -114,24 +120,55 @@ def _bank(entry: Mapping[str, Any]) -> dict[str, Any]:
     return bank
 
 
+def ingress_web(token: str) -> dict[str, Any]:
+    """The dashboard on the ingress port: the ingress proxy is trusted, others need ``token``."""
+    return {
+        "listen": f"0.0.0.0:{INGRESS_PORT}",
+        "token": token,
+        "trusted_clients": [INGRESS_PROXY],
+    }
+
+
+def web_token(data: Path) -> str:
+    """This install's dashboard token, made once and kept under /data (mode 0600)."""
+    path = data / WEB_TOKEN_FILE
+    try:
+        token = path.read_text(encoding="utf-8").strip()
+    except OSError:
+        token = ""
+    if len(token) < 16:
+        token = secrets.token_urlsafe(24)
+        data.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(token + "\n")
+    return token
+
+
 def options_to_config(
     options: Mapping[str, Any],
     service: Mapping[str, Any] | None,
     custom: Mapping[str, Any] | None = None,
     data: Path = DATA,
+    token: str | None = None,
 ) -> dict[str, Any]:
     """The batmux config (a plain dict, validated later) for these add-on options.
 
     With ``custom_config: true`` the user's own file is used as it is, except that the
-    Supervisor's broker fills in a missing ``mqtt:`` and state stays under /data.
+    Supervisor's broker fills in a missing ``mqtt:``, the dashboard a missing ``web:``, and
+    state stays under /data. ``token`` (the dashboard's) turns the ingress dashboard on.
     """
     if options.get("custom_config"):
         config = dict(custom or {})
         if "mqtt" not in config:
             config.update(_mqtt_section(options, service))
+        if token and "web" not in config:
+            config["web"] = ingress_web(token)
         config.setdefault("state_dir", str(data / "state"))
         return config
     config = _mqtt_section(options, service)
+    if token:
+        config["web"] = ingress_web(token)
     for key in PLAIN:
         if options.get(key) is not None:
             config[key] = options[key]
@@ -159,7 +196,7 @@ def prepare(
         custom = read_config_data(custom_file) if custom_file.exists() else None
         if custom is None:
             raise ConfigError(str(custom_file), "", "custom_config is on but the file is missing")
-    config = options_to_config(options, service, custom, out.parent)
+    config = options_to_config(options, service, custom, out.parent, web_token(out.parent))
     # Checked here with the options' names, so the log points at what the user can change.
     parse_config(config, str(custom_file) if custom is not None else "add-on options")
     out.parent.mkdir(parents=True, exist_ok=True)

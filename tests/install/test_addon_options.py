@@ -128,6 +128,26 @@ def test_periods_topics_and_log_level(tmp_path: Path) -> None:
         assert addon.prepare(tmp_path / "options.json", tmp_path / "x.yaml", SERVICE) == want
 
 
+def test_the_dashboard_is_served_to_ingress_with_a_kept_token(tmp_path: Path) -> None:
+    config = prepared(tmp_path, defaults())
+    token = (tmp_path / "web_token").read_text().strip()
+    assert config["web"] == {
+        "listen": "0.0.0.0:8099",
+        "token": token,
+        "trusted_clients": ["172.30.32.2"],
+    }
+    assert len(token) >= 16 and stat.S_IMODE((tmp_path / "web_token").stat().st_mode) == 0o600
+    assert prepared(tmp_path, defaults())["web"]["token"] == token  # the same at every start
+    manifest = yaml.safe_load((ADDON / "config.yaml").read_text())
+    assert manifest["ingress"] is True and manifest["ingress_port"] == addon.INGRESS_PORT
+    (tmp_path / "custom.yaml").write_text(yaml.safe_dump({"batteries": [JK]}))
+    custom = prepared(tmp_path, {**defaults(), "custom_config": True})
+    assert custom["web"]["trusted_clients"] == ["172.30.32.2"]  # filled in when missing
+    own = {"batteries": [JK], "web": {"listen": "127.0.0.1:9000"}}
+    (tmp_path / "custom.yaml").write_text(yaml.safe_dump(own))
+    assert prepared(tmp_path, {**defaults(), "custom_config": True})["web"] == own["web"]
+
+
 def test_gateway_option_names_this_gateway_in_a_fleet(tmp_path: Path) -> None:
     config = prepared(tmp_path, {**defaults(), "gateway": "shed"})
     assert config["mqtt"]["gateway"] == "shed" and "base_topic" not in config["mqtt"]

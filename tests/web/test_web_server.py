@@ -19,6 +19,7 @@ import pytest
 
 from batmux.cli import main
 from batmux.config import parse_config
+from batmux.errors import ConfigError
 from batmux.runtime.app import Gateway
 from batmux.runtime.wiring import wire
 from broker_process import free_port
@@ -220,6 +221,22 @@ async def test_the_token_is_enforced_on_a_non_loopback_bind(tmp_path: Path) -> N
         assert status == 200 and "garage" in html
         async with aiohttp.ClientSession() as http, http.get(f"{base}metrics") as response:
             assert 'Basic realm="batmux"' in response.headers.getall("WWW-Authenticate")
+
+
+async def test_trusted_clients_need_no_token_and_others_still_do(tmp_path: Path) -> None:
+    # as Home Assistant ingress uses it: its proxy's address is trusted, nobody else is
+    async with gateway_web(
+        tmp_path, host="0.0.0.0", token=TOKEN, trusted_clients=["127.0.0.1"]
+    ) as (_, base):
+        status, batteries = await get(f"{base}api/batteries")
+        assert status == 200 and {b["name"] for b in batteries} == {"garage", "rv"}
+    async with gateway_web(
+        tmp_path, host="0.0.0.0", token=TOKEN, trusted_clients=["172.30.32.2"]
+    ) as (_, base):
+        status, _ = await get(f"{base}api/batteries")
+        assert status == 401
+    with pytest.raises(ConfigError, match=r"web\.trusted_clients"):
+        parse_config({"web": {"trusted_clients": ["ingress.local"]}}, "t.yaml")
 
 
 @pytest.mark.parametrize("listen", ["0.0.0.0:8080", "192.168.1.5:8080", "[::]:8080"])

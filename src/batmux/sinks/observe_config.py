@@ -36,12 +36,20 @@ class WebConfig(_Strict):
     listen: str = "127.0.0.1:8080"
     token: str | None = Field(None, min_length=8)  # bearer token, also ``?token=``
     base_path: str = "/"  # a reverse proxy's / Home Assistant ingress' prefix
+    # peers let in without the token: Home Assistant's ingress proxy (172.30.32.2) has already
+    # checked the user; everyone else on a non-loopback bind still needs the token
+    trusted_clients: list[str] = Field(default_factory=list)
 
     @field_validator("listen")
     @classmethod
     def _listen(cls, value: str) -> str:
         split_listen(value)
         return value
+
+    @field_validator("trusted_clients")
+    @classmethod
+    def _addresses(cls, value: list[str]) -> list[str]:
+        return [str(ipaddress.ip_address(v)) for v in value]  # ValueError names the bad one
 
     @field_validator("base_path")
     @classmethod

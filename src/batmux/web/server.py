@@ -91,10 +91,11 @@ def authorized(request: web.Request, token: str) -> bool:
     return hmac.compare_digest(given.encode(), token.encode())
 
 
-def _auth_middleware(token: str) -> Any:
+def _auth_middleware(token: str, trusted: frozenset[str] = frozenset()) -> Any:
     @web.middleware
     async def check(request: web.Request, handler: Handler) -> web.StreamResponse:
-        if not authorized(request, token):
+        # request.remote is the TCP peer (no forwarded headers are believed)
+        if request.remote not in trusted and not authorized(request, token):
             response = json_response({"error": "unauthorized"}, status=401)
             response.headers.add("WWW-Authenticate", 'Bearer realm="batmux"')
             response.headers.add("WWW-Authenticate", 'Basic realm="batmux"')
@@ -122,7 +123,8 @@ def _number(request: web.Request, key: str) -> float | None:
 
 def build_app(ctx: WebContext) -> web.Application:
     base = ctx.config.base_path  # "/" or "/prefix/"
-    middlewares = [_auth_middleware(ctx.config.token)] if ctx.config.token else []
+    trusted = frozenset(ctx.config.trusted_clients)
+    middlewares = [_auth_middleware(ctx.config.token, trusted)] if ctx.config.token else []
     app = web.Application(middlewares=middlewares)
 
     async def batteries(request: web.Request) -> web.Response:
