@@ -20,12 +20,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from field_netzero import FieldLoop, ModelInverter
+from field_netzero import FieldLoop
 
 from batmux.netzero.controller import Controller, InverterSpec, Settings
 from batmux.netzero.ports import PowerReading
 from batmux.sim.house import House
 from batmux.sim.hoymiles import HoymilesModel
+from batmux.sim.netzero_inverter import ModelInverter
 
 TARGET_W = 10.0
 HYSTERESIS_W = 20.0
@@ -58,6 +59,7 @@ def run_day(loop: str, seed: int, hours: float = 24.0, start_h: float = 0.0) -> 
     invs = inverters(seed)
     for inv in invs:
         inv.model.limit_percent = 0.0  # both loops start from 0 W
+        inv.switch_off = loop == "batmux"  # the field's loop keeps its inverters on (LUT minimum)
     field_loop = FieldLoop(invs, TARGET_W, HYSTERESIS_W, capped_down=loop != "field-uncapped")
     specs = [InverterSpec(i.name, i.max_power_w, i.min_power_w) for i in invs]
     ctl = Controller(Settings(TARGET_W, HYSTERESIS_W), specs)

@@ -10,72 +10,17 @@ adapter, as restated in shared/protocols/netzero.md §8.1/§8.2:
   ss > target + hysteresis → min(change_upwards, ss − target); else 0;
 * new power = measured power + delta, split over the inverters in proportion to max power.
 
-`ModelInverter` is the device side both loops of the benchmark drive: a TX cycle every 1 s,
-reads every 2 s, and after a limit command it waits (status syncing) until the inverter reports
-the new limit or 30 s have passed. Limits are whole percent, the largest not above the wanted
-watts (a linear LUT).
+Both loops of the benchmark drive the same device side, `sim.netzero_inverter.ModelInverter`
+(the field's 1 s TX cycle, 2 s reads and 30 s confirmation wait).
 """
 
 from __future__ import annotations
 
-import math
 from collections import deque
 from dataclasses import dataclass, field
 
-from batmux.netzero.ports import DeviceStatus, InverterState
-from batmux.sim.hoymiles import HoymilesModel
-
-CONFIRM_WAIT_S = 30.0
-READ_PERIOD_S = 2.0
-
-
-@dataclass
-class ModelInverter:
-    name: str
-    model: HoymilesModel
-    commands: int = 0
-    _want_w: float = 0.0
-    _sent: float | None = None  # percent awaiting confirmation
-    _deadline: float = 0.0
-    _next_read: float = 0.0
-    _read_limit: float = 100.0
-    _read_power: float | None = None
-
-    @property
-    def max_power_w(self) -> float:
-        return self.model.max_power_w
-
-    @property
-    def min_power_w(self) -> float:
-        return self.model.min_output_w
-
-    def request(self, watts: float) -> None:
-        self._want_w = max(0.0, watts)
-
-    def percent(self, watts: float) -> float:
-        return float(max(0, min(100, math.floor(watts / self.model.max_power_w * 100 + 1e-9))))
-
-    def state(self) -> InverterState:
-        status = DeviceStatus.SYNCING if self._sent is not None else DeviceStatus.ON
-        limit_w = self._read_limit * self.model.max_power_w / 100
-        return InverterState(status, self._read_power, limit_w)
-
-    def tick(self, now: float) -> None:
-        """One TX cycle (call every second)."""
-        if now >= self._next_read:
-            self._next_read = now + READ_PERIOD_S
-            self._read_limit = self.model.limit_percent
-            self._read_power = self.model.reported_power_w(now)
-        if self._sent is not None:
-            if self._read_limit == self._sent or now >= self._deadline:
-                self._sent = None
-            else:
-                return
-        target = self.percent(self._want_w)
-        if target != self._read_limit:
-            self.model.set_limit_percent(target, now)
-            self.commands += 1
-            self._sent, self._deadline = target, now + CONFIRM_WAIT_S
+from batmux.netzero.ports import DeviceStatus
+from batmux.sim.netzero_inverter import ModelInverter
 
 
 @dataclass

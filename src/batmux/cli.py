@@ -11,6 +11,7 @@ import signal
 import sys
 import tempfile
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from batmux import __version__
@@ -59,12 +60,15 @@ async def _run_until_signal(gateway: Any, extra: list[Any] | None = None) -> Non
         log.info("stopping")
 
 
-def _run_gateway(config: Config, capture_dir: str | None = None) -> int:
+def _run_gateway(
+    config: Config, capture_dir: str | None = None, config_dir: Path | None = None
+) -> int:
     from batmux.runtime.app import WatchdogExpired
 
     async def main() -> None:
         gateway = build_gateway(config)
         gateway.capture_dir = capture_dir
+        gateway.config_dir = config_dir  # netzero power LUT files are relative to the config
         await _run_until_signal(gateway)
 
     try:
@@ -95,7 +99,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     config = _load(args.config)
     if isinstance(config, int):
         return config
-    return _run_gateway(config, args.capture)
+    return _run_gateway(config, args.capture, Path(args.config).resolve().parent)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

@@ -12,7 +12,7 @@ import asyncio
 import json
 import logging
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from batmux.netzero.config import HttpMeter, MqttMeter
@@ -94,6 +94,7 @@ class _Source:
         self.good = 0
         self._latest: PowerReading | None = None
         self._last_log = -math.inf
+        self.listener: Callable[[], None] | None = None  # told of each good reading
 
     def latest(self) -> PowerReading | None:
         return self._latest
@@ -101,6 +102,8 @@ class _Source:
     def _accept(self, watts: float) -> None:
         self.good += 1
         self._latest = PowerReading(watts, self.clock.now())
+        if self.listener is not None:
+            self.listener()
 
     def _reject(self, exc: Exception) -> None:
         self.bad += 1
