@@ -9,8 +9,8 @@ from batmux.netzero.consumption import MqttConsumption, SumConsumption
 from batmux.netzero.guards import BatteryView
 from batmux.netzero.ports import DeviceStatus, SwitchState
 from batmux.netzero.runtime import NetzeroRunner
-from batmux.sim.hoymiles import HoymilesModel
 from batmux.sim.house import encode_meter
+from batmux.sim.hoymiles import HoymilesModel
 from batmux.sim.netzero_inverter import ModelInverter
 
 

@@ -43,7 +43,7 @@ def test_modes_idle_protect_and_charge_stop_the_inverter() -> None:
         rig.run(40)
         assert rig.ac_w() > 200
         assert rig.runner.set_mode(mode)
-        took = rig.seconds_until(lambda: rig.ac_w() == 0.0)
+        took = rig.seconds_until(lambda r=rig: r.ac_w() == 0.0)
         assert took <= 2, mode
         assert rig.relay.on is (mode == "charge")
         assert rig.runner.state()["mode"] == mode

@@ -25,7 +25,7 @@ CONTRACT: dict[str, Any] = {
                 "interval": 2,
             }
         },
-    ],  # fmt: skip
+    ],
     "inverters": [
         {
             "type": "ahoydtu",
@@ -34,7 +34,7 @@ CONTRACT: dict[str, Any] = {
             "max_power": 600,
             "power_lut": "hm600.lut",
         },
-    ],  # fmt: skip
+    ],
     "chargers": [{"type": "shelly", "url": "http://shelly.lan", "relay": 0, "power": 500}],
 }
 
@@ -57,21 +57,39 @@ def test_the_issue_contract_parses() -> None:
     assert _config({"battery": "bank", "consumption": CONTRACT["consumption"][1:]}).netzero
 
 
-@pytest.mark.parametrize(
-    ("change", "message"),
-    [
-        ({"battery": "house"}, "netzero.battery: battery 'house' is not a configured battery or group (known: bank)"),
-        ({"mode": "grid"}, "netzero.mode: Input should be 'charge', 'discharge', 'idle' or 'protect'"),
-        ({"consumption": []}, "netzero.consumption: List should have at least 1 item"),
-        ({"consumption": [{"mqtt": {"topic": "m", "format": "json"}}]}, "netzero.consumption[0].mqtt: format 'json' needs 'path:'"),
-        ({"consumption": [{"mqtt": {"topic": "m"}, "http": {"url": "http://x", "path": "p"}}]}, "netzero.consumption[0]: give exactly one of 'mqtt:' or 'http:'"),
-        ({"consumption": [{"http": {"url": "ftp://x", "path": "p"}}]}, "netzero.consumption[0].http.url: String should match pattern"),
-        ({"guards": {"cell_low": 3.7}}, "netzero.guards: cell_low must be below cell_high"),
-        ({"guards": {"cell_lo": 3.0}}, "netzero.guards.cell_lo: unknown key (typo?)"),
-        ({"target": 5}, "netzero.target: unknown key (typo?)"),
-        ({"inverters": [{"type": "opendtu", "url": "http://o", "max_power": 800}]}, "netzero.inverters[0]: an 'opendtu' inverter needs 'serial:'"),
-    ],
-)  # fmt: skip
+BAD: list[tuple[dict[str, Any], str]] = [
+    (
+        {"battery": "house"},
+        "netzero.battery: battery 'house' is not a configured battery or group (known: bank)",
+    ),
+    (
+        {"mode": "grid"},
+        "netzero.mode: Input should be 'charge', 'discharge', 'idle' or 'protect'",
+    ),
+    ({"consumption": []}, "netzero.consumption: List should have at least 1 item"),
+    (
+        {"consumption": [{"mqtt": {"topic": "m", "format": "json"}}]},
+        "netzero.consumption[0].mqtt: format 'json' needs 'path:'",
+    ),
+    (
+        {"consumption": [{"mqtt": {"topic": "m"}, "http": {"url": "http://x", "path": "p"}}]},
+        "netzero.consumption[0]: give exactly one of 'mqtt:' or 'http:'",
+    ),
+    (
+        {"consumption": [{"http": {"url": "ftp://x", "path": "p"}}]},
+        "netzero.consumption[0].http.url: String should match pattern",
+    ),
+    ({"guards": {"cell_low": 3.7}}, "netzero.guards: cell_low must be below cell_high"),
+    ({"guards": {"cell_lo": 3.0}}, "netzero.guards.cell_lo: unknown key (typo?)"),
+    ({"target": 5}, "netzero.target: unknown key (typo?)"),
+    (
+        {"inverters": [{"type": "opendtu", "url": "http://o", "max_power": 800}]},
+        "netzero.inverters[0]: an 'opendtu' inverter needs 'serial:'",
+    ),
+]
+
+
+@pytest.mark.parametrize(("change", "message"), BAD)
 def test_bad_config_is_located(change: dict[str, Any], message: str) -> None:
     with pytest.raises(ConfigError) as err:
         _config({**CONTRACT, **change})
