@@ -274,24 +274,32 @@ async def run_mqtt(
                 await client.subscribe(t["mode_set"], qos=1)
                 for topic in by_topic:
                     await client.subscribe(topic, qos=0)
-                async with asyncio.TaskGroup() as tg:
-                    tg.create_task(_publish_state(client, runner, t))
+                publisher = asyncio.create_task(_publish_state(client, runner, t))
+                try:
                     async for message in client.messages:
-                        topic = str(message.topic)
-                        payload = message.payload
-                        data = payload if isinstance(payload, bytes) else str(payload).encode()
-                        if topic == t["mode_set"]:
-                            if runner.set_mode(data.decode("utf-8", "replace")):
-                                await client.publish(
-                                    t["mode_actual"], runner.mode, qos=1, retain=True
-                                )
-                        elif topic in by_topic:
-                            by_topic[topic].feed(data)
+                        await _dispatch(client, runner, t, by_topic, message)
+                finally:
+                    publisher.cancel()
+                    with contextlib.suppress(asyncio.CancelledError, aiomqtt.MqttError):
+                        await publisher
         except aiomqtt.MqttError as exc:
             runner.mqtt_up(False)
             log.warning("netzero: MQTT: %s; reconnecting in %.0f s", exc, delay)
         await asyncio.sleep(delay)
         delay = min(30.0, delay * 2)
+
+
+async def _dispatch(
+    client: Any, runner: NetzeroRunner, t: dict[str, str], meters: dict[str, Any], message: Any
+) -> None:
+    topic = str(message.topic)
+    payload = message.payload
+    data = payload if isinstance(payload, bytes) else str(payload).encode()
+    if topic == t["mode_set"]:
+        if runner.set_mode(data.decode("utf-8", "replace")):
+            await client.publish(t["mode_actual"], runner.mode, qos=1, retain=True)
+    elif topic in meters:
+        meters[topic].feed(data)
 
 
 async def _publish_state(client: Any, runner: NetzeroRunner, t: dict[str, str]) -> None:
