@@ -34,8 +34,8 @@ class Settings:
     target_w: float = 10.0
     hysteresis_w: float = 20.0
     signed: bool = True  # False: a 0 W reading may hide export
-    up_window_s: float = 20.0  # increases look at the readings of this span
-    up_settle_s: float = 8.0  # ...once the oldest of them is this old (maturity)
+    up_window_s: float = 30.0  # increases look at the readings of this span
+    up_settle_s: float = 10.0  # ...once the oldest of them is this old (maturity)
     up_min_points: int = 6
     confirm_readings: int = 2  # a small export must show in this many readings in a row
     change_up_w: float | None = None  # cap per increase; None: the whole robust excess

@@ -46,6 +46,7 @@ class NetzeroRunner:
         battery: Callable[[], BatteryView],
         roles: dict[str, str] | None = None,
         mqtt_used: bool = False,
+        settings: Settings | None = None,
     ) -> None:
         self.cfg = cfg
         self.clock = clock
@@ -55,7 +56,7 @@ class NetzeroRunner:
         self.battery = battery
         roles = roles or {}
         self.controller = Controller(
-            Settings(cfg.target_w, cfg.hysteresis_w, signed=consumption.signed),
+            settings or Settings(cfg.target_w, cfg.hysteresis_w, signed=consumption.signed),
             [InverterSpec(i.name, i.max_power_w, i.min_power_w) for i in self.inverters],
             [SwitchSpec(s.name, s.power_w, roles.get(s.name, "charger")) for s in self.switches],
             mode=cfg.mode,

@@ -1,0 +1,68 @@
+"""The loop drives the simulated AhoyDTU over loopback HTTP exactly as a real one (needs the
+device clients and simulators of batmux.netzero.devices / batmux.sim.ahoydtu)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from dataclasses import replace
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from batmux.netzero.consumption import MqttConsumption, SumConsumption
+from batmux.netzero.controller import Settings
+from batmux.netzero.device_config import InverterEntry
+from batmux.netzero.ports import MonotonicClock
+from batmux.netzero.runtime import NetzeroRunner
+from batmux.sim.hoymiles import HoymilesModel
+from batmux.sim.house import encode_meter
+from netzero.nz_helpers import HEALTHY, Rig
+
+devices = pytest.importorskip("batmux.netzero.devices")
+ahoydtu = pytest.importorskip("batmux.sim.ahoydtu")
+
+
+async def test_loop_holds_the_grid_and_a_lock_stops_the_inverter(tmp_path: Path) -> None:
+    clock = MonotonicClock()
+    model = HoymilesModel(600.0, limit_delay_s=0.5, seed=2)
+    model.limit_percent = 0.0
+    sim = ahoydtu.AhoyDtuSim([model], clock)
+    url = await sim.start()
+    rig = Rig()
+    battery = [HEALTHY]
+    meter = MqttConsumption(rig.cfg.consumption[0].mqtt, clock)  # type: ignore[arg-type]
+    async with aiohttp.ClientSession() as session:
+        entry = InverterEntry(type="ahoydtu", url=url, id=0, max_power=600)
+        inverter = devices.build_inverter(entry, config_dir=tmp_path, clock=clock, session=session)
+        runner = NetzeroRunner(
+            rig.cfg, clock=clock, consumption=SumConsumption([meter]), inverters=[inverter],
+            switches=[], battery=lambda: battery[0],
+            settings=Settings(up_settle_s=1.0, up_window_s=3.0, up_min_points=3),
+        )  # fmt: skip
+
+        async def house() -> None:
+            while True:
+                grid = 350.0 - model.ac_power_w(clock.now())
+                meter.feed(encode_meter(grid, "int16"))
+                await asyncio.sleep(0.2)
+
+        tasks = [asyncio.create_task(c) for c in (house(), runner.run(), inverter.run())]
+        try:
+            async with asyncio.timeout(40):
+                while not 250 <= model.ac_power_w(clock.now()) <= 345:
+                    await asyncio.sleep(0.2)
+            battery[0] = replace(HEALTHY, cell_min_v=3.0)
+            started = clock.now()
+            async with asyncio.timeout(10):
+                while model.ac_power_w(clock.now()) > 0:
+                    await asyncio.sleep(0.1)
+            assert clock.now() - started <= 5.0
+            assert runner.state()["locks"] == ["cell_low: 3.000 V (locks below 3.1 V)"]
+        finally:
+            for task in tasks:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            await sim.stop()
