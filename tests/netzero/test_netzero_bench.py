@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
-from bench_netzero import run_day  # noqa: E402
+from bench_netzero import run_day
 
 
 def test_batmux_exports_half_of_the_field_loop_with_less_import_and_fewer_commands() -> None:

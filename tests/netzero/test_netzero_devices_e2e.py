@@ -16,8 +16,8 @@ from batmux.netzero.controller import Settings
 from batmux.netzero.device_config import InverterEntry
 from batmux.netzero.ports import MonotonicClock
 from batmux.netzero.runtime import NetzeroRunner
-from batmux.sim.hoymiles import HoymilesModel
 from batmux.sim.house import encode_meter
+from batmux.sim.hoymiles import HoymilesModel
 from netzero.nz_helpers import HEALTHY, Rig
 
 devices = pytest.importorskip("batmux.netzero.devices")

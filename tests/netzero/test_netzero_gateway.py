@@ -31,7 +31,7 @@ async def test_gateway_runs_the_netzero_loop(broker: Any, tmp_path: Path) -> Non
                     {"http": {"url": f"{url}/status", "path": "total_power", "interval": 0.2}}
                 ],
             },
-        },  # fmt: skip
+        },
         "test.yaml",
     )
     gateway = Gateway(config)
