@@ -103,6 +103,11 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    if args.netzero:
+        from batmux.runtime.demo_netzero import run_netzero_demo
+
+        with tempfile.TemporaryDirectory(prefix="batmux-demo-") as state_dir:
+            return asyncio.run(run_netzero_demo(args.duration, state_dir))
     from batmux.runtime.dashboard import console_table
     from batmux.runtime.demo import demo_config, simulated_gen24
 
@@ -302,6 +307,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--duration", type=float, default=60.0, help="seconds (default 60)")
     p.add_argument("--mqtt", metavar="URL", help="use this broker instead of an embedded one")
     p.add_argument("--broker-port", type=int, default=0, help=argparse.SUPPRESS)
+    p.add_argument(
+        "--netzero", action="store_true", help="zero export: a simulated house and AhoyDTU"
+    )
     p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("check-config", help="validate a config file")
