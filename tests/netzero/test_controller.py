@@ -80,3 +80,15 @@ def test_unsigned_meter_at_zero_steps_down() -> None:
     plan = ctl.step(10.0, PowerReading(0.0, 10.0), state)
     assert plan.inverters == {"a": 320}  # 20 % of 400 W (more than the 50 W minimum step)
     assert plan.reason == "export 0 W"
+
+
+def test_surplus_switches_the_grid_charger_on_and_import_off() -> None:
+    rig = Rig(load_w=-500.0)  # solar behind the meter: 500 W of export, inverter at 0 W
+    took = rig.seconds_until(lambda: rig.relay.on, limit=60)
+    assert 29 <= took <= 33
+    assert rig.ac_w() == 0.0 and rig.grid_w() == -200.0
+    rig.run(30)
+    assert rig.relay.on  # still exporting with the charger on: stays on
+    rig.load_w = 0.0  # the sun went: 300 W import with the charger on
+    rig.second()
+    assert not rig.relay.on

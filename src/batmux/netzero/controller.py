@@ -175,6 +175,8 @@ class Controller:
                 wanted = base - max(s.unsigned_step_w, 0.2 * base)
             else:
                 wanted = base + (grid - s.target_w)
+            if self.total_w <= 0:
+                return "export, inverters at 0 W"
             if wanted < self.total_w - 1:
                 self.total_w = max(0.0, wanted)
                 self._window.clear()
