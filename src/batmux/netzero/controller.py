@@ -10,9 +10,9 @@ time after each change. batmux changes three things, measured in bench/bench_net
 * **The pending limit is accounted for**: while an inverter has not confirmed its last limit,
   decisions start from the confirmed (still active) output, so a slow inverter is not asked to
   step down twice for the same export, and no increase is sent on top of an unconfirmed one.
-* **Up is robust, not slow**: an increase waits until the window since the last confirmed
-  change is mature, then goes to its robust minimum in one command (fewer commands than the
-  field's capped steps, and less import during a kettle or oven).
+* **Up is robust, in one step**: an increase waits until the window since the last confirmed
+  change is mature, then goes to the robust minimum of the last `up_robust_s` in one command
+  (fewer commands than the field's capped steps, and less import during a kettle or oven).
 
 Several inverters share the total in proportion to their maximum power; a share below an
 inverter's minimum (its LUT's lowest entry) is moved to the others and that inverter asked for
@@ -37,6 +37,7 @@ class Settings:
     up_window_s: float = 30.0  # increases look at the readings of this span
     up_settle_s: float = 10.0  # ...once the oldest of them is this old (maturity)
     up_min_points: int = 6
+    up_robust_s: float = 30.0  # the robust minimum is taken over the readings of this span
     confirm_readings: int = 2  # a small export must show in this many readings in a row
     change_up_w: float | None = None  # cap per increase; None: the whole robust excess
     unsigned_step_w: float = 50.0  # unsigned meter at 0 W: step down by at least this
@@ -188,7 +189,8 @@ class Controller:
         oldest = min((t for t, _ in self._window if now - t <= s.up_window_s), default=now)
         if len(recent) < s.up_min_points or now - oldest < s.up_settle_s:
             return "wait (maturity)"
-        robust = sorted(recent)[1] if len(recent) > 1 else recent[0]
+        robust_of = [w for t, w in self._window if now - t <= s.up_robust_s] or recent
+        robust = sorted(robust_of)[1] if len(robust_of) > 1 else robust_of[0]
         if robust > s.target_w + s.hysteresis_w:
             step = robust - s.target_w
             if s.change_up_w is not None:

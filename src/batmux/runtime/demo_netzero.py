@@ -1,7 +1,7 @@
 """`batmux demo --netzero`: the zero-export loop holding a simulated house near 0 W.
 
-A simulated battery (the demo's JK pack), the simulated house (sim/house.py, from 17:45 with
-the oven and kettle), its meter served as JSON over loopback HTTP, and a Hoymiles HM-600 behind
+A simulated battery (the demo's JK pack), the simulated house (sim/house.py, started 30 s
+before its first big load step after 17:00: kettle or oven), its meter served as JSON over loopback HTTP, and a Hoymiles HM-600 behind
 the simulated AhoyDTU (batmux.sim.ahoydtu) that batmux drives over loopback HTTP exactly as a
 real one. Prints grid, inverter output and locks every 2 s.
 """
@@ -13,7 +13,7 @@ import contextlib
 import time
 from typing import Any
 
-HOUSE_START_S = 17.75 * 3600  # the house's clock at demo start: dinner (oven, kettle)
+LEAD_S = 30  # the house's clock starts this long before its first big step after 17:00
 
 
 def netzero_demo_config(state_dir: str, meter_url: str, dtu_url: str) -> dict[str, Any]:
@@ -53,13 +53,14 @@ async def run_netzero_demo(duration_s: float, state_dir: str) -> int:
 
     clock = MonotonicClock()
     house = House(seed=1)
+    house_start_s = house.next_step(17 * 3600) - LEAD_S
     model = HoymilesModel(600.0, seed=1)
     model.limit_percent = 0.0
     t0 = clock.now()
 
     def grid_w() -> float:
         now = clock.now()
-        return house.grid_w(HOUSE_START_S + now - t0, model.ac_power_w(now))
+        return house.grid_w(house_start_s + now - t0, model.ac_power_w(now))
 
     meter = HttpMeterServer(grid_w)
     dtu = AhoyDtuSim([model], clock)
@@ -73,10 +74,10 @@ async def run_netzero_demo(duration_s: float, state_dir: str) -> int:
         while True:
             await asyncio.sleep(2.0)
             now = clock.now()
-            clock_h = (HOUSE_START_S + now - t0) / 3600
+            clock_h = (house_start_s + now - t0) / 3600
             print(
-                f"{int(clock_h):02d}:{int(clock_h % 1 * 60):02d}  load "
-                f"{house.load_w(HOUSE_START_S + now - t0):6.0f} W  inverter "
+                f"{int(clock_h):02d}:{int(clock_h % 1 * 60):02d}:{int(clock_h * 3600 % 60):02d}  load "
+                f"{house.load_w(house_start_s + now - t0):6.0f} W  inverter "
                 f"{model.ac_power_w(now):5.0f} W  grid {grid_w():6.0f} W"
                 f"  (limit {model.limit_percent:.0f} %)",
                 flush=True,

@@ -54,6 +54,13 @@ class House:
                 load[s] += watts
         self._load = [w + rng.gauss(0.0, self.noise_w) for w in load]
 
+    def next_step(self, after_s: float, min_step_w: float = 1000.0) -> int:
+        """The first second after `after_s` where the load jumps by `min_step_w` or more."""
+        for s in range(int(after_s) + 1, DAY_S):
+            if self._load[s] - self._load[s - 1] >= min_step_w:
+                return s
+        return int(after_s)
+
     def load_w(self, t: float) -> float:
         return max(0.0, self._load[int(t) % DAY_S])
 
