@@ -1,9 +1,10 @@
 """`batmux demo --netzero`: the zero-export loop holding a simulated house near 0 W.
 
 A simulated battery (the demo's JK pack), the simulated house (sim/house.py, started 30 s
-before its first big load step after 17:00: kettle or oven), its meter served as JSON over loopback HTTP, and a Hoymiles HM-600 behind
-the simulated AhoyDTU (batmux.sim.ahoydtu) that batmux drives over loopback HTTP exactly as a
-real one. Prints grid, inverter output and locks every 2 s.
+before its first big load step after 17:00: kettle or oven), its meter served as JSON over
+loopback HTTP, and a Hoymiles HM-600 behind the simulated AhoyDTU (batmux.sim.ahoydtu) that
+batmux drives over loopback HTTP exactly as a real one. Prints the house's clock, load,
+inverter output, grid power and the inverter's limit every 2 s.
 """
 
 from __future__ import annotations
@@ -74,9 +75,9 @@ async def run_netzero_demo(duration_s: float, state_dir: str) -> int:
         while True:
             await asyncio.sleep(2.0)
             now = clock.now()
-            clock_h = (house_start_s + now - t0) / 3600
+            second = int(house_start_s + now - t0)
             print(
-                f"{int(clock_h):02d}:{int(clock_h % 1 * 60):02d}:{int(clock_h * 3600 % 60):02d}  load "
+                f"{second // 3600:02d}:{second % 3600 // 60:02d}:{second % 60:02d}  load "
                 f"{house.load_w(house_start_s + now - t0):6.0f} W  inverter "
                 f"{model.ac_power_w(now):5.0f} W  grid {grid_w():6.0f} W"
                 f"  (limit {model.limit_percent:.0f} %)",
