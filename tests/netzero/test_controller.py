@@ -92,3 +92,18 @@ def test_surplus_switches_the_grid_charger_on_and_import_off() -> None:
     rig.load_w = 0.0  # the sun went: 300 W import with the charger on
     rig.second()
     assert not rig.relay.on
+
+
+def test_an_offline_inverter_gets_0_w_and_the_others_take_its_share() -> None:
+    specs = [InverterSpec("a", 600), InverterSpec("b", 300)]
+    ctl = Controller(Settings(), specs)
+    ctl.total_w = 450
+    states = {
+        "a": InverterState(DeviceStatus.ON, 300, 300),
+        "b": InverterState(DeviceStatus.OFFLINE, None, None, "the DTU cannot reach the inverter"),
+    }
+    plan = ctl.step(10.0, PowerReading(160, 10.0), states)
+    assert plan.inverters == {"a": 450, "b": 0.0}
+    states["b"] = InverterState(DeviceStatus.FAULT, None, None, "limit failed 3×")
+    ctl.total_w = 800
+    assert ctl.step(11.0, PowerReading(160, 11.0), states).inverters == {"a": 600, "b": 0.0}

@@ -103,7 +103,7 @@ class Controller:
     def confirmed_w(self, states: Mapping[str, InverterState]) -> tuple[float, bool]:
         """(output now active, whether every inverter confirmed its last request)."""
         active, settled = 0.0, True
-        requested = distribute(self.total_w, self.inverters)
+        requested = distribute(self.total_w, self.usable(states))
         for spec in self.inverters:
             st = states.get(spec.name)
             if st is None or st.status in (DeviceStatus.OFFLINE, DeviceStatus.FAULT):
@@ -115,7 +115,7 @@ class Controller:
             else:
                 watts = st.power_w or 0.0
             active += watts
-            want = requested[spec.name]
+            want = requested.get(spec.name, 0.0)
             if st.status == DeviceStatus.SYNCING or (
                 abs(watts - want) > self.settings.confirm_tolerance_w
                 and not (want == 0 and st.status == DeviceStatus.OFF)
@@ -151,17 +151,34 @@ class Controller:
         elif INVERTER in blocked:
             self.total_w, reason = 0.0, "locked"
         elif new and reading is not None:
-            reason = self._regulate(now, reading.watts, active, settled)
-        cap = sum(i.max_power_w for i in self.inverters)
+            reason = self._regulate(now, reading.watts, active, settled, states)
+        usable = self.usable(states)
+        cap = sum(i.max_power_w for i in usable)
         if dcl_w is not None and dcl_w < cap:
             cap = max(0.0, dcl_w)
             if self.total_w > cap:
                 reason = f"DCL cap {cap:.0f} W"
         self.total_w = max(0.0, min(self.total_w, cap))
         switches = self._switches(now, reading, blocked, ccl_w)
-        return Plan(distribute(self.total_w, self.inverters), switches, self.total_w, reason)
+        wanted = {i.name: 0.0 for i in self.inverters} | distribute(self.total_w, usable)
+        return Plan(wanted, switches, self.total_w, reason)
 
-    def _regulate(self, now: float, grid: float, active: float, settled: bool) -> str:
+    def usable(self, states: Mapping[str, InverterState]) -> list[InverterSpec]:
+        """Inverters that can take a share: not reported offline or faulty (their share goes
+        to the others; they are asked for 0 W until they are back)."""
+        bad = (DeviceStatus.OFFLINE, DeviceStatus.FAULT)
+        return [
+            i for i in self.inverters if (st := states.get(i.name)) is None or st.status not in bad
+        ]
+
+    def _regulate(
+        self,
+        now: float,
+        grid: float,
+        active: float,
+        settled: bool,
+        states: Mapping[str, InverterState],
+    ) -> str:
         s = self.settings
         base = active if not settled else self.total_w
         low = s.target_w - s.hysteresis_w
@@ -195,7 +212,7 @@ class Controller:
             step = robust - s.target_w
             if s.change_up_w is not None:
                 step = min(step, s.change_up_w)
-            cap = sum(i.max_power_w for i in self.inverters)
+            cap = sum(i.max_power_w for i in self.usable(states))
             if self.total_w >= cap:
                 return "at maximum"
             self.total_w = min(cap, self.total_w + step)
