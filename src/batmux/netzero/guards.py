@@ -132,27 +132,11 @@ class Supervisor:
             return
         h = g.temp_hysteresis
         lo, hi = b.temp_min_c, b.temp_max_c
-        if self._hyst(
-            "temp_charge",
-            lo < g.charge_temp_low or hi > g.charge_temp_high,
-            lo >= g.charge_temp_low + h and hi <= g.charge_temp_high - h,
-        ):
-            locks.append(
-                Lock(
-                    f"temp_charge: {lo:.1f}..{hi:.1f} °C outside "
-                    f"{g.charge_temp_low:g}..{g.charge_temp_high:g} °C",
-                    frozenset({CHARGER, SOLAR}),
-                )
-            )
-        if self._hyst(
-            "temp_discharge",
-            lo < g.discharge_temp_low or hi > g.discharge_temp_high,
-            lo >= g.discharge_temp_low + h and hi <= g.discharge_temp_high - h,
-        ):
-            locks.append(
-                Lock(
-                    f"temp_discharge: {lo:.1f}..{hi:.1f} °C outside "
-                    f"{g.discharge_temp_low:g}..{g.discharge_temp_high:g} °C",
-                    frozenset({INVERTER}),
-                )
-            )
+        windows = (
+            ("temp_charge", g.charge_temp_low, g.charge_temp_high, frozenset({CHARGER, SOLAR})),
+            ("temp_discharge", g.discharge_temp_low, g.discharge_temp_high, frozenset({INVERTER})),
+        )
+        for key, low, high, blocks in windows:
+            if self._hyst(key, lo < low or hi > high, lo >= low + h and hi <= high - h):
+                reason = f"{key}: {lo:.1f}..{hi:.1f} °C outside {low:g}..{high:g} °C"
+                locks.append(Lock(reason, blocks))
