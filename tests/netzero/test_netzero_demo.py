@@ -10,7 +10,7 @@ from batmux.cli import main
 
 
 def test_demo_netzero(capsys: pytest.CaptureFixture[str]) -> None:
-    rc = main(["demo", "--netzero", "--duration", "5"])
+    rc = main(["demo", "--netzero", "--duration", "3"])
     out = capsys.readouterr().out
     if importlib.util.find_spec("batmux.sim.ahoydtu") is None:
         assert rc == 2
