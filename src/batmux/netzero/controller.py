@@ -97,7 +97,6 @@ class Controller:
     _window: deque[tuple[float, float]] = field(default_factory=deque)
     _last_at: float | None = None
     _confirmed_w: float | None = None
-    _surplus_since: float | None = None
     _switch_on: dict[str, bool] = field(default_factory=dict)
 
     def confirmed_w(self, states: Mapping[str, InverterState]) -> tuple[float, bool]:

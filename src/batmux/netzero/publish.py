@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from batmux.netzero.config import MODES
-from batmux.sinks.discovery_device import ORIGIN, gateway_id, node_id
+from batmux.sinks.discovery_device import ORIGIN, gateway_id, node_id, slug
 
 NODE = "netzero"
 
@@ -115,8 +115,9 @@ def discovery(
         value_template="{{ 'ON' if value_json.locks else 'OFF' }}")  # fmt: skip
     for name in device_names:
         ref = f"value_json.devices['{name}']"
-        add("sensor", f"{name}_status", f"{name} status", state_topic=t["state"],
+        key = slug(name)  # a device name may hold characters a topic or unique_id must not
+        add("sensor", f"{key}_status", f"{name} status", state_topic=t["state"],
             value_template=f"{{{{ {ref}.status }}}}", icon="mdi:information-outline")  # fmt: skip
-        add("sensor", f"{name}_power", f"{name} power", state_topic=t["state"],
+        add("sensor", f"{key}_power", f"{name} power", state_topic=t["state"],
             value_template=f"{{{{ {ref}.power_w }}}}", **power)  # fmt: skip
     return out
