@@ -16,6 +16,7 @@ from batmux.netzero.consumption import MqttConsumption, SumConsumption
 from batmux.netzero.ports import MonotonicClock
 from batmux.netzero.publish import discovery
 from batmux.netzero.runtime import NetzeroRunner, run_mqtt
+from batmux.sim.house import publish_meter
 from mqtt_helpers import recording
 from netzero.nz_helpers import HEALTHY, Rig
 
@@ -126,10 +127,19 @@ async def test_mode_set_meter_and_state_over_a_real_broker(broker) -> None:  # t
             config = "homeassistant/select/batmux_netzero/mode/config"
             await rec.wait_for(lambda: config in rec.messages)
             async with aiomqtt.Client("127.0.0.1", broker.port) as client:
-                await client.publish("meter", b"\xff\x38")  # int16 −200 W
+                meter_task = asyncio.create_task(
+                    publish_meter(client, "meter", lambda: -200.0, "int16", 0.1)
+                )
                 await client.publish("batmux/netzero/mode/set", b"charge")
                 await rec.wait_for(lambda: rec.messages["batmux/netzero/mode/actual"] == b"charge")
                 await client.publish("batmux/netzero/mode/set", b"nonsense")
+                await rec.wait_for(
+                    lambda: (
+                        json.loads(rec.messages.get("batmux/netzero/state", b"{}")).get("grid_w")
+                        == -200.0
+                    )
+                )
+                meter_task.cancel()
             await rec.wait_for(
                 lambda: (
                     json.loads(rec.messages.get("batmux/netzero/state", b"{}")).get("grid_w")

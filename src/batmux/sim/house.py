@@ -116,3 +116,15 @@ class HttpMeterServer:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+
+
+async def publish_meter(
+    client: Any, topic: str, read_w: Any, fmt: str = "number", period_s: float = 1.0,
+    path: str = "power",
+) -> None:  # fmt: skip
+    """Publish `read_w()` on `topic` every `period_s` with an aiomqtt client, in `fmt`."""
+    import asyncio
+
+    while True:
+        await client.publish(topic, encode_meter(read_w(), fmt, path))
+        await asyncio.sleep(period_s)
