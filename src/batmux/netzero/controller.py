@@ -38,6 +38,8 @@ class Settings:
     up_settle_s: float = 10.0  # ...once the oldest of them is this old (maturity)
     up_min_points: int = 6
     up_robust_s: float = 30.0  # the robust minimum is taken over the readings of this span
+    big_step_w: float | None = 500.0  # a robust excess this large over the last big_step_s...
+    big_step_s: float = 10.0  # ...is followed without waiting for the whole up_robust_s
     confirm_readings: int = 2  # a small export must show in this many readings in a row
     change_up_w: float | None = None  # cap per increase; None: the whole robust excess
     unsigned_step_w: float = 50.0  # unsigned meter at 0 W: step down by at least this
@@ -207,6 +209,10 @@ class Controller:
             return "wait (maturity)"
         robust_of = [w for t, w in self._window if now - t <= s.up_robust_s] or recent
         robust = sorted(robust_of)[1] if len(robust_of) > 1 else robust_of[0]
+        if s.big_step_w is not None:
+            short = sorted(w for t, w in self._window if now - t <= s.big_step_s)
+            if len(short) > 1 and short[1] - s.target_w >= s.big_step_w:
+                robust = max(robust, short[1])  # a kettle or an oven: follow it now
         if robust > s.target_w + s.hysteresis_w:
             step = robust - s.target_w
             if s.change_up_w is not None:
