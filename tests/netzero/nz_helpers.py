@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from dataclasses import dataclass, field
 
 from batmux.netzero.config import NetzeroConfig
@@ -104,3 +106,10 @@ class Rig:
                 return k
             self.second()
         raise AssertionError(f"not within {limit} s")
+
+
+async def cancel_all(tasks: list[asyncio.Task[object]]) -> None:
+    for task in tasks:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task

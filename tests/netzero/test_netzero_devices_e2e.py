@@ -4,7 +4,6 @@ ones (needs the device clients and simulators of batmux.netzero.devices and batm
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from dataclasses import replace
 from pathlib import Path
 
@@ -18,7 +17,7 @@ from batmux.netzero.ports import MonotonicClock
 from batmux.netzero.runtime import NetzeroRunner
 from batmux.sim.house import encode_meter
 from batmux.sim.hoymiles import HoymilesModel
-from netzero.nz_helpers import HEALTHY, Rig
+from netzero.nz_helpers import HEALTHY, Rig, cancel_all
 
 devices = pytest.importorskip("batmux.netzero.devices")
 ahoydtu = pytest.importorskip("batmux.sim.ahoydtu")
@@ -69,10 +68,7 @@ async def test_loop_holds_the_grid_and_a_lock_stops_the_inverter(kind: str, tmp_
             assert clock.now() - started <= 5.0
             assert runner.state()["locks"] == ["cell_low: 3.000 V (locks below 3.1 V)"]
         finally:
-            for task in tasks:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+            await cancel_all(tasks)
             await sim.stop()
 
 
@@ -104,8 +100,5 @@ async def test_charge_mode_switches_a_shelly_and_cell_high_switches_it_off() -> 
             assert runner.state()["locks"] == ["cell_high: 3.700 V (locks above 3.65 V)"]
             assert runner.state()["devices"]["charger"]["requested_on"] is False
         finally:
-            for task in tasks:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+            await cancel_all(tasks)
             await sim.stop()

@@ -4,7 +4,6 @@ the state JSON and the Home Assistant discovery configs (asserted exactly)."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 from dataclasses import replace
 
@@ -18,7 +17,7 @@ from batmux.netzero.publish import discovery
 from batmux.netzero.runtime import NetzeroRunner, run_mqtt
 from batmux.sim.house import publish_meter
 from mqtt_helpers import recording
-from netzero.nz_helpers import HEALTHY, Rig
+from netzero.nz_helpers import HEALTHY, Rig, cancel_all
 
 DEVICE = {
     "identifiers": ["batmux_netzero"],
@@ -150,10 +149,7 @@ async def test_mode_set_meter_and_state_over_a_real_broker(broker) -> None:  # t
             assert (state["mode"], state["target_w"], state["locks"]) == ("charge", 10.0, [])
             assert runner.mode == "charge"
         finally:
-            for task in tasks:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+            await cancel_all(tasks)
 
 
 async def test_lost_broker_is_reported_to_the_guard(broker) -> None:  # type: ignore[no-untyped-def]
@@ -170,6 +166,4 @@ async def test_lost_broker_is_reported_to_the_guard(broker) -> None:  # type: ig
             while runner.mqtt_down_since is None:
                 await asyncio.sleep(0.05)
     finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        await cancel_all([task])
