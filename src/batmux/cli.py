@@ -11,6 +11,7 @@ import signal
 import sys
 import tempfile
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from batmux import __version__
@@ -59,12 +60,15 @@ async def _run_until_signal(gateway: Any, extra: list[Any] | None = None) -> Non
         log.info("stopping")
 
 
-def _run_gateway(config: Config, capture_dir: str | None = None) -> int:
+def _run_gateway(
+    config: Config, capture_dir: str | None = None, config_dir: Path | None = None
+) -> int:
     from batmux.runtime.app import WatchdogExpired
 
     async def main() -> None:
         gateway = build_gateway(config)
         gateway.capture_dir = capture_dir
+        gateway.config_dir = config_dir  # netzero power LUT files are relative to the config
         await _run_until_signal(gateway)
 
     try:
@@ -95,10 +99,15 @@ def cmd_run(args: argparse.Namespace) -> int:
     config = _load(args.config)
     if isinstance(config, int):
         return config
-    return _run_gateway(config, args.capture)
+    return _run_gateway(config, args.capture, Path(args.config).resolve().parent)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    if args.netzero:
+        from batmux.runtime.demo_netzero import run_netzero_demo
+
+        with tempfile.TemporaryDirectory(prefix="batmux-demo-") as state_dir:
+            return asyncio.run(run_netzero_demo(args.duration, state_dir))
     from batmux.runtime.dashboard import console_table
     from batmux.runtime.demo import demo_config, simulated_gen24
 
@@ -298,6 +307,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--duration", type=float, default=60.0, help="seconds (default 60)")
     p.add_argument("--mqtt", metavar="URL", help="use this broker instead of an embedded one")
     p.add_argument("--broker-port", type=int, default=0, help=argparse.SUPPRESS)
+    p.add_argument(
+        "--netzero", action="store_true", help="zero export: a simulated house and AhoyDTU"
+    )
     p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("check-config", help="validate a config file")

@@ -44,6 +44,7 @@ from batmux.devices.registry import get_type, known_types
 from batmux.devices.serial_bms import SerialOptions, check_wired
 from batmux.errors import ConfigError
 from batmux.links.can_config import CanBusConfig
+from batmux.netzero.config import NetzeroConfig
 from batmux.sinks.inverter_config import InverterConfig
 from batmux.sinks.mqtt_json_config import MqttJsonOutputConfig
 from batmux.sinks.observe_config import HistoryConfig, InfluxConfig, WebConfig
@@ -245,6 +246,7 @@ class Config(Strict):
     web: WebConfig | None = None  # ``web: {}`` serves the API and /metrics on 127.0.0.1:8080
     history: HistoryConfig = HistoryConfig()  # on by default; ``enabled: false`` turns it off
     influxdb: InfluxConfig | None = None
+    netzero: NetzeroConfig | None = None  # zero export (docs/netzero.md)
 
     @model_validator(mode="after")
     def _unique_names(self) -> Config:
@@ -314,6 +316,14 @@ class Config(Strict):
                     battery,
                 )
         _reject_duplicates("inverters", "inverter", [i.link_name for i in self.inverters])
+        return self
+
+    @model_validator(mode="after")
+    def _netzero_references(self) -> Config:
+        if self.netzero is not None:
+            from batmux.netzero.config import check_references
+
+            check_references(self)
         return self
 
     def battery(self, name: str) -> BatteryConfig:

@@ -117,6 +117,7 @@ class Gateway:
         self._persist_failed = False
         self._wake = asyncio.Event()  # a battery turned fresh or went offline: publish early
         self.capture_dir: str | None = None  # ``batmux run --capture DIR``
+        self.config_dir: Path | None = None  # the config file's folder (netzero LUT files)
 
     # -- wiring ------------------------------------------------------------------------------
     def add_sink(self, name: str, factory: SinkFactory) -> None:

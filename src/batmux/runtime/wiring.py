@@ -32,6 +32,10 @@ def wire(gateway: Gateway) -> None:
         gateway.add_sink("mqtt_json_output", run_mqtt_json_output)
     for inverter in config.inverters:
         _wire_inverter(gateway, inverter)
+    if config.netzero is not None:  # zero export: controls inverters and chargers (opt-in)
+        from batmux.netzero.runtime import run_netzero
+
+        gateway.add_sink("netzero", run_netzero)
     _wire_observers(gateway)
 
 
