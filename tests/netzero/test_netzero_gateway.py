@@ -3,14 +3,19 @@ an HTTP meter on loopback feeds the loop, the state goes out on a real broker.""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
 from pathlib import Path
 from typing import Any
 
 from batmux.config import parse_config
+from batmux.netzero.ports import MonotonicClock
 from batmux.runtime.app import Gateway
 from batmux.runtime.wiring import wire
+from batmux.sim.ahoydtu import AhoyDtuSim
 from batmux.sim.house import HttpMeterServer
+from batmux.sim.hoymiles import HoymilesModel
 from mqtt_helpers import recording, running
 
 
@@ -51,3 +56,44 @@ async def test_gateway_runs_the_netzero_loop(broker: Any, tmp_path: Path) -> Non
             await rec.wait_for(lambda: any(x.startswith("cell_low") for x in state()["locks"]))
     finally:
         await server.stop()
+
+
+async def test_stopping_the_gateway_switches_the_inverter_off(tmp_path: Path) -> None:
+    # Left at its last limit an inverter would drain the battery with nothing watching it.
+    model = HoymilesModel(600.0, limit_delay_s=0.2, seed=3)
+    dtu = AhoyDtuSim([model], MonotonicClock())
+    meter = HttpMeterServer(lambda: 300.0 - model.ac_power_w(time.monotonic()))
+    dtu_url, meter_url = await dtu.start(), await meter.start()
+    config = parse_config(
+        {
+            "sample_period": 0.2,
+            "publish_period": 0.4,
+            "state_dir": str(tmp_path),
+            "batteries": [{"name": "bank", "type": "jk", "sim": {"cells": 4, "soc": 60}}],
+            "netzero": {
+                "battery": "bank",
+                "period": 0.2,
+                "consumption": [
+                    {"http": {"url": f"{meter_url}/status", "path": "total_power", "interval": 0.2}}
+                ],
+                "inverters": [{"type": "ahoydtu", "url": dtu_url, "id": 0, "max_power": 600}],
+            },
+        },
+        "test.yaml",
+    )
+    gateway = Gateway(config)
+    wire(gateway)
+    try:
+        async with running(gateway):
+            async with asyncio.timeout(20):
+                while not any(method == "POST" for method, _, _ in dtu.requests):
+                    await asyncio.sleep(0.1)  # the loop drives the inverter
+            before_stop = len(dtu.requests)
+        off = {"id": 0, "cmd": "power", "val": 0}
+        sent_on_stop = [json.loads(body) for method, path, body in dtu.requests[before_stop:]
+                        if method == "POST" and path == "/api/ctrl"]  # fmt: skip
+        assert sent_on_stop == [off]
+        assert model.producing is False
+    finally:
+        await dtu.stop()
+        await meter.stop()

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 STATE_REFRESH_S = 5.0  # the state JSON goes out on every change, and at least this often
+STOP_BUDGET_S = 5.0  # on stop, inverters and chargers are switched off within this
 
 
 class NetzeroRunner:
@@ -349,10 +350,26 @@ async def run_netzero(gateway: Gateway) -> None:
             "netzero: controlling %d inverter(s) and %d switch(es) for %s, mode %s, target %g W",
             len(inverters), len(switches), cfg.battery, cfg.mode, cfg.target_w,
         )  # fmt: skip
-        async with asyncio.TaskGroup() as tg:
-            tg.create_task(supervised("netzero:consumption", consumption.run))
-            for device in [*inverters, *switches]:
-                tg.create_task(supervised(f"netzero:{device.name}", device.run))
-            tg.create_task(runner.run())
-            if config.mqtt is not None:
-                tg.create_task(run_mqtt(runner, config.mqtt, meters, config.mqtt.gateway or ""))
+        try:
+            async with asyncio.TaskGroup() as tg:
+                tg.create_task(supervised("netzero:consumption", consumption.run))
+                for device in [*inverters, *switches]:
+                    tg.create_task(supervised(f"netzero:{device.name}", device.run))
+                tg.create_task(runner.run())
+                if config.mqtt is not None:
+                    mqtt_task = run_mqtt(runner, config.mqtt, meters, config.mqtt.gateway or "")
+                    tg.create_task(mqtt_task)
+        finally:
+            await stop_devices([*inverters, *switches])
+
+
+async def stop_devices(devices: list[Any], budget_s: float = STOP_BUDGET_S) -> None:
+    """Inverters and grid chargers off when batmux stops (one try each, within ``budget_s``)."""
+    stops = [stop() for d in devices if (stop := getattr(d, "stop", None)) is not None]
+    if not stops:
+        return
+    try:
+        async with asyncio.timeout(budget_s):
+            await asyncio.gather(*stops, return_exceptions=True)
+    except TimeoutError:
+        log.warning("netzero: devices not all switched off within %g s of stopping", budget_s)

@@ -139,6 +139,15 @@ class DtuInverter:
             )
         return InverterState(status, r.power_w, limit_w, error)
 
+    async def stop(self) -> None:
+        """batmux is stopping: switch the inverter off, so nothing drains the battery unwatched
+        (a non-persistent limit would stay, and a DTU restart would even raise it to 100 %)."""
+        try:
+            await self.transport.power(False)
+            log.info("%s: switched off (batmux stopping)", self.name)
+        except DeviceError as exc:
+            log.warning("%s: could not switch off on stop: %s", self.name, exc)
+
     # -- device side -----------------------------------------------------------------------
     async def run(self) -> None:
         while True:

@@ -136,6 +136,16 @@ class ShellySwitch:
             self._on = _flag(data, "output")
             self._power = number(data["apower"], "apower") if "apower" in data else None
 
+    async def stop(self) -> None:
+        """batmux is stopping: switch the relay off now instead of waiting for its timer."""
+        if self._on is False:
+            return
+        try:
+            await self._command(False)
+        except DeviceError as exc:
+            log.warning("%s: could not switch off on stop (its %d s timer will): %s",
+                        self.name, AUTO_OFF_S, exc)  # fmt: skip
+
     async def _command(self, on: bool) -> None:
         if self.gen == 1:
             path = f"/relay/{self.relay}?turn=on&timer={AUTO_OFF_S}" if on else ""
