@@ -36,7 +36,7 @@ from batmux.core.bank_config import (
     check_bank_references,
     located_error,
 )
-from batmux.core.contactor_config import ContactorsConfig
+from batmux.core.contactor_config import ContactorsConfig, check_inverter_watch
 from batmux.devices.batrium_options import BatriumOptions
 from batmux.devices.ble_options import BleOptions
 from batmux.devices.junctek_options import JunctekOptions
@@ -314,6 +314,7 @@ class Config(Strict):
                     battery,
                 )
         _reject_duplicates("inverters", "inverter", [i.link_name for i in self.inverters])
+        check_inverter_watch(self.batteries, self.inverters, self.groups)
         return self
 
     def battery(self, name: str) -> BatteryConfig:

@@ -18,6 +18,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from batmux.core.contactor import Contactor, Interlocks, State
@@ -39,13 +40,16 @@ OPEN_SEQUENCE = (
 
 
 def interlocks(sample: BatterySample | None) -> Interlocks:
-    """The interlocks a sample proves; no sample = stale. HVIL must be reported OK."""
+    """The interlocks a sample proves; no sample = stale. HVIL must be reported OK: a sample
+    without ``hvil_ok`` (no 0x20A yet, or a firmware without it) is "HVIL unknown"."""
     if sample is None:
         return Interlocks(fresh=False)
     extra = sample.extra
+    hvil = extra.get("hvil_ok")
     return Interlocks(
         no_fault=not sample.alarms,
-        hvil_ok=extra.get("hvil_ok") is True,
+        hvil_ok=hvil is True,
+        hvil_known=hvil is not None,
         isolation_ok=not extra.get("isolation_fault", False),
     )
 
@@ -58,6 +62,8 @@ class TeslaControl:
         source: CanSource,
         contactors: Any,
         clock: Callable[[], float] = time.monotonic,
+        stale_s: float = 10.0,
+        inverter_silence: Callable[[], float | None] | None = None,
     ) -> None:
         self.source = source
         self.name = source.name
@@ -72,6 +78,12 @@ class TeslaControl:
             since=clock(),
         )
         self._locks = Interlocks(fresh=False)
+        self._sampled_at = clock()  # the last good sample (the keep-alive checks its age)
+        # the keep-alive's own bound (contactors.max_sample_age_s, else limits.stale_after)
+        self.stale_s = float(getattr(contactors, "max_sample_age_s", None) or stale_s)
+        silent = getattr(contactors, "open_on_inverter_silent", None)
+        self.inverter_silent_s = float(silent) if silent and inverter_silence else None
+        self._inverter_silence = inverter_silence  # seconds the watched inverter is silent
         self._pack: str | None = None
         self._counter = 0
         self.frames_sent = 0
@@ -99,7 +111,8 @@ class TeslaControl:
             self._locks = Interlocks(fresh=False)
             self._note(self.machine.update(self._clock(), self._locks, None))
             raise
-        self._locks = interlocks(sample)
+        self._locks = self._with_inverter(interlocks(sample))
+        self._sampled_at = self._clock()
         self._pack = str(sample.extra["contactor"]) if "contactor" in sample.extra else None
         self._note(self.machine.update(self._clock(), self._locks, self._pack))
         if self.close_on_start and self.machine.state == State.OPEN and not self.machine.log:
@@ -112,6 +125,30 @@ class TeslaControl:
         if not closed:  # no power path through batmux's view either
             return sample.with_(extra=extra, charge_enabled=False, discharge_enabled=False)
         return sample.with_(extra=extra)
+
+    def _with_inverter(self, locks: Interlocks) -> Interlocks:
+        """``inverter_ok`` from the watched inverter link, when ``open_on_inverter_silent``."""
+        if self.inverter_silent_s is None or self._inverter_silence is None:
+            return locks
+        silent = self._inverter_silence()
+        if silent is None or silent <= self.inverter_silent_s:
+            return locks
+        return replace(locks, inverter_ok=False)
+
+    def watch(self) -> None:
+        """The keep-alive's own checks, independent of sampling: a sample older than
+        ``stale_s`` (sampling hung or died) or a silent inverter opens the contactors."""
+        if not self.machine.sending:
+            return
+        now = self._clock()
+        age = now - self._sampled_at
+        if age > self.stale_s:
+            if self._locks.fresh:
+                log.warning("%s: no sample for %.1f s: opening", self.name, age)
+            self._locks = Interlocks(fresh=False)
+        else:
+            self._locks = self._with_inverter(self._locks)
+        self._note(self.machine.update(now, self._locks, self._pack))
 
     def command(self, action: str, reason: str = "command") -> None:
         """``close`` or ``open``; raises ``ControlRefused`` with the reason when refused."""
@@ -154,6 +191,7 @@ class TeslaControl:
         return tuple(ka.with_counter(f, self._counter) for f in pair)  # type: ignore[return-value]
 
     async def _send_once(self) -> None:
+        self.watch()
         frames = self.frames_now()
         if frames is None or self.muted:
             return
@@ -182,7 +220,8 @@ class TeslaControl:
         while self.machine.state == State.OPENING and self._clock() < limit:
             await self._send_once()
             try:
-                await self.sample()
+                async with asyncio.timeout(max(0.0, limit - self._clock())):  # a hung source
+                    await self.sample()
             except Exception as exc:  # a stale pack still has to be waited for, not crash
                 log.debug("%s: sample during shutdown: %s", self.name, exc)
             await asyncio.sleep(PERIOD_S)

@@ -10,6 +10,7 @@ bus the pack, real or simulated, keeps its contactors open: the reading then sho
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Any
 
 from batmux.devices.can_source import CanSource, fresh_s
@@ -29,16 +30,19 @@ def create_source(battery: Any, context: Any = None) -> Any:
         cfg = battery.can or CanBusConfig()
         link = CanLink(cfg)
         source = CanSource(battery.name, TeslaModel3Codec(), link, fresh_s=fresh_s(battery))
-    return _controlled(source, battery)
+    return _controlled(source, battery, context)
 
 
-def _controlled(source: CanSource, battery: Any) -> Any:
+def _controlled(source: CanSource, battery: Any, context: Any = None) -> Any:
     """With ``allow_control`` and ``contactors:``, the keep-alive sender wraps the source."""
     if not (battery.allow_control and getattr(battery, "contactors", None) is not None):
         return source
+    from batmux.core.bank import DEFAULT_LIMITS
     from batmux.devices.tesla_control import TeslaControl
 
-    control = TeslaControl(source, battery.contactors)
+    stale_s = (battery.limits or DEFAULT_LIMITS).stale_after
+    watch = inverter_watch(battery, context)
+    control = TeslaControl(source, battery.contactors, stale_s=stale_s, inverter_silence=watch)
     pack_sim = getattr(source, "background", None)
 
     async def background() -> None:
@@ -50,6 +54,29 @@ def _controlled(source: CanSource, battery: Any) -> Any:
 
     control.background = background  # type: ignore[attr-defined]
     return control
+
+
+def inverter_watch(battery: Any, context: Any) -> Callable[[], float | None] | None:
+    """Seconds the inverter(s) serving this pack have been silent (the least silent one, as
+    any talking inverter still controls the power), or None while no such link runs yet."""
+    gateway = (context or {}).get("gateway") if isinstance(context, dict) else None
+    cfg = battery.contactors
+    if gateway is None or cfg.open_on_inverter_silent is None:
+        return None
+    from batmux.core.contactor_config import serving_inverters
+
+    config = gateway.config
+    names = (
+        [cfg.inverter]
+        if cfg.inverter
+        else serving_inverters(battery.name, config.inverters, config.groups)
+    )
+
+    def silence() -> float | None:
+        ages = [gateway.inverter_silence[n]() for n in names if n in gateway.inverter_silence]
+        return min(ages) if ages else None
+
+    return silence
 
 
 def _simulated_source(battery: Any) -> CanSource:

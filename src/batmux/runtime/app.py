@@ -103,6 +103,8 @@ class Gateway:
         self.savers: dict[str, Callable[[], None]] = {}
         # name → status() of each inverter link, published as its own MQTT/HA device
         self.link_status: dict[str, Callable[[], dict[str, Any]]] = {}
+        # name → seconds since that inverter link last heard its inverter (EV contactors)
+        self.inverter_silence: dict[str, Callable[[], float]] = {}
         self.state_dir = Path(config.state_dir)
         sources = sources or {}
         self.batteries: dict[str, BatteryRuntime] = {}
