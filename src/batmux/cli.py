@@ -1,4 +1,4 @@
-"""The ``batmux`` command line: run, demo, check-config, decode, scan."""
+"""The ``batmux`` command line: run, demo, check-config, decode, replay, inject, scan."""
 
 from __future__ import annotations
 
@@ -283,6 +283,20 @@ def cmd_replay(args: argparse.Namespace) -> int:
     return asyncio.run(main())
 
 
+def cmd_inject(args: argparse.Namespace) -> int:
+    """Ask the running gateway to inject a fault (commissioning; needs ``allow_inject``)."""
+    from batmux.runtime.inject_client import send_injection
+
+    config = _load(args.config)
+    if isinstance(config, int):
+        return config
+    try:
+        print(asyncio.run(send_injection(config, args.pack, args.fault, args.for_s, args.wait)))
+    except BatmuxError as exc:
+        return _die(f"inject: {exc}", 1)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="batmux", description=__doc__)
     parser.add_argument("--version", action="version", version=f"batmux {__version__}")
@@ -319,6 +333,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--channel", help="CAN channel (default: the config's, or 'replay')")
     p.add_argument("--speed", type=float, default=1.0, help="2 = twice as fast, 0 = no delays")
     p.set_defaults(func=cmd_replay)
+
+    from batmux.core.inject import FAULTS
+
+    p = sub.add_parser("inject", help="make a running gateway see a fault (commissioning)")
+    p.add_argument("pack")
+    p.add_argument("fault", choices=FAULTS)
+    p.add_argument("--for", dest="for_s", type=float, help="seconds (default: until clear)")
+    p.add_argument("-c", "--config", default=DEFAULT_CONFIG)
+    p.add_argument("--wait", type=float, default=10.0, help="seconds to wait for confirmation")
+    p.set_defaults(func=cmd_inject)
 
     p = sub.add_parser("scan", help="list nearby BLE devices with a guess of the BMS type")
     p.add_argument("--timeout", type=float, default=10.0)

@@ -168,6 +168,7 @@ class BatteryConfig(Strict):
     current_calibration: float = 1.0
     invert_current: bool = False
     allow_control: bool = False
+    allow_inject: bool = False  # commissioning: <base>/<name>/inject/set (core/inject.py)
     debug: bool = False
     timeout: Seconds = 10.0
     sim: SimConfig | None = None
@@ -236,6 +237,7 @@ class Config(Strict):
     concurrent_sampling: bool = True
     watchdog: bool = False
     watchdog_rounds: int = Field(30, ge=1)
+    allow_inject: bool = False  # fault injection on every battery (else per battery)
     batteries: list[BatteryConfig] = Field(default_factory=list)
     venus: VenusList = Field(default_factory=list)
     victron_input: VictronInputConfig | None = None
