@@ -116,11 +116,15 @@ def cmd_demo(args: argparse.Namespace) -> int:
                 f"(watch with: mosquitto_sub -h 127.0.0.1 -p {broker.port} -t 'batmux/#' -v)"
             )
         modbus_port = _free_port()
-        print(f"batmux demo: bank emulated as a BYD battery on Modbus TCP 127.0.0.1:{modbus_port}")
+        served = "Tesla pack (contactors closed by batmux)" if args.ev else "bank"
+        print(
+            f"batmux demo: {served} emulated as a BYD battery on Modbus TCP 127.0.0.1:{modbus_port}"
+        )
         web_port = _free_port(prefer=8080)
         print(f"batmux demo: web API and /metrics on http://127.0.0.1:{web_port}/")
         with tempfile.TemporaryDirectory(prefix="batmux-demo-") as state_dir:
-            config = parse_config(demo_config(url, state_dir, modbus_port, web_port), "<demo>")
+            raw = demo_config(url, state_dir, modbus_port, web_port, ev=args.ev)
+            config = parse_config(raw, "<demo>")
             gateway = build_gateway(config)
             notes: dict[str, str] = {}
             extra = [console_table(gateway, notes), simulated_gen24(modbus_port, notes)]
@@ -312,6 +316,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--duration", type=float, default=60.0, help="seconds (default 60)")
     p.add_argument("--mqtt", metavar="URL", help="use this broker instead of an embedded one")
     p.add_argument("--broker-port", type=int, default=0, help=argparse.SUPPRESS)
+    p.add_argument("--ev", action="store_true", help="a simulated Tesla pack instead")
     p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("check-config", help="validate a config file")
