@@ -37,6 +37,7 @@ from batmux.core.bank_config import (
     located_error,
 )
 from batmux.core.contactor_config import ContactorsConfig, check_inverter_watch
+from batmux.core.relay_config import RelaysConfig
 from batmux.devices.batrium_options import BatriumOptions
 from batmux.devices.ble_options import BleOptions
 from batmux.devices.junctek_options import JunctekOptions
@@ -176,6 +177,7 @@ class BatteryConfig(Strict):
     coulomb_counter: CoulombConfig | None = None
     charge_switch: ChargeSwitchConfig | None = None
     contactors: ContactorsConfig | None = None  # EV packs: contactor control (allow_control)
+    relays: RelaysConfig | None = None  # external precharge/main relays (needs contactors:)
     can: CanBusConfig | None = None  # CAN batteries (pylontech_can, byd_can)
     poll_interval: float | None = Field(None, ge=0)  # nissan_leaf: LBC polls, s (0 = off)
     batrium: BatriumOptions | None = None  # type: batrium (base_id)
@@ -204,6 +206,8 @@ class BatteryConfig(Strict):
             raise ValueError("'sim:' parameters need 'address: sim'")
         if self.contactors is not None and not self.allow_control:
             raise ValueError("'contactors:' needs 'allow_control: true'")
+        if self.relays is not None and self.contactors is None:
+            raise ValueError("'relays:' needs a 'contactors:' section (and allow_control)")
         return self
 
     @field_validator("address", "port", "serial")
@@ -317,6 +321,10 @@ class Config(Strict):
                 )
         _reject_duplicates("inverters", "inverter", [i.link_name for i in self.inverters])
         check_inverter_watch(self.batteries, self.inverters, self.groups)
+        if self.mqtt is None and any(
+            b.relays and b.relays.backend == "mqtt" for b in self.batteries
+        ):
+            raise ValueError("relays backend mqtt needs the top-level mqtt: section")
         return self
 
     def battery(self, name: str) -> BatteryConfig:

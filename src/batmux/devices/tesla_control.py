@@ -22,8 +22,11 @@ from dataclasses import replace
 from typing import Any
 
 from batmux.core.contactor import Contactor, Interlocks, State
+from batmux.core.relay_sequence import RelayPlan
+from batmux.core.relay_sequence import plan as plan_relays
 from batmux.devices.can_source import CanSource
 from batmux.errors import BatmuxError, ControlRefused
+from batmux.links.relays import RelayOutput
 from batmux.model.sample import BatterySample
 from batmux.protocols import tesla_keepalive as ka
 
@@ -93,6 +96,9 @@ class TeslaControl:
         self.period_s = PERIOD_S  # 50 ms on a car; the benchmark also tries 10/30/100 ms
         # fault injection: the keep-alive is lost on the wire (tests, commissioning)
         self.muted = False
+        self.relays: RelayOutput | None = None  # external precharge/main relays (relays:)
+        self._close_began = clock()
+        self._was_sending = False
 
     def __getattr__(self, name: str) -> Any:  # status(), link, codec, ... of the CAN source
         return getattr(self.source, name)
@@ -211,6 +217,25 @@ class TeslaControl:
             due = max(due + self.period_s, loop.time() - self.period_s)  # no burst after a stall
             await asyncio.sleep(max(0.0, due - loop.time()))
 
+    def relay_plan(self) -> RelayPlan:
+        """The external relays for the machine's state now (precharge, main, precharge off)."""
+        now = self._clock()
+        sending = self.machine.sending
+        if sending and not self._was_sending:
+            self._close_began = now
+        self._was_sending = sending
+        cfg = self.relays.cfg if self.relays is not None else None
+        precharge_s, overlap_s = (cfg.precharge_s, cfg.overlap_s) if cfg else (0.0, 0.0)
+        state = self.machine.state.value
+        return plan_relays(state, now - self._close_began, precharge_s, overlap_s)
+
+    async def relay_loop(self) -> None:
+        """Drive the relays on the keep-alive's period, in a task of their own: a slow HTTP
+        relay must not delay the 0x221 frames."""
+        while self.relays is not None:
+            await self.relays.apply(self.relay_plan())
+            await asyncio.sleep(self.period_s)
+
     async def shutdown(self, timeout_s: float | None = None) -> str:
         """Open first: run the open sequence, wait (bounded) for the pack to report open."""
         self._note(self.machine.request_open(self._clock(), "shutdown"))
@@ -227,6 +252,8 @@ class TeslaControl:
             await asyncio.sleep(PERIOD_S)
         if self.machine.state == State.OPENING:
             log.warning("%s: pack did not report open before shutdown gave up", self.name)
+        if self.relays is not None:  # whatever the pack says: the external relays open
+            await self.relays.apply(RelayPlan(False, False, "shutdown"))
         return self.machine.state.value
 
     async def close(self) -> None:
@@ -234,6 +261,8 @@ class TeslaControl:
             if self.machine.state != State.OPEN or self._pack not in (None, "open"):
                 await self.shutdown()
         finally:
+            if self.relays is not None:
+                await self.relays.close()
             if self.pack_task is not None:
                 self.pack_task.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):

@@ -43,6 +43,13 @@ def _controlled(source: CanSource, battery: Any, context: Any = None) -> Any:
     stale_s = (battery.limits or DEFAULT_LIMITS).stale_after
     watch = inverter_watch(battery, context)
     control = TeslaControl(source, battery.contactors, stale_s=stale_s, inverter_silence=watch)
+    if getattr(battery, "relays", None) is not None:
+        from batmux.links.relays import RelayOutput, make_backend
+
+        gateway = context.get("gateway") if isinstance(context, dict) else None
+        mqtt = gateway.config.mqtt if gateway is not None else None
+        backend = make_backend(battery.relays, mqtt=mqtt)
+        control.relays = RelayOutput(battery.name, battery.relays, backend)
     pack_sim = getattr(source, "background", None)
 
     async def background() -> None:
@@ -50,7 +57,10 @@ def _controlled(source: CanSource, battery: Any, context: Any = None) -> Any:
         # can watch it open; ``control.close()`` stops it last
         if pack_sim is not None and control.pack_task is None:
             control.pack_task = asyncio.create_task(pack_sim(), name=f"{source.name}-pack")
-        await control.keepalive()
+        async with asyncio.TaskGroup() as tasks:
+            tasks.create_task(control.keepalive(), name=f"{source.name}-keepalive")
+            if control.relays is not None:
+                tasks.create_task(control.relay_loop(), name=f"{source.name}-relays")
 
     control.background = background  # type: ignore[attr-defined]
     return control
