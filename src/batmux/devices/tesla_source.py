@@ -30,11 +30,14 @@ def create_source(battery: Any, context: Any = None) -> Any:
         cfg = battery.can or CanBusConfig()
         link = CanLink(cfg)
         source = CanSource(battery.name, TeslaModel3Codec(), link, fresh_s=fresh_s(battery))
-    return _controlled(source, battery, context)
+    return controlled(source, battery, context)
 
 
-def _controlled(source: CanSource, battery: Any, context: Any = None) -> Any:
-    """With ``allow_control`` and ``contactors:``, the keep-alive sender wraps the source."""
+def controlled(
+    source: CanSource, battery: Any, context: Any = None, control_cls: Any = None
+) -> Any:
+    """With ``allow_control`` and ``contactors:``, the keep-alive sender wraps the source
+    (``TeslaControl``, or ``control_cls`` for another pack, e.g. ``LeafControl``)."""
     if not (battery.allow_control and getattr(battery, "contactors", None) is not None):
         return source
     from batmux.core.bank import DEFAULT_LIMITS
@@ -42,7 +45,8 @@ def _controlled(source: CanSource, battery: Any, context: Any = None) -> Any:
 
     stale_s = (battery.limits or DEFAULT_LIMITS).stale_after
     watch = inverter_watch(battery, context)
-    control = TeslaControl(source, battery.contactors, stale_s=stale_s, inverter_silence=watch)
+    cls = control_cls or TeslaControl
+    control = cls(source, battery.contactors, stale_s=stale_s, inverter_silence=watch)
     if getattr(battery, "relays", None) is not None:
         from batmux.links.relays import RelayOutput, make_backend
 

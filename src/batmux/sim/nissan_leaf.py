@@ -230,10 +230,14 @@ class LeafPackSim:
 
 
 async def run_leaf_battery(
-    name: str, battery: SimBattery, link: CanLink, corrupt_rate: float = 0.0
+    name: str,
+    battery: SimBattery,
+    link: CanLink,
+    corrupt_rate: float = 0.0,
+    sim: LeafPackSim | None = None,
 ) -> None:
-    """The simulated pack on ``link``'s bus until cancelled."""
-    sim = LeafPackSim(battery, link, corrupt_rate)
+    """The simulated pack on ``link``'s bus until cancelled (``sim``: one built already)."""
+    sim = sim or LeafPackSim(battery, link, corrupt_rate)
     try:
         await sim.run()
     finally:
