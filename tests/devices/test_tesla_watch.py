@@ -118,3 +118,26 @@ def test_inverter_watch_needs_an_inverter(tmp_path: Path) -> None:
         tesla(tmp_path, allow_control=True, contactors=contactors)
     with pytest.raises(ConfigError, match="not a configured inverter"):
         tesla(tmp_path, allow_control=True, contactors={**contactors, "inverter": "nope"})
+
+
+async def test_can_sink_reports_how_long_its_inverter_is_silent() -> None:
+    """What ``open_on_inverter_silent`` reads from a Pylontech/BYD CAN output: the time since
+    the inverter's last frame (a simulated Victron-like inverter on the virtual bus)."""
+    from batmux.links.can_bus import CanLink
+    from batmux.runtime.hub import StateHub
+    from batmux.sim.can_inverter import PylontechInverterSim
+    from batmux.sim.can_inverter import running as inverter_running
+    from batmux.sinks.pylontech_can import PylontechCanSink
+    from sinks.can_bus_helpers import background
+    from sinks.test_pylontech_can_sink import config
+
+    cfg = config()
+    sink = PylontechCanSink(cfg, StateHub())
+    inverter = PylontechInverterSim(CanLink(cfg.can), period_s=0.05)
+    async with background(sink.run()):
+        async with inverter_running(inverter):
+            await until(lambda: sink.last_inverter_at is not None, timeout=3)
+            await asyncio.sleep(0.2)
+            assert sink.silent_for() < 0.15  # it talks every 50 ms
+        await asyncio.sleep(0.4)  # the inverter stopped
+        assert sink.silent_for() >= 0.35
