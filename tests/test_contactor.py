@@ -10,6 +10,8 @@ OK = Interlocks()
 FAILS = [
     (Interlocks(no_fault=False), "fault alarm"),
     (Interlocks(hvil_ok=False), "HVIL open"),
+    (Interlocks(hvil_ok=False, hvil_known=False), "HVIL unknown"),
+    (Interlocks(inverter_ok=False), "inverter silent"),
     (Interlocks(isolation_ok=False), "isolation fault"),
     (Interlocks(fresh=False), "stale data"),
 ]

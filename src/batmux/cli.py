@@ -1,4 +1,4 @@
-"""The ``batmux`` command line: run, demo, check-config, decode, scan."""
+"""The ``batmux`` command line: run, demo, check-config, decode, replay, inject, scan."""
 
 from __future__ import annotations
 
@@ -103,6 +103,9 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    if args.netzero and args.ev:
+        print("batmux demo: --ev and --netzero are two different demos; choose one", file=sys.stderr)
+        return 2
     if args.netzero:
         from batmux.runtime.demo_netzero import run_netzero_demo
 
@@ -125,11 +128,15 @@ def cmd_demo(args: argparse.Namespace) -> int:
                 f"(watch with: mosquitto_sub -h 127.0.0.1 -p {broker.port} -t 'batmux/#' -v)"
             )
         modbus_port = _free_port()
-        print(f"batmux demo: bank emulated as a BYD battery on Modbus TCP 127.0.0.1:{modbus_port}")
+        served = "Tesla pack (contactors closed by batmux)" if args.ev else "bank"
+        print(
+            f"batmux demo: {served} emulated as a BYD battery on Modbus TCP 127.0.0.1:{modbus_port}"
+        )
         web_port = _free_port(prefer=8080)
         print(f"batmux demo: dashboard, web API and /metrics on http://127.0.0.1:{web_port}/")
         with tempfile.TemporaryDirectory(prefix="batmux-demo-") as state_dir:
-            config = parse_config(demo_config(url, state_dir, modbus_port, web_port), "<demo>")
+            raw = demo_config(url, state_dir, modbus_port, web_port, ev=args.ev)
+            config = parse_config(raw, "<demo>")
             gateway = build_gateway(config)
             notes: dict[str, str] = {}
             extra = [console_table(gateway, notes), simulated_gen24(modbus_port, notes)]
@@ -292,6 +299,20 @@ def cmd_replay(args: argparse.Namespace) -> int:
     return asyncio.run(main())
 
 
+def cmd_inject(args: argparse.Namespace) -> int:
+    """Ask the running gateway to inject a fault (commissioning; needs ``allow_inject``)."""
+    from batmux.runtime.inject_client import send_injection
+
+    config = _load(args.config)
+    if isinstance(config, int):
+        return config
+    try:
+        print(asyncio.run(send_injection(config, args.pack, args.fault, args.for_s, args.wait)))
+    except BatmuxError as exc:
+        return _die(f"inject: {exc}", 1)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="batmux", description=__doc__)
     parser.add_argument("--version", action="version", version=f"batmux {__version__}")
@@ -310,6 +331,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--netzero", action="store_true", help="zero export: a simulated house and AhoyDTU"
     )
+    p.add_argument("--ev", action="store_true", help="a simulated Tesla pack instead")
     p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("check-config", help="validate a config file")
@@ -331,6 +353,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--channel", help="CAN channel (default: the config's, or 'replay')")
     p.add_argument("--speed", type=float, default=1.0, help="2 = twice as fast, 0 = no delays")
     p.set_defaults(func=cmd_replay)
+
+    from batmux.core.inject import FAULTS
+
+    p = sub.add_parser("inject", help="make a running gateway see a fault (commissioning)")
+    p.add_argument("pack")
+    p.add_argument("fault", choices=FAULTS)
+    p.add_argument("--for", dest="for_s", type=float, help="seconds (default: until clear)")
+    p.add_argument("-c", "--config", default=DEFAULT_CONFIG)
+    p.add_argument("--wait", type=float, default=10.0, help="seconds to wait for confirmation")
+    p.set_defaults(func=cmd_inject)
 
     p = sub.add_parser("scan", help="list nearby BLE devices with a guess of the BMS type")
     p.add_argument("--timeout", type=float, default=10.0)

@@ -36,7 +36,8 @@ from batmux.core.bank_config import (
     check_bank_references,
     located_error,
 )
-from batmux.core.contactor_config import ContactorsConfig
+from batmux.core.contactor_config import ContactorsConfig, check_inverter_watch
+from batmux.core.relay_config import RelaysConfig
 from batmux.devices.batrium_options import BatriumOptions
 from batmux.devices.ble_options import BleOptions
 from batmux.devices.junctek_options import JunctekOptions
@@ -169,6 +170,7 @@ class BatteryConfig(Strict):
     current_calibration: float = 1.0
     invert_current: bool = False
     allow_control: bool = False
+    allow_inject: bool = False  # commissioning: <base>/<name>/inject/set (core/inject.py)
     debug: bool = False
     timeout: Seconds = 10.0
     sim: SimConfig | None = None
@@ -176,6 +178,7 @@ class BatteryConfig(Strict):
     coulomb_counter: CoulombConfig | None = None
     charge_switch: ChargeSwitchConfig | None = None
     contactors: ContactorsConfig | None = None  # EV packs: contactor control (allow_control)
+    relays: RelaysConfig | None = None  # external precharge/main relays (needs contactors:)
     can: CanBusConfig | None = None  # CAN batteries (pylontech_can, byd_can)
     poll_interval: float | None = Field(None, ge=0)  # nissan_leaf: LBC polls, s (0 = off)
     batrium: BatriumOptions | None = None  # type: batrium (base_id)
@@ -204,6 +207,8 @@ class BatteryConfig(Strict):
             raise ValueError("'sim:' parameters need 'address: sim'")
         if self.contactors is not None and not self.allow_control:
             raise ValueError("'contactors:' needs 'allow_control: true'")
+        if self.relays is not None and self.contactors is None:
+            raise ValueError("'relays:' needs a 'contactors:' section (and allow_control)")
         return self
 
     @field_validator("address", "port", "serial")
@@ -237,6 +242,7 @@ class Config(Strict):
     concurrent_sampling: bool = True
     watchdog: bool = False
     watchdog_rounds: int = Field(30, ge=1)
+    allow_inject: bool = False  # fault injection on every battery (else per battery)
     batteries: list[BatteryConfig] = Field(default_factory=list)
     venus: VenusList = Field(default_factory=list)
     victron_input: VictronInputConfig | None = None
@@ -316,6 +322,11 @@ class Config(Strict):
                     battery,
                 )
         _reject_duplicates("inverters", "inverter", [i.link_name for i in self.inverters])
+        check_inverter_watch(self.batteries, self.inverters, self.groups)
+        if self.mqtt is None and any(
+            b.relays and b.relays.backend == "mqtt" for b in self.batteries
+        ):
+            raise ValueError("relays backend mqtt needs the top-level mqtt: section")
         return self
 
     @model_validator(mode="after")

@@ -211,8 +211,10 @@ async def test_the_simulated_pack_sends_at_the_real_periods_with_counters_and_cr
 
 
 async def test_a_pack_that_needs_the_keepalive_closes_only_while_it_comes() -> None:
-    """``require_keepalive``: the relay-on flag of 0x1DB follows the 0x1D4 frames (the shared
-    vector's, Battery-Emulator's with their CRC) and drops when they stop."""
+    """``require_keepalive``: the relay-on flag of 0x1DB follows the car's keep-alive frames
+    (0x1D4 as the shared vector's, Battery-Emulator's, with their CRC; 0x1F2, 0x50B, 0x50C):
+    0x1D4 alone is not enough, all four close it, and it drops when they stop."""
+    from batmux.protocols import nissan_leaf_keepalive as ka
     from protocols.can_vectors import load
 
     keepalive = [bytes.fromhex(f["data"]) for f in load("nissan_leaf_lbc_samples")["frames"]
@@ -235,11 +237,16 @@ async def test_a_pack_that_needs_the_keepalive_closes_only_while_it_comes() -> N
     try:
         await asyncio.sleep(0.1)
         assert await relay_flag() == 0
-        for i in range(30):  # 0x1D4 every 10 ms
+        for i in range(30):  # 0x1D4 alone, every 10 ms
             await host.send(0x1D4, keepalive[i % 4])
             await asyncio.sleep(0.01)
+        assert not pack.relay_closed and await relay_flag() == 0
+        for tick in range(30):  # the whole keep-alive
+            await host.send_all(ka.frames_at(tick))
+            await asyncio.sleep(0.01)
         assert pack.relay_closed and await relay_flag() == 1
-        await asyncio.sleep(0.4)  # keep-alive gone
+        assert pack.bad_vcm_frames == 0
+        await asyncio.sleep(0.6)  # keep-alive gone
         assert not pack.relay_closed and await relay_flag() == 0
     finally:
         sim.cancel()

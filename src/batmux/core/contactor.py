@@ -5,7 +5,8 @@ States: open → precharge → closing → closed → opening → open, plus fau
 "run the open sequence / stop the keep-alive and wait for the pack to report open".
 
 Interlocks (checked before a close and on every update while not open): no fault alarm,
-HVIL closed, no isolation fault, fresh data. Any failing interlock while closing or closed
+HVIL reported closed (unknown counts as open), no isolation fault, fresh data, and, when
+configured, an inverter link that is not silent. Any failing interlock while closing or closed
 opens the contactors; a close request with a failing interlock is refused with a reason.
 The pack's own view (``pack``: the reader's ``contactor`` field) drives the progress, so a
 pack that opens by itself (keep-alive lost) is a fault, and a pack that reports ``welded``
@@ -38,8 +39,10 @@ class Interlocks:
 
     no_fault: bool = True
     hvil_ok: bool = True
+    hvil_known: bool = True  # an HVIL the pack never reported is not a closed HVIL
     isolation_ok: bool = True
     fresh: bool = True
+    inverter_ok: bool = True  # the inverter link talked within its bound (when configured)
 
     def reason(self) -> str | None:
         """The first failing interlock, or None when all hold."""
@@ -47,10 +50,14 @@ class Interlocks:
             return "stale data"
         if not self.no_fault:
             return "fault alarm"
+        if not self.hvil_known:
+            return "HVIL unknown"
         if not self.hvil_ok:
             return "HVIL open"
         if not self.isolation_ok:
             return "isolation fault"
+        if not self.inverter_ok:
+            return "inverter silent"
         return None
 
 

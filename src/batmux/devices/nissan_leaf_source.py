@@ -101,8 +101,15 @@ def create_source(battery: Any, context: Any = None) -> NissanLeafSource:
     simulated = battery.can is None and battery.is_sim and asked
     if not simulated:
         cfg = battery.can or CanBusConfig()
-        return NissanLeafSource(battery.name, CanLink(cfg), fresh_s(battery), _poller(battery))
-    return _simulated_source(battery)
+        source = NissanLeafSource(battery.name, CanLink(cfg), fresh_s(battery), _poller(battery))
+    else:
+        source = _simulated_source(battery)
+    if not (battery.allow_control and battery.contactors is not None):
+        return source
+    from batmux.devices.leaf_control import LeafControl
+    from batmux.devices.tesla_source import controlled
+
+    return controlled(source, battery, context, LeafControl)
 
 
 def _simulated_source(battery: Any) -> NissanLeafSource:
@@ -110,7 +117,7 @@ def _simulated_source(battery: Any) -> NissanLeafSource:
 
     from batmux.sim.battery import from_sim_config
     from batmux.sim.bms import run_for
-    from batmux.sim.nissan_leaf import run_leaf_battery
+    from batmux.sim.nissan_leaf import LeafPackSim, run_leaf_battery
 
     bus = CanBusConfig(interface="virtual", channel=f"batmux-sim-{battery.name}")
     source = NissanLeafSource(battery.name, CanLink(bus), fresh_s(battery), _poller(battery))
@@ -119,10 +126,15 @@ def _simulated_source(battery: Any) -> NissanLeafSource:
         pack = dataclasses.replace(pack, cells=96)
     corrupt = battery.sim.corrupt_rate if battery.sim is not None else 0.0
     stop_after = battery.sim.stop_after if battery.sim is not None else None
+    # with contactor control the simulated pack is one outside its car: it needs the keep-alive
+    needs_keepalive = bool(battery.allow_control and battery.contactors is not None)
+    sim = LeafPackSim(pack, CanLink(bus), corrupt, require_keepalive=needs_keepalive)
 
     async def background() -> None:
         await source.link.open()
-        await run_for(stop_after, run_leaf_battery(battery.name, pack, CanLink(bus), corrupt))
+        run = run_leaf_battery(battery.name, pack, sim.link, corrupt, sim)
+        await run_for(stop_after, run)
 
     source.background = background  # type: ignore[attr-defined]
+    source.simulated_pack = sim  # type: ignore[attr-defined]  # for tests
     return source

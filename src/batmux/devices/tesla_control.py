@@ -18,11 +18,15 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from batmux.core.contactor import Contactor, Interlocks, State
+from batmux.core.relay_sequence import RelayPlan
+from batmux.core.relay_sequence import plan as plan_relays
 from batmux.devices.can_source import CanSource
 from batmux.errors import BatmuxError, ControlRefused
+from batmux.links.relays import RelayOutput
 from batmux.model.sample import BatterySample
 from batmux.protocols import tesla_keepalive as ka
 
@@ -39,13 +43,16 @@ OPEN_SEQUENCE = (
 
 
 def interlocks(sample: BatterySample | None) -> Interlocks:
-    """The interlocks a sample proves; no sample = stale. HVIL must be reported OK."""
+    """The interlocks a sample proves; no sample = stale. HVIL must be reported OK: a sample
+    without ``hvil_ok`` (no 0x20A yet, or a firmware without it) is "HVIL unknown"."""
     if sample is None:
         return Interlocks(fresh=False)
     extra = sample.extra
+    hvil = extra.get("hvil_ok")
     return Interlocks(
         no_fault=not sample.alarms,
-        hvil_ok=extra.get("hvil_ok") is True,
+        hvil_ok=hvil is True,
+        hvil_known=hvil is not None,
         isolation_ok=not extra.get("isolation_fault", False),
     )
 
@@ -58,6 +65,8 @@ class TeslaControl:
         source: CanSource,
         contactors: Any,
         clock: Callable[[], float] = time.monotonic,
+        stale_s: float = 10.0,
+        inverter_silence: Callable[[], float | None] | None = None,
     ) -> None:
         self.source = source
         self.name = source.name
@@ -72,6 +81,12 @@ class TeslaControl:
             since=clock(),
         )
         self._locks = Interlocks(fresh=False)
+        self._sampled_at = clock()  # the last good sample (the keep-alive checks its age)
+        # the keep-alive's own bound (contactors.max_sample_age_s, else limits.stale_after)
+        self.stale_s = float(getattr(contactors, "max_sample_age_s", None) or stale_s)
+        silent = getattr(contactors, "open_on_inverter_silent", None)
+        self.inverter_silent_s = float(silent) if silent and inverter_silence else None
+        self._inverter_silence = inverter_silence  # seconds the watched inverter is silent
         self._pack: str | None = None
         self._counter = 0
         self.frames_sent = 0
@@ -81,6 +96,9 @@ class TeslaControl:
         self.period_s = PERIOD_S  # 50 ms on a car; the benchmark also tries 10/30/100 ms
         # fault injection: the keep-alive is lost on the wire (tests, commissioning)
         self.muted = False
+        self.relays: RelayOutput | None = None  # external precharge/main relays (relays:)
+        self._close_began = clock()
+        self._was_sending = False
 
     def __getattr__(self, name: str) -> Any:  # status(), link, codec, ... of the CAN source
         return getattr(self.source, name)
@@ -99,7 +117,8 @@ class TeslaControl:
             self._locks = Interlocks(fresh=False)
             self._note(self.machine.update(self._clock(), self._locks, None))
             raise
-        self._locks = interlocks(sample)
+        self._locks = self._with_inverter(interlocks(sample))
+        self._sampled_at = self._clock()
         self._pack = str(sample.extra["contactor"]) if "contactor" in sample.extra else None
         self._note(self.machine.update(self._clock(), self._locks, self._pack))
         if self.close_on_start and self.machine.state == State.OPEN and not self.machine.log:
@@ -112,6 +131,30 @@ class TeslaControl:
         if not closed:  # no power path through batmux's view either
             return sample.with_(extra=extra, charge_enabled=False, discharge_enabled=False)
         return sample.with_(extra=extra)
+
+    def _with_inverter(self, locks: Interlocks) -> Interlocks:
+        """``inverter_ok`` from the watched inverter link, when ``open_on_inverter_silent``."""
+        if self.inverter_silent_s is None or self._inverter_silence is None:
+            return locks
+        silent = self._inverter_silence()
+        if silent is None or silent <= self.inverter_silent_s:
+            return locks
+        return replace(locks, inverter_ok=False)
+
+    def watch(self) -> None:
+        """The keep-alive's own checks, independent of sampling: a sample older than
+        ``stale_s`` (sampling hung or died) or a silent inverter opens the contactors."""
+        if not self.machine.sending:
+            return
+        now = self._clock()
+        age = now - self._sampled_at
+        if age > self.stale_s:
+            if self._locks.fresh:
+                log.warning("%s: no sample for %.1f s: opening", self.name, age)
+            self._locks = Interlocks(fresh=False)
+        else:
+            self._locks = self._with_inverter(self._locks)
+        self._note(self.machine.update(now, self._locks, self._pack))
 
     def command(self, action: str, reason: str = "command") -> None:
         """``close`` or ``open``; raises ``ControlRefused`` with the reason when refused."""
@@ -154,6 +197,7 @@ class TeslaControl:
         return tuple(ka.with_counter(f, self._counter) for f in pair)  # type: ignore[return-value]
 
     async def _send_once(self) -> None:
+        self.watch()
         frames = self.frames_now()
         if frames is None or self.muted:
             return
@@ -173,6 +217,25 @@ class TeslaControl:
             due = max(due + self.period_s, loop.time() - self.period_s)  # no burst after a stall
             await asyncio.sleep(max(0.0, due - loop.time()))
 
+    def relay_plan(self) -> RelayPlan:
+        """The external relays for the machine's state now (precharge, main, precharge off)."""
+        now = self._clock()
+        sending = self.machine.sending
+        if sending and not self._was_sending:
+            self._close_began = now
+        self._was_sending = sending
+        cfg = self.relays.cfg if self.relays is not None else None
+        precharge_s, overlap_s = (cfg.precharge_s, cfg.overlap_s) if cfg else (0.0, 0.0)
+        state = self.machine.state.value
+        return plan_relays(state, now - self._close_began, precharge_s, overlap_s)
+
+    async def relay_loop(self) -> None:
+        """Drive the relays on the keep-alive's period, in a task of their own: a slow HTTP
+        relay must not delay the 0x221 frames."""
+        while self.relays is not None:
+            await self.relays.apply(self.relay_plan())
+            await asyncio.sleep(self.period_s)
+
     async def shutdown(self, timeout_s: float | None = None) -> str:
         """Open first: run the open sequence, wait (bounded) for the pack to report open."""
         self._note(self.machine.request_open(self._clock(), "shutdown"))
@@ -182,12 +245,15 @@ class TeslaControl:
         while self.machine.state == State.OPENING and self._clock() < limit:
             await self._send_once()
             try:
-                await self.sample()
+                async with asyncio.timeout(max(0.0, limit - self._clock())):  # a hung source
+                    await self.sample()
             except Exception as exc:  # a stale pack still has to be waited for, not crash
                 log.debug("%s: sample during shutdown: %s", self.name, exc)
             await asyncio.sleep(PERIOD_S)
         if self.machine.state == State.OPENING:
             log.warning("%s: pack did not report open before shutdown gave up", self.name)
+        if self.relays is not None:  # whatever the pack says: the external relays open
+            await self.relays.apply(RelayPlan(False, False, "shutdown"))
         return self.machine.state.value
 
     async def close(self) -> None:
@@ -195,6 +261,8 @@ class TeslaControl:
             if self.machine.state != State.OPEN or self._pack not in (None, "open"):
                 await self.shutdown()
         finally:
+            if self.relays is not None:
+                await self.relays.close()
             if self.pack_task is not None:
                 self.pack_task.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):

@@ -10,6 +10,7 @@ bus the pack, real or simulated, keeps its contactors open: the reading then sho
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Any
 
 from batmux.devices.can_source import CanSource, fresh_s
@@ -29,16 +30,30 @@ def create_source(battery: Any, context: Any = None) -> Any:
         cfg = battery.can or CanBusConfig()
         link = CanLink(cfg)
         source = CanSource(battery.name, TeslaModel3Codec(), link, fresh_s=fresh_s(battery))
-    return _controlled(source, battery)
+    return controlled(source, battery, context)
 
 
-def _controlled(source: CanSource, battery: Any) -> Any:
-    """With ``allow_control`` and ``contactors:``, the keep-alive sender wraps the source."""
+def controlled(
+    source: CanSource, battery: Any, context: Any = None, control_cls: Any = None
+) -> Any:
+    """With ``allow_control`` and ``contactors:``, the keep-alive sender wraps the source
+    (``TeslaControl``, or ``control_cls`` for another pack, e.g. ``LeafControl``)."""
     if not (battery.allow_control and getattr(battery, "contactors", None) is not None):
         return source
+    from batmux.core.bank import DEFAULT_LIMITS
     from batmux.devices.tesla_control import TeslaControl
 
-    control = TeslaControl(source, battery.contactors)
+    stale_s = (battery.limits or DEFAULT_LIMITS).stale_after
+    watch = inverter_watch(battery, context)
+    cls = control_cls or TeslaControl
+    control = cls(source, battery.contactors, stale_s=stale_s, inverter_silence=watch)
+    if getattr(battery, "relays", None) is not None:
+        from batmux.links.relays import RelayOutput, make_backend
+
+        gateway = context.get("gateway") if isinstance(context, dict) else None
+        mqtt = gateway.config.mqtt if gateway is not None else None
+        backend = make_backend(battery.relays, mqtt=mqtt)
+        control.relays = RelayOutput(battery.name, battery.relays, backend)
     pack_sim = getattr(source, "background", None)
 
     async def background() -> None:
@@ -46,10 +61,36 @@ def _controlled(source: CanSource, battery: Any) -> Any:
         # can watch it open; ``control.close()`` stops it last
         if pack_sim is not None and control.pack_task is None:
             control.pack_task = asyncio.create_task(pack_sim(), name=f"{source.name}-pack")
-        await control.keepalive()
+        async with asyncio.TaskGroup() as tasks:
+            tasks.create_task(control.keepalive(), name=f"{source.name}-keepalive")
+            if control.relays is not None:
+                tasks.create_task(control.relay_loop(), name=f"{source.name}-relays")
 
     control.background = background  # type: ignore[attr-defined]
     return control
+
+
+def inverter_watch(battery: Any, context: Any) -> Callable[[], float | None] | None:
+    """Seconds the inverter(s) serving this pack have been silent (the least silent one, as
+    any talking inverter still controls the power), or None while no such link runs yet."""
+    gateway = (context or {}).get("gateway") if isinstance(context, dict) else None
+    cfg = battery.contactors
+    if gateway is None or cfg.open_on_inverter_silent is None:
+        return None
+    from batmux.core.contactor_config import serving_inverters
+
+    config = gateway.config
+    names = (
+        [cfg.inverter]
+        if cfg.inverter
+        else serving_inverters(battery.name, config.inverters, config.groups)
+    )
+
+    def silence() -> float | None:
+        ages = [gateway.inverter_silence[n]() for n in names if n in gateway.inverter_silence]
+        return min(ages) if ages else None
+
+    return silence
 
 
 def _simulated_source(battery: Any) -> CanSource:

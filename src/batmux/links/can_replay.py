@@ -1,7 +1,8 @@
-"""``batmux replay LOG``: play a candump log onto a CAN bus, keeping its timing.
+"""``batmux replay LOG``: play a CAN log onto a CAN bus, keeping its timing.
 
-The sources listening on that bus then see exactly what the user captured. Malformed lines are
-counted and skipped, never fatal.
+candump, SavvyCAN CSV, GVRET CSV and CRTD logs, detected from their first line
+(``protocols.can_logs``). The sources listening on that bus then see exactly what the user
+captured. Malformed lines are counted and skipped, never fatal.
 """
 
 from __future__ import annotations
@@ -14,9 +15,9 @@ from pathlib import Path
 
 import can
 
-from batmux.errors import LinkError, ProtocolError
+from batmux.errors import LinkError
 from batmux.links.can_bus import CanLink
-from batmux.protocols.candump import parse_line
+from batmux.protocols.can_logs import records
 
 log = logging.getLogger(__name__)
 
@@ -45,16 +46,13 @@ async def replay(
     result = ReplayResult()
     start = time.monotonic()
     first_ts: float | None = None
+
+    def skip(reason: str) -> None:
+        result.skipped_lines += 1
+        log.debug("replay: skipped %s", reason)
+
     with Path(log_path).open(encoding="ascii", errors="replace") as lines:
-        for line in lines:
-            if not line.strip() or line.lstrip().startswith("#"):
-                continue
-            try:
-                record = parse_line(line)
-            except ProtocolError as exc:
-                result.skipped_lines += 1
-                log.debug("replay: skipped %s", exc)
-                continue
+        for record in records(lines, skip):
             if speed > 0 and record.timestamp is not None:
                 if first_ts is None:
                     first_ts = record.timestamp

@@ -124,6 +124,10 @@ def build_sample(latest: Mapping[int, bytes], timestamp: float) -> BatterySample
     for name in ("main_relay_on", "full_charge", "interlock"):
         if name in status:
             extra[name] = bool(status[name])
+    if "main_relay_on" in status:  # the EV-pack fields the contactor control reads
+        extra["contactor"] = "closed" if status["main_relay_on"] else "open"
+    if "interlock" in status:  # b3 = interlock seated (Battery-Emulator: 0 → HVIL failure)
+        extra["hvil_ok"] = bool(status["interlock"])
     info = latest.get(key(REPLY, INFO_GROUP))
     polled = info_group(info) if info is not None else {}
     capacity = polled.pop("capacity_ah", None)

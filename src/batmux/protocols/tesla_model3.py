@@ -287,15 +287,18 @@ class TeslaModel3Codec(CanCodec):
         if not frames:
             return
         if len(frames) >= 2:
-            if 0 in frames:
-                extra.update(read_signals(ENERGY_M0, frames[0]))
+            e = read_signals(ENERGY_M0, frames[0]) if 0 in frames else None
         else:  # one frame: the old layout if it makes sense (a lone 2021+ mux 2 frame does not)
             e = read_signals(ENERGY_OLD, next(iter(frames.values())))
-            if (
-                0 < e["energy_full_kwh"] <= MAX_PACK_KWH
-                and e["energy_remaining_kwh"] <= e["energy_full_kwh"]
-            ):
-                extra.update(e)
+        # either layout only when it makes sense: a real 2019 car's 0x352 (low bits 0/1
+        # alternating, tests/vectors/logs) reads 1125 kWh as mux 0 and remaining > full as
+        # the old layout; such energies are left out, never passed on
+        if (
+            e is not None
+            and 0 < e["energy_full_kwh"] <= MAX_PACK_KWH
+            and e["energy_remaining_kwh"] <= e["energy_full_kwh"]
+        ):
+            extra.update(e)
 
     @staticmethod
     def _temperatures(

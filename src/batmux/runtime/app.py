@@ -29,6 +29,8 @@ from batmux.config import BatteryConfig, Config
 from batmux.core import meters as meter_math
 from batmux.core.averaging import average
 from batmux.core.bank import DEFAULT_LIMITS
+from batmux.core.inject import Injector
+from batmux.core.inject import apply as apply_fault
 from batmux.core.plausibility import calibrate, check_plausible
 from batmux.core.statefile import load_json, remove_stale_temps, save_json_atomic
 from batmux.devices.health import Health
@@ -103,6 +105,8 @@ class Gateway:
         self.savers: dict[str, Callable[[], None]] = {}
         # name → status() of each inverter link, published as its own MQTT/HA device
         self.link_status: dict[str, Callable[[], dict[str, Any]]] = {}
+        # name → seconds since that inverter link last heard its inverter (EV contactors)
+        self.inverter_silence: dict[str, Callable[[], float]] = {}
         self.state_dir = Path(config.state_dir)
         sources = sources or {}
         self.batteries: dict[str, BatteryRuntime] = {}
@@ -118,6 +122,7 @@ class Gateway:
         self._wake = asyncio.Event()  # a battery turned fresh or went offline: publish early
         self.capture_dir: str | None = None  # ``batmux run --capture DIR``
         self.config_dir: Path | None = None  # the config file's folder (netzero LUT files)
+        self.injector = Injector()  # commissioning faults (``allow_inject``), see core/inject
 
     # -- wiring ------------------------------------------------------------------------------
     def add_sink(self, name: str, factory: SinkFactory) -> None:
@@ -159,6 +164,11 @@ class Gateway:
         try:
             async with asyncio.timeout(cfg.timeout * 2 + 1):
                 sample = await runtime.source.sample()
+            if self.injector.get(cfg.name) is not None:
+                injected = self._inject(cfg.name, sample)
+                if injected is None:  # an injected "stale": dropped, not a device failure
+                    return False
+                sample = injected
             sample = calibrate(sample, cfg.current_calibration, cfg.invert_current)
             check_plausible(sample)
         except (BatmuxError, TimeoutError) as exc:
@@ -194,6 +204,25 @@ class Gateway:
         if cfg.debug:
             log.info("%s: %s", cfg.name, sample.to_json())
         return True
+
+    def inject(self, name: str, fault: str, for_s: float | None = None) -> None:
+        """Start (or ``clear``) an injected fault; ``ControlRefused`` unless allowed."""
+        runtime = self.batteries.get(name)
+        if runtime is None:
+            raise ControlRefused(f"{name}: no such battery")
+        if not (runtime.cfg.allow_inject or self.config.allow_inject):
+            raise ControlRefused(f"{name}: fault injection is off (set allow_inject: true)")
+        self.injector.set(name, fault, self.clock(), for_s)
+        span = f" for {for_s:g} s" if for_s is not None and fault != "clear" else ""
+        log.warning("%s: fault injection: %s%s", name, fault, span)
+        self._wake.set()  # publish the faulted (or cleared) state now
+
+    def _inject(self, name: str, sample: BatterySample) -> BatterySample | None:
+        injection = self.injector.active(name, self.clock())
+        if injection is None:  # its time ran out
+            log.warning("%s: fault injection ended (its time ran out)", name)
+            return sample
+        return apply_fault(sample, injection.fault)
 
     def _log_failure(self, runtime: BatteryRuntime, exc: BaseException) -> None:
         # At most one log line a minute per device: a dead device must not flood the log.

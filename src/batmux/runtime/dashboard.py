@@ -21,9 +21,12 @@ def render(gateway: Gateway, notes: dict[str, str] | None = None) -> Table:
     table = Table(
         title="batmux demo — simulated batteries (positive current = charging)", caption=caption
     )
+    states = gateway.hub.snapshot()
+    ev = any(s.sample is not None and "contactor" in s.sample.extra for s in states.values())
     for column in (
         "battery",
         "state",
+        *(("contactor",) if ev else ()),
         "voltage",
         "current",
         "power",
@@ -35,13 +38,15 @@ def render(gateway: Gateway, notes: dict[str, str] | None = None) -> Table:
         "errors",
     ):
         table.add_column(column)
-    for name, state in gateway.hub.snapshot().items():
+    for name, state in states.items():
         s = state.sample
         health = state.diagnostics
         limits = state.limits
+        contactor = str(s.extra.get("contactor", "—")) if s is not None else "—"
         table.add_row(
             name + (" (group)" if state.is_group else ""),
             "online" if state.available else "[red]unavailable[/red]",
+            *((contactor,) if ev else ()),
             _fmt(s and s.voltage_v, "V"),
             _fmt(s and s.current_a, "A"),
             _fmt(s and s.power_w, "W", 0),

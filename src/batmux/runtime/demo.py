@@ -1,6 +1,7 @@
 """The embedded default for ``batmux demo``: three simulated batteries of three BMS families,
 two of them in a parallel bank with charge limits, the bank emulated as a BYD battery for a
-simulated Fronius Gen24 that runs the real Modbus start-up sequence and polls it."""
+simulated Fronius Gen24 that runs the real Modbus start-up sequence and polls it. With
+``--ev``: a simulated Tesla pack whose contactors batmux closes, served to the Gen24 instead."""
 
 from __future__ import annotations
 
@@ -49,23 +50,58 @@ DEMO_BATTERIES: list[dict[str, Any]] = [
 ]
 
 
+# NCA bricks: the limits' defaults (voltages and tables) are LFP values
+NCA_LIMITS: dict[str, Any] = {
+    "cell_voltage_max": 4.1,
+    "cell_voltage_float": 4.0,
+    "cell_voltage_min": 3.2,
+    "hold_s": 5,  # the demo shows the limits coming back soon after the contactors closed
+    "charge_cell_voltage_table": {
+        "x": [4.0, 4.05, 4.08, 4.1, 4.15],
+        "y": [1, 0.25, 0.05, 0.005, 0],
+    },
+    "discharge_cell_voltage_table": {
+        "x": [3.5, 3.4, 3.3, 3.2, 3.1],
+        "y": [1, 0.25, 0.05, 0.005, 0],
+    },
+}
+# ``batmux demo --ev``: a Tesla Model 3 pack (96 NCA bricks) whose contactors batmux closes,
+# served as a BYD battery to the simulated Gen24.
+EV_BATTERY: dict[str, Any] = {
+    "name": "tesla",
+    "type": "tesla_model3",
+    "sim": {"soc": 62, "seed": 4, "load": {"kind": "sine", "amplitude": 20, "period": 120}},
+    "allow_control": True,
+    "contactors": {"close_on_start": True, "open_step_s": 0.2},  # a car needs 3 s
+    "limits": NCA_LIMITS,
+}
+
+
 def demo_config(
-    mqtt_url: str | None, state_dir: str, modbus_port: int, web_port: int | None = None
+    mqtt_url: str | None,
+    state_dir: str,
+    modbus_port: int,
+    web_port: int | None = None,
+    ev: bool = False,
 ) -> dict[str, Any]:
+    if ev:
+        batteries, groups, served = [dict(EV_BATTERY, address="sim")], [], "tesla"
+    else:
+        batteries = [dict(b, address="sim") for b in DEMO_BATTERIES]
+        groups = [{"name": "bank", "mode": "parallel", "members": ["jk_garage", "jbd_garage"]}]
+        served = "bank"
     config: dict[str, Any] = {
         "sample_period": 1.0,
         "publish_period": 2.0,
         "expire_after": 30.0,
         "state_dir": state_dir,
-        "batteries": [dict(b, address="sim") for b in DEMO_BATTERIES],
-        "groups": [
-            {"name": "bank", "mode": "parallel", "members": ["jk_garage", "jbd_garage"]},
-        ],
+        "batteries": batteries,
+        "groups": groups,
         "inverters": [
             {
                 "name": "gen24",
                 "type": "byd_modbus",
-                "battery": "bank",
+                "battery": served,
                 "listen": f"127.0.0.1:{modbus_port}",
             },
         ],
@@ -77,14 +113,16 @@ def demo_config(
     return config
 
 
-async def simulated_gen24(port: int, status: dict[str, Any]) -> None:
+async def simulated_gen24(
+    port: int, status: dict[str, Any], start_delay_s: float = 2.5, poll_s: float = 2.0
+) -> None:
     """A Gen24-like master on the demo's Modbus port; ``status`` gets what it last saw."""
     from batmux.links.modbus import ModbusLink
     from batmux.sim.gen24 import Gen24Sim
 
-    await asyncio.sleep(2.5)  # let the first bank state reach the emulator
+    await asyncio.sleep(start_delay_s)  # let the first bank state reach the emulator
     link = ModbusLink(f"127.0.0.1:{port}", 21, timeout_s=2.0)
-    sim = Gen24Sim(link, poll_period_s=2.0, keepalive_period_s=10.0)
+    sim = Gen24Sim(link, poll_period_s=poll_s, keepalive_period_s=10.0)
     try:
         if not await sim.startup():
             status["gen24"] = "start-up failed"

@@ -79,6 +79,7 @@ def _wire_inverter(gateway: Gateway, inverter: Any) -> None:
 
         def on_start(emulator: Any) -> None:
             gateway.link_status[name] = emulator.status
+            gateway.inverter_silence[name] = emulator.silent_for
 
         def runner(gw: Gateway, c: Any = inverter) -> Any:
             return run_byd_modbus(
@@ -94,6 +95,7 @@ def _wire_inverter(gateway: Gateway, inverter: Any) -> None:
         def runner(gw: Gateway, c: Any = inverter, cls: Any = sink_cls) -> Any:
             sink = cls(c, gw.hub)
             gw.link_status[name] = sink.status
+            gw.inverter_silence[name] = sink.silent_for
             return sink.run()
 
     gateway.add_sink(f"inverter:{name}", runner)

@@ -8,10 +8,11 @@ control allows (block size, STmin), giving up after 1 s without one; a request t
 mid-reply is dropped, as the real LBC does. ``corrupt_rate`` spoils the CRC of that share of
 0x1DB frames.
 
-``require_keepalive=True`` models, minimally, a pack outside its car: its main relay stays
-open (0x1DB "main relay on" = 0) until it sees 0x1D4 frames with a good CRC, and opens again
-when they stop for ``KEEPALIVE_TIMEOUT_S``. Nothing else of the keep-alive (0x1F2, 0x50B,
-0x50C and its ALU challenge) is checked yet.
+``require_keepalive=True`` models a pack outside its car: its main relay stays open (0x1DB
+"main relay on" = 0) until every keep-alive frame of the car comes valid
+(``protocols.nissan_leaf_keepalive``: 0x1D4 CRC, 0x1F2 checksum, 0x50B wake-up, 0x50C with a
+known ALU challenge and its CRC), and opens again when any of them stops (0.2 s for the 10 ms
+frames, 0.5 s for the 100 ms ones). The simulator does not answer the challenge in 0x55B.
 
 The cell model is the shared LFP one (96 cells in series), so pack voltages are lower than a
 real LEAF's NMC/LMO cells; the frames are what matters here."""
@@ -24,6 +25,7 @@ import random
 import time
 
 from batmux.links.can_bus import CanLink
+from batmux.protocols import nissan_leaf_keepalive as ka
 from batmux.protocols.isotp import FLOW, kind, parse_flow_control, segment
 from batmux.protocols.nissan_leaf_frames import (
     CELLS,
@@ -35,7 +37,6 @@ from batmux.protocols.nissan_leaf_frames import (
     SOC,
     STATUS,
     WH_PER_GID,
-    crc8,
     encode_frame,
 )
 from batmux.sim.battery import SimBattery
@@ -48,6 +49,8 @@ CHARGE_KW, DISCHARGE_KW = 20.0, 80.0
 NEGATIVE_RESPONSE = bytes.fromhex("037F2131FFFFFFFF")  # request out of range
 VCM_KEEPALIVE = 0x1D4
 KEEPALIVE_TIMEOUT_S = 0.2
+SLOW_KEEPALIVE_TIMEOUT_S = 0.5  # 0x50B/0x50C come every 100 ms
+VCM_FRAMES = frozenset({ka.VCM_1D4, ka.VCM_1F2, ka.VCM_50B, ka.VCM_50C})
 
 
 def _u(value: float, size: int) -> bytes:
@@ -96,6 +99,9 @@ class LeafPackSim:
         self.corrupt_rate = corrupt_rate
         self.require_keepalive = require_keepalive
         self.keepalive_at = float("-inf")
+        # the car's frames as last seen valid: 0x1D4/0x1F2 (10 ms), 0x50B/0x50C (100 ms)
+        self.vcm_seen: dict[int, float] = {}
+        self.bad_vcm_frames = 0
         self.replies = 0
         self.aborted = 0
         self.dropped_requests = 0
@@ -111,8 +117,14 @@ class LeafPackSim:
 
     @property
     def relay_closed(self) -> bool:
-        fresh = time.monotonic() - self.keepalive_at < KEEPALIVE_TIMEOUT_S
-        return not self.require_keepalive or fresh
+        """Without ``require_keepalive`` always; else only while every keep-alive frame is
+        fresh: 0x1D4 and 0x1F2 within 0.2 s, 0x50B and 0x50C within 0.5 s."""
+        if not self.require_keepalive:
+            return True
+        now = time.monotonic()
+        fast, slow = KEEPALIVE_TIMEOUT_S, SLOW_KEEPALIVE_TIMEOUT_S
+        limits = {ka.VCM_1D4: fast, ka.VCM_1F2: fast, ka.VCM_50B: slow, ka.VCM_50C: slow}
+        return all(now - self.vcm_seen.get(i, float("-inf")) < t for i, t in limits.items())
 
     # -- broadcast -------------------------------------------------------------------------
     def frames(self, tick: int) -> list[tuple[int, bytes]]:
@@ -163,9 +175,13 @@ class LeafPackSim:
     async def _serve(self) -> None:
         while True:
             frame = await self.link.recv(1.0)
-            if frame is not None and frame[0] == VCM_KEEPALIVE and len(frame[1]) == 8:
-                if crc8(frame[1][:7]) == frame[1][7]:
-                    self.keepalive_at = time.monotonic()
+            if frame is not None and frame[0] in VCM_FRAMES:
+                if ka.valid(*frame):
+                    self.vcm_seen[frame[0]] = time.monotonic()
+                    if frame[0] == VCM_KEEPALIVE:
+                        self.keepalive_at = self.vcm_seen[frame[0]]
+                else:
+                    self.bad_vcm_frames += 1
                 continue
             if frame is None or frame[0] != REQUEST or not frame[1]:
                 continue
@@ -214,10 +230,14 @@ class LeafPackSim:
 
 
 async def run_leaf_battery(
-    name: str, battery: SimBattery, link: CanLink, corrupt_rate: float = 0.0
+    name: str,
+    battery: SimBattery,
+    link: CanLink,
+    corrupt_rate: float = 0.0,
+    sim: LeafPackSim | None = None,
 ) -> None:
-    """The simulated pack on ``link``'s bus until cancelled."""
-    sim = LeafPackSim(battery, link, corrupt_rate)
+    """The simulated pack on ``link``'s bus until cancelled (``sim``: one built already)."""
+    sim = sim or LeafPackSim(battery, link, corrupt_rate)
     try:
         await sim.run()
     finally:

@@ -94,6 +94,7 @@ class TeslaPackSim:
     closing_s: float = 0.1
     opening_s: float = 0.1
     hvil_ok: bool = True
+    hvp_frames: bool = True  # False: no 0x20A at all (HVIL unknown to the reader)
     alerts: set[str] = field(default_factory=set)  # injected BMS alerts (tesla_alerts names)
     state: str = "open"
     keepalive_frames: int = 0
@@ -228,6 +229,8 @@ class TeslaPackSim:
                       "cell_min_id": cells.index(low) + 1}  # fmt: skip
             frames.append((0x332, encode_signals(BRICK_MINMAX, values, word=1)))
         frames.append((0x401, self.brick_frame(self._next(0x401, 36), cells)))
+        if not self.hvp_frames:
+            frames = [f for f in frames if f[0] != 0x20A]
         return frames
 
     @staticmethod

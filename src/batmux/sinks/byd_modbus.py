@@ -98,6 +98,7 @@ class BydModbusEmulator:
         self.rejected = 0
         self.errors = 0
         self.last_poll_at: float | None = None
+        self.started_at = clock()
         self.bound_address: tuple[str, int] | None = None
         self._server: ModbusTcpServer | ModbusSerialServer | None = None
 
@@ -153,6 +154,11 @@ class BydModbusEmulator:
         if self.emu.state != before:
             log.info("%s: inverter set state %s", self.cfg.link_name, self.emu.state.name)
         return None
+
+    def silent_for(self) -> float:
+        """Seconds since the inverter's last request (since the emulator started if none)."""
+        last = self.last_poll_at if self.last_poll_at is not None else self.started_at
+        return self.clock() - last
 
     # -- status for MQTT ------------------------------------------------------------------
     def status(self) -> dict[str, Any]:

@@ -54,6 +54,7 @@ class CanInverterSink:
         self.inverter_alive = False
         self.inverter_name = ""
         self.last_inverter_at: float | None = None  # loop time of the last inverter frame
+        self.started_at = time.monotonic()  # the loop's clock: silence counts from here
         self.limits: ChargeLimits | None = None
         self.frames_sent = 0
         self.errors = 0
@@ -95,6 +96,11 @@ class CanInverterSink:
         if not was_alive:
             log.info("%s: inverter is talking", self.name)
         return not was_alive
+
+    def silent_for(self) -> float:
+        """Seconds since the inverter's last frame (since the sink started if none came)."""
+        last = self.last_inverter_at if self.last_inverter_at is not None else self.started_at
+        return time.monotonic() - last  # loop.time() is time.monotonic() on asyncio's loop
 
     def check_missing(self, now: float) -> None:
         last = self.last_inverter_at

@@ -9,6 +9,7 @@ Topics (``base`` = mqtt.base_topic):
     <base>/<name>/<charge|discharge>/state ON/OFF switch state (retained; only with allow_control)
     <base>/<name>/contactor/set           close/open (or ON/OFF) for an EV pack with contactors:;
                                           a refusal shows in the state JSON's contactor_reason
+    <base>/<name>/inject/set              commissioning fault (allow_inject), core/inject.py
 
 Commands go through ``runtime.commands.SwitchCommands``: the latest wish per switch wins and
 writes to one BMS are at least ``MIN_WRITE_INTERVAL_S`` apart, so a flood of messages costs a
@@ -29,6 +30,8 @@ import aiomqtt
 import paho.mqtt.client as mqtt
 
 from batmux.config import MqttConfig
+from batmux.core.inject import parse_request as parse_inject
+from batmux.errors import ControlRefused
 from batmux.links.lost_cancel import cancel_count, reraise_lost_cancel
 from batmux.links.mqtt_url import client_args, redact_url
 from batmux.model.state import BatteryState
@@ -149,6 +152,8 @@ class MqttSink:
             for name, runtime in self.gateway.batteries.items():
                 if runtime.cfg.allow_control:
                     await client.subscribe(f"{self.topics.base}/{name}/+/set")
+                elif runtime.cfg.allow_inject or self.gateway.config.allow_inject:
+                    await client.subscribe(f"{self.topics.base}/{name}/inject/set")
             reraise_lost_cancel(before)
             self.connected.set()
             self._client = client
@@ -352,6 +357,9 @@ class MqttSink:
         if len(parts) < 3 or parts[-1] != "set":
             return
         name, switch = parts[-3], parts[-2]
+        if switch == "inject":
+            self._inject(name, payload)
+            return
         if name not in self._controlled() or switch not in ("charge", "discharge", "contactor"):
             self._ignore(f"no controllable switch at {topic}")
             return
@@ -361,6 +369,14 @@ class MqttSink:
             self._ignore(f"{topic}: payload must be ON or OFF, got {payload[:20]!r}")
             return
         self.commands.submit(name, switch, payload.upper() == "ON")
+
+    def _inject(self, name: str, payload: str) -> None:
+        """``<base>/<name>/inject/set``: a commissioning fault (logged by the gateway)."""
+        try:
+            fault, for_s = parse_inject(payload)
+            self.gateway.inject(name, fault, for_s)
+        except (ValueError, ControlRefused) as exc:
+            self._ignore(f"{name}/inject: {exc}")
 
     def _ignore(self, reason: str) -> None:
         self.ignored_commands += 1
