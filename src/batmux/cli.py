@@ -104,7 +104,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     if args.netzero and args.ev:
-        print("batmux demo: --ev and --netzero are two different demos; choose one", file=sys.stderr)
+        print("batmux demo: --ev and --netzero are two demos; choose one", file=sys.stderr)
         return 2
     if args.netzero:
         from batmux.runtime.demo_netzero import run_netzero_demo
