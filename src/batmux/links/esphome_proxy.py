@@ -323,7 +323,7 @@ class EspHomeProxy:
             return
         self._logged = key
         retry = (
-            f"; retrying every {retry_s:.0f} s"
+            f"; retrying every {retry_s:g} s"
             if retry_s
             else "; reconnecting by itself with backoff"
         )

@@ -1,0 +1,132 @@
+"""``adapter: auto``: one ``BleLink`` over several paths (local adapter, ESPHome proxies).
+
+Each connect ranks the paths: the ones that hear the device now, strongest RSSI first, and of
+the proxies only those with a free connection slot; then the paths with unknown RSSI (a local
+adapter learns the RSSI only while it scans, so it ranks after a proxy that hears the device,
+and is tried when none does). A path that fails ``fail_over_after`` connects in a row is benched
+for ``bench_s`` and the next one is tried; a path that drops stays eligible (a reconnect re-ranks,
+so when a proxy goes away the battery moves to the next path that hears it). ``path`` and
+``rssi`` say where the battery is connected, for the diagnostics.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from batmux.errors import LinkError
+from batmux.links.ble import BleLink, NotifyCallback
+
+log = logging.getLogger(__name__)
+
+
+def path_name(link: Any) -> str:
+    """``proxy:<name>`` for a proxy link, else the adapter (``hci0`` when unspecified)."""
+    return getattr(link, "path", None) or getattr(link, "adapter", None) or "hci0"
+
+
+class AutoLink:
+    """Chooses among ``paths`` (links to the same device) at every connect."""
+
+    def __init__(
+        self,
+        address: str,
+        paths: Sequence[BleLink],
+        fail_over_after: int = 3,
+        bench_s: float = 300.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if not paths:
+            raise ValueError("AutoLink needs at least one path")
+        self.address = address
+        self.paths = list(paths)
+        self.fail_over_after = fail_over_after
+        self.bench_s = bench_s
+        self._clock = clock
+        self.current: BleLink = self.paths[0]
+        self.failures: dict[str, int] = {}
+        self.benched_until: dict[str, float] = {}
+        self.switches = 0
+        self._idle_lost = asyncio.Event()
+
+    # -- diagnostics -------------------------------------------------------------------------
+    @property
+    def path(self) -> str:
+        return path_name(self.current)
+
+    @property
+    def rssi(self) -> int | None:
+        return getattr(self.current, "rssi", None)
+
+    @property
+    def lost(self) -> asyncio.Event:
+        lost = getattr(self.current, "lost", None)
+        return lost if isinstance(lost, asyncio.Event) else self._idle_lost
+
+    # -- choice ------------------------------------------------------------------------------
+    def _has_slot(self, link: BleLink) -> bool:
+        proxy = getattr(link, "proxy", None)
+        return proxy is None or proxy.free > 0
+
+    def ranked(self) -> list[BleLink]:
+        """The eligible paths, best first."""
+        now = self._clock()
+        eligible = [p for p in self.paths if self.benched_until.get(path_name(p), 0.0) <= now]
+        if not eligible:  # everything benched: try them all again rather than nothing
+            self.benched_until.clear()
+            eligible = list(self.paths)
+        heard = [p for p in eligible if getattr(p, "rssi", None) is not None and self._has_slot(p)]
+        heard.sort(key=lambda p: -getattr(p, "rssi", -999))
+        unknown = [p for p in eligible if getattr(p, "rssi", None) is None]
+        full = [p for p in eligible if p not in heard and p not in unknown]
+        return heard + unknown + full
+
+    # -- BleLink -----------------------------------------------------------------------------
+    @property
+    def is_connected(self) -> bool:
+        return self.current.is_connected
+
+    async def connect(self, timeout: float = 20.0) -> None:
+        await self.current.disconnect()
+        choice = self.ranked()[0]
+        name = path_name(choice)
+        if choice is not self.current:
+            self.switches += 1
+            log.info(
+                "%s: using path %s (RSSI %s)", self.address, name, getattr(choice, "rssi", None)
+            )
+            self.current = choice
+        try:
+            await choice.connect(timeout)
+        except LinkError:
+            failures = self.failures[name] = self.failures.get(name, 0) + 1
+            if failures >= self.fail_over_after and len(self.paths) > 1:
+                self.benched_until[name] = self._clock() + self.bench_s
+                self.failures[name] = 0
+                log.warning(
+                    "%s: %d failed connects via %s; failing over for %.0f s",
+                    self.address,
+                    failures,
+                    name,
+                    self.bench_s,
+                )
+            raise
+        self.failures[name] = 0
+
+    async def disconnect(self) -> None:
+        await self.current.disconnect()
+
+    async def start_notify(self, char_uuid: str, callback: NotifyCallback) -> None:
+        await self.current.start_notify(char_uuid, callback)
+
+    async def stop_notify(self, char_uuid: str) -> None:
+        await self.current.stop_notify(char_uuid)
+
+    async def write(self, char_uuid: str, data: bytes, response: bool | None = False) -> None:
+        await self.current.write(char_uuid, data, response)
+
+    async def read(self, char_uuid: str) -> bytes:
+        return await self.current.read(char_uuid)
