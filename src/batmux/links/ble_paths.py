@@ -1,6 +1,7 @@
 """``adapter: auto``: one ``BleLink`` over several paths (local adapter, ESPHome proxies).
 
-Each connect ranks the paths: the ones that hear the device now, strongest RSSI first, and of
+Each connect ranks the paths (the first one, with nothing heard yet, listens up to
+``listen_s`` for every online proxy to hear the device): the ones that hear the device now, strongest RSSI first, and of
 the proxies only those with a free connection slot; then the paths with unknown RSSI (a local
 adapter learns the RSSI only while it scans, so it ranks after a proxy that hears the device,
 and is tried when none does). A path that fails ``fail_over_after`` connects in a row is benched
@@ -37,6 +38,7 @@ class AutoLink:
         paths: Sequence[BleLink],
         fail_over_after: int = 3,
         bench_s: float = 300.0,
+        listen_s: float = 3.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if not paths:
@@ -45,6 +47,7 @@ class AutoLink:
         self.paths = list(paths)
         self.fail_over_after = fail_over_after
         self.bench_s = bench_s
+        self.listen_s = listen_s  # before a choice with nothing heard yet
         self._clock = clock
         self.current: BleLink = self.paths[0]
         self.failures: dict[str, int] = {}
@@ -89,8 +92,24 @@ class AutoLink:
     def is_connected(self) -> bool:
         return self.current.is_connected
 
+    async def _listen(self, timeout: float) -> None:
+        """Start every path's proxy and give the online ones up to ``listen_s`` to hear the
+        device, so the first choice is by RSSI and not by config order."""
+        proxies = [p for p in self.paths if getattr(p, "proxy", None) is not None]
+        for path in proxies:
+            path.proxy.start()  # type: ignore[attr-defined]
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + min(self.listen_s, timeout / 2)
+        while loop.time() < deadline:
+            online = [p for p in proxies if p.proxy.online]  # type: ignore[attr-defined]
+            if online and all(getattr(p, "rssi", None) is not None for p in online):
+                return
+            await asyncio.sleep(0.05)
+
     async def connect(self, timeout: float = 20.0) -> None:
         await self.current.disconnect()
+        if all(getattr(p, "rssi", None) is None for p in self.paths):
+            await self._listen(timeout)
         choice = self.ranked()[0]
         name = path_name(choice)
         if choice is not self.current:

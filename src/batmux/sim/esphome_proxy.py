@@ -156,6 +156,8 @@ class SimProxy:
         self.gatt: dict[int, _Gatt] = {}  # address (int) → connection, at most ``slots``
         self.sessions: set[_Session] = set()
         self.handshakes_refused = 0
+        self.fail_connects_with = 0  # a GATT status every connect through this proxy fails with
+        self.max_in_use = 0  # most slots ever taken at once
         self.api_connects = 0
         self._server: asyncio.Server | None = None
         self._advertiser: asyncio.Task[None] | None = None
@@ -370,10 +372,10 @@ class SimProxy:
             await asyncio.sleep(self.connect_timeout_s)
             self._state(s, address, False, error=GATT_ERROR)
             return
-        if heard.connect_errors > 0:
-            heard.connect_errors -= 1
+        if heard.connect_errors > 0 or self.fail_connects_with:
+            heard.connect_errors = max(0, heard.connect_errors - 1)
             await asyncio.sleep(heard.latency_s)
-            self._state(s, address, False, error=GATT_ERROR)
+            self._state(s, address, False, error=self.fail_connects_with or GATT_ERROR)
             return
         peripheral = SimPeripheral(
             heard.sim,
@@ -384,6 +386,7 @@ class SimProxy:
         )
         conn = _Gatt(heard, peripheral, s)
         self.gatt[address] = conn  # the slot is taken from the connect request on
+        self.max_in_use = max(self.max_in_use, len(self.gatt))
         heard.connected_via = self.name
         await peripheral.connect()
         if self.gatt.get(address) is not conn:  # dropped meanwhile (restart, disconnect)
