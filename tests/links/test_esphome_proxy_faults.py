@@ -7,6 +7,7 @@ keeps failing). Each test samples a bystander battery the whole time and checks 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 from typing import Any
 
@@ -39,7 +40,7 @@ class Log:
     def gap(self, start: float, end: float) -> float:
         """The longest time between successful samples in [start, end]."""
         times = [start, *(t for t in self.ok if start <= t <= end), end]
-        return max(b - a for a, b in zip(times, times[1:], strict=False))
+        return max(b - a for a, b in itertools.pairwise(times))
 
 
 async def sample_loop(source: Any, log: Log) -> None:

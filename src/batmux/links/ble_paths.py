@@ -1,8 +1,8 @@
 """``adapter: auto``: one ``BleLink`` over several paths (local adapter, ESPHome proxies).
 
 Each connect ranks the paths (the first one, with nothing heard yet, listens up to
-``listen_s`` for every online proxy to hear the device): the ones that hear the device now, strongest RSSI first, and of
-the proxies only those with a free connection slot; then the paths with unknown RSSI (a local
+``listen_s`` for every online proxy to hear the device): the ones that hear the device now,
+strongest RSSI first, and of the proxies only those with a free connection slot; then the paths with unknown RSSI (a local
 adapter learns the RSSI only while it scans, so it ranks after a proxy that hears the device,
 and is tried when none does). A path that fails ``fail_over_after`` connects in a row is benched
 for ``bench_s`` and the next one is tried; a path that drops stays eligible (a reconnect re-ranks,
