@@ -2,12 +2,13 @@
 
 Each connect ranks the paths (the first one, with nothing heard yet, listens up to
 ``listen_s`` for every online proxy to hear the device): the ones that hear the device now,
-strongest RSSI first, and of the proxies only those with a free connection slot; then the paths with unknown RSSI (a local
-adapter learns the RSSI only while it scans, so it ranks after a proxy that hears the device,
-and is tried when none does). A path that fails ``fail_over_after`` connects in a row is benched
-for ``bench_s`` and the next one is tried; a path that drops stays eligible (a reconnect re-ranks,
-so when a proxy goes away the battery moves to the next path that hears it). ``path`` and
-``rssi`` say where the battery is connected, for the diagnostics.
+strongest RSSI first, and of the proxies only those with a free connection slot; then the
+paths with unknown RSSI (a local adapter learns the RSSI only while it scans, so it ranks after
+a proxy that hears the device, and is tried when none does). A path that fails
+``fail_over_after`` connects in a row is benched for ``bench_s`` and the next one is tried; a
+path that drops stays eligible (a reconnect re-ranks, so when a proxy goes away the battery
+moves to the next path that hears it). ``path`` and ``rssi`` say where the battery is
+connected, for the diagnostics.
 """
 
 from __future__ import annotations
