@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
 import signal
 import sys
 import tempfile
@@ -120,7 +121,17 @@ def cmd_demo(args: argparse.Namespace) -> int:
         web_port = _free_port(prefer=8080)
         print(f"batmux demo: web API and /metrics on http://127.0.0.1:{web_port}/")
         with tempfile.TemporaryDirectory(prefix="batmux-demo-") as state_dir:
-            config = parse_config(demo_config(url, state_dir, modbus_port, web_port), "<demo>")
+            raw = demo_config(url, state_dir, modbus_port, web_port)
+            proxy = None
+            if args.proxy:
+                from batmux.runtime.demo_proxy import start_demo_proxy
+
+                proxy = await start_demo_proxy(raw)
+                print(
+                    "batmux demo: batteries read through a simulated ESPHome Bluetooth proxy "
+                    f"(native API, Noise-encrypted) on {proxy.host}:{proxy.port}"
+                )
+            config = parse_config(raw, "<demo>")
             gateway = build_gateway(config)
             notes: dict[str, str] = {}
             extra = [console_table(gateway, notes), simulated_gen24(modbus_port, notes)]
@@ -132,6 +143,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
             finally:
                 if broker is not None:
                     await broker.stop()
+                if proxy is not None:
+                    await proxy.stop()
 
     asyncio.run(main())
     return 0
@@ -212,9 +225,21 @@ def cmd_scan(args: argparse.Namespace) -> int:
     except ImportError:
         return _die("scan is not available in this build", 1)
 
+    adapter = args.adapter
+    if args.proxy:
+        proxy = _scan_proxy(args)
+        if isinstance(proxy, int):
+            return proxy
+        adapter = f"proxy:{proxy.name}"
+
     async def main() -> int:
         try:
-            results = await scan(args.timeout, args.adapter)
+            if args.proxy:
+                from batmux.devices.scan_proxy import scan_proxy
+
+                results = await scan_proxy(proxy, args.timeout)
+            else:
+                results = await scan(args.timeout, args.adapter)
         except BatmuxError as exc:
             return _die(f"scan: {exc}", 1)
         print(f"{'MAC':<18} {'RSSI':>5}  {'TYPE':<20} NAME")
@@ -225,11 +250,29 @@ def cmd_scan(args: argparse.Namespace) -> int:
             )
         if args.write:
             with open(args.write, "w", encoding="utf-8") as fh:
-                fh.write(starter_config(results, adapter=args.adapter))
+                fh.write(starter_config(results, adapter=adapter))
             print(f"wrote {args.write}")
         return 0
 
     return asyncio.run(main())
+
+
+def _scan_proxy(args: argparse.Namespace) -> Any:
+    """The proxy ``--proxy NAME`` means: a ``bluetooth_proxies`` entry of the config, or
+    ``HOST[:PORT]`` (with ``--encryption-key``) for a proxy not configured yet."""
+    from batmux.links.esphome_proxy import EspHomeProxy
+
+    if os.path.exists(args.config):
+        config = _load(args.config)
+        if isinstance(config, int):
+            return config
+        for p in config.bluetooth_proxies:
+            if p.name == args.proxy:
+                return EspHomeProxy(p.name, p.host, p.port, p.encryption_key, p.password)
+    host, _, port = args.proxy.partition(":")
+    if not host or (port and not port.isdigit()):
+        return _die(f"scan: no bluetooth_proxies entry {args.proxy!r} in {args.config}")
+    return EspHomeProxy(host, host, int(port or 6053), args.encryption_key)
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
@@ -298,6 +341,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--duration", type=float, default=60.0, help="seconds (default 60)")
     p.add_argument("--mqtt", metavar="URL", help="use this broker instead of an embedded one")
     p.add_argument("--broker-port", type=int, default=0, help=argparse.SUPPRESS)
+    p.add_argument(
+        "--proxy",
+        action="store_true",
+        help="read the batteries through a simulated ESPHome Bluetooth proxy",
+    )
     p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("check-config", help="validate a config file")
@@ -324,6 +372,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--timeout", type=float, default=10.0)
     p.add_argument("--adapter")
     p.add_argument("--write", metavar="FILE", help="write a starter config")
+    p.add_argument(
+        "--proxy",
+        metavar="NAME",
+        help="listen through this ESPHome Bluetooth proxy "
+        "(a bluetooth_proxies name of the config, or HOST[:PORT])",
+    )
+    p.add_argument("-c", "--config", default=DEFAULT_CONFIG, help="config with the proxy")
+    p.add_argument("--encryption-key", help="the proxy's API key, for --proxy HOST[:PORT]")
     p.set_defaults(func=cmd_scan)
     return parser
 
