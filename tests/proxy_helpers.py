@@ -63,6 +63,8 @@ def proxy_config(
         entry: dict[str, Any] = {"name": proxy.name, "host": proxy.host, "port": proxy.port}
         if proxy.encryption_key:
             entry["encryption_key"] = proxy.encryption_key
+        if proxy.password:
+            entry["password"] = proxy.password
         entries.append(entry)
     return Config.model_validate({"bluetooth_proxies": entries, "batteries": batteries, **extra})
 

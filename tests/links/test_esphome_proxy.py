@@ -107,9 +107,10 @@ async def test_victron_instant_readout_through_the_proxy() -> None:
     assert not sim.gatt  # passive: never connected
 
 
-async def test_noise_encrypted_proxy() -> None:
+@pytest.mark.parametrize("credential", [{"encryption_key": KEY}, {"password": "secret"}])
+async def test_encrypted_and_password_proxies(credential: dict[str, str]) -> None:
     battery = sim_battery(soc=44.0)
-    async with SimProxy("shed", encryption_key=KEY) as sim:
+    async with SimProxy("shed", **credential) as sim:
         device = sim.hear(air_device("jbd", battery))
         config = fast(
             proxy_config(
