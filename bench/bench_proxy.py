@@ -2,8 +2,9 @@
 
     uv run python bench/bench_proxy.py [--samples 100] [--hop-ms 0 2]
 
-One simulated pack per family (JBD: 2 requests, 2 answers of ~40 bytes; Daly: request/answer
-frames of 13 bytes, 7 round trips; ANT: one request, one ~140-byte answer) is read ``--samples`` times on a kept connection, through
+One simulated pack per family (JBD: 2 requests, 2 answers of ~40 bytes; Daly: 13-byte
+request/answer frames, 7 round trips; ANT: one request, one ~140-byte answer) is read
+``--samples`` times on a kept connection, through
 
 * ``bluez``: BleSource → BleakLink → bleak → D-Bus → the fake bluetoothd (a private
   dbus-daemon; the tests' path);
