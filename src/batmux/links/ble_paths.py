@@ -75,6 +75,11 @@ class AutoLink:
         proxy = getattr(link, "proxy", None)
         return proxy is None or proxy.free > 0
 
+    @staticmethod
+    def _offline(link: BleLink) -> bool:
+        proxy = getattr(link, "proxy", None)
+        return proxy is not None and not proxy.online
+
     def ranked(self) -> list[BleLink]:
         """The eligible paths, best first."""
         now = self._clock()
@@ -85,6 +90,7 @@ class AutoLink:
         heard = [p for p in eligible if getattr(p, "rssi", None) is not None and self._has_slot(p)]
         heard.sort(key=lambda p: -getattr(p, "rssi", -999))
         unknown = [p for p in eligible if getattr(p, "rssi", None) is None]
+        unknown.sort(key=self._offline)  # an online proxy may hear it soon; an offline one won't
         full = [p for p in eligible if p not in heard and p not in unknown]
         return heard + unknown + full
 

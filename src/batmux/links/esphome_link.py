@@ -60,11 +60,16 @@ class ProxyLink:
         self._chars: dict[str, _Char] = {}
         self._unsubscribe: list[object] = []
         self._connected = False
+        self._connect_rssi: int | None = None
 
     @property
     def rssi(self) -> int | None:
+        """The latest RSSI the proxy heard; while connected (most BMSes stop advertising
+        then) the one the connection was made at."""
         heard = self.proxy.lookup(self.address)
-        return heard.rssi if heard is not None and self.proxy.online else None
+        if heard is not None and self.proxy.online:
+            return heard.rssi
+        return self._connect_rssi if self._connected else None
 
     @property
     def is_connected(self) -> bool:
@@ -122,7 +127,7 @@ class ProxyLink:
                 f"connect to {heard.mac} via proxy {self.proxy.name} failed: GATT status {error}",
                 error,
             )
-        self._mac, self.mtu = mac, mtu
+        self._mac, self.mtu, self._connect_rssi = mac, mtu, heard.rssi
         self._unsubscribe = [unsubscribe]
         self._connected = True
         self.lost.clear()
