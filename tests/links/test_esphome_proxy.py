@@ -16,6 +16,7 @@ from batmux.runtime.proxies import proxies_for
 from batmux.runtime.sources import build_source
 from batmux.sim.esphome_proxy import AirDevice, SimProxy
 from batmux.sim.victron_smartshunt import SIM_KEY, VictronSimDevice
+from batmux.sinks.discovery import Topics, discovery_messages
 from proxy_helpers import (
     FAMILIES,
     KEY,
@@ -214,3 +215,40 @@ def test_config_contract() -> None:
                 ]
             }
         )
+
+
+async def test_firmware_without_raw_advertisements() -> None:
+    async with SimProxy("old", raw_advertisements=False) as sim:
+        device = sim.hear(air_device("jbd", sim_battery(soc=33.0)), rssi=-64)
+        config = fast(
+            proxy_config(
+                [sim],
+                [
+                    {
+                        "name": "pack",
+                        "type": "jbd",
+                        "address": "xiaoxiang BMS",
+                        "adapter": "proxy:old",
+                    }
+                ],
+            )
+        )
+        [source] = sources(config)
+        try:
+            sample = await sample_until_ok(source)
+        finally:
+            await close(config, [source])
+    assert sample.soc_pct == pytest.approx(33.0, abs=1)
+    assert device.connects == 1  # found by its advertised name in the legacy advertisements
+    assert source.health.to_json()["ble_rssi"] == -64
+
+
+def test_path_and_rssi_are_diagnostic_entities() -> None:
+    topics = Topics(base="batmux", prefix="homeassistant")
+    out = discovery_messages(
+        "pack", {"voltage": 13.2}, topics, diagnostics={"ble_path": "proxy:garage", "ble_rssi": -61}
+    )
+    path = out["homeassistant/sensor/batmux_pack/diag_ble_path/config"]
+    rssi = out["homeassistant/sensor/batmux_pack/diag_ble_rssi/config"]
+    assert path["entity_category"] == rssi["entity_category"] == "diagnostic"
+    assert rssi["unit_of_measurement"] == "dBm" and rssi["device_class"] == "signal_strength"

@@ -141,6 +141,7 @@ class SimProxy:
         advertise_interval_s: float = 0.1,
         connect_timeout_s: float = 0.5,
         mac: str = "AA:BB:CC:00:00:01",
+        raw_advertisements: bool = True,  # False: firmware before raw advertisements (2022.12)
     ) -> None:
         self.name = name
         self.slots = slots
@@ -152,6 +153,7 @@ class SimProxy:
         self.advertise_interval_s = advertise_interval_s
         self.connect_timeout_s = connect_timeout_s
         self.mac = mac
+        self.features = FEATURES if raw_advertisements else FEATURES & ~32
         self.hears: dict[str, tuple[AirDevice, int]] = {}  # address → (device, RSSI dBm)
         self.gatt: dict[int, _Gatt] = {}  # address (int) → connection, at most ``slots``
         self.sessions: set[_Session] = set()
@@ -299,7 +301,7 @@ class SimProxy:
                     model="esp32dev",
                     uses_password=self.password is not None,
                     api_encryption_supported=True,
-                    bluetooth_proxy_feature_flags=FEATURES,
+                    bluetooth_proxy_feature_flags=self.features,
                 )
             )
         elif isinstance(msg, pb.PingRequest):
