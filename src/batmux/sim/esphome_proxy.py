@@ -11,8 +11,9 @@ adds the Wi-Fi hop (``hop_latency_s`` each way) and its limits: ``slots`` connec
 one central per peripheral (``AirDevice.connected_via``), notifications only after the client
 wrote the CCCD (as ESPHome's v3 connections require).
 
-Faults: ``restart()`` (cut every TCP connection mid-frame, refuse for a while, come back on the
-same port), ``AirDevice.connect_errors`` (the next connects fail with GATT status 133),
+Faults: ``restart()`` (cut every TCP connection mid-frame, refuse for a while, come back on
+the same port), ``silent`` (off Wi-Fi: connections stay open, nothing arrives either way),
+``AirDevice.connect_errors`` and ``fail_connects_with`` (connects fail with GATT status 133),
 ``AirDevice.in_range`` and ``SimProxy.hears`` (who hears whom at what RSSI).
 """
 
@@ -118,7 +119,8 @@ class _Session:
                 await asyncio.sleep(wait)
             if self.writer.is_closing():
                 return
-            self.writer.write(self.frames.encode(msg))
+            if not self.proxy.silent:
+                self.writer.write(self.frames.encode(msg))
 
     def close(self) -> None:
         self._sender.cancel()
@@ -158,6 +160,7 @@ class SimProxy:
         self.gatt: dict[int, _Gatt] = {}  # address (int) → connection, at most ``slots``
         self.sessions: set[_Session] = set()
         self.handshakes_refused = 0
+        self.silent = False  # off Wi-Fi: TCP stays open, nothing goes either way (no reset)
         self.fail_connects_with = 0  # a GATT status every connect through this proxy fails with
         self.max_in_use = 0  # most slots ever taken at once
         self.api_connects = 0
@@ -264,7 +267,7 @@ class SimProxy:
             if (wait := due - loop.time()) > 0:
                 await asyncio.sleep(wait)
             msg = decode(msg_type, payload)
-            if msg is not None:
+            if msg is not None and not self.silent:
                 self._handle(session, msg)
 
     def _end_session(self, session: _Session) -> None:
