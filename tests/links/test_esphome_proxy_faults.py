@@ -78,9 +78,14 @@ async def test_proxy_restart_mid_frame_costs_only_its_battery_a_reconnect() -> N
             asyncio.create_task(sample_loop(s, log)) for s, log in zip((jk, jbd), logs, strict=True)
         ]
         try:
-            await asyncio.sleep(0.5)
+            await asyncio.sleep(0.4)
+            # JK frames are 300 bytes in 15 notifications: reboot at the 8th of the next frame,
+            # with half an API frame on the wire
+            garage.restart_at_notification = (garage.notifications // 15 + 1) * 15 + 8
+            async with asyncio.timeout(2):
+                while not garage.restarts:
+                    await asyncio.sleep(0.01)
             cut = time.monotonic()
-            await garage.restart(down_s=0.3)  # every TCP connection cut with half a frame sent
             await asyncio.sleep(1.0)
             end = time.monotonic()
         finally:

@@ -161,6 +161,11 @@ class SimProxy:
         self.sessions: set[_Session] = set()
         self.handshakes_refused = 0
         self.silent = False  # off Wi-Fi: TCP stays open, nothing goes either way (no reset)
+        self.notifications = 0  # notifications relayed to clients
+        self.restart_at_notification: int | None = None  # reboot instead of relaying this one
+        self.restart_down_s = 0.3
+        self.restarts = 0
+        self._restarting: asyncio.Task[None] | None = None
         self.fail_connects_with = 0  # a GATT status every connect through this proxy fails with
         self.max_in_use = 0  # most slots ever taken at once
         self.api_connects = 0
@@ -206,6 +211,7 @@ class SimProxy:
             with contextlib.suppress(Exception):
                 # half a frame on the wire, then nothing: the client must not choke on it
                 session.writer.write(session.frames.encode(pb.PingRequest())[:1] + b"\x7f")
+        self.restarts += 1
         await self._go_down()
         await asyncio.sleep(down_s)
         await self.start()
@@ -488,6 +494,9 @@ class SimProxy:
 
             def forward(chunk: bytes) -> None:
                 if value_handle in conn.registered and self.gatt.get(address) is conn:
+                    self.notifications += 1
+                    if self.notifications == self.restart_at_notification:
+                        self._restarting = asyncio.ensure_future(self.restart(self.restart_down_s))
                     s.send(
                         pb.BluetoothGATTNotifyDataResponse(
                             address=address, handle=value_handle, data=chunk
