@@ -1,11 +1,9 @@
-"""``batmux scan --proxy NAME`` and ``batmux demo --proxy`` as a user runs them (subprocesses)."""
+"""``batmux scan --proxy NAME`` and ``batmux demo --proxy`` through the CLI entry point."""
 
 from __future__ import annotations
 
 import asyncio
-import os
 import re
-import sys
 from pathlib import Path
 
 import pytest
@@ -14,29 +12,11 @@ from batmux.cli import main
 from batmux.sim.esphome_proxy import AirDevice, SimProxy
 from proxy_helpers import KEY, air_device, sim_battery
 
-BATMUX = [sys.executable, "-m", "batmux.cli"]
 
-
-async def run(*args: str, cwd: Path, timeout: float) -> tuple[int, str, str]:
-    proc = await asyncio.create_subprocess_exec(
-        *BATMUX,
-        *args,
-        cwd=cwd,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        env={**os.environ, "PYTHONUNBUFFERED": "1", "COLUMNS": "220"},
-    )
-    try:
-        out, err = await asyncio.wait_for(proc.communicate(), timeout)
-    finally:
-        if proc.returncode is None:
-            proc.kill()
-            await proc.wait()
-    assert proc.returncode is not None
-    return proc.returncode, out.decode(), err.decode()
-
-
-async def test_scan_through_a_configured_proxy(tmp_path: Path) -> None:
+async def test_scan_through_a_configured_proxy(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
     async with SimProxy("garage", encryption_key=KEY) as sim:
         sim.hear(air_device("jbd", sim_battery()), rssi=-61)
         sim.hear(AirDevice("11:22:33:44:55:66", "Kettle"), rssi=-80)
@@ -44,21 +24,23 @@ async def test_scan_through_a_configured_proxy(tmp_path: Path) -> None:
             "bluetooth_proxies:\n"
             f"  - {{name: garage, host: 127.0.0.1, port: {sim.port}, encryption_key: '{KEY}'}}\n"
         )
-        code, out, err = await run(
-            "scan", "--proxy", "garage", "-c", "batmux.yaml", "--timeout", "0.6",
-            "--write", "found.yaml", cwd=tmp_path, timeout=20,
-        )  # fmt: skip
-    assert code == 0, err
+        args = ["scan", "--proxy", "garage", "--timeout", "0.6", "--write", "found.yaml"]
+        code = await asyncio.to_thread(main, args)  # the CLI runs its own event loop
+    out = capsys.readouterr().out
+    assert code == 0
     assert re.search(r"A4:C1:38:00:00:01\s+-61\s+jbd\s+xiaoxiang BMS", out), out
     assert re.search(r"11:22:33:44:55:66\s+-80\s+\?\s+Kettle", out), out
     written = (tmp_path / "found.yaml").read_text()
     assert "type: jbd" in written and "adapter: proxy:garage" in written
 
 
-async def test_scan_names_an_unknown_proxy(tmp_path: Path) -> None:
+def test_scan_names_an_unknown_proxy(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
     (tmp_path / "batmux.yaml").write_text("batteries: []\n")
-    code, _, err = await run("scan", "--proxy", "nowhere:x", cwd=tmp_path, timeout=20)
-    assert code != 0 and "no bluetooth_proxies entry 'nowhere:x'" in err
+    assert main(["scan", "--proxy", "nowhere:x"]) != 0
+    assert "no bluetooth_proxies entry 'nowhere:x'" in capsys.readouterr().err
 
 
 def test_demo_reads_its_batteries_through_the_simulated_proxy(

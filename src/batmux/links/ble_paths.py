@@ -73,7 +73,7 @@ class AutoLink:
     # -- choice ------------------------------------------------------------------------------
     def _has_slot(self, link: BleLink) -> bool:
         proxy = getattr(link, "proxy", None)
-        return proxy is None or proxy.free > 0
+        return proxy is None or proxy.free != 0  # None: not reported yet
 
     @staticmethod
     def _offline(link: BleLink) -> bool:

@@ -97,7 +97,7 @@ class ProxyLink:
 
         client = await self.proxy.wait_online(left())
         heard = await self.proxy.find(self.address, left())
-        if self.proxy.free <= 0:
+        if self.proxy.free == 0:
             raise NoFreeSlot(
                 f"proxy {self.proxy.name}: no free connection slot ({self.proxy.limit} in use)"
             )
@@ -121,7 +121,7 @@ class ProxyLink:
         connected, mtu, error = self._state
         if not connected:
             unsubscribe()
-            if error == 0 and self.proxy.free <= 0:
+            if error == 0 and not self.proxy.free:
                 raise NoFreeSlot(f"proxy {self.proxy.name} refused: no free connection slot")
             raise GattStatusError(
                 f"connect to {heard.mac} via proxy {self.proxy.name} failed: GATT status {error}",

@@ -117,7 +117,7 @@ class EspHomeProxy:
         self._clock = clock
         self.client: APIClient | None = None
         self.features = 0
-        self.free = 0
+        self.free: int | None = None  # None until the proxy has said (after each reconnect)
         self.limit = 0
         self.heard: dict[str, Heard] = {}
         self.listeners: set[Callable[[Heard], None]] = set()
@@ -333,7 +333,7 @@ class EspHomeProxy:
     async def _drop_session(self) -> None:
         client, self.client = self.client, None
         self._online.clear()
-        self.free = 0
+        self.free = None
         for lost in list(self.on_lost):
             lost()
         if client is not None:
