@@ -327,6 +327,17 @@ class Config(Strict):
                     f"(known: {', '.join(known) or 'none'})",
                     adapter,
                 )
+            if (
+                adapter.startswith("proxy:")
+                and battery.type == "victron_smartshunt"
+                and not battery.advertisement_key
+            ):
+                raise located_error(
+                    ("batteries", i, "adapter"),
+                    "the SmartShunt's GATT mode needs a bond, which batmux cannot make through "
+                    "a proxy; use its Instant Readout (advertisement_key:)",
+                    adapter,
+                )
             if (adapter.startswith("proxy:") or adapter == "auto") and (
                 get_type(battery.type).transport != "ble" or battery.is_sim
             ):

@@ -202,6 +202,21 @@ def test_config_contract() -> None:
     assert isinstance(link, ProxyLink) and link.path == "proxy:garage"
     auto = build_source(config.batteries[1], config).driver.link  # type: ignore[attr-defined]
     assert [getattr(p, "path", None) for p in auto.paths] == ["proxy:garage", "proxy:attic", None]
+    with pytest.raises(ConfigError, match="use its Instant Readout"):
+        parse_config(
+            {
+                "bluetooth_proxies": [{"name": "p", "host": "h"}],
+                "batteries": [
+                    {
+                        "name": "s",
+                        "type": "victron_smartshunt",
+                        "pin": "123456",
+                        "address": "E1:23:45:67:89:AB",
+                        "adapter": "proxy:p",
+                    }
+                ],
+            }
+        )
     with pytest.raises(ConfigError, match="no bluetooth_proxies entry named 'nope'"):
         parse_config(
             {
