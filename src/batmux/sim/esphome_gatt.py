@@ -201,12 +201,19 @@ class GattRelay:
     def _gatt_error(self, s: Any, address: int, handle: int, error: int) -> None:
         s.send(pb.BluetoothGATTErrorResponse(address=address, handle=handle, error=error))
 
-    async def _read(self, s: Any, address: int, handle: int) -> None:
+    def _char(self, s: Any, address: int, handle: int) -> tuple[ProxiedConnection, CharSpec] | None:
+        """The connection and characteristic of a request, or None after an error reply."""
         conn = self.gatt.get(address)
         spec = conn.chars.get(handle) if conn else None
         if conn is None or spec is None:
             self._gatt_error(s, address, handle, GATT_INVALID_HANDLE)
+            return None
+        return conn, spec
+
+    async def _read(self, s: Any, address: int, handle: int) -> None:
+        if (found := self._char(s, address, handle)) is None:
             return
+        conn, spec = found
         try:
             data = await conn.peripheral.read(spec.uuid)
         except Exception:  # the device refused: ESP_GATT_READ_NOT_PERMIT
@@ -215,11 +222,9 @@ class GattRelay:
         s.send(pb.BluetoothGATTReadResponse(address=address, handle=handle, data=data))
 
     async def _write(self, s: Any, msg: pb.BluetoothGATTWriteRequest) -> None:
-        conn = self.gatt.get(msg.address)
-        spec = conn.chars.get(msg.handle) if conn else None
-        if conn is None or spec is None:
-            self._gatt_error(s, msg.address, msg.handle, GATT_INVALID_HANDLE)
+        if (found := self._char(s, msg.address, msg.handle)) is None:
             return
+        conn, spec = found
         try:
             await conn.peripheral.write(spec.uuid, bytes(msg.data), response=msg.response)
         except Exception:  # ESP_GATT_WRITE_NOT_PERMIT
