@@ -250,6 +250,25 @@ async def test_auto_fails_over_after_repeated_connect_failures() -> None:
     assert "proxy:near" in link.benched_until  # three failures in a row benched it
 
 
+async def test_auto_fails_over_from_a_proxy_that_connects_but_delivers_nothing() -> None:
+    async with SimProxy("near") as near, SimProxy("far") as far:
+        pack = near.hear(air_device("jbd", sim_battery()), rssi=-50)
+        far.hear(pack, rssi=-80)
+        near.drop_notifications = True
+        config = fast(proxy_config([near, far], [battery("pack", "jbd", "auto", timeout=0.3)]))
+        [source] = sources(config)
+        source.sample_period_s, source.stuck_after_periods = 0.1, 2
+        link = source.driver.link
+        assert isinstance(link, AutoLink)
+        link.fail_over_after = 2
+        try:
+            sample = await sample_until_ok(source, within_s=4.0)
+        finally:
+            await close(config, [source])
+    assert sample.voltage_v and link.path == "proxy:far"
+    assert "proxy:near" in link.benched_until and pack.connects >= 3  # near twice, then far
+
+
 async def test_auto_skips_a_full_proxy() -> None:
     async with SimProxy("near", slots=1) as near, SimProxy("far") as far:
         first = near.hear(air_device("jbd", sim_battery()), rssi=-50)

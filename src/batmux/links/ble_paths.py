@@ -7,8 +7,10 @@ paths with unknown RSSI (a local adapter learns the RSSI only while it scans, so
 a proxy that hears the device, and is tried when none does). A path that fails
 ``fail_over_after`` connects in a row is benched for ``bench_s`` and the next one is tried; a
 path that drops stays eligible (a reconnect re-ranks, so when a proxy goes away the battery
-moves to the next path that hears it). ``path`` and ``rssi`` say where the battery is
-connected, for the diagnostics.
+moves to the next path that hears it). A connection that is dropped or torn down before a
+single notification or read came through counts as a failed connect too (a proxy that
+connects but does not deliver). ``path`` and ``rssi`` say where the battery is connected, for
+the diagnostics.
 """
 
 from __future__ import annotations
@@ -54,6 +56,8 @@ class AutoLink:
         self.failures: dict[str, int] = {}
         self.benched_until: dict[str, float] = {}
         self.switches = 0
+        self._connected_since: float | None = None  # of the current connection
+        self._got_data = False  # a notification or read came through it
         self._idle_lost = asyncio.Event()
 
     # -- diagnostics -------------------------------------------------------------------------
@@ -113,8 +117,26 @@ class AutoLink:
                 return
             await asyncio.sleep(0.05)
 
+    def _failed(self, name: str) -> None:
+        failures = self.failures[name] = self.failures.get(name, 0) + 1
+        if failures >= self.fail_over_after and len(self.paths) > 1:
+            self.benched_until[name] = self._clock() + self.bench_s
+            self.failures[name] = 0
+            log.warning(
+                "%s: %d failed connections via %s; failing over for %.0f s",
+                self.address,
+                failures,
+                name,
+                self.bench_s,
+            )
+
     async def connect(self, timeout: float = 20.0) -> None:
         await self.current.disconnect()
+        if self._connected_since is not None and not self._got_data:
+            # connected, yet not one byte came through before this reconnect: a path that
+            # connects but does not deliver (a flaky proxy) fails like one that cannot connect
+            self._failed(path_name(self.current))
+        self._connected_since = None
         if all(getattr(p, "rssi", None) is None for p in self.paths):
             await self._listen(timeout)
         choice = self.ranked()[0]
@@ -128,25 +150,21 @@ class AutoLink:
         try:
             await choice.connect(timeout)
         except LinkError:
-            failures = self.failures[name] = self.failures.get(name, 0) + 1
-            if failures >= self.fail_over_after and len(self.paths) > 1:
-                self.benched_until[name] = self._clock() + self.bench_s
-                self.failures[name] = 0
-                log.warning(
-                    "%s: %d failed connects via %s; failing over for %.0f s",
-                    self.address,
-                    failures,
-                    name,
-                    self.bench_s,
-                )
+            self._failed(name)
             raise
-        self.failures[name] = 0
+        self._connected_since, self._got_data = self._clock(), False
 
     async def disconnect(self) -> None:
         await self.current.disconnect()
 
     async def start_notify(self, char_uuid: str, callback: NotifyCallback) -> None:
-        await self.current.start_notify(char_uuid, callback)
+        def delivered(data: bytes) -> None:
+            if not self._got_data:
+                self._got_data = True
+                self.failures[self.path] = 0
+            callback(data)
+
+        await self.current.start_notify(char_uuid, delivered)
 
     async def stop_notify(self, char_uuid: str) -> None:
         await self.current.stop_notify(char_uuid)
@@ -155,4 +173,8 @@ class AutoLink:
         await self.current.write(char_uuid, data, response)
 
     async def read(self, char_uuid: str) -> bytes:
-        return await self.current.read(char_uuid)
+        data = await self.current.read(char_uuid)
+        if not self._got_data:
+            self._got_data = True
+            self.failures[self.path] = 0
+        return data

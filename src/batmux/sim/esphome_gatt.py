@@ -88,6 +88,7 @@ class GattRelay:
     sessions: set[Any]
     max_in_use: int
     fail_connects_with: int
+    drop_notifications: bool
     notifications: int
     restart_at_notification: int | None
     restart_down_s: float
@@ -244,6 +245,8 @@ class GattRelay:
             address = msg.address
 
             def forward(chunk: bytes) -> None:
+                if self.drop_notifications:
+                    return
                 if value_handle in conn.registered and self.gatt.get(address) is conn:
                     self.notifications += 1
                     if self.notifications == self.restart_at_notification:

@@ -15,6 +15,7 @@ the framing (plaintext and Noise) ``esphome_frames.py``.
 Faults: ``restart()`` (cut every TCP connection mid-frame, refuse for a while, come back on
 the same port), ``silent`` (off Wi-Fi: connections stay open, nothing arrives either way),
 ``AirDevice.connect_errors`` and ``fail_connects_with`` (connects fail with GATT status 133),
+``drop_notifications`` (connects, relays nothing),
 ``AirDevice.in_range`` and ``SimProxy.hears`` (who hears whom at what RSSI).
 """
 
@@ -117,6 +118,7 @@ class SimProxy(GattRelay):
         self.restart_down_s = 0.3
         self.restarts = 0
         self._restarting: asyncio.Task[None] | None = None
+        self.drop_notifications = False  # connects fine, relays no notification (flaky ESP)
         self.fail_connects_with = 0  # a GATT status every connect through this proxy fails with
         self.max_in_use = 0  # most slots ever taken at once
         self.api_connects = 0
