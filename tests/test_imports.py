@@ -7,7 +7,8 @@ A fresh interpreter loads a config, builds and wires the gateway, runs it for a 
 - the third-party stacks of features the config does not use stay out: pymodbus (Modbus
   batteries, the BYD Modbus emulator), python-can (CAN batteries and inverters), dbus-fast
   (Venus OS; also bleak's BlueZ backend, so only for ``address: sim``), cryptography (Victron
-  Instant Readout), pyserial (wired BMS, VE.Direct, Modbus RTU);
+  Instant Readout), pyserial (wired BMS, VE.Direct, Modbus RTU), aioesphomeapi with its Noise
+  and zeroconf stacks (only with ESPHome Bluetooth proxies);
 - of batmux's own per-family modules (the registry's codec, driver, simulator and source
   ``module:Class`` strings), only the configured family's load;
 - simulator modules load only for ``address: sim``;
@@ -49,7 +50,17 @@ samples = sum(r.health.samples for r in gateway.batteries.values()) if seconds >
 print(json.dumps({"modules": sorted(sys.modules), "samples": samples}))
 """
 
-HEAVY = ("pymodbus", "can", "dbus_fast", "cryptography", "serial", "serial_asyncio")
+HEAVY = (
+    "pymodbus",
+    "can",
+    "dbus_fast",
+    "cryptography",
+    "serial",
+    "serial_asyncio",
+    "aioesphomeapi",
+    "noise",
+    "zeroconf",
+)
 
 # Outputs and links a BLE + MQTT config has no use for.
 UNUSED_OUTPUTS = (

@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
 import signal
 import sys
 import tempfile
@@ -103,8 +104,9 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    if args.netzero and args.ev:
-        print("batmux demo: --ev and --netzero are two demos; choose one", file=sys.stderr)
+    if args.netzero + args.ev + args.proxy > 1:
+        print("batmux demo: --ev, --netzero and --proxy are separate demos; choose one",
+              file=sys.stderr)  # fmt: skip
         return 2
     if args.netzero:
         from batmux.runtime.demo_netzero import run_netzero_demo
@@ -136,6 +138,15 @@ def cmd_demo(args: argparse.Namespace) -> int:
         print(f"batmux demo: dashboard, web API and /metrics on http://127.0.0.1:{web_port}/")
         with tempfile.TemporaryDirectory(prefix="batmux-demo-") as state_dir:
             raw = demo_config(url, state_dir, modbus_port, web_port, ev=args.ev)
+            proxy = None
+            if args.proxy:
+                from batmux.runtime.demo_proxy import start_demo_proxy
+
+                proxy = await start_demo_proxy(raw)
+                print(
+                    "batmux demo: batteries read through a simulated ESPHome Bluetooth proxy "
+                    f"(native API, Noise-encrypted) on {proxy.host}:{proxy.port}"
+                )
             config = parse_config(raw, "<demo>")
             gateway = build_gateway(config)
             notes: dict[str, str] = {}
@@ -148,6 +159,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
             finally:
                 if broker is not None:
                     await broker.stop()
+                if proxy is not None:
+                    await proxy.stop()
 
     asyncio.run(main())
     return 0
@@ -228,9 +241,21 @@ def cmd_scan(args: argparse.Namespace) -> int:
     except ImportError:
         return _die("scan is not available in this build", 1)
 
+    adapter = args.adapter
+    if args.proxy:
+        proxy = _scan_proxy(args)
+        if isinstance(proxy, int):
+            return proxy
+        adapter = f"proxy:{proxy.name}"
+
     async def main() -> int:
         try:
-            results = await scan(args.timeout, args.adapter)
+            if args.proxy:
+                from batmux.devices.scan_proxy import scan_proxy
+
+                results = await scan_proxy(proxy, args.timeout)
+            else:
+                results = await scan(args.timeout, args.adapter)
         except BatmuxError as exc:
             return _die(f"scan: {exc}", 1)
         print(f"{'MAC':<18} {'RSSI':>5}  {'TYPE':<20} NAME")
@@ -241,11 +266,29 @@ def cmd_scan(args: argparse.Namespace) -> int:
             )
         if args.write:
             with open(args.write, "w", encoding="utf-8") as fh:
-                fh.write(starter_config(results, adapter=args.adapter))
+                fh.write(starter_config(results, adapter=adapter))
             print(f"wrote {args.write}")
         return 0
 
     return asyncio.run(main())
+
+
+def _scan_proxy(args: argparse.Namespace) -> Any:
+    """The proxy ``--proxy NAME`` means: a ``bluetooth_proxies`` entry of the config, or
+    ``HOST[:PORT]`` (with ``--encryption-key``) for a proxy not configured yet."""
+    from batmux.links.esphome_proxy import EspHomeProxy
+
+    if os.path.exists(args.config):
+        config = _load(args.config)
+        if isinstance(config, int):
+            return config
+        for p in config.bluetooth_proxies:
+            if p.name == args.proxy:
+                return EspHomeProxy(p.name, p.host, p.port, p.encryption_key, p.password)
+    host, _, port = args.proxy.partition(":")
+    if not host or (port and not port.isdigit()):
+        return _die(f"scan: no bluetooth_proxies entry {args.proxy!r} in {args.config}")
+    return EspHomeProxy(host, host, int(port or 6053), args.encryption_key)
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
@@ -332,6 +375,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--netzero", action="store_true", help="zero export: a simulated house and AhoyDTU"
     )
     p.add_argument("--ev", action="store_true", help="a simulated Tesla pack instead")
+    p.add_argument(
+        "--proxy",
+        action="store_true",
+        help="read the batteries through a simulated ESPHome Bluetooth proxy",
+    )
     p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("check-config", help="validate a config file")
@@ -368,6 +416,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--timeout", type=float, default=10.0)
     p.add_argument("--adapter")
     p.add_argument("--write", metavar="FILE", help="write a starter config")
+    p.add_argument(
+        "--proxy",
+        metavar="NAME",
+        help="listen through this ESPHome Bluetooth proxy "
+        "(a bluetooth_proxies name of the config, or HOST[:PORT])",
+    )
+    p.add_argument("-c", "--config", default=DEFAULT_CONFIG, help="config with the proxy")
+    p.add_argument("--encryption-key", help="the proxy's API key, for --proxy HOST[:PORT]")
     p.set_defaults(func=cmd_scan)
     return parser
 

@@ -160,11 +160,42 @@ class SimConfig(Strict):
     seed: int = 1
 
 
+class BluetoothProxyConfig(Strict):
+    """One ESPHome Bluetooth proxy (docs/esphome-proxies.md)."""
+
+    name: Name
+    host: str = Field(min_length=1)
+    port: int = Field(6053, gt=0, lt=65536)
+    encryption_key: str | None = None  # the device's ``api: encryption: key:`` (base64)
+    password: str | None = None  # legacy unencrypted devices with ``api: password:``
+
+    @field_validator("encryption_key")
+    @classmethod
+    def _key(cls, value: str | None) -> str | None:
+        import base64
+        import binascii
+
+        if value is not None:
+            try:
+                raw = base64.b64decode(value, validate=True)
+            except (binascii.Error, ValueError):
+                raw = b""
+            if len(raw) != 32:
+                raise ValueError("encryption_key must be the device's base64 32-byte key")
+        return value
+
+    @model_validator(mode="after")
+    def _one_credential(self) -> BluetoothProxyConfig:
+        if self.encryption_key is not None and self.password is not None:
+            raise ValueError("give encryption_key or password, not both")
+        return self
+
+
 class BatteryConfig(Strict):
     name: Name
     type: str
     address: str = "sim"
-    adapter: str | None = None
+    adapter: str | None = None  # hciN (local) | proxy:<name> | auto
     pin: str | None = None
     keep_alive: bool = True
     current_calibration: float = 1.0
@@ -244,6 +275,7 @@ class Config(Strict):
     watchdog_rounds: int = Field(30, ge=1)
     allow_inject: bool = False  # fault injection on every battery (else per battery)
     batteries: list[BatteryConfig] = Field(default_factory=list)
+    bluetooth_proxies: list[BluetoothProxyConfig] = Field(default_factory=list)
     venus: VenusList = Field(default_factory=list)
     victron_input: VictronInputConfig | None = None
     groups: list[GroupConfig] = Field(default_factory=list)
@@ -286,6 +318,41 @@ class Config(Strict):
                     f"type {battery.type} needs 'address: HOST:PORT' or a serial port "
                     "('address: sim' simulates it)",
                     None,
+                )
+        return self
+
+    @model_validator(mode="after")
+    def _proxy_references(self) -> Config:
+        """``adapter: proxy:<name>`` names a configured proxy; ``auto`` needs BLE."""
+        _reject_duplicates("bluetooth_proxies", "proxy", [p.name for p in self.bluetooth_proxies])
+        known = [p.name for p in self.bluetooth_proxies]
+        for i, battery in enumerate(self.batteries):
+            adapter = battery.adapter or ""
+            if adapter.startswith("proxy:") and adapter[6:] not in known:
+                raise located_error(
+                    ("batteries", i, "adapter"),
+                    f"no bluetooth_proxies entry named {adapter[6:]!r} "
+                    f"(known: {', '.join(known) or 'none'})",
+                    adapter,
+                )
+            if (
+                adapter.startswith("proxy:")
+                and battery.type == "victron_smartshunt"
+                and not battery.advertisement_key
+            ):
+                raise located_error(
+                    ("batteries", i, "adapter"),
+                    "the SmartShunt's GATT mode needs a bond, which batmux cannot make through "
+                    "a proxy; use its Instant Readout (advertisement_key:)",
+                    adapter,
+                )
+            if (adapter.startswith("proxy:") or adapter == "auto") and (
+                get_type(battery.type).transport != "ble" or battery.is_sim
+            ):
+                raise located_error(
+                    ("batteries", i, "adapter"),
+                    f"'adapter: {adapter}' needs a BLE battery with a real address",
+                    adapter,
                 )
         return self
 

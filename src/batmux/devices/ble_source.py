@@ -229,6 +229,10 @@ class BleSource:
                 await self._teardown()
         self.backoff.ok()
         self.health.samples += 1
+        path = getattr(self.driver.link, "path", None)
+        if path is not None:  # proxy and ``adapter: auto`` links say where they are
+            self.health.ble_path = path
+            self.health.ble_rssi = getattr(self.driver.link, "rssi", None)
         if self.unavailable is not None:
             self.unavailable = None
             BluetoothStatus.get().recovered(self.name)

@@ -19,6 +19,9 @@ class Health:
     errors: int = 0
     last_error: str = ""
     last_error_at: float = 0.0
+    # BLE through proxies / ``adapter: auto``: where the link is (``proxy:<name>``, ``hci0``)
+    ble_path: str | None = None
+    ble_rssi: int | None = None
 
     def error(self, message: str) -> None:
         self.errors += 1
@@ -27,4 +30,7 @@ class Health:
 
     def to_json(self) -> dict[str, object]:
         # Flat scalars only, so a shallow copy equals asdict() at a fraction of its cost.
-        return dict(self.__dict__)
+        out = dict(self.__dict__)
+        if self.ble_path is None:  # only links that can change path report one
+            del out["ble_path"], out["ble_rssi"]
+        return out

@@ -14,6 +14,7 @@ from batmux.devices.registry import get_type, load
 from batmux.devices.serial_bms import wired_driver_kwargs, wired_link
 from batmux.devices.source import Source
 from batmux.links.serial_bms import is_serial_address
+from batmux.runtime.proxies import proxy_link, relay_advertisements, uses_proxy
 
 if TYPE_CHECKING:
     from batmux.sim.battery import SimBattery
@@ -42,7 +43,7 @@ def build_source(
 ) -> Source:
     device_type = get_type(cfg.type)
     if cfg.type == "victron_smartshunt" and cfg.advertisement_key:
-        return _victron_advertisement_source(cfg)
+        return _victron_advertisement_source(cfg, config)
     if device_type.transport == "ble":
         codec = load(device_type.codec)()
         ble = cfg.ble or BleOptions()
@@ -60,6 +61,13 @@ def build_source(
             )
         elif wired:
             link = wired_link(cfg.type, cfg.address, cfg.serial)
+        elif uses_proxy(cfg):  # ESPHome Bluetooth proxies (docs/esphome-proxies.md)
+            local = None
+            if cfg.adapter == "auto":
+                from batmux.links.bleak_link import BleakLink
+
+                local = BleakLink(cfg.address, None, cfg.name, pin=cfg.pin, pairing=ble.pair)
+            link = proxy_link(cfg, config, local)
         else:
             from batmux.links.bleak_link import BleakLink  # imports bleak only when needed
 
@@ -89,7 +97,7 @@ def build_source(
     return factory(cfg, context or {})
 
 
-def _victron_advertisement_source(cfg: BatteryConfig) -> Source:
+def _victron_advertisement_source(cfg: BatteryConfig, config: Config) -> Source:
     """A SmartShunt read from its encrypted Instant Readout advertisements, never connected.
 
     The source gets a ``background`` coroutine the gateway runs: the simulator's broadcaster
@@ -100,7 +108,9 @@ def _victron_advertisement_source(cfg: BatteryConfig) -> Source:
     assert cfg.advertisement_key is not None
     address = None if cfg.is_sim else cfg.address
     source = VictronAdvertisementSource(cfg.name, cfg.advertisement_key, address=address)
-    if cfg.is_sim:
+    if uses_proxy(cfg):
+        source.background = lambda: relay_advertisements(source, cfg, config)  # type: ignore[attr-defined]
+    elif cfg.is_sim:
         from batmux.sim.victron_smartshunt import VictronSimDevice, advertise
 
         device = VictronSimDevice(sim_battery(cfg), key=bytes.fromhex(cfg.advertisement_key))

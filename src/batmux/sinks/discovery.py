@@ -67,6 +67,10 @@ DIAGNOSTICS: tuple[Quantity, ...] = (
     Quantity("corrupt_frames", "Corrupt frames", None, None, TI, "mdi:alert", diagnostic=True),
     Quantity("implausible", "Implausible samples", None, None, TI, "mdi:alert", diagnostic=True),
     Quantity("last_error", "Last error", None, None, None, "mdi:alert-circle", diagnostic=True),
+    Quantity(
+        "ble_path", "Bluetooth path", None, None, None, "mdi:router-wireless", diagnostic=True
+    ),
+    Quantity("ble_rssi", "Bluetooth RSSI", "dBm", "signal_strength", M, diagnostic=True),
 )
 
 # One sensor per element of a list in the state JSON: (list, key, label, unit, class, digits).
