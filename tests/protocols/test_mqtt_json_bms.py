@@ -208,6 +208,14 @@ def test_remote_state_with_huge_integer_is_a_codec_error() -> None:
         parse_batmux_state(f'{{"voltage": {HUGE}}}', 0.0)
 
 
+def test_remote_state_with_a_null_cell_is_a_codec_error_and_null_probes_are_left_out() -> None:
+    # found by the fuzz test: a null cell reached the cell statistics and raised TypeError there
+    with pytest.raises(MqttJsonError, match=r"cell_voltages: null in place of cell 2"):
+        parse_batmux_state('{"voltage": 6.5, "cell_voltages": [3.2, null]}', 0.0)
+    state = parse_batmux_state('{"voltage": 6.5, "temperatures": [21.5, null, 22]}', 0.0)
+    assert state.sample.temperatures_c == (21.5, 22)
+
+
 NUMBERS = st.one_of(
     st.integers(),
     st.integers(min_value=-(10**600), max_value=10**600),

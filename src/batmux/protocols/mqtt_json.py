@@ -439,7 +439,12 @@ def _state_value(key: str, value: Any) -> Any:
     if key in ("cell_voltages", "temperatures"):
         if not isinstance(value, list):
             raise MqttJsonError(f"{key}: expected a list")
-        return tuple(_num({key: v}, key) for v in value)
+        numbers = [_num({key: v}, key) for v in value]
+        if key == "temperatures":  # a null is an absent probe: left out, as our codecs do
+            return tuple(n for n in numbers if n is not None)
+        if None in numbers:  # a cell's place is its number: a gap cannot be left out
+            raise MqttJsonError(f"{key}: null in place of cell {numbers.index(None) + 1}")
+        return tuple(numbers)
     if key in ("alarms", "warnings"):
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise MqttJsonError(f"{key}: expected a list of names")
