@@ -33,6 +33,13 @@ batmon-ha is not vendored. Get the pinned revision and its requirements into the
     python3 -m venv /tmp/batmon-venv && /tmp/batmon-venv/bin/pip install -r /tmp/batmon-ha/requirements.txt
 
 Without it (or without dbus-daemon or mosquitto) the bench says so and exits 0.
+
+Bytecode: both tools run with ``PYTHONPYCACHEPREFIX`` set to one cache directory
+(``--pycache``), primed with ``compileall`` over each interpreter's ``sys.path`` before the first
+run, and ``PYTHONDONTWRITEBYTECODE`` unset. A pip-installed tool ships compiled bytecode; a
+process that has to compile its sources at every start (a checkout run with
+``PYTHONDONTWRITEBYTECODE=1``) starts slower and ends up several MiB larger, which would measure
+the environment, not the tool.
 """
 
 from __future__ import annotations
@@ -167,9 +174,10 @@ def is_state(tool: str, topic: str) -> bool:
 
 
 # -- one run --------------------------------------------------------------------------------
-def batmux_cmd(work: Path, count: int, port: int) -> list[str]:
+def batmux_cmd(work: Path, count: int, port: int, extra: list[str]) -> list[str]:
     lines = [
         f"state_dir: {work / 'state'}",
+        *extra,
         "sample_period: 1",
         "publish_period: 1",
         "batteries:",
@@ -202,6 +210,30 @@ def batmon_cmd(work: Path, count: int, port: int, repo: Path, python: str) -> li
     }
     (work / "options.json").write_text(json.dumps(options))
     return [python, str(repo / "main.py"), "skip-discovery"]
+
+
+def bytecode_env(prefix: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env["PYTHONPYCACHEPREFIX"] = str(prefix)
+    return env
+
+
+def prime_bytecode(python: str, extra: list[Path], prefix: Path) -> None:
+    """Compile everything ``python`` can import (and ``extra``) into the cache at ``prefix``."""
+    paths = subprocess.run(
+        [python, "-c", "import sys, json; print(json.dumps([p for p in sys.path if p]))"],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=bytecode_env(prefix),
+    ).stdout
+    targets = [p for p in json.loads(paths) if Path(p).is_dir()] + [str(p) for p in extra]
+    subprocess.run(
+        [python, "-m", "compileall", "-q", "-j", "0", *targets],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=bytecode_env(prefix),
+    )
 
 
 def read_count(path: Path) -> int:
@@ -249,10 +281,11 @@ def run_once(tool: str, count: int, args: argparse.Namespace) -> dict[str, Any]:
             procs.append(start_mosquitto(binary, write_mosquitto_conf(work, port), port))
             listener = Listener(port)
             if tool == "batmux":
-                cmd = batmux_cmd(work, count, port)
+                cmd = batmux_cmd(work, count, port, args.batmux_config)
             else:
                 cmd = batmon_cmd(work, count, port, args.batmon, args.batmon_python)
-            env = {**os.environ, "DBUS_SYSTEM_BUS_ADDRESS": bus, "PYTHONUNBUFFERED": "1"}
+            env = {**bytecode_env(args.pycache), "DBUS_SYSTEM_BUS_ADDRESS": bus}
+            env["PYTHONUNBUFFERED"] = "1"
             log = open(work / f"{tool}.log", "w")  # noqa: SIM115
             t0 = time.monotonic()
             gw = subprocess.Popen(cmd, cwd=work, env=env, stdout=log, stderr=subprocess.STDOUT)
@@ -338,8 +371,16 @@ def main() -> int:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--warmup", type=float, default=10.0)
     parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument(
+        "--batmux-config",
+        action="append",
+        default=[],
+        metavar="LINE",
+        help="an extra top-level YAML line for batmux (repeatable), e.g. 'history: {enabled: false}'",
+    )
     parser.add_argument("--only", choices=("batmux", "batmon-ha"), help="run one tool only")
     parser.add_argument("--json", type=Path, help="append every run's result here")
+    parser.add_argument("--pycache", type=Path, default=Path(tempfile.gettempdir()) / "vs-field-pyc")
     parser.add_argument("--serve", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--bus", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -364,6 +405,9 @@ def main() -> int:
     if args.only:
         tools = [args.only]
     counts = [int(c) for c in args.counts.split(",")]
+    prime_bytecode(sys.executable, [ROOT / "src"], args.pycache)
+    if "batmon-ha" in tools:
+        prime_bytecode(args.batmon_python, [args.batmon], args.pycache)
     results = []
     for n in counts:
         for rep in range(args.repeats):
