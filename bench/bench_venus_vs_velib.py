@@ -185,6 +185,8 @@ def run_once(tool: str, args: argparse.Namespace, plan_file: Path) -> dict[str, 
                 cmd = [args.velib_python, str(script), address, str(plan_file)]
             else:
                 env = dict(os.environ)
+                if tool == "batmux-ref":  # another batmux source tree, e.g. before a change
+                    env["PYTHONPATH"] = str(args.ref_src)
                 here = str(Path(__file__).resolve().parent)
                 cmd = [sys.executable, "-c", BATMUX_CHILD, address, str(plan_file), here]
             child = subprocess.Popen(
@@ -217,6 +219,11 @@ def main() -> int:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--warmup", type=float, default=5.0)
     parser.add_argument("--seconds", type=float, default=30.0)
+    parser.add_argument(
+        "--ref-src",
+        type=Path,
+        help="also run batmux from this src/ directory (e.g. a `git archive` of an older commit)",
+    )
     args = parser.parse_args()
     if shutil.which("dbus-daemon") is None:
         print("skipped: dbus-daemon is not installed")
@@ -239,15 +246,16 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="venus-plan-") as tmp:
         plan_file = Path(tmp) / "plan.json"
         plan_file.write_text(json.dumps(the_plan))
+        tools = ["batmux", "velib"] + (["batmux-ref"] if args.ref_src else [])
         for rep in range(args.repeats):
-            for tool in ("batmux", "velib") if rep % 2 == 0 else ("velib", "batmux"):
+            for tool in tools if rep % 2 == 0 else tools[::-1]:
                 result = run_once(tool, args, plan_file)
                 results.append(result)
                 print(json.dumps(result), flush=True)
     med = {}
     print("\n| tool | µs CPU per 1 Hz round (min/median/max) | RSS MiB |")
     print("|---|---|---|")
-    for tool in ("batmux", "velib"):
+    for tool in tools:
         rows = [r for r in results if r["tool"] == tool]
         us = sorted(r["us_per_round"] for r in rows)
         med[tool] = statistics.median(us)
@@ -255,6 +263,8 @@ def main() -> int:
         print(f"| {tool} | {us[0]:.0f}/{med[tool]:.0f}/{us[-1]:.0f} | {rss:.1f} |")
     loads = [x for r in results for x in r["load"]]
     print(f"\nratio batmux ÷ velib: {med['batmux'] / med['velib']:.2f}")
+    if args.ref_src:
+        print(f"ratio batmux-ref ÷ velib: {med['batmux-ref'] / med['velib']:.2f}")
     print(f"load average (1 min): {min(loads):.2f}–{max(loads):.2f}")
     return 0
 

@@ -30,7 +30,8 @@ batmon-ha is not vendored. Get the pinned revision and its requirements into the
 
     git clone https://github.com/fl4p/batmon-ha /tmp/batmon-ha
     git -C /tmp/batmon-ha checkout 10bb7331ba329e03e70a9f130d1f11d7f6df74c7
-    python3 -m venv /tmp/batmon-venv && /tmp/batmon-venv/bin/pip install -r /tmp/batmon-ha/requirements.txt
+    python3 -m venv /tmp/batmon-venv
+    /tmp/batmon-venv/bin/pip install -r /tmp/batmon-ha/requirements.txt
 
 Without it (or without dbus-daemon or mosquitto) the bench says so and exits 0.
 
@@ -55,7 +56,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -255,9 +255,8 @@ def stop_proc(proc: subprocess.Popen[Any], grace: float = 5.0) -> None:
 
 
 def run_once(tool: str, count: int, args: argparse.Namespace) -> dict[str, Any]:
-    from broker_process import free_port, mosquitto_binary, start_mosquitto, write_mosquitto_conf
-
     from batmux.sim.fake_bluez.bus import start_private_bus
+    from broker_process import free_port, mosquitto_binary, start_mosquitto, write_mosquitto_conf
 
     procs: list[subprocess.Popen[Any]] = []
     with tempfile.TemporaryDirectory(prefix=f"vs-field-{tool}-") as tmp:
@@ -306,6 +305,11 @@ def run_once(tool: str, count: int, args: argparse.Namespace) -> dict[str, Any]:
                     firsts.setdefault(battery, t - t0)
             listener.close()
             samples = n1 - n0
+            if samples == 0:  # keep the logs of a run that sampled nothing, for a look later
+                keep = Path(tempfile.mkdtemp(prefix=f"vs-field-nosamples-{tool}-{count}-"))
+                for log_file in work.glob("*.log"):
+                    shutil.copy(log_file, keep)
+                print(f"no samples in the window; logs kept in {keep}", file=sys.stderr)
             return {
                 "tool": tool,
                 "n": count,
@@ -349,7 +353,11 @@ def report(results: list[dict[str, Any]], counts: list[int]) -> None:
                 continue
             cells = [mmm([r[k] for r in rows], f) for k, f in zip(keys, fmts, strict=True)]
             print(f"| {n} | {tool} | " + " | ".join(cells) + " |")
-            med[tool] = {k: statistics.median([r[k] for r in rows]) for k in keys}
+            # a run without samples has no CPU per sample: it is left out of the median
+            med[tool] = {k: statistics.median([r[k] for r in rows if r[k] == r[k]]) for k in keys}
+            failed = sum(1 for r in rows if not r["samples"])
+            if failed:
+                print(f"| {n} | {tool} | {failed} of {len(rows)} runs: no samples in the window |")
         if len(med) == 2:
             ratios.append((n, {k: med["batmux"][k] / med["batmon-ha"][k] for k in keys}))
     print("\n| N | CPU/sample | RSS | first state | msgs/s |")
@@ -376,11 +384,12 @@ def main() -> int:
         action="append",
         default=[],
         metavar="LINE",
-        help="an extra top-level YAML line for batmux (repeatable), e.g. 'history: {enabled: false}'",
+        help="an extra top-level YAML line for batmux (repeatable): 'history: {enabled: false}'",
     )
     parser.add_argument("--only", choices=("batmux", "batmon-ha"), help="run one tool only")
     parser.add_argument("--json", type=Path, help="append every run's result here")
-    parser.add_argument("--pycache", type=Path, default=Path(tempfile.gettempdir()) / "vs-field-pyc")
+    pyc = Path(tempfile.gettempdir()) / "vs-field-pyc"
+    parser.add_argument("--pycache", type=Path, default=pyc, help="the bytecode cache both use")
     parser.add_argument("--serve", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--bus", help=argparse.SUPPRESS)
     args = parser.parse_args()
