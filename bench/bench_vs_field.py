@@ -1,7 +1,8 @@
 """batmux side by side with batmon-ha: the same simulated BLE batteries through the same fake BlueZ.
 
     uv run python bench/bench_vs_field.py [--batmon /tmp/batmon-ha] [--batmon-python PY]
-        [--counts 1,8,32,100] [--repeats 3] [--warmup 10] [--seconds 20]
+        [--counts 1,8,32,100] [--repeats 3] [--warmup 20] [--seconds 20]
+        [--batmux-config 'history: {enabled: false}'] [--only batmux|batmon-ha] [--json FILE]
 
 Every run is a fresh set of processes, none shared between tools:
 
@@ -18,13 +19,13 @@ Both tools: sample period 1 s, publish period 1 s, concurrent sampling, Home Ass
 on (batmon-ha always sends it). batmon-ha gets ``skip-discovery`` (it connects by address, as
 batmux does; otherwise it first scans for 5 s) and ``telemetry: false``.
 
-Measured per run: whole-process CPU (utime + stime of the gateway's pid from /proc, all
-threads) over ``--seconds`` after ``--warmup``, divided by the samples the radio answered in that
-window; VmRSS at the end of the warm-up; seconds from spawning the process to its first state
-message on the broker (the first non-discovery message under a battery's topic); broker messages
-and bytes per second in the window. The tools alternate run by run (the order flips every repeat)
-and the 1-minute load average is recorded with every run. The CPU of the radio, dbus-daemon and
-mosquitto is not counted for either tool.
+Measured per run: whole-process CPU (all threads of the gateway's pid, from /proc) over
+``--seconds`` after ``--warmup``, divided by the samples the radio answered in that window;
+VmRSS at the end of the warm-up; seconds from spawning the process to its first state message
+on the broker (the first non-discovery message under a battery's topic); broker messages and
+bytes per second in the window. The tools alternate run by run (the order flips every repeat)
+and the 1-minute load average is recorded with every run. The CPU of the radio, dbus-daemon
+and mosquitto is not counted for either tool.
 
 batmon-ha is not vendored. Get the pinned revision and its requirements into their own venv:
 
@@ -33,7 +34,9 @@ batmon-ha is not vendored. Get the pinned revision and its requirements into the
     python3 -m venv /tmp/batmon-venv
     /tmp/batmon-venv/bin/pip install -r /tmp/batmon-ha/requirements.txt
 
-Without it (or without dbus-daemon or mosquitto) the bench says so and exits 0.
+Without it the bench says so and measures batmux alone; without dbus-daemon or mosquitto it says
+so and exits 0. A run in which the radio answered nothing is left out of the medians (its logs
+are kept in a ``vs-field-nosamples-*`` temp directory).
 
 Bytecode: both tools run with ``PYTHONPYCACHEPREFIX`` set to one cache directory
 (``--pycache``), primed with ``compileall`` over each interpreter's ``sys.path`` before the first
@@ -377,7 +380,7 @@ def main() -> int:
     parser.add_argument("--batmon-python", default="/tmp/batmon-venv/bin/python")
     parser.add_argument("--counts", default="1,8,32,100")
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--warmup", type=float, default=10.0)
+    parser.add_argument("--warmup", type=float, default=20.0)
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument(
         "--batmux-config",
