@@ -340,6 +340,10 @@ def mmm(values: list[float], fmt: str = "{:.0f}") -> str:
     return "/".join(fmt.format(v) for v in (min(values), statistics.median(values), max(values)))
 
 
+def _median(values: list[float]) -> float:
+    return statistics.median(values) if values else float("nan")
+
+
 def report(results: list[dict[str, Any]], counts: list[int]) -> None:
     print("\nmin/median/max over the repeats; ratio = median batmux ÷ median batmon-ha")
     cols = ("µs/sample", "samples/s", "RSS MiB", "first state s", "msgs/s")
@@ -357,7 +361,7 @@ def report(results: list[dict[str, Any]], counts: list[int]) -> None:
             cells = [mmm([r[k] for r in rows], f) for k, f in zip(keys, fmts, strict=True)]
             print(f"| {n} | {tool} | " + " | ".join(cells) + " |")
             # a run without samples has no CPU per sample: it is left out of the median
-            med[tool] = {k: statistics.median([r[k] for r in rows if r[k] == r[k]]) for k in keys}
+            med[tool] = {k: _median([r[k] for r in rows if r[k] == r[k]]) for k in keys}
             failed = sum(1 for r in rows if not r["samples"])
             if failed:
                 print(f"| {n} | {tool} | {failed} of {len(rows)} runs: no samples in the window |")
