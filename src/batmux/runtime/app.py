@@ -119,6 +119,9 @@ class Gateway:
             runtime.saved_meters = runtime.meters.meters()
             self.batteries[cfg.name] = runtime
         self._persist_failed = False
+        # The totals a restart would load now: a publish of these needs no write (the first
+        # one after start, and every one while no current flows) and waits for no fsync.
+        self._on_disk = self._meter_snapshot()
         self._wake = asyncio.Event()  # a battery turned fresh or went offline: publish early
         self.capture_dir: str | None = None  # ``batmux run --capture DIR``
         self.config_dir: Path | None = None  # the config file's folder (netzero LUT files)
@@ -314,17 +317,20 @@ class Gateway:
             except OSError as exc:
                 log.error("%s: cannot save state: %s", name, exc)
 
+    def _meter_snapshot(self) -> dict[str, list[float]]:
+        return {
+            name: [r.meters.charged_wh, r.meters.discharged_wh, r.meters.soc_travel_pct]
+            for name, r in self.batteries.items()
+        }
+
     async def persist_meters(self) -> None:
         """Write the meters about to be published to disk first (one file, one fsync).
 
         Only totals that reached the disk are published, so a restart (which loads them) can
         never show a lower total than one already published: Home Assistant's
         ``total_increasing`` sees no decrease across any crash or power loss."""
-        snapshot = {
-            name: [r.meters.charged_wh, r.meters.discharged_wh, r.meters.soc_travel_pct]
-            for name, r in self.batteries.items()
-        }
-        if not snapshot:
+        snapshot = self._meter_snapshot()
+        if not snapshot or snapshot == self._on_disk:
             return
         data = {"version": 1, "meters": snapshot}  # lists: a quarter of the CPU of dicts
         try:
@@ -335,6 +341,7 @@ class Gateway:
             self._persist_failed = True
             return
         self._persist_failed = False
+        self._on_disk = snapshot
         for name, (charged, discharged, travel) in snapshot.items():
             saved = meter_math.MeterState(charged, discharged, travel)
             self.batteries[name].saved_meters = saved.meters()

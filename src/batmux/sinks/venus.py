@@ -74,8 +74,7 @@ def _nodes(paths: Iterable[str]) -> set[str]:
     return out
 
 
-def _same(a: Value, b: Value) -> bool:
-    return type(a) is type(b) and a == b
+_ABSENT = object()  # no path has this value: a new path always counts as changed
 
 
 class VenusService:
@@ -274,15 +273,18 @@ class VenusService:
     def _publish(self, values: dict[str, Value], batch: bool = True) -> None:
         for gone in self._values.keys() - values.keys():
             values[gone] = None  # a path once shown stays, as unknown
+        shown = self._values
+        # same type and equal, inlined: this runs for every path of every battery per publish
         changed = {
             p: v
             for p, v in values.items()
-            if p not in self._values or not _same(self._values[p], v)
+            if (o := shown.get(p, _ABSENT)) != v or type(o) is not type(v)
         }
         if not changed:
             return
-        self._values = values
-        self._nodes = _nodes(values)
+        self._values, old = values, self._values
+        if values.keys() != old.keys():  # the tree changes only with the set of paths
+            self._nodes = _nodes(values)
         self._emit(changed, batch)
 
     def _emit(self, changed: dict[str, Value], batch: bool = True) -> None:

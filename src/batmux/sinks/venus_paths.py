@@ -292,11 +292,23 @@ _UNITS: tuple[tuple[str, str], ...] = (
 )
 
 
+_UNIT_OF: dict[str, str] = {}  # path → unit, filled on first use (a service has ~150 paths)
+
+
 def unit(path: str) -> str:
-    for prefix, u in _UNITS:
-        if path == prefix or (prefix.endswith("/") and path.startswith(prefix)):
-            return u
-    return ""
+    found = _UNIT_OF.get(path)
+    if found is None:
+        found = next(
+            (
+                u
+                for prefix, u in _UNITS
+                if path == prefix or (prefix[-1] == "/" and path.startswith(prefix))
+            ),
+            "",
+        )
+        if len(_UNIT_OF) < 4096:  # paths are a fixed set; the bound only guards odd callers
+            _UNIT_OF[path] = found
+    return found
 
 
 def text(path: str, value: Value) -> str:
