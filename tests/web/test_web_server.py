@@ -8,6 +8,7 @@ import base64
 import contextlib
 import os
 import re
+import signal
 import sqlite3
 import sys
 from collections.abc import AsyncIterator
@@ -292,6 +293,7 @@ async def test_demo_serves_the_web_api_and_prints_its_url(tmp_path: Path) -> Non
                 await asyncio.sleep(0.2)
         status, text = await get(f"{url}metrics")
         assert status == 200 and 'batmux_battery_soc{battery="bank"}' in text
+        proc.send_signal(signal.SIGTERM)  # seen enough: a clean stop, not the whole duration
         _, err = await asyncio.wait_for(proc.communicate(), 15)
     finally:
         if proc.returncode is None:
