@@ -151,9 +151,11 @@ class Periodic:
     closed_only: bool = False
 
     def due(self, tick: int) -> bool:
-        # each period group on its own tick (like the field), so no tick carries them all
-        phase = {1: 0, 5: 1, 10: 2, 50: 3, 100: 4}[self.period_ticks]
-        return tick % self.period_ticks == phase % self.period_ticks
+        return tick % self.period_ticks == PHASE[self.period_ticks]
+
+
+# each period group on its own tick (as the field staggers them), so no tick carries them all
+PHASE = {1: 0, 5: 1, 10: 2, 50: 3, 100: 4}
 
 
 def schedule(car: CarConfig) -> tuple[Periodic, ...]:
