@@ -7,8 +7,11 @@ from __future__ import annotations
 from pathlib import Path
 from types import SimpleNamespace
 
+import pytest
+
 from batmux.core.contactor import State
 from batmux.devices.tesla_control import TeslaControl
+from batmux.errors import ConfigError
 from batmux.model.sample import BatterySample
 from batmux.sim.tesla_model3 import REQUIRED_PRESENCE
 from tesla_helpers import CONTROL, contactor, running, tesla, until
@@ -81,3 +84,16 @@ async def test_presence_only_while_0x221_is_sent() -> None:
     assert control.frames_now() is not None and 0x118 in _ids(control, range(2))
     now[0] += 0.2  # after the sequence: silence, like 0x221
     assert control.frames_now() is None and _ids(control, range(200)) == set()
+
+
+def test_car_config_from_the_config_reaches_0x7ff(tmp_path: Path) -> None:
+    car = {"country": "GB", "right_hand_drive": True, "map_region": 1, "chassis": 2}
+    contactors = {**CONTROL["contactors"], "car_config": car}
+    control = tesla(tmp_path, allow_control=True, contactors=contactors).batteries["tesla"].source
+    muxes = control.presence.car.muxes()  # TESLA-BATTERY.h's "UK/RHD" and "EU" examples
+    assert (muxes[0].hex().upper(), muxes[2].hex().upper()) == (
+        "0149424700031501",
+        "0301084801000012",
+    )
+    with pytest.raises(ConfigError, match="country"):
+        tesla(tmp_path, allow_control=True, contactors={"car_config": {"country": "gb"}})
