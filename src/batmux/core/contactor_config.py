@@ -10,6 +10,16 @@ from pydantic import Field
 from batmux.core.bank_config import _Strict
 
 
+class CarConfigSettings(_Strict):
+    """Tesla 0x7FF GTW_carConfig (``protocols.tesla_presence.CarConfig``): match the donor car."""
+
+    country: str = Field("DE", pattern="^[A-Z]{2}$")
+    right_hand_drive: bool = True
+    map_region: int = Field(2, ge=0, le=15)
+    chassis: int = Field(2, ge=0, le=7)
+    pack_energy: int = Field(1, ge=0, le=31)
+
+
 class ContactorsConfig(_Strict):
     close_on_start: bool = False  # close at start once the interlocks hold
     close_timeout_s: float = Field(10.0, gt=0)  # precharge + closing must finish within this
@@ -20,6 +30,10 @@ class ContactorsConfig(_Strict):
     # open when the inverter output(s) serving this pack heard nothing for this long (s)
     open_on_inverter_silent: float | None = Field(None, gt=0)
     inverter: str | None = None  # the inverter link to watch (default: all serving the pack)
+    # Tesla: the vehicle-presence frames besides 0x221 (0x118, 0x2E1, 0x3C2, ...); false for
+    # old pack firmware that closes on 0x221 alone
+    presence_frames: bool = True
+    car_config: CarConfigSettings = Field(default_factory=CarConfigSettings)
 
 
 def serving_inverters(pack: str, inverters: Sequence[Any], groups: Sequence[Any]) -> list[str]:

@@ -4,8 +4,10 @@ Only with ``allow_control: true`` and a ``contactors:`` section. While the state
 precharge/closing/closed the DRIVE pair (mux 0, mux 1) of 0x221 goes out every 50 ms with its
 4-bit counter and checksum (``protocols.tesla_keepalive``); opening sends ACCESSORY, GOING_DOWN
 and OFF for ``open_step_s`` each (3 s on a car), then silence, and waits for the pack to report
-open. Not sent (documented in docs/ev-packs.md): the other vehicle-presence frames (0x118,
-0x2E1, 0x3C2, ...), whose payloads the facts do not give; older pack firmware closes without them.
+open. Alongside, in a task of its own on a 10 ms grid (so it never delays 0x221), the
+vehicle-presence frames (``protocols.tesla_presence``: 0x118, 0x2E1, 0x3C2, 0x39D, 0x7FF, ...;
+0x3A1 only while the pack reports closed) go out whenever 0x221 does, and never otherwise
+(``contactors.presence_frames: false`` turns them off for old firmware).
 
 The sample's ``contactor`` is the combined view (``Contactor.combined``), ``contactor_reason``
 the reason of batmux's last change or refusal. One log line per state change, not per frame.
@@ -29,6 +31,8 @@ from batmux.errors import BatmuxError, ControlRefused
 from batmux.links.relays import RelayOutput
 from batmux.model.sample import BatterySample
 from batmux.protocols import tesla_keepalive as ka
+from batmux.protocols.candump import Frame
+from batmux.protocols.tesla_presence import TICK_S, CarConfig, Presence
 
 log = logging.getLogger(__name__)
 
@@ -99,6 +103,14 @@ class TeslaControl:
         self.relays: RelayOutput | None = None  # external precharge/main relays (relays:)
         self._close_began = clock()
         self._was_sending = False
+        self.presence: Presence | None = None  # the other vehicle-presence frames
+        # a Tesla car's frames: not for subclasses driving other packs (LeafControl)
+        if type(self) is TeslaControl and getattr(contactors, "presence_frames", True):
+            car = getattr(contactors, "car_config", None)
+            self.presence = Presence(CarConfig(**car.model_dump()) if car else CarConfig())
+        self.presence_sent = 0
+        self._presence_failing = False
+        self._presence_running = False  # the gateway's task, or shutdown's own
 
     def __getattr__(self, name: str) -> Any:  # status(), link, codec, ... of the CAN source
         return getattr(self.source, name)
@@ -182,17 +194,21 @@ class TeslaControl:
         self.command("close" if on else "open")
 
     # -- frames -------------------------------------------------------------------------------
+    def _open_step(self) -> int | None:
+        """Which 0x221 pair is due: -1 DRIVE, 0-2 the open sequence, None silence."""
+        if self.machine.sending:
+            return -1
+        if self.machine.state == State.OPENING:
+            step = int((self._clock() - self.machine.since) / self.open_step_s)
+            return step if step < len(OPEN_SEQUENCE) else None
+        return None
+
     def frames_now(self) -> tuple[bytes, bytes] | None:
         """The 0x221 pair to send now, or None for silence."""
-        if self.machine.sending:
-            pair = DRIVE
-        elif self.machine.state == State.OPENING:
-            step = int((self._clock() - self.machine.since) / self.open_step_s)
-            if step >= len(OPEN_SEQUENCE):
-                return None
-            pair = OPEN_SEQUENCE[step]
-        else:
+        step = self._open_step()
+        if step is None:
             return None
+        pair = DRIVE if step < 0 else OPEN_SEQUENCE[step]
         self._counter = (self._counter + 1) % 16
         return tuple(ka.with_counter(f, self._counter) for f in pair)  # type: ignore[return-value]
 
@@ -216,6 +232,45 @@ class TeslaControl:
             await self._send_once()
             due = max(due + self.period_s, loop.time() - self.period_s)  # no burst after a stall
             await asyncio.sleep(max(0.0, due - loop.time()))
+
+    def presence_now(self, tick: int) -> list[Frame]:
+        """Tick ``tick``'s vehicle-presence frames: only while 0x221 is sent (DRIVE or the open
+        sequence), as the car around the pack would; 0x3A1 only while the pack says closed."""
+        if self.presence is None or self.muted or self._open_step() is None:
+            return []
+        return self.presence.frames_at(tick, closed=self._pack == "closed")
+
+    async def presence_loop(self) -> None:
+        """Send the presence frames on a 10 ms grid until cancelled (one loop at a time: the
+        gateway's task, or shutdown's own once the gateway's tasks are gone)."""
+        if self.presence is None or self._presence_running:
+            return
+        self._presence_running = True
+        try:
+            loop = asyncio.get_running_loop()
+            await self.source.link.open()
+            due, tick = loop.time(), 0
+            while True:
+                await self._send_presence(tick)
+                tick += 1
+                due = max(due + TICK_S, loop.time() - TICK_S)  # no burst after a stall
+                await asyncio.sleep(max(0.0, due - loop.time()))
+        finally:
+            self._presence_running = False
+
+    async def _send_presence(self, tick: int) -> None:
+        """A failed send is logged (once per streak) and skipped: these frames must not take
+        the 0x221 task down with them."""
+        frames = self.presence_now(tick)
+        try:
+            await self.source.link.send_all(frames)
+        except BatmuxError as exc:
+            if not self._presence_failing:
+                log.warning("%s: vehicle-presence frames not sent: %s", self.name, exc)
+            self._presence_failing = True
+            return
+        self._presence_failing = False
+        self.presence_sent += len(frames)
 
     def relay_plan(self) -> RelayPlan:
         """The external relays for the machine's state now (precharge, main, precharge off)."""
@@ -242,6 +297,24 @@ class TeslaControl:
         limit = self._clock() + (
             timeout_s if timeout_s is not None else self.machine.open_timeout_s
         )
+        # the gateway's tasks are gone by now: the car stays "present" through the sequence
+        presence = None
+        if self.presence is not None:
+            presence = asyncio.create_task(self.presence_loop(), name=f"{self.name}-presence-off")
+        try:
+            await self._open_until(limit)
+        finally:
+            if presence is not None:
+                presence.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await presence
+        if self.machine.state == State.OPENING:
+            log.warning("%s: pack did not report open before shutdown gave up", self.name)
+        if self.relays is not None:  # whatever the pack says: the external relays open
+            await self.relays.apply(RelayPlan(False, False, "shutdown"))
+        return self.machine.state.value
+
+    async def _open_until(self, limit: float) -> None:
         while self.machine.state == State.OPENING and self._clock() < limit:
             await self._send_once()
             try:
@@ -250,11 +323,6 @@ class TeslaControl:
             except Exception as exc:  # a stale pack still has to be waited for, not crash
                 log.debug("%s: sample during shutdown: %s", self.name, exc)
             await asyncio.sleep(PERIOD_S)
-        if self.machine.state == State.OPENING:
-            log.warning("%s: pack did not report open before shutdown gave up", self.name)
-        if self.relays is not None:  # whatever the pack says: the external relays open
-            await self.relays.apply(RelayPlan(False, False, "shutdown"))
-        return self.machine.state.value
 
     async def close(self) -> None:
         try:

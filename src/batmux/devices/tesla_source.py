@@ -63,6 +63,7 @@ def controlled(
             control.pack_task = asyncio.create_task(pack_sim(), name=f"{source.name}-pack")
         async with asyncio.TaskGroup() as tasks:
             tasks.create_task(control.keepalive(), name=f"{source.name}-keepalive")
+            tasks.create_task(control.presence_loop(), name=f"{source.name}-presence")
             if control.relays is not None:
                 tasks.create_task(control.relay_loop(), name=f"{source.name}-relays")
 

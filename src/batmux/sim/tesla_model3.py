@@ -9,8 +9,12 @@ where it gives one (0x132 10 ms; 0x212/0x252/0x292/0x2D2 100 ms; 0x312/0x352/0x3
 The keep-alive: like a real pack, it reports its contactors open (and alert a089 VcFront_MIA)
 unless it receives valid 0x221 frames (checksum as ``protocols.tesla_keepalive``); with them it
 goes open → precharge → closing → closed, and opens again when they stop for
-``keepalive_timeout_s``. Only current through closed contactors moves the SoC. A minimal model
-for the contactor control to be built against: it does not read the power state in the frames.
+``keepalive_timeout_s``. With ``require_presence`` (off by default) it behaves like newer pack
+firmware: it also needs the vehicle-presence frames 0x118, 0x2E1, 0x3C2, 0x39D and 0x7FF
+(``protocols.tesla_presence``, checksums checked) within that timeout, and reports
+a089_vcfront_mia / a090_gateway_mia while they are missing. Only current through closed
+contactors moves the SoC. A minimal model for the contactor control to be built against: it
+does not read the power state in the frames.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from batmux.links.can_bus import CanLink
-from batmux.protocols import tesla_keepalive
+from batmux.protocols import tesla_keepalive, tesla_presence
 from batmux.protocols.candump import Frame
 from batmux.protocols.tesla_alerts import encode_alerts
 from batmux.protocols.tesla_model3 import (
@@ -58,6 +62,8 @@ STATE_CODES = {
     "opening": (2, 2, 5, 5, 4),
 }
 HVIL_OK, HVIL_INTERNAL_OPEN = 1, 3
+# the presence frames a ``require_presence`` pack waits for (the 10/50/100 ms ones)
+REQUIRED_PRESENCE = (0x118, 0x2E1, 0x3C2, 0x39D, 0x7FF)
 
 
 def nca_ocv(soc_pct: float) -> float:
@@ -96,6 +102,9 @@ class TeslaPackSim:
     hvil_ok: bool = True
     hvp_frames: bool = True  # False: no 0x20A at all (HVIL unknown to the reader)
     alerts: set[str] = field(default_factory=set)  # injected BMS alerts (tesla_alerts names)
+    require_presence: bool = False  # newer firmware: also needs the vehicle-presence frames
+    bad_presence_frames: int = 0
+    _presence_seen: dict[int, float] = field(default_factory=dict, init=False)
     state: str = "open"
     keepalive_frames: int = 0
     bad_keepalive_frames: int = 0
@@ -114,6 +123,12 @@ class TeslaPackSim:
     # -- keep-alive and contactors -------------------------------------------------------------
 
     def on_frame(self, can_id: int, data: bytes) -> None:
+        if can_id in REQUIRED_PRESENCE:
+            if tesla_presence.is_valid(can_id, data):
+                self._presence_seen[can_id] = self.clock()
+            else:
+                self.bad_presence_frames += 1
+            return
         if can_id != tesla_keepalive.ID_LV_POWER_STATE:
             return
         if tesla_keepalive.is_valid(data):
@@ -126,11 +141,19 @@ class TeslaPackSim:
         last = self._last_keepalive
         return last is not None and self.clock() - last <= self.keepalive_timeout_s
 
+    def presence_missing(self) -> list[int]:
+        """Required presence frames not seen within the timeout (none unless required)."""
+        if not self.require_presence:
+            return []
+        now = self.clock()
+        seen = self._presence_seen
+        return [i for i in REQUIRED_PRESENCE if now - seen.get(i, -1e9) > self.keepalive_timeout_s]
+
     def step(self) -> str:
         """Move the contactors one step towards what the keep-alive asks for."""
         now = self.clock()
         held = now - self._since
-        wanted = self.keepalive_present() and self.hvil_ok
+        wanted = self.keepalive_present() and self.hvil_ok and not self.presence_missing()
         nxt = self.state
         if wanted and self.state == "open":
             nxt = "precharge"
@@ -250,8 +273,11 @@ class TeslaPackSim:
         s = self.battery.truth()
         full = self.energy_full_kwh()
         alerts = set(self.alerts)
-        if not self.keepalive_present():
+        missing = self.presence_missing()
+        if not self.keepalive_present() or 0x2E1 in missing:
             alerts.add("a089_vcfront_mia")
+        if 0x7FF in missing:
+            alerts.add("a090_gateway_mia")
         temps = {
             "pack_temperature_min": min(s.temperatures_c),
             "pack_temperature_max": max(s.temperatures_c),
