@@ -117,6 +117,9 @@ async def test_switches_change_only_with_allow_control(tmp_path: Path) -> None:
             assert nope.status == 404
         async with http.post(url, json={"on": "off"}) as bad:
             assert bad.status == 400
+        rebound = {"Host": "attacker.example:8080"}  # DNS rebinding: a name, no token
+        async with http.post(url, json={"on": False}, headers=rebound) as rebinding:
+            assert rebinding.status == 403 and "token" in (await rebinding.json())["error"]
         async with http.post(url, json={"on": False}) as done:
             assert done.status == 200, await done.text()
         for _ in range(100):

@@ -14,6 +14,7 @@ import base64
 import binascii
 import functools
 import hmac
+import ipaddress
 import json
 import logging
 import math
@@ -89,6 +90,19 @@ def authorized(request: web.Request, token: str) -> bool:
         except (binascii.Error, UnicodeDecodeError):
             given = ""
     return hmac.compare_digest(given.encode(), token.encode())
+
+
+def _direct_host(host: str) -> bool:
+    """``Host`` is ``localhost`` or an IP literal (with or without port), not a DNS name."""
+    name = host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+    name = name.strip("[]").split("]:")[0]
+    if name == "localhost":
+        return True
+    try:
+        ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    return True
 
 
 def _auth_middleware(token: str, trusted: frozenset[str] = frozenset()) -> Any:
@@ -202,6 +216,10 @@ def build_app(ctx: WebContext) -> web.Application:
         runtime = ctx.gateway.batteries.get(name)
         if runtime is None or which not in SWITCHES:
             return json_response({"error": f"no switch {which!r} on {name!r}"}, status=404)
+        # Without a token, a page that rebinds its own DNS name to 127.0.0.1 would be "same
+        # origin": only requests addressed to a loopback name or an IP literal may switch.
+        if not ctx.config.token and not _direct_host(request.host):
+            return json_response({"error": "switching needs a token on this host name"}, status=403)
         # JSON only: a cross-site form cannot send it without a CORS preflight we never allow
         if request.content_type != "application/json":
             return json_response({"error": "send application/json"}, status=415)
