@@ -120,6 +120,11 @@ async def test_api_history_returns_the_rounds_written(tmp_path: Path) -> None:
         assert status == 400 and error["error"].startswith("hours:")
         status, _ = await get(f"{base}api/history")
         assert status == 400
+        # end=0 is the epoch, not "now": an hour ending in 1970 holds nothing
+        status, body = await get(f"{base}api/history?battery=garage&end=0")
+        assert status == 200 and body["end"] == 0 and body["points"] == []
+        status, error = await get(f"{base}api/history?battery=garage&start=20&end=10")
+        assert status == 400 and error["error"].startswith("start:")
 
 
 def gateway_history_rounds(gateway: Gateway) -> int:

@@ -159,10 +159,14 @@ def build_app(ctx: WebContext) -> web.Application:
             return json_response({"error": "battery= is required"}, status=400)
         now = ctx.gateway.clock()
         hours = _number(request, "hours")
-        end = _number(request, "end") or now
+        end = _number(request, "end")
+        if end is None:  # not `or now`: end=0 is 1970, not now
+            end = now
         start = _number(request, "start")
         if start is None:
             start = end - (hours if hours is not None else 1.0) * 3600
+        if start > end:
+            return json_response({"error": "start: after end"}, status=400)
         start = max(start, end - MAX_HISTORY_S)
         wanted = request.query.get("values")
         values = [v for v in wanted.split(",") if v in VALUES] if wanted else list(VALUES)
