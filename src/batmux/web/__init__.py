@@ -1,1 +1,2 @@
-"""The web server: read-only JSON API, Prometheus ``/metrics`` and an overview page."""
+"""The web server: JSON API (read-only but for the switch endpoint), live events, Prometheus
+``/metrics`` and the dashboard."""

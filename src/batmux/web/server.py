@@ -2,9 +2,10 @@
 ``base_path``.
 
 Every ``GET`` is read-only. The one write is ``POST api/batteries/<name>/switch/<switch>``, for
-a battery whose config sets ``allow_control`` (the same ``Gateway.set_switch`` path as MQTT's
-commands; refused otherwise, and logged). With ``token:`` set every request needs it, as
-``Authorization: Bearer <token>``, HTTP basic auth with the token as password, or ``?token=``.
+a battery whose config sets ``allow_control`` (``Gateway.set_switch`` directly, not MQTT's
+spaced latest-wish-wins queue in ``runtime.commands``; refused otherwise, and logged). With
+``token:`` set every request needs it, as ``Authorization: Bearer <token>``, HTTP basic auth
+with the token as password, or ``?token=``.
 """
 
 from __future__ import annotations
