@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import quote
 
 from batmux.model.state import BatteryState
+from batmux.sinks.state_values import scalar_values
 
 _STYLE = (
     "body{font-family:sans-serif;margin:1em}table{border-collapse:collapse;margin-bottom:1em}"
@@ -33,8 +34,7 @@ def _fmt(value: Any, digits: int = 2) -> str:
 
 
 def _battery_row(state: BatteryState, query: str) -> str:
-    s = state.sample
-    cells = s.cell_voltages_v if s is not None else ()
+    v = scalar_values(state)  # the cell spread and limits exactly as /metrics and InfluxDB
     limits = state.limits
     health = state.diagnostics
     cols = [
@@ -42,17 +42,17 @@ def _battery_row(state: BatteryState, query: str) -> str:
         + (" (group)" if state.is_group else "")
         + f' <a class="json" href="api/batteries/{quote(state.name)}{query}">json</a>',
         "online" if state.available else '<span class="off">offline</span>',
-        _fmt(s.soc_pct if s else None, 1),
-        _fmt(s.voltage_v if s else None),
-        _fmt(s.current_a if s else None),
-        _fmt(s.power_w if s else None, 0),
-        _fmt(min(cells) if cells else None, 3),
-        _fmt(max(cells) if cells else None, 3),
-        _fmt(round(max(cells) - min(cells), 4) if cells else None, 3),
-        _fmt(max(s.temperatures_c) if s and s.temperatures_c else None, 1),
-        _fmt(limits.known_charge_voltage_v if limits else None),
-        _fmt(limits.charge_current_a if limits else None, 1),
-        _fmt(limits.discharge_current_a if limits else None, 1),
+        _fmt(v.get("soc"), 1),
+        _fmt(v.get("voltage")),
+        _fmt(v.get("current")),
+        _fmt(v.get("power"), 0),
+        _fmt(v.get("cell_min"), 3),
+        _fmt(v.get("cell_max"), 3),
+        _fmt(v.get("cell_delta"), 3),
+        _fmt(v.get("temperature_max"), 1),
+        _fmt(v.get("charge_voltage_limit")),
+        _fmt(v.get("charge_current_limit"), 1),
+        _fmt(v.get("discharge_current_limit"), 1),
         _fmt(limits.reason if limits else None),
         _fmt(health.get("samples")),
         _fmt(health.get("errors")),
