@@ -104,10 +104,6 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    if args.netzero + args.ev + args.proxy > 1:
-        print("batmux demo: --ev, --netzero and --proxy are separate demos; choose one",
-              file=sys.stderr)  # fmt: skip
-        return 2
     if args.netzero:
         from batmux.runtime.demo_netzero import run_netzero_demo
 
@@ -371,11 +367,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--duration", type=float, default=60.0, help="seconds (default 60)")
     p.add_argument("--mqtt", metavar="URL", help="use this broker instead of an embedded one")
     p.add_argument("--broker-port", type=int, default=0, help=argparse.SUPPRESS)
-    p.add_argument(
+    variant = p.add_mutually_exclusive_group()  # separate demos: at most one
+    variant.add_argument(
         "--netzero", action="store_true", help="zero export: a simulated house and AhoyDTU"
     )
-    p.add_argument("--ev", action="store_true", help="a simulated Tesla pack instead")
-    p.add_argument(
+    variant.add_argument("--ev", action="store_true", help="a simulated Tesla pack instead")
+    variant.add_argument(
         "--proxy",
         action="store_true",
         help="read the batteries through a simulated ESPHome Bluetooth proxy",
