@@ -278,9 +278,11 @@ def _scan_proxy(args: argparse.Namespace) -> Any:
         config = _load(args.config)
         if isinstance(config, int):
             return config
-        for p in config.bluetooth_proxies:
-            if p.name == args.proxy:
-                return EspHomeProxy(p.name, p.host, p.port, p.encryption_key, p.password)
+        from batmux.runtime.proxies import proxies_for
+
+        configured = proxies_for(config).get(args.proxy)
+        if configured is not None:
+            return configured
     host, _, port = args.proxy.partition(":")
     if not host or (port and not port.isdigit()):
         return _die(f"scan: no bluetooth_proxies entry {args.proxy!r} in {args.config}")
