@@ -217,12 +217,15 @@ class Gateway:
             log.info("%s: %s", cfg.name, sample.to_json())
         return True
 
+    def inject_allowed(self, name: str) -> bool:
+        """``allow_inject`` on the battery or at the top level."""
+        return self.config.allow_inject or self.batteries[name].cfg.allow_inject
+
     def inject(self, name: str, fault: str, for_s: float | None = None) -> None:
         """Start (or ``clear``) an injected fault; ``ControlRefused`` unless allowed."""
-        runtime = self.batteries.get(name)
-        if runtime is None:
+        if name not in self.batteries:
             raise ControlRefused(f"{name}: no such battery")
-        if not (runtime.cfg.allow_inject or self.config.allow_inject):
+        if not self.inject_allowed(name):
             raise ControlRefused(f"{name}: fault injection is off (set allow_inject: true)")
         self.injector.set(name, fault, self.clock(), for_s)
         span = f" for {for_s:g} s" if for_s is not None and fault != "clear" else ""

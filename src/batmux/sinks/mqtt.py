@@ -153,7 +153,7 @@ class MqttSink:
             for name, runtime in self.gateway.batteries.items():
                 if runtime.cfg.allow_control:
                     await client.subscribe(f"{self.topics.base}/{name}/+/set")
-                elif runtime.cfg.allow_inject or self.gateway.config.allow_inject:
+                elif self.gateway.inject_allowed(name):
                     await client.subscribe(f"{self.topics.base}/{name}/inject/set")
             reraise_lost_cancel(before)
             self.connected.set()
