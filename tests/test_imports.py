@@ -74,6 +74,10 @@ UNUSED_OUTPUTS = (
     "batmux.links.can_bus",
     "batmux.links.modbus",
     "batmux.links.serial_link",
+    "batmux.links.relays",  # EV packs' external relays
+    "batmux.netzero.runtime",  # zero export
+    "batmux.web.server",  # the web API and dashboard
+    "aiohttp",  # the web stack (web:, netzero's HTTP devices)
 )
 
 

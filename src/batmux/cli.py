@@ -104,10 +104,6 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    if args.netzero + args.ev + args.proxy > 1:
-        print("batmux demo: --ev, --netzero and --proxy are separate demos; choose one",
-              file=sys.stderr)  # fmt: skip
-        return 2
     if args.netzero:
         from batmux.runtime.demo_netzero import run_netzero_demo
 
@@ -282,9 +278,11 @@ def _scan_proxy(args: argparse.Namespace) -> Any:
         config = _load(args.config)
         if isinstance(config, int):
             return config
-        for p in config.bluetooth_proxies:
-            if p.name == args.proxy:
-                return EspHomeProxy(p.name, p.host, p.port, p.encryption_key, p.password)
+        from batmux.runtime.proxies import proxies_for
+
+        configured = proxies_for(config).get(args.proxy)
+        if configured is not None:
+            return configured
     host, _, port = args.proxy.partition(":")
     if not host or (port and not port.isdigit()):
         return _die(f"scan: no bluetooth_proxies entry {args.proxy!r} in {args.config}")
@@ -371,11 +369,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--duration", type=float, default=60.0, help="seconds (default 60)")
     p.add_argument("--mqtt", metavar="URL", help="use this broker instead of an embedded one")
     p.add_argument("--broker-port", type=int, default=0, help=argparse.SUPPRESS)
-    p.add_argument(
+    variant = p.add_mutually_exclusive_group()  # separate demos: at most one
+    variant.add_argument(
         "--netzero", action="store_true", help="zero export: a simulated house and AhoyDTU"
     )
-    p.add_argument("--ev", action="store_true", help="a simulated Tesla pack instead")
-    p.add_argument(
+    variant.add_argument("--ev", action="store_true", help="a simulated Tesla pack instead")
+    variant.add_argument(
         "--proxy",
         action="store_true",
         help="read the batteries through a simulated ESPHome Bluetooth proxy",

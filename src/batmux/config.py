@@ -289,6 +289,7 @@ class Config(Strict):
     @model_validator(mode="after")
     def _unique_names(self) -> Config:
         _reject_duplicates("batteries", "battery", [b.name for b in self.batteries])
+        _reject_duplicates("bluetooth_proxies", "proxy", [p.name for p in self.bluetooth_proxies])
         return self
 
     @model_validator(mode="after")
@@ -324,36 +325,31 @@ class Config(Strict):
     @model_validator(mode="after")
     def _proxy_references(self) -> Config:
         """``adapter: proxy:<name>`` names a configured proxy; ``auto`` needs BLE."""
-        _reject_duplicates("bluetooth_proxies", "proxy", [p.name for p in self.bluetooth_proxies])
         known = [p.name for p in self.bluetooth_proxies]
         for i, battery in enumerate(self.batteries):
             adapter = battery.adapter or ""
-            if adapter.startswith("proxy:") and adapter[6:] not in known:
-                raise located_error(
-                    ("batteries", i, "adapter"),
-                    f"no bluetooth_proxies entry named {adapter[6:]!r} "
-                    f"(known: {', '.join(known) or 'none'})",
-                    adapter,
+            proxy = adapter.removeprefix("proxy:") if adapter.startswith("proxy:") else None
+            if proxy is None and adapter != "auto":
+                continue
+            if proxy is not None and proxy not in known:
+                reason = (
+                    f"no bluetooth_proxies entry named {proxy!r} "
+                    f"(known: {', '.join(known) or 'none'})"
                 )
-            if (
-                adapter.startswith("proxy:")
+            elif (
+                proxy is not None
                 and battery.type == "victron_smartshunt"
                 and not battery.advertisement_key
             ):
-                raise located_error(
-                    ("batteries", i, "adapter"),
+                reason = (
                     "the SmartShunt's GATT mode needs a bond, which batmux cannot make through "
-                    "a proxy; use its Instant Readout (advertisement_key:)",
-                    adapter,
+                    "a proxy; use its Instant Readout (advertisement_key:)"
                 )
-            if (adapter.startswith("proxy:") or adapter == "auto") and (
-                get_type(battery.type).transport != "ble" or battery.is_sim
-            ):
-                raise located_error(
-                    ("batteries", i, "adapter"),
-                    f"'adapter: {adapter}' needs a BLE battery with a real address",
-                    adapter,
-                )
+            elif get_type(battery.type).transport != "ble" or battery.is_sim:
+                reason = f"'adapter: {adapter}' needs a BLE battery with a real address"
+            else:
+                continue
+            raise located_error(("batteries", i, "adapter"), reason, adapter)
         return self
 
     @model_validator(mode="after")
@@ -390,10 +386,17 @@ class Config(Strict):
                 )
         _reject_duplicates("inverters", "inverter", [i.link_name for i in self.inverters])
         check_inverter_watch(self.batteries, self.inverters, self.groups)
-        if self.mqtt is None and any(
-            b.relays and b.relays.backend == "mqtt" for b in self.batteries
-        ):
-            raise ValueError("relays backend mqtt needs the top-level mqtt: section")
+        return self
+
+    @model_validator(mode="after")
+    def _relay_backends(self) -> Config:
+        for i, battery in enumerate(self.batteries):
+            if self.mqtt is None and battery.relays and battery.relays.backend == "mqtt":
+                raise located_error(
+                    ("batteries", i, "relays", "backend"),
+                    "relays backend mqtt needs the top-level mqtt: section",
+                    "mqtt",
+                )
         return self
 
     @model_validator(mode="after")

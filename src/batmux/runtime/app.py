@@ -38,6 +38,7 @@ from batmux.devices.source import Source
 from batmux.errors import BatmuxError, ControlRefused, ImplausibleSample, NoData, SourceOffline
 from batmux.model.sample import BatterySample
 from batmux.model.state import BatteryState, Meters
+from batmux.runtime.commands import SwitchCommands
 from batmux.runtime.describe import startup_lines
 from batmux.runtime.hub import StateHub
 from batmux.runtime.sources import build_source
@@ -58,6 +59,8 @@ PUBLISHED_METERS = "published.totals.json"  # no battery name has a dot
 
 SinkFactory = Callable[["Gateway"], Awaitable[None]]
 StateProcessor = Callable[[list[BatteryState], float], list[BatteryState]]
+SwitchListener = Callable[[str, str, bool], Awaitable[None]]
+SWITCH_NAMES = ("charge", "discharge", "contactor")
 
 
 class WatchdogExpired(BatmuxError):
@@ -126,6 +129,12 @@ class Gateway:
         self.capture_dir: str | None = None  # ``batmux run --capture DIR``
         self.config_dir: Path | None = None  # the config file's folder (netzero LUT files)
         self.injector = Injector()  # commissioning faults (``allow_inject``), see core/inject
+        # One queue for every switch write (MQTT, web, the charge-switch algorithm): the latest
+        # wish per switch wins and writes to one BMS are spaced (runtime/commands.py).
+        controlled = [n for n, r in self.batteries.items() if r.cfg.allow_control]
+        self.switches = SwitchCommands(controlled, self._write_switch, self._switch_written)
+        # called after each successful write (the MQTT sink shows the new state at once)
+        self.switch_listeners: list[SwitchListener] = []
 
     # -- wiring ------------------------------------------------------------------------------
     def add_sink(self, name: str, factory: SinkFactory) -> None:
@@ -208,12 +217,15 @@ class Gateway:
             log.info("%s: %s", cfg.name, sample.to_json())
         return True
 
+    def inject_allowed(self, name: str) -> bool:
+        """``allow_inject`` on the battery or at the top level."""
+        return self.config.allow_inject or self.batteries[name].cfg.allow_inject
+
     def inject(self, name: str, fault: str, for_s: float | None = None) -> None:
         """Start (or ``clear``) an injected fault; ``ControlRefused`` unless allowed."""
-        runtime = self.batteries.get(name)
-        if runtime is None:
+        if name not in self.batteries:
             raise ControlRefused(f"{name}: no such battery")
-        if not (runtime.cfg.allow_inject or self.config.allow_inject):
+        if not self.inject_allowed(name):
             raise ControlRefused(f"{name}: fault injection is off (set allow_inject: true)")
         self.injector.set(name, fault, self.clock(), for_s)
         span = f" for {for_s:g} s" if for_s is not None and fault != "clear" else ""
@@ -362,7 +374,7 @@ class Gateway:
             if now - last_save >= SAVE_PERIOD_S:
                 last_save = now
                 await asyncio.to_thread(self.save_meters)
-            await self._apply_switch_wishes()
+            self._apply_switch_wishes()
 
     async def _wait_publish(self, deadline: float) -> None:
         """Until ``deadline``, or ``EARLY_PUBLISH_S`` after a battery turned fresh or offline."""
@@ -371,28 +383,46 @@ class Gateway:
                 await self._wake.wait()
                 await asyncio.sleep(EARLY_PUBLISH_S)
 
-    async def _apply_switch_wishes(self) -> None:
-        """The charge-switch algorithm's wishes, sent only where control is allowed."""
+    def _apply_switch_wishes(self) -> None:
+        """The charge-switch algorithm's wishes, queued only where control is allowed."""
         wishes = dict(self.bank.switch_actions) if self.bank is not None else {}
         origins = dict(self.bank.switch_origin) if self.bank is not None else {}
         for name, on in wishes.items():
-            runtime = self.batteries.get(name)
-            if runtime is None or not runtime.cfg.allow_control:
+            if name not in self.switches.batteries:
                 continue
             by = f"group {origins[name]}'s" if name in origins else "its"
-            try:
-                async with asyncio.timeout(runtime.cfg.timeout):
-                    await runtime.source.set_switch("charge", on)
-                log.info("%s: charge switch %s (%s charge-switch algorithm)", name, on, by)
-            except (BatmuxError, TimeoutError) as exc:
-                log.warning("%s: charge switch: %s", name, exc)
+            self.submit_switch(name, "charge", on, f"{by} charge-switch algorithm")
 
     # -- control -----------------------------------------------------------------------------
+    def submit_switch(self, name: str, switch: str, on: bool, reason: str | None = None) -> None:
+        """Queue a switch wish (never waits for the BMS); ``ControlRefused`` unless the battery
+        sets ``allow_control`` and has that switch. The write, its result and the wishes it
+        replaced are logged by ``SwitchCommands``; ``reason`` is logged here."""
+        if name not in self.switches.batteries:
+            raise ControlRefused(f"{name}: no such battery with allow_control")
+        if switch not in SWITCH_NAMES:
+            raise ControlRefused(f"{name}: no {switch!r} switch")
+        if reason is not None:
+            log.info("%s: %s switch %s (%s)", name, switch, on, reason)
+        self.switches.submit(name, switch, on)
+
     async def set_switch(self, name: str, switch: str, on: bool) -> None:
+        """Write a switch now, bypassing the queue (``submit_switch`` is the spaced way)."""
         runtime = self.batteries[name]
         if not runtime.cfg.allow_control:
             raise ControlRefused(f"{name}: allow_control is not set")
         await runtime.source.set_switch(switch, on)
+
+    async def _write_switch(self, name: str, switch: str, on: bool) -> None:
+        async with asyncio.timeout(self.batteries[name].cfg.timeout):
+            await self.set_switch(name, switch, on)
+
+    async def _switch_written(self, name: str, switch: str, on: bool) -> None:
+        for listener in list(self.switch_listeners):
+            try:
+                await listener(name, switch, on)
+            except Exception:  # a sink's bug must not stop the writer of every battery
+                log.exception("%s: %s switch listener failed", name, switch)
 
     def write_captures(self, directory: str) -> list[Path]:
         """Each device's ring buffer of recent frames, for attaching to a bug report."""
@@ -419,6 +449,7 @@ class Gateway:
                 else:
                     tg.create_task(self._sample_loop_serial(), name="sampling")
                 tg.create_task(self._publish_loop(), name="publish")
+                tg.create_task(self.switches.run(), name="switch-commands")
                 if self.config.watchdog:
                     tg.create_task(self._watchdog_loop(), name="watchdog")
                 for name, factory in self.sinks:

@@ -11,7 +11,8 @@ Topics (``base`` = mqtt.base_topic):
                                           a refusal shows in the state JSON's contactor_reason
     <base>/<name>/inject/set              commissioning fault (allow_inject), core/inject.py
 
-Commands go through ``runtime.commands.SwitchCommands``: the latest wish per switch wins and
+Commands go to the gateway's ``runtime.commands.SwitchCommands`` (``Gateway.submit_switch``,
+shared with the web and the charge-switch algorithm): the latest wish per switch wins and
 writes to one BMS are at least ``MIN_WRITE_INTERVAL_S`` apart, so a flood of messages costs a
 couple of writes, not an hour of FET switching. After a successful write the switch state is
 published at once (HA shows it without waiting for the next publish period); later samples
@@ -35,7 +36,6 @@ from batmux.errors import ControlRefused
 from batmux.links.lost_cancel import cancel_count, reraise_lost_cancel
 from batmux.links.mqtt_url import client_args, redact_url
 from batmux.model.state import BatteryState
-from batmux.runtime.commands import SwitchCommands
 from batmux.sinks import json_text as json  # dumps: null for NaN/inf, strict JSON
 from batmux.sinks.discovery import SWITCHES, Topics, discovery_messages, link_discovery_messages
 from batmux.sinks.discovery_device import gateway_messages, identity
@@ -103,8 +103,7 @@ class MqttSink:
         self._diagnostics_sent: dict[str, tuple[dict[str, Any], float]] = {}
         self.connected = asyncio.Event()
         self.connections = 0
-        controlled = [n for n, r in gateway.batteries.items() if r.cfg.allow_control]
-        self.commands = SwitchCommands(controlled, self._write_switch, self._switch_written)
+        self.commands = gateway.switches  # the gateway's queue: counters for tests and logs
         self._client: aiomqtt.Client | None = None
         self._switch_sent: dict[tuple[str, str], bool] = {}  # last published switch state
         self._written_at: dict[tuple[str, str], float] = {}  # wall clock of the last good write
@@ -112,10 +111,12 @@ class MqttSink:
         self._ignored_logged: tuple[float, int] = (float("-inf"), 0)
 
     async def run(self) -> None:
-        """Stay connected forever; switch writes go on while the broker is away."""
-        async with asyncio.TaskGroup() as tg:
-            tg.create_task(self.commands.run(), name="switch-commands")
+        """Stay connected forever (the gateway's switch writes go on while the broker is away)."""
+        self.gateway.switch_listeners.append(self._switch_written)
+        try:
             await self._stay_connected()
+        finally:  # a restarted sink is a new MqttSink with its own listener
+            self.gateway.switch_listeners.remove(self._switch_written)
 
     async def _stay_connected(self) -> None:
         """Reconnect with backoff after the broker goes away."""
@@ -152,7 +153,7 @@ class MqttSink:
             for name, runtime in self.gateway.batteries.items():
                 if runtime.cfg.allow_control:
                     await client.subscribe(f"{self.topics.base}/{name}/+/set")
-                elif runtime.cfg.allow_inject or self.gateway.config.allow_inject:
+                elif self.gateway.inject_allowed(name):
                     await client.subscribe(f"{self.topics.base}/{name}/inject/set")
             reraise_lost_cancel(before)
             self.connected.set()
@@ -256,11 +257,6 @@ class MqttSink:
             self._switch_sent[k] = value
             payload = b"ON" if value else b"OFF"
             await _publish(client, self.topics.switch_state(name, switch), payload, retain=True)
-
-    async def _write_switch(self, name: str, switch: str, on: bool) -> None:
-        runtime = self.gateway.batteries[name]
-        async with asyncio.timeout(runtime.cfg.timeout):
-            await self.gateway.set_switch(name, switch, on)
 
     async def _switch_written(self, name: str, switch: str, on: bool) -> None:
         """The BMS took the write: show it now, not a publish period later."""
@@ -368,7 +364,7 @@ class MqttSink:
         if payload.upper() not in ("ON", "OFF"):
             self._ignore(f"{topic}: payload must be ON or OFF, got {payload[:20]!r}")
             return
-        self.commands.submit(name, switch, payload.upper() == "ON")
+        self.gateway.submit_switch(name, switch, payload.upper() == "ON")
 
     def _inject(self, name: str, payload: str) -> None:
         """``<base>/<name>/inject/set``: a commissioning fault (logged by the gateway)."""

@@ -7,6 +7,8 @@ goes on the bus as an empty array, as Venus does. Blocking is 0 A: DVCC ignores 
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from batmux import __version__
 from batmux.core.history import HistoryTracker
 from batmux.model.alarms import Alarm
@@ -292,23 +294,12 @@ _UNITS: tuple[tuple[str, str], ...] = (
 )
 
 
-_UNIT_OF: dict[str, str] = {}  # path → unit, filled on first use (a service has ~150 paths)
-
-
+@lru_cache(maxsize=4096)  # ~150 paths a service, asked for on every GetText/GetItems
 def unit(path: str) -> str:
-    found = _UNIT_OF.get(path)
-    if found is None:
-        found = next(
-            (
-                u
-                for prefix, u in _UNITS
-                if path == prefix or (prefix[-1] == "/" and path.startswith(prefix))
-            ),
-            "",
-        )
-        if len(_UNIT_OF) < 4096:  # paths are a fixed set; the bound only guards odd callers
-            _UNIT_OF[path] = found
-    return found
+    for prefix, u in _UNITS:
+        if path == prefix or (prefix.endswith("/") and path.startswith(prefix)):
+            return u
+    return ""
 
 
 def text(path: str, value: Value) -> str:
