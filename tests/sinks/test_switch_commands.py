@@ -103,3 +103,33 @@ async def test_a_crashing_write_costs_that_write_only() -> None:
     assert crashed == ["a"]
     assert sorted((w[0], w[2]) for w in bms.writes) == [("a", False), ("b", True)]
     assert (commands.failed, commands.writes) == (1, 2)
+
+
+async def test_waiters_hear_the_write_that_carried_their_wish() -> None:
+    bms = Bms(fail=0)
+    commands = SwitchCommands(["a"], bms.write, min_interval_s=INTERVAL)
+    loop = asyncio.get_running_loop()
+    first, second, third = (loop.create_future() for _ in range(3))
+    async with started(commands):
+        commands.submit("a", "charge", True, first)
+        await asyncio.sleep(0.02)  # the first write is on the wire
+        commands.submit("a", "charge", True, second)
+        commands.submit("a", "charge", False, third)  # replaces the second before it is sent
+        assert await asyncio.wait_for(first, 2) is True
+        assert await asyncio.wait_for(second, 2) is False  # answered by the newer wish's write
+        assert await asyncio.wait_for(third, 2) is False
+    assert [(s, on) for _, s, on, _ in bms.writes] == [("charge", True), ("charge", False)]
+
+
+async def test_a_waiter_gets_the_write_error() -> None:
+    commands = SwitchCommands(["a"], Bms(fail=1).write, min_interval_s=INTERVAL)
+    waiter = asyncio.get_running_loop().create_future()
+    async with started(commands):
+        commands.submit("a", "discharge", False, waiter)
+        try:
+            await asyncio.wait_for(waiter, 2)
+        except LinkError as exc:
+            assert "no answer" in str(exc)
+        else:
+            raise AssertionError("the failed write was answered as written")
+    assert commands.failed == 1

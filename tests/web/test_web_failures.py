@@ -20,7 +20,8 @@ from batmux.web.server import WebContext, _direct_host, build_app
 
 
 class StubGateway:
-    """What the web server reads of a gateway, with a ``set_switch`` that does ``outcome``."""
+    """What the web server reads of a gateway, with a ``request_switch`` that does ``outcome``
+    (the queue in front of the write is tested in tests/sinks/test_switch_commands.py)."""
 
     def __init__(self, outcome: BaseException | None) -> None:
         self.hub = StateHub()
@@ -29,7 +30,7 @@ class StubGateway:
         self.batteries = {"rv": SimpleNamespace(cfg=SimpleNamespace(timeout=0.2, type="jbd"))}
         self.outcome = outcome
 
-    async def set_switch(self, name: str, switch: str, on: bool) -> None:
+    async def request_switch(self, name: str, switch: str, on: bool, reason: str) -> bool:
         if self.outcome is None:
             await asyncio.sleep(10)  # a BMS that never answers
         raise self.outcome

@@ -394,17 +394,33 @@ class Gateway:
             self.submit_switch(name, "charge", on, f"{by} charge-switch algorithm")
 
     # -- control -----------------------------------------------------------------------------
-    def submit_switch(self, name: str, switch: str, on: bool, reason: str | None = None) -> None:
+    def submit_switch(
+        self,
+        name: str,
+        switch: str,
+        on: bool,
+        reason: str | None = None,
+        waiter: asyncio.Future[bool] | None = None,
+    ) -> None:
         """Queue a switch wish (never waits for the BMS); ``ControlRefused`` unless the battery
         sets ``allow_control`` and has that switch. The write, its result and the wishes it
-        replaced are logged by ``SwitchCommands``; ``reason`` is logged here."""
+        replaced are logged by ``SwitchCommands``; ``reason`` is logged here. ``waiter`` gets
+        the written value or the write's error."""
         if name not in self.switches.batteries:
             raise ControlRefused(f"{name}: no such battery with allow_control")
         if switch not in SWITCH_NAMES:
             raise ControlRefused(f"{name}: no {switch!r} switch")
         if reason is not None:
             log.info("%s: %s switch %s (%s)", name, switch, on, reason)
-        self.switches.submit(name, switch, on)
+        self.switches.submit(name, switch, on, waiter)
+
+    async def request_switch(self, name: str, switch: str, on: bool, reason: str) -> bool:
+        """``submit_switch`` and wait for the write that carries it (spaced like every other
+        wish): the value written, or the write's error (``TimeoutError`` past the battery's
+        ``timeout``)."""
+        waiter: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self.submit_switch(name, switch, on, reason, waiter)
+        return await waiter
 
     async def set_switch(self, name: str, switch: str, on: bool) -> None:
         """Write a switch now, bypassing the queue (``submit_switch`` is the spaced way)."""

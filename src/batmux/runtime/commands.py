@@ -45,6 +45,9 @@ class SwitchCommands:
         # battery → switch → latest wish, in the order the switches were first asked for
         self._wishes: dict[str, dict[str, bool]] = {n: {} for n in names}
         self._replaced: dict[str, dict[str, int]] = {n: {} for n in names}
+        # callers that wait for the outcome (the web's switch): answered by the write that
+        # carries the latest wish for their switch, replaced or not
+        self._waiters: dict[str, dict[str, list[asyncio.Future[bool]]]] = {n: {} for n in names}
         self._wake = {n: asyncio.Event() for n in names}
         self._last_write_end: dict[str, float] = {}
         self.submitted = 0
@@ -52,8 +55,13 @@ class SwitchCommands:
         self.replaced = 0  # wishes overwritten by a newer one before they were sent
         self.failed = 0
 
-    def submit(self, battery: str, switch: str, on: bool) -> None:
-        """Queue a wish; a pending wish for the same switch is replaced (and counted)."""
+    def submit(
+        self, battery: str, switch: str, on: bool, waiter: asyncio.Future[bool] | None = None
+    ) -> None:
+        """Queue a wish; a pending wish for the same switch is replaced (and counted).
+        ``waiter`` gets the value written for that switch, or the write's error."""
+        if waiter is not None:
+            self._waiters[battery].setdefault(switch, []).append(waiter)
         wishes = self._wishes[battery]
         if switch in wishes:
             self.replaced += 1
@@ -90,9 +98,20 @@ class SwitchCommands:
             switch = next(iter(wishes))
             on = wishes.pop(switch)
             replaced = self._replaced[battery].pop(switch, 0)
-            await self._send(battery, switch, on, replaced)
+            waiters = self._waiters[battery].pop(switch, [])
+            error = await self._send(battery, switch, on, replaced)
+            for waiter in waiters:
+                if waiter.done():
+                    continue  # the caller stopped waiting
+                if error is None:
+                    waiter.set_result(on)
+                else:
+                    waiter.set_exception(error)
 
-    async def _send(self, battery: str, switch: str, on: bool, replaced: int) -> None:
+    async def _send(
+        self, battery: str, switch: str, on: bool, replaced: int
+    ) -> BaseException | None:
+        """Write one wish; returns the write's error, or None when it was written."""
         word = "ON" if on else "OFF"
         note = f" ({replaced} earlier command(s) replaced before sending)" if replaced else ""
         try:
@@ -100,14 +119,15 @@ class SwitchCommands:
         except (BatmuxError, TimeoutError) as exc:
             self.failed += 1
             log.warning("%s: %s switch %s failed: %s%s", battery, switch, word, exc, note)
-            return
-        except Exception:  # a driver bug costs this write, not every battery's writer
+            return exc
+        except Exception as exc:  # a driver bug costs this write, not every battery's writer
             self.failed += 1
             log.exception("%s: %s switch %s crashed%s", battery, switch, word, note)
-            return
+            return exc
         finally:
             self._last_write_end[battery] = self._clock()
         self.writes += 1
         log.info("%s: %s switch set %s%s", battery, switch, word, note)
         if self._on_written is not None:
             await self._on_written(battery, switch, on)
+        return None

@@ -2,8 +2,8 @@
 ``base_path``.
 
 Every ``GET`` is read-only. The one write is ``POST api/batteries/<name>/switch/<switch>``, for
-a battery whose config sets ``allow_control`` (``Gateway.set_switch`` directly, not MQTT's
-spaced latest-wish-wins queue in ``runtime.commands``; refused otherwise, and logged). With
+a battery whose config sets ``allow_control`` (through the gateway's spaced latest-wish-wins
+switch queue, shared with MQTT; refused otherwise, and logged). With
 ``token:`` set every request needs it, as ``Authorization: Bearer <token>``, HTTP basic auth
 with the token as password, or ``?token=``.
 """
@@ -29,6 +29,7 @@ from aiohttp import web
 
 from batmux.devices.capture import capture_filename, capture_text
 from batmux.errors import BatmuxError, ControlRefused
+from batmux.runtime.commands import MIN_WRITE_INTERVAL_S
 from batmux.sinks import json_text
 from batmux.sinks.history_store import VALUES
 from batmux.sinks.observe_config import WebConfig
@@ -235,14 +236,17 @@ def build_app(ctx: WebContext) -> web.Application:
         if not isinstance(on, bool):
             return json_response({"error": 'body must be {"on": true|false}'}, status=400)
         try:
-            async with asyncio.timeout(runtime.cfg.timeout):
-                await ctx.gateway.set_switch(name, which, on)
+            # the same spaced queue as MQTT and the charge-switch algorithm: a burst of clicks
+            # ends in few writes; the answer is the value written (a newer wish may win)
+            async with asyncio.timeout(runtime.cfg.timeout + MIN_WRITE_INTERVAL_S):
+                on = await ctx.gateway.request_switch(
+                    name, which, on, f"web, from {request.remote}"
+                )
         except ControlRefused as exc:
             return json_response({"error": str(exc)}, status=403)
         except (BatmuxError, TimeoutError) as exc:
             log.warning("%s: web: %s switch: %s", name, which, exc)
             return json_response({"error": f"{type(exc).__name__}: {exc}"}, status=502)
-        log.info("%s: %s switch %s (web, from %s)", name, which, on, request.remote)
         return json_response({"name": name, "switch": which, "on": on})
 
     async def overview(request: web.Request) -> web.Response:
