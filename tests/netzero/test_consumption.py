@@ -105,3 +105,33 @@ async def test_http_polling_against_a_loopback_meter() -> None:
             assert meter.latest() == reading
     finally:
         await server.stop()
+
+
+async def test_http_meter_gone_garbage_and_back(caplog: pytest.LogCaptureFixture) -> None:
+    server = HttpMeterServer(lambda: 250.0)
+    url = await server.start()
+    clock = FakeClock()
+    try:
+        async with aiohttp.ClientSession() as session:
+            meter = HttpConsumption(
+                HttpMeter(url=f"{url}/status", path="total_power"), clock, session
+            )
+            first = await meter.poll_once()
+            assert first is not None and first.watts == 250.0
+            with caplog.at_level(logging.WARNING, "batmux.netzero.consumption"):
+                server.garbage = True  # a body that is not JSON
+                assert await meter.poll_once() is None
+                server.garbage = False
+                server.fail_status = 503
+                assert await meter.poll_once() is None
+                server.fail_status = None
+                await server.drop_off()  # connection refused
+                assert await meter.poll_once() is None
+            assert meter.bad == 3 and meter.latest() == first  # the last good value only ages
+            assert "not JSON" in caplog.records[0].getMessage()  # one line a minute, the first
+            await server.come_back()  # the meter restarts on the same port
+            clock.t += 5.0
+            again = await meter.poll_once()
+            assert again is not None and (again.watts, again.at) == (250.0, clock.t)
+    finally:
+        await server.stop()
