@@ -249,23 +249,31 @@ def build_devices(
     return inverters, switches
 
 
-async def run_mqtt(
-    runner: NetzeroRunner, mqtt: MqttConfig, meters: list[MqttConsumption], gateway: str = ""
-) -> None:
+async def run_mqtt(runner: NetzeroRunner, mqtt: MqttConfig, meters: list[MqttConsumption]) -> None:
     """Subscribe to mode/set and the MQTT meters, publish state, mode and discovery;
-    reconnects forever, telling the runner when the broker is lost (mqtt_offline guard)."""
+    reconnects forever, telling the runner when the broker is lost (mqtt_offline guard).
+
+    A second connection beside the MQTT sink's: with ``mqtt.client_id`` set it connects as
+    ``<client_id>-netzero``, since a broker drops the older of two sessions with one id."""
     import aiomqtt
 
+    from batmux.links.lost_cancel import cancel_count, reraise_lost_cancel
     from batmux.sinks import json_text as json
     from batmux.sinks.mqtt import client_kwargs
+
+    kwargs = client_kwargs(mqtt)
+    if mqtt.client_id:
+        kwargs["identifier"] = f"{mqtt.client_id}-netzero"
 
     t = topics(mqtt.base_topic)
     by_topic = {m.topic: m for m in meters}
     names = [i.name for i in runner.inverters] + [s.name for s in runner.switches]
     delay = 1.0
     while True:
+        before = cancel_count()
         try:
-            async with aiomqtt.Client(**client_kwargs(mqtt)) as client:
+            async with aiomqtt.Client(**kwargs) as client:
+                reraise_lost_cancel(before)  # see links/lost_cancel.py
                 runner.mqtt_up(True)
                 delay = 1.0
                 if mqtt.discovery:
@@ -357,8 +365,7 @@ async def run_netzero(gateway: Gateway) -> None:
                     tg.create_task(supervised(f"netzero:{device.name}", device.run))
                 tg.create_task(runner.run())
                 if config.mqtt is not None:
-                    mqtt_task = run_mqtt(runner, config.mqtt, meters, config.mqtt.gateway or "")
-                    tg.create_task(mqtt_task)
+                    tg.create_task(run_mqtt(runner, config.mqtt, meters))
         finally:
             await stop_devices([*inverters, *switches])
 
