@@ -224,13 +224,7 @@ def battery_view(gateway: Gateway, name: str) -> Callable[[], BatteryView]:
 def build_devices(
     cfg: NetzeroConfig, clock: Clock, session: Any, config_dir: Path, gateway: Gateway | None
 ) -> tuple[list[Inverter], list[Switch]]:
-    if not cfg.inverters and not cfg.chargers:
-        return [], []
-    try:
-        from batmux.netzero.devices import build_charger, build_inverter
-    except ImportError as exc:
-        log.error("netzero: device clients unavailable (%s); no device is controlled", exc)
-        return [], []
+    from batmux.netzero.devices import build_charger, build_inverter
 
     def vedirect(name: str) -> object:
         assert gateway is not None
