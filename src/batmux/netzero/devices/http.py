@@ -28,6 +28,12 @@ class DeviceUnreachable(DeviceError):
     """No answer at all: connection refused or reset, or the timeout ran out."""
 
 
+def base_url(url: str) -> str:
+    """``host:port`` (homebattery's form) or ``http://host`` → ``http://host[:port]``."""
+    url = url.strip().rstrip("/")
+    return url if "://" in url else f"http://{url}"
+
+
 async def request_json(
     session: aiohttp.ClientSession,
     method: str,

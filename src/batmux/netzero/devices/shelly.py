@@ -18,10 +18,10 @@ from typing import Any
 
 import aiohttp
 
-from batmux.netzero.devices.ahoydtu import base_url
 from batmux.netzero.devices.http import (
     DeviceError,
     DeviceUnreachable,
+    base_url,
     number,
     request_json,
     with_retries,
