@@ -55,11 +55,11 @@ class NetzeroRunner:
         self.inverters = list(inverters)
         self.switches = list(switches)
         self.battery = battery
-        roles = roles or {}
+        self.roles = {s.name: (roles or {}).get(s.name, "charger") for s in self.switches}
         self.controller = Controller(
             settings or Settings(cfg.target_w, cfg.hysteresis_w, signed=consumption.signed),
             [InverterSpec(i.name, i.max_power_w, i.min_power_w) for i in self.inverters],
-            [SwitchSpec(s.name, s.power_w, roles.get(s.name, "charger")) for s in self.switches],
+            [SwitchSpec(s.name, s.power_w, self.roles[s.name]) for s in self.switches],
             mode=cfg.mode,
         )
         self.supervisor = Supervisor(cfg.guards)
@@ -153,7 +153,7 @@ class NetzeroRunner:
                 "on": ss.on,
                 "power_w": ss.power_w,
                 "requested_on": plan.switches.get(sw.name) if plan else None,
-                "role": self.controller_role(sw.name),
+                "role": self.roles[sw.name],
                 "error": ss.error,
             }
         return state_json(
@@ -165,12 +165,6 @@ class NetzeroRunner:
             switches,
             plan.reason if plan else "starting",
         )
-
-    def controller_role(self, name: str) -> str:
-        for spec in self.controller.switches:
-            if spec.name == name:
-                return spec.role
-        return "charger"
 
     async def run(self) -> None:
         while True:
