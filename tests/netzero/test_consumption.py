@@ -116,6 +116,8 @@ async def test_http_meter_gone_garbage_and_back(caplog: pytest.LogCaptureFixture
             meter = HttpConsumption(
                 HttpMeter(url=f"{url}/status", path="total_power"), clock, session
             )
+            slow_cfg = HttpMeter(url=f"{url}/status", path="total_power", timeout=0.1)
+            slow = HttpConsumption(slow_cfg, clock, session)
             first = await meter.poll_once()
             assert first is not None and first.watts == 250.0
             with caplog.at_level(logging.WARNING, "batmux.netzero.consumption"):
@@ -125,9 +127,13 @@ async def test_http_meter_gone_garbage_and_back(caplog: pytest.LogCaptureFixture
                 server.fail_status = 503
                 assert await meter.poll_once() is None
                 server.fail_status = None
+                server.hang_s = 0.3  # silent past the poll's timeout
+                assert await slow.poll_once() is None
+                server.hang_s = 0.0
                 await server.drop_off()  # connection refused
                 assert await meter.poll_once() is None
             assert meter.bad == 3 and meter.latest() == first  # the last good value only ages
+            assert slow.bad == 1 and slow.latest() is None
             assert "not JSON" in caplog.records[0].getMessage()  # one line a minute, the first
             await server.come_back()  # the meter restarts on the same port
             clock.t += 5.0
