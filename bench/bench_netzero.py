@@ -5,7 +5,7 @@
 One seeded house (sim/house.py: base load, fridge, kettle, oven, microwave, washing machine,
 noise) and two Hoymiles inverters (600 W + 400 W, HoymilesModel: limits apply 8 s late, readings
 off by up to 4 %), a meter read every second, injected time (no sleeping). Both loops drive the
-same device model (field_netzero.ModelInverter: the field's 1 s TX cycle, 2 s reads, 30 s
+same device model (sim/netzero_inverter.ModelInverter: the field's 1 s TX cycle, 2 s reads, 30 s
 confirmation wait). Reported per loop: energy exported, energy imported above the target,
 battery energy delivered (inverter AC) and the number of inverter limit commands.
 `--write` replaces the "Zero export" section of docs/performance.md with the table.

@@ -1,9 +1,11 @@
-"""Shared pieces of the zero-export tests: an injected clock, a house on a model inverter."""
+"""Shared pieces of the zero-export tests: an injected clock that jumps, waiting on it, a house
+on a model inverter."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from batmux.netzero.config import NetzeroConfig
@@ -16,7 +18,13 @@ from batmux.sim.hoymiles import HoymilesModel
 from batmux.sim.netzero_inverter import ModelInverter
 
 
-class FakeClock:
+class JumpClock:
+    """Injected ``Clock``: ``sleep`` moves time on at once, so 60 s of retries take milliseconds.
+
+    Several device loops may share it; each sleep still yields to the event loop, so real
+    HTTP on loopback interleaves with simulated time. Synchronous rigs set ``t`` directly.
+    """
+
     def __init__(self, start: float = 1000.0) -> None:
         self.t = start
 
@@ -25,6 +33,19 @@ class FakeClock:
 
     async def sleep(self, seconds: float) -> None:
         self.t += seconds
+        await asyncio.sleep(0.001)
+
+
+async def until(check: Callable[[], bool], clock: JumpClock, within_s: float) -> float:
+    """Wait until ``check()``; fail if simulated time passes ``within_s`` first. Returns the
+    simulated seconds it took."""
+    start = clock.now()
+    async with asyncio.timeout(10):
+        while not check():
+            if clock.now() - start > within_s:
+                raise AssertionError(f"not within {within_s} s (simulated)")
+            await asyncio.sleep(0.001)
+    return clock.now() - start
 
 
 @dataclass
@@ -57,7 +78,7 @@ class Rig:
     """A house with a constant load (settable), one 600 W inverter and a relay, run per second."""
 
     def __init__(self, load_w: float = 400.0, mode: str = "discharge", **guards: float) -> None:
-        self.clock = FakeClock()
+        self.clock = JumpClock()
         self.cfg = NetzeroConfig.model_validate(
             {
                 "battery": "bank",

@@ -17,7 +17,7 @@ from batmux.netzero.consumption import (
     parse_power,
 )
 from batmux.sim.house import HttpMeterServer, encode_meter
-from netzero.nz_helpers import FakeClock
+from netzero.nz_helpers import JumpClock
 
 
 @pytest.mark.parametrize(
@@ -61,7 +61,7 @@ def test_bad_payloads(payload: bytes, fmt: str, path: str | None, signed: bool, 
 
 
 def test_bad_values_are_counted_dropped_and_logged_once(caplog: pytest.LogCaptureFixture) -> None:
-    clock = FakeClock()
+    clock = JumpClock()
     meter = MqttConsumption(MqttMeter(topic="m", format="number", signed=False), clock)
     assert meter.feed(b"250") is not None
     with caplog.at_level(logging.WARNING, "batmux.netzero.consumption"):
@@ -75,7 +75,7 @@ def test_bad_values_are_counted_dropped_and_logged_once(caplog: pytest.LogCaptur
 
 
 def test_sum_needs_every_part_and_is_as_old_as_the_oldest() -> None:
-    clock = FakeClock(100.0)
+    clock = JumpClock(100.0)
     a = MqttConsumption(MqttMeter(topic="a"), clock)
     b = MqttConsumption(MqttMeter(topic="b", format="int16", signed=True), clock)
     total = SumConsumption([a, b])
@@ -91,7 +91,7 @@ async def test_http_polling_against_a_loopback_meter() -> None:
     values = iter([812.5, math.nan])
     server = HttpMeterServer(lambda: next(values), path="emeter.total_power")
     url = await server.start()
-    clock = FakeClock()
+    clock = JumpClock()
     try:
         async with aiohttp.ClientSession() as session:
             cfg = HttpMeter(url=f"{url}/status", path="emeter.total_power", factor=1.0)
@@ -103,5 +103,41 @@ async def test_http_polling_against_a_loopback_meter() -> None:
             assert await missing.poll_once() is None
             assert (meter.bad, missing.bad) == (1, 1)
             assert meter.latest() == reading
+    finally:
+        await server.stop()
+
+
+async def test_http_meter_gone_garbage_and_back(caplog: pytest.LogCaptureFixture) -> None:
+    server = HttpMeterServer(lambda: 250.0)
+    url = await server.start()
+    clock = JumpClock()
+    try:
+        async with aiohttp.ClientSession() as session:
+            meter = HttpConsumption(
+                HttpMeter(url=f"{url}/status", path="total_power"), clock, session
+            )
+            slow_cfg = HttpMeter(url=f"{url}/status", path="total_power", timeout=0.1)
+            slow = HttpConsumption(slow_cfg, clock, session)
+            first = await meter.poll_once()
+            assert first is not None and first.watts == 250.0
+            with caplog.at_level(logging.WARNING, "batmux.netzero.consumption"):
+                server.garbage = True  # a body that is not JSON
+                assert await meter.poll_once() is None
+                server.garbage = False
+                server.fail_status = 503
+                assert await meter.poll_once() is None
+                server.fail_status = None
+                server.hang_s = 0.3  # silent past the poll's timeout
+                assert await slow.poll_once() is None
+                server.hang_s = 0.0
+                await server.drop_off()  # connection refused
+                assert await meter.poll_once() is None
+            assert meter.bad == 3 and meter.latest() == first  # the last good value only ages
+            assert slow.bad == 1 and slow.latest() is None
+            assert "not JSON" in caplog.records[0].getMessage()  # one line a minute, the first
+            await server.come_back()  # the meter restarts on the same port
+            clock.t += 5.0
+            again = await meter.poll_once()
+            assert again is not None and (again.watts, again.at) == (250.0, clock.t)
     finally:
         await server.stop()

@@ -18,7 +18,7 @@ from batmux.netzero.devices.ahoydtu import parse_inverter
 from batmux.netzero.ports import DeviceStatus
 from batmux.sim.ahoydtu import AhoyDtuSim
 from batmux.sim.hoymiles import HoymilesModel
-from nz_dev_support import JumpClock, until
+from netzero.nz_helpers import JumpClock, until
 
 CAPTURES = Path(__file__).parent / "captures"
 

@@ -10,7 +10,7 @@ import pytest
 from batmux.netzero.device_config import InverterEntry
 from batmux.netzero.devices import build_inverter
 from batmux.netzero.lut import LutError, parse_lut
-from nz_dev_support import JumpClock
+from netzero.nz_helpers import JumpClock
 
 HM600 = """# HM-600 measured at the socket, 52 V battery
 3;20

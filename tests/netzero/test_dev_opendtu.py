@@ -20,7 +20,7 @@ from batmux.netzero.devices.opendtu import parse_status
 from batmux.netzero.ports import DeviceStatus
 from batmux.sim.hoymiles import HoymilesModel
 from batmux.sim.opendtu import OpenDtuSim
-from nz_dev_support import JumpClock, until
+from netzero.nz_helpers import JumpClock, until
 
 CAPTURES = Path(__file__).parent / "captures"
 SERIAL = "114190641177"

@@ -13,7 +13,7 @@ from batmux.netzero.device_config import ChargerEntry
 from batmux.netzero.devices import ShellySwitch, build_charger
 from batmux.netzero.ports import DeviceStatus
 from batmux.sim.shelly import ShellySim
-from nz_dev_support import JumpClock, until
+from netzero.nz_helpers import JumpClock, until
 
 ON = {1: "/relay/0?turn=on&timer=300", 2: "/rpc/Switch.Set?id=0&on=true&toggle_after=300"}
 OFF = {1: "/relay/0?turn=off", 2: "/rpc/Switch.Set?id=0&on=false"}

@@ -24,7 +24,7 @@ from batmux.protocols.vedirect_hex import (
 )
 from batmux.sim.battery import SimBattery
 from batmux.sim.vedirect import SimPortLink, VeDirectSimDevice
-from nz_dev_support import JumpClock
+from netzero.nz_helpers import JumpClock
 
 
 def test_device_mode_frames_match_an_independent_implementation() -> None:

@@ -15,7 +15,7 @@ from batmux.netzero.consumption import MqttConsumption, SumConsumption
 from batmux.netzero.ports import MonotonicClock
 from batmux.netzero.publish import discovery
 from batmux.netzero.runtime import NetzeroRunner, run_mqtt
-from batmux.sim.house import publish_meter
+from batmux.sim.house import encode_meter, publish_meter
 from mqtt_helpers import recording
 from netzero.nz_helpers import HEALTHY, Rig, cancel_all
 
@@ -152,18 +152,32 @@ async def test_mode_set_meter_and_state_over_a_real_broker(broker) -> None:  # t
             await cancel_all(tasks)
 
 
-async def test_lost_broker_is_reported_to_the_guard(broker) -> None:  # type: ignore[no-untyped-def]
+async def test_lost_broker_is_reported_to_the_guard_and_the_meter_resumes(broker) -> None:  # type: ignore[no-untyped-def]
     rig = Rig()
     runner = rig.runner
     runner.mqtt_down_since = 0.0  # down until connected
-    task = asyncio.create_task(run_mqtt(runner, MqttConfig(url=broker.url), [rig.meter]))
+    # A client id of its own: the MQTT sink's connection would otherwise be dropped for it.
+    mqtt = MqttConfig(url=broker.url, client_id="batmux-test")
+    task = asyncio.create_task(run_mqtt(runner, mqtt, [rig.meter]))
     try:
         async with asyncio.timeout(10):
             while runner.mqtt_down_since is not None:
                 await asyncio.sleep(0.05)
-        broker.stop_process()
+        async with aiomqtt.Client("127.0.0.1", broker.port, identifier="batmux-test"):
+            await asyncio.sleep(0.3)  # the sink's session, connected under the configured id
+            assert runner.mqtt_down_since is None
+        restart = asyncio.create_task(broker.restart())  # down 0.5 s; retry after 1 s
         async with asyncio.timeout(10):
             while runner.mqtt_down_since is None:
                 await asyncio.sleep(0.05)
+        await restart
+        async with asyncio.timeout(10):
+            while runner.mqtt_down_since is not None:
+                await asyncio.sleep(0.05)
+        async with aiomqtt.Client("127.0.0.1", broker.port) as client:
+            async with asyncio.timeout(10):  # subscribed again after the reconnect
+                while (reading := rig.meter.latest()) is None or reading.watts != 123.0:
+                    await client.publish("meter", encode_meter(123.0, "int16"))
+                    await asyncio.sleep(0.1)
     finally:
         await cancel_all([task])

@@ -7,14 +7,14 @@ field's supervisor defaults (homebattery config.json).
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from batmux.netzero.device_config import ChargerEntry, InverterEntry
 
 Mode = Literal["charge", "discharge", "idle", "protect"]
-MODES: tuple[str, ...] = ("charge", "discharge", "idle", "protect")
+MODES: tuple[str, ...] = get_args(Mode)
 
 
 class _Strict(BaseModel):
@@ -57,10 +57,6 @@ class ConsumptionEntry(_Strict):
         if (self.mqtt is None) == (self.http is None):
             raise ValueError("give exactly one of 'mqtt:' or 'http:'")
         return self
-
-    @property
-    def meter(self) -> MqttMeter | HttpMeter:
-        return self.mqtt if self.mqtt is not None else self.http  # type: ignore[return-value]
 
 
 class GuardsConfig(_Strict):

@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from batmux.netzero.config import HttpMeter, MqttMeter
+from batmux.netzero.devices.http import DeviceError, request_json
 from batmux.netzero.ports import Clock, PowerReading
 
 log = logging.getLogger(__name__)
@@ -61,21 +62,27 @@ def parse_power(
         size = 2 if fmt == "int16" else 4
         if len(payload) != size:
             raise BadReading(f"{fmt} needs {size} bytes, got {len(payload)}")
-        watts = float(int.from_bytes(payload, "big", signed=True))  # as the field's meters send
-    else:
-        try:
-            text = payload.decode("utf-8").strip()
-        except UnicodeDecodeError:
-            raise BadReading("not UTF-8 text") from None
-        if fmt == "json":
-            try:
-                data = json.loads(text)
-            except ValueError:
-                raise BadReading(f"not JSON: {text[:40]!r}") from None
-            watts = _number(dig(data, path or ""))
-        else:
-            watts = _number(text)
-    watts *= factor
+        return _checked(int.from_bytes(payload, "big", signed=True), factor, signed)  # as sent
+    try:
+        text = payload.decode("utf-8").strip()
+    except UnicodeDecodeError:
+        raise BadReading("not UTF-8 text") from None
+    if fmt != "json":
+        return _checked(_number(text), factor, signed)
+    try:
+        data = json.loads(text)
+    except ValueError:
+        raise BadReading(f"not JSON: {text[:40]!r}") from None
+    return json_power(data, path or "", factor, signed)
+
+
+def json_power(data: Any, path: str, factor: float = 1.0, signed: bool = True) -> float:
+    """The number at ``path`` of a decoded JSON document → watts. Raises BadReading."""
+    return _checked(_number(dig(data, path)), factor, signed)
+
+
+def _checked(value: float, factor: float, signed: bool) -> float:
+    watts = float(value) * factor
     if not math.isfinite(watts) or abs(watts) > MAX_ABS_W:
         raise BadReading(f"not a finite power: {watts}")
     if not signed and watts < 0:
@@ -147,17 +154,12 @@ class HttpConsumption(_Source):
         self.session = session  # aiohttp.ClientSession
 
     async def poll_once(self) -> PowerReading | None:
-        import aiohttp
-
+        cfg = self.cfg
         try:
-            async with asyncio.timeout(self.cfg.timeout):
-                async with self.session.get(self.cfg.url) as resp:
-                    if resp.status != 200:
-                        raise BadReading(f"HTTP {resp.status}")
-                    body = await resp.read()
-            watts = parse_power(body, "json", self.cfg.path, self.cfg.factor, self.cfg.signed)
-        except (BadReading, aiohttp.ClientError, TimeoutError, OSError) as exc:
-            self._reject(exc if isinstance(exc, BadReading) else BadReading(repr(exc)))
+            data = await request_json(self.session, "GET", cfg.url, timeout_s=cfg.timeout)
+            watts = json_power(data, cfg.path, cfg.factor, cfg.signed)
+        except (BadReading, DeviceError) as exc:
+            self._reject(exc)
             return None
         self._accept(watts)
         return self._latest

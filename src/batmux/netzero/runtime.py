@@ -55,11 +55,11 @@ class NetzeroRunner:
         self.inverters = list(inverters)
         self.switches = list(switches)
         self.battery = battery
-        roles = roles or {}
+        self.roles = {s.name: (roles or {}).get(s.name, "charger") for s in self.switches}
         self.controller = Controller(
             settings or Settings(cfg.target_w, cfg.hysteresis_w, signed=consumption.signed),
             [InverterSpec(i.name, i.max_power_w, i.min_power_w) for i in self.inverters],
-            [SwitchSpec(s.name, s.power_w, roles.get(s.name, "charger")) for s in self.switches],
+            [SwitchSpec(s.name, s.power_w, self.roles[s.name]) for s in self.switches],
             mode=cfg.mode,
         )
         self.supervisor = Supervisor(cfg.guards)
@@ -153,7 +153,7 @@ class NetzeroRunner:
                 "on": ss.on,
                 "power_w": ss.power_w,
                 "requested_on": plan.switches.get(sw.name) if plan else None,
-                "role": self.controller_role(sw.name),
+                "role": self.roles[sw.name],
                 "error": ss.error,
             }
         return state_json(
@@ -165,12 +165,6 @@ class NetzeroRunner:
             switches,
             plan.reason if plan else "starting",
         )
-
-    def controller_role(self, name: str) -> str:
-        for spec in self.controller.switches:
-            if spec.name == name:
-                return spec.role
-        return "charger"
 
     async def run(self) -> None:
         while True:
@@ -224,13 +218,7 @@ def battery_view(gateway: Gateway, name: str) -> Callable[[], BatteryView]:
 def build_devices(
     cfg: NetzeroConfig, clock: Clock, session: Any, config_dir: Path, gateway: Gateway | None
 ) -> tuple[list[Inverter], list[Switch]]:
-    if not cfg.inverters and not cfg.chargers:
-        return [], []
-    try:
-        from batmux.netzero.devices import build_charger, build_inverter
-    except ImportError as exc:
-        log.error("netzero: device clients unavailable (%s); no device is controlled", exc)
-        return [], []
+    from batmux.netzero.devices import build_charger, build_inverter
 
     def vedirect(name: str) -> object:
         assert gateway is not None
@@ -249,23 +237,31 @@ def build_devices(
     return inverters, switches
 
 
-async def run_mqtt(
-    runner: NetzeroRunner, mqtt: MqttConfig, meters: list[MqttConsumption], gateway: str = ""
-) -> None:
+async def run_mqtt(runner: NetzeroRunner, mqtt: MqttConfig, meters: list[MqttConsumption]) -> None:
     """Subscribe to mode/set and the MQTT meters, publish state, mode and discovery;
-    reconnects forever, telling the runner when the broker is lost (mqtt_offline guard)."""
+    reconnects forever, telling the runner when the broker is lost (mqtt_offline guard).
+
+    A second connection beside the MQTT sink's: with ``mqtt.client_id`` set it connects as
+    ``<client_id>-netzero``, since a broker drops the older of two sessions with one id."""
     import aiomqtt
 
+    from batmux.links.lost_cancel import cancel_count, reraise_lost_cancel
     from batmux.sinks import json_text as json
     from batmux.sinks.mqtt import client_kwargs
+
+    kwargs = client_kwargs(mqtt)
+    if mqtt.client_id:
+        kwargs["identifier"] = f"{mqtt.client_id}-netzero"
 
     t = topics(mqtt.base_topic)
     by_topic = {m.topic: m for m in meters}
     names = [i.name for i in runner.inverters] + [s.name for s in runner.switches]
     delay = 1.0
     while True:
+        before = cancel_count()
         try:
-            async with aiomqtt.Client(**client_kwargs(mqtt)) as client:
+            async with aiomqtt.Client(**kwargs) as client:
+                reraise_lost_cancel(before)  # see links/lost_cancel.py
                 runner.mqtt_up(True)
                 delay = 1.0
                 if mqtt.discovery:
@@ -357,8 +353,7 @@ async def run_netzero(gateway: Gateway) -> None:
                     tg.create_task(supervised(f"netzero:{device.name}", device.run))
                 tg.create_task(runner.run())
                 if config.mqtt is not None:
-                    mqtt_task = run_mqtt(runner, config.mqtt, meters, config.mqtt.gateway or "")
-                    tg.create_task(mqtt_task)
+                    tg.create_task(run_mqtt(runner, config.mqtt, meters))
         finally:
             await stop_devices([*inverters, *switches])
 

@@ -65,6 +65,7 @@ async def run_netzero_demo(duration_s: float, state_dir: str) -> int:
 
     meter = HttpMeterServer(grid_w)
     dtu = AhoyDtuSim([model], clock)
+    dtu.record = False  # the demo may run for hours: keep no request log
     meter_url = await meter.start()
     dtu_url = await dtu.start()
     print(f"batmux demo --netzero: house meter on {meter_url}/status, AhoyDTU on {dtu_url}")

@@ -16,6 +16,10 @@ import struct
 from dataclasses import dataclass, field
 from typing import Any
 
+from aiohttp import web
+
+from batmux.sim.http_device import HttpDeviceSim
+
 DAY_S = 86_400
 
 
@@ -88,34 +92,22 @@ def encode_meter(watts: float, fmt: str, path: str = "power") -> bytes:
     return f"{watts:.1f}".encode()
 
 
-class HttpMeterServer:
-    """Serves `{"total_power": W}` (or any dotted path) from a callable on loopback."""
+class HttpMeterServer(HttpDeviceSim):
+    """Serves `{"total_power": W}` (or any dotted path) from a callable on loopback; the shared
+    REST simulator shell gives it the fault knobs (garbage, HTTP errors, drop_off/come_back)."""
 
     def __init__(self, read_w: Any, path: str = "total_power") -> None:
+        super().__init__()
         self.read_w = read_w
         self.path = path
-        self._runner: Any = None
+        self.record = False  # polled for as long as a demo runs
 
-    async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
-        from aiohttp import web
-
+    def routes(self, app: web.Application) -> None:
         async def status(request: web.Request) -> web.Response:
             return web.Response(body=encode_meter(self.read_w(), "json", self.path),
                                 content_type="application/json")  # fmt: skip
 
-        app = web.Application()
         app.router.add_get("/status", status)
-        self._runner = web.AppRunner(app)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, host, port)
-        await site.start()
-        bound = self._runner.addresses[0][1]
-        return f"http://{host}:{bound}"
-
-    async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
 
 
 async def publish_meter(

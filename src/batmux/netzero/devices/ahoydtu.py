@@ -18,18 +18,12 @@ from typing import Any
 import aiohttp
 
 from batmux.netzero.devices.dtu import DtuReading
-from batmux.netzero.devices.http import DeviceError, number, request_json
+from batmux.netzero.devices.http import DeviceError, base_url, number, request_json
 
 AC_POWER_INDEX = 2  # P_AC in the AC channel list
 _ON = {2}
 _OFF = {1, 3}
 _FAULT = {0: "AhoyDTU status 0 (inverter not available)", 4: "AhoyDTU status 4 (was on)"}
-
-
-def base_url(url: str) -> str:
-    """``host:port`` (homebattery's form) or ``http://host`` → ``http://host[:port]``."""
-    url = url.strip().rstrip("/")
-    return url if "://" in url else f"http://{url}"
 
 
 class AhoyDtuTransport:

@@ -16,7 +16,7 @@ import math
 from dataclasses import dataclass
 from typing import Protocol
 
-from batmux.netzero.devices.http import DeviceError, DeviceUnreachable
+from batmux.netzero.devices.http import DeviceError, DeviceUnreachable, with_retries
 from batmux.netzero.lut import PowerLut
 from batmux.netzero.ports import Clock, DeviceStatus, InverterState
 
@@ -239,22 +239,12 @@ class DtuInverter:
     async def _send(self, kind: str) -> None:
         value = self._want_pct if kind == "limit" else None
         want = self._want_on
-        last: DeviceError | None = None
-        for attempt in range(self.timing.attempts):
-            if attempt:
-                await self.clock.sleep(self.timing.retry_s)
-            try:
-                if kind == "limit":
-                    await self.transport.limit(self._want_pct)
-                elif kind == "reset":
-                    await self.transport.restart()
-                else:
-                    await self.transport.power(kind == "on")
-                break
-            except DeviceError as exc:
-                last = exc
-        else:
-            self._cmd_error = f"{kind} failed {self.timing.attempts}×: {last}"
+        try:
+            await with_retries(
+                lambda: self._transmit(kind), self.clock, self.timing.attempts, self.timing.retry_s
+            )
+        except DeviceError as exc:
+            self._cmd_error = f"{kind} failed {self.timing.attempts}×: {exc}"
             log.warning("%s: %s", self.name, self._cmd_error)
             return
         self.commands_sent += 1
@@ -267,3 +257,11 @@ class DtuInverter:
         if kind == "reset":
             self._need_reset = False
         log.info("%s: sent %s%s", self.name, kind, f" {value:g} %" if value is not None else "")
+
+    async def _transmit(self, kind: str) -> None:
+        if kind == "limit":
+            await self.transport.limit(self._want_pct)
+        elif kind == "reset":
+            await self.transport.restart()
+        else:
+            await self.transport.power(kind == "on")

@@ -9,11 +9,15 @@ from __future__ import annotations
 
 import asyncio
 import json
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 import aiohttp
 
 from batmux.errors import BatmuxError
+from batmux.netzero.ports import Clock
+
+T = TypeVar("T")
 
 
 class DeviceError(BatmuxError):
@@ -22,6 +26,12 @@ class DeviceError(BatmuxError):
 
 class DeviceUnreachable(DeviceError):
     """No answer at all: connection refused or reset, or the timeout ran out."""
+
+
+def base_url(url: str) -> str:
+    """``host:port`` (homebattery's form) or ``http://host`` → ``http://host[:port]``."""
+    url = url.strip().rstrip("/")
+    return url if "://" in url else f"http://{url}"
 
 
 async def request_json(
@@ -49,6 +59,19 @@ async def request_json(
         return json.loads(body)
     except (ValueError, UnicodeDecodeError):
         raise DeviceError(f"{method} {url}: not JSON: {body[:40]!r}") from None
+
+
+async def with_retries(
+    send: Callable[[], Awaitable[T]], clock: Clock, attempts: int, retry_s: float
+) -> T:
+    """``send()`` up to ``attempts`` times, ``retry_s`` apart (the field's command rule);
+    the last ``DeviceError`` when every attempt failed."""
+    for _ in range(attempts - 1):
+        try:
+            return await send()
+        except DeviceError:
+            await clock.sleep(retry_s)
+    return await send()
 
 
 def number(value: Any, what: str) -> float:

@@ -16,9 +16,8 @@ from typing import Any
 
 import aiohttp
 
-from batmux.netzero.devices.ahoydtu import base_url
 from batmux.netzero.devices.dtu import DtuReading
-from batmux.netzero.devices.http import DeviceError, number, request_json
+from batmux.netzero.devices.http import DeviceError, base_url, number, request_json
 
 LIMIT_RELATIVE_NON_PERSISTENT = 1
 

@@ -18,8 +18,14 @@ from typing import Any
 
 import aiohttp
 
-from batmux.netzero.devices.ahoydtu import base_url
-from batmux.netzero.devices.http import DeviceError, DeviceUnreachable, number, request_json
+from batmux.netzero.devices.http import (
+    DeviceError,
+    DeviceUnreachable,
+    base_url,
+    number,
+    request_json,
+    with_retries,
+)
 from batmux.netzero.ports import Clock, DeviceStatus, SwitchState
 
 log = logging.getLogger(__name__)
@@ -153,17 +159,12 @@ class ShellySwitch:
         else:
             path = f"/rpc/Switch.Set?id={self.relay}&on=true&toggle_after={AUTO_OFF_S}"
             path = path if on else f"/rpc/Switch.Set?id={self.relay}&on=false"
-        last: DeviceError | None = None
-        for attempt in range(self.attempts):
-            if attempt:
-                await self.clock.sleep(self.retry_s)
-            try:
-                data = await self._get(path)
-                break
-            except DeviceError as exc:
-                last = exc
-        else:
-            raise DeviceError(f"{path} failed {self.attempts}×: {last}")
+        try:
+            data = await with_retries(
+                lambda: self._get(path), self.clock, self.attempts, self.retry_s
+            )
+        except DeviceError as exc:
+            raise DeviceError(f"{path} failed {self.attempts}×: {exc}") from None
         self.commands_sent += 1
         if self.gen == 1:
             self._on = _flag(data, "ison")
