@@ -15,7 +15,7 @@ from batmux.devices.ble_source import BleSource
 from batmux.devices.registry import get_type, load
 from batmux.errors import BatmuxError
 from batmux.model.sample import BatterySample
-from batmux.runtime.proxies import proxies_for
+from batmux.runtime.proxies import close_proxies, proxies_for
 from batmux.runtime.sources import build_source
 from batmux.sim.battery import SimBattery
 from batmux.sim.esphome_proxy import AirDevice, SimProxy
@@ -91,8 +91,7 @@ def sources(config: Config) -> list[BleSource]:
 async def close(config: Config, batteries: Iterable[Any] = ()) -> None:
     for source in batteries:
         await source.close()
-    for proxy in proxies_for(config).values():
-        await proxy.close()
+    await close_proxies(config)  # what a stopping gateway does
 
 
 async def sample_until_ok(source: Any, within_s: float = 5.0) -> BatterySample:

@@ -12,11 +12,14 @@ import pytest
 from batmux.config import Config, parse_config
 from batmux.errors import ConfigError
 from batmux.links.esphome_link import ProxyLink
+from batmux.runtime.app import Gateway
 from batmux.runtime.proxies import proxies_for
 from batmux.runtime.sources import build_source
+from batmux.runtime.wiring import wire
 from batmux.sim.esphome_proxy import AirDevice, SimProxy
 from batmux.sim.victron_smartshunt import SIM_KEY, VictronSimDevice
 from batmux.sinks.discovery import Topics, discovery_messages
+from mqtt_helpers import running
 from proxy_helpers import (
     FAMILIES,
     KEY,
@@ -29,6 +32,7 @@ from proxy_helpers import (
     sim_battery,
     sources,
 )
+from sinks.influx_helpers import until
 
 
 @pytest.mark.parametrize("family", sorted(FAMILIES))
@@ -267,3 +271,19 @@ def test_path_and_rssi_are_diagnostic_entities() -> None:
     rssi = out["homeassistant/sensor/batmux_pack/diag_ble_rssi/config"]
     assert path["entity_category"] == rssi["entity_category"] == "diagnostic"
     assert rssi["unit_of_measurement"] == "dBm" and rssi["device_class"] == "signal_strength"
+
+
+async def test_a_stopping_gateway_closes_its_proxy_sessions() -> None:
+    async with SimProxy("garage", slots=3) as sim:
+        device = sim.hear(air_device("jbd", sim_battery()), rssi=-60)
+        battery = {"name": "pack", "type": "jbd", "address": device.address,
+                   "adapter": "proxy:garage", "timeout": 3}  # fmt: skip
+        config = fast(proxy_config([sim], [battery], sample_period=0.1, publish_period=0.2))
+        proxy = proxies_for(config)["garage"]
+        gateway = Gateway(config)
+        wire(gateway)
+        async with running(gateway):
+            await until(lambda: (s := gateway.hub.latest("pack")) is not None and s.available)
+            assert proxy.online
+        assert proxy._task is None and not proxy.online  # no API session left behind
+        assert proxies_for(config)["garage"] is not proxy  # and the config's cache let go

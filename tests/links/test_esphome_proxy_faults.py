@@ -114,6 +114,7 @@ async def test_proxy_off_wifi_is_noticed_by_the_keepalive() -> None:
         for proxy in proxies_for(config).values():
             proxy.keepalive_s = 0.1  # a silent drop is noticed after 4.5 keepalives
             proxy.connect_timeout_s = 0.3  # reconnects meanwhile get no answer either
+        garage_proxy = proxies_for(config)["garage"]
         jbd, ant = sources(config)
         logs = Log(), Log()
         tasks = [
@@ -133,7 +134,7 @@ async def test_proxy_off_wifi_is_noticed_by_the_keepalive() -> None:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             await close(config, [jbd, ant])
-    assert proxies_for(config)["garage"].sessions == 2  # dropped by the keepalive, reconnected
+    assert garage_proxy.sessions == 2  # dropped by the keepalive, reconnected
     assert [t for t in logs[0].ok if t > cut + 0.8], "the jbd battery came back"
     assert logs[1].gap(cut, end) < 0.5 and not logs[1].errors
 

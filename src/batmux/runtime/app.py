@@ -485,3 +485,7 @@ class Gateway:
                     await asyncio.shield(runtime.source.close())
                 except Exception as exc:  # closing must never mask the original reason
                     log.debug("%s: close: %s", runtime.cfg.name, exc)
+            if self.config.bluetooth_proxies:  # their API sessions, after the links on them
+                from batmux.runtime.proxies import close_proxies
+
+                await asyncio.shield(close_proxies(self.config))

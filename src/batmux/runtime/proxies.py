@@ -37,6 +37,13 @@ def proxies_for(config: Config) -> dict[str, EspHomeProxy]:
     return entry[1]
 
 
+async def close_proxies(config: Config) -> None:
+    """Close the proxies ``config``'s gateway started (at its end) and forget them."""
+    entry = _PROXIES.pop(id(config), None)
+    if entry is not None and entry[0] is config:
+        await asyncio.gather(*(p.close() for p in entry[1].values()), return_exceptions=True)
+
+
 def _chosen(cfg: BatteryConfig, config: Config) -> list[EspHomeProxy]:
     proxies = proxies_for(config)
     adapter = cfg.adapter or ""
