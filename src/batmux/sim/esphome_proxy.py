@@ -29,13 +29,7 @@ from aioesphomeapi import api_pb2 as pb
 from google.protobuf.message import Message
 
 from batmux.sim.esphome_frames import HandshakeRefused, NoiseFrames, PlainFrames, decode
-from batmux.sim.esphome_gatt import (
-    GATT_INVALID_HANDLE,
-    AirDevice,
-    GattRelay,
-    ProxiedConnection,
-    mac_int,
-)
+from batmux.sim.esphome_gatt import AirDevice, GattRelay, ProxiedConnection, mac_int
 from batmux.sim.fake_bluez.layout import bluez_uuid
 
 __all__ = ["AirDevice", "SimProxy"]
@@ -289,16 +283,7 @@ class SimProxy(GattRelay):
         elif isinstance(msg, pb.BluetoothGATTWriteDescriptorRequest):
             self._spawn(self._write_cccd(s, msg))
         elif isinstance(msg, pb.BluetoothGATTNotifyRequest):
-            conn = self.gatt.get(msg.address)
-            if conn is None or msg.handle not in conn.chars:
-                s.send(
-                    pb.BluetoothGATTErrorResponse(
-                        address=msg.address, handle=msg.handle, error=GATT_INVALID_HANDLE
-                    )
-                )
-                return
-            (conn.registered.add if msg.enable else conn.registered.discard)(msg.handle)
-            s.send(pb.BluetoothGATTNotifyResponse(address=msg.address, handle=msg.handle))
+            self._notify(s, msg)
 
     # -- advertising -------------------------------------------------------------------------
     async def _advertise(self) -> None:
