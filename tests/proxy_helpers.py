@@ -10,6 +10,7 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
+import ble_sim
 from batmux.config import Config
 from batmux.devices.ble_source import BleSource
 from batmux.devices.registry import get_type, load
@@ -37,13 +38,7 @@ FAMILIES: dict[str, tuple[str, str]] = {
 
 
 def sim_battery(soc: float = 62.0, current: float = -7.5, cells: int = 4) -> SimBattery:
-    return SimBattery(
-        cells=cells,
-        capacity_ah=100.0,
-        soc_pct=soc,
-        current_a=current,
-        clock=lambda: 1_700_000_000.0,
-    )
+    return ble_sim.battery(cells, current, soc)
 
 
 def air_device(type_name: str, battery: SimBattery, mac: str | None = None) -> AirDevice:
