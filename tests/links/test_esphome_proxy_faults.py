@@ -7,10 +7,13 @@ keeps failing). Each test samples a bystander battery the whole time and checks 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import time
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
+from batmux.config import Config
 from batmux.errors import BatmuxError
 from batmux.links.ble_paths import AutoLink
 from batmux.links.esphome_proxy import NoFreeSlot
@@ -56,6 +59,22 @@ async def sample_loop(source: Any, log: Log) -> None:
         await asyncio.sleep(PERIOD)
 
 
+@contextlib.asynccontextmanager
+async def sampling(config: Config, batteries: Sequence[Any]) -> AsyncIterator[list[Log]]:
+    """Sample every battery in the background; on exit stop and close them and the proxies."""
+    logs = [Log() for _ in batteries]
+    tasks = [
+        asyncio.create_task(sample_loop(s, log)) for s, log in zip(batteries, logs, strict=True)
+    ]
+    try:
+        yield logs
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await close(config, batteries)
+
+
 def battery(name: str, family: str, adapter: str, **extra: Any) -> dict[str, Any]:
     mac = FAMILIES[family][0]
     return {"name": name, "type": family, "address": mac, "adapter": adapter, "timeout": 1,
@@ -73,11 +92,7 @@ async def test_proxy_restart_mid_frame_costs_only_its_battery_a_reconnect() -> N
             )
         )
         jk, jbd = sources(config)
-        logs = Log(), Log()
-        tasks = [
-            asyncio.create_task(sample_loop(s, log)) for s, log in zip((jk, jbd), logs, strict=True)
-        ]
-        try:
+        async with sampling(config, [jk, jbd]) as logs:
             await asyncio.sleep(0.4)
             # JK frames are 300 bytes in 15 notifications: reboot at the 8th of the next frame,
             # with half an API frame on the wire
@@ -88,11 +103,6 @@ async def test_proxy_restart_mid_frame_costs_only_its_battery_a_reconnect() -> N
             cut = time.monotonic()
             await asyncio.sleep(1.0)
             end = time.monotonic()
-        finally:
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-            await close(config, [jk, jbd])
     jk_log, jbd_log = logs
     assert [t for t in jk_log.ok if t > cut + 0.3], "the jk battery came back after the reboot"
     assert jk.health.drops >= 1 and jk.health.connects == 2
@@ -115,12 +125,7 @@ async def test_proxy_off_wifi_is_noticed_by_the_keepalive() -> None:
             proxy.keepalive_s = 0.1  # a silent drop is noticed after 4.5 keepalives
             proxy.connect_timeout_s = 0.3  # reconnects meanwhile get no answer either
         jbd, ant = sources(config)
-        logs = Log(), Log()
-        tasks = [
-            asyncio.create_task(sample_loop(s, log))
-            for s, log in zip((jbd, ant), logs, strict=True)
-        ]
-        try:
+        async with sampling(config, [jbd, ant]) as logs:
             await asyncio.sleep(0.4)
             garage.silent = True  # no reset, no answers: only the keepalive can tell
             cut = time.monotonic()
@@ -128,11 +133,6 @@ async def test_proxy_off_wifi_is_noticed_by_the_keepalive() -> None:
             garage.silent = False
             await asyncio.sleep(0.8)
             end = time.monotonic()
-        finally:
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-            await close(config, [jbd, ant])
     assert proxies_for(config)["garage"].sessions == 2  # dropped by the keepalive, reconnected
     assert [t for t in logs[0].ok if t > cut + 0.8], "the jbd battery came back"
     assert logs[1].gap(cut, end) < 0.5 and not logs[1].errors
@@ -148,18 +148,8 @@ async def test_more_batteries_than_slots() -> None:
                 [garage], [battery(f, f, "proxy:garage", keep_alive=False) for f in families]
             )
         )
-        batteries = sources(config)
-        logs = [Log() for _ in batteries]
-        tasks = [
-            asyncio.create_task(sample_loop(s, log)) for s, log in zip(batteries, logs, strict=True)
-        ]
-        try:
+        async with sampling(config, sources(config)) as logs:
             await asyncio.sleep(2.0)
-        finally:
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-            await close(config, batteries)
     assert garage.max_in_use == 2  # never more connections than slots
     assert all(log.ok for log in logs), [len(log.ok) for log in logs]  # everyone got its turn
     refused = [e for log in logs for e in log.errors if isinstance(e, NoFreeSlot)]
@@ -180,18 +170,8 @@ async def test_gatt_status_133_on_connect_is_retried_with_backoff() -> None:
             )
         )
         jbd, daly = sources(config)
-        logs = Log(), Log()
-        tasks = [
-            asyncio.create_task(sample_loop(s, log))
-            for s, log in zip((jbd, daly), logs, strict=True)
-        ]
-        try:
+        async with sampling(config, [jbd, daly]) as logs:
             await asyncio.sleep(1.2)
-        finally:
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-            await close(config, [jbd, daly])
     statuses = [
         getattr(e.__cause__, "status", None) or getattr(e, "status", None) for e in logs[0].errors
     ]
@@ -208,18 +188,12 @@ async def test_auto_picks_the_stronger_proxy_and_fails_over_when_it_goes_away() 
         [source] = sources(config)
         link = source.driver.link
         assert isinstance(link, AutoLink)
-        log = Log()
-        task = asyncio.create_task(sample_loop(source, log))
-        try:
+        async with sampling(config, [source]) as [log]:
             await asyncio.sleep(0.6)
             first = source.health.to_json()
             await near.stop()  # the near proxy loses power
             gone = time.monotonic()
             await asyncio.sleep(1.0)
-        finally:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
-            await close(config, [source])
     assert first["ble_path"] == "proxy:near" and first["ble_rssi"] == -52
     after = source.health.to_json()
     assert after["ble_path"] == "proxy:far" and after["ble_rssi"] == -83
