@@ -9,9 +9,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import logging
 import time
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
+
+import pytest
 
 from batmux.config import Config
 from batmux.errors import BatmuxError
@@ -19,8 +22,10 @@ from batmux.links.ble_paths import AutoLink
 from batmux.links.esphome_proxy import NoFreeSlot
 from batmux.runtime.proxies import proxies_for
 from batmux.sim.esphome_proxy import SimProxy
+from broker_process import free_port
 from proxy_helpers import (
     FAMILIES,
+    KEY,
     air_device,
     close,
     fast,
@@ -261,3 +266,57 @@ async def test_auto_skips_a_full_proxy() -> None:
         finally:
             await close(config, [a, b])
     assert first.connects == 1 and b.driver.link.path == "proxy:far"  # type: ignore[attr-defined]
+
+
+async def test_garbage_from_the_proxy_costs_only_its_battery_a_reconnect(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    async with SimProxy("garage", encryption_key=KEY) as garage, SimProxy("shed") as shed:
+        garage.hear(air_device("jbd", sim_battery()))
+        shed.hear(air_device("ant", sim_battery()))
+        config = fast(
+            proxy_config(
+                [garage, shed],
+                [battery("jbd", "jbd", "proxy:garage"), battery("ant", "ant", "proxy:shed")],
+            )
+        )
+        jbd, ant = sources(config)
+        with caplog.at_level(logging.WARNING, logger="batmux.links.esphome_proxy"):
+            async with sampling(config, [jbd, ant]) as logs:
+                await asyncio.sleep(0.4)
+                garage.garble()  # not an API frame, and the connection stays open
+                cut = time.monotonic()
+                async with asyncio.timeout(2):
+                    while garage.api_connects < 2:
+                        await asyncio.sleep(0.01)
+                await asyncio.sleep(0.5)
+                end = time.monotonic()
+    assert [t for t in logs[0].ok if t > cut + 0.3], "the jbd battery came back"
+    assert jbd.health.drops >= 1 and proxies_for(config)["garage"].sessions == 2
+    assert logs[1].gap(cut, end) < 0.5 and not logs[1].errors  # the bystander never noticed
+    lost = [r for r in caplog.records if "API connection lost" in r.getMessage()]
+    assert len(lost) == 1 and lost[0].levelno == logging.WARNING
+
+
+async def test_proxy_down_at_start_is_retried_until_it_answers(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    garage = SimProxy("garage", port=free_port())  # configured, not running yet
+    garage.hear(air_device("jbd", sim_battery(soc=47.0)))
+    config = fast(proxy_config([garage], [battery("jbd", "jbd", "proxy:garage", timeout=0.3)]))
+    [source] = sources(config)
+    with caplog.at_level(logging.INFO, logger="batmux.links.esphome_proxy"):
+        try:
+            for _ in range(2):
+                with pytest.raises(BatmuxError, match="offline: unreachable"):
+                    await source.sample()
+                await asyncio.sleep(0.25)  # past the battery's backoff
+            async with garage:
+                sample = await sample_until_ok(source, within_s=3.0)
+        finally:
+            await close(config, [source])
+    assert sample.soc_pct == pytest.approx(47.0, abs=1)
+    assert garage.api_connects == 1
+    messages = [r.getMessage() for r in caplog.records]
+    assert len([m for m in messages if "unreachable" in m]) == 1  # logged once, not per retry
+    assert len([m for m in messages if "is back" in m]) == 1

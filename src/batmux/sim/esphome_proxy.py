@@ -13,7 +13,8 @@ wrote the CCCD (as ESPHome's v3 connections require). The GATT relay is ``esphom
 the framing (plaintext and Noise) ``esphome_frames.py``.
 
 Faults: ``restart()`` (cut every TCP connection mid-frame, refuse for a while, come back on
-the same port), ``silent`` (off Wi-Fi: connections stay open, nothing arrives either way),
+the same port), ``garble()`` (bytes that are no API frame on an open connection), ``silent``
+(off Wi-Fi: connections stay open, nothing arrives either way),
 ``AirDevice.connect_errors`` and ``fail_connects_with`` (connects fail with GATT status 133),
 ``drop_notifications`` (connects, relays nothing),
 ``AirDevice.in_range`` and ``SimProxy.hears`` (who hears whom at what RSSI).
@@ -158,6 +159,12 @@ class SimProxy(GattRelay):
         await self._go_down()
         await asyncio.sleep(down_s)
         await self.start()
+
+    def garble(self, data: bytes = b"\x05\xff\xff\xff") -> None:
+        """Send every client bytes no API frame starts with, on a connection that stays open
+        (a firmware bug, a corrupted buffer): the client has to drop the session itself."""
+        for session in self.sessions:
+            session.writer.write(data)
 
     async def _go_down(self) -> None:
         if self._server is not None:
