@@ -86,7 +86,10 @@ def battery(name: str, family: str, adapter: str, **extra: Any) -> dict[str, Any
             **extra}  # fmt: skip
 
 
-async def test_proxy_restart_mid_frame_costs_only_its_battery_a_reconnect() -> None:
+async def test_proxy_restart_mid_frame_costs_only_its_battery_a_reconnect(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, logger="batmux.links.esphome_proxy")
     async with SimProxy("garage") as garage, SimProxy("shed") as shed:
         garage.hear(air_device("jk", sim_battery()))  # 300-byte frames in 15 notifications
         shed.hear(air_device("jbd", sim_battery()))
@@ -114,6 +117,9 @@ async def test_proxy_restart_mid_frame_costs_only_its_battery_a_reconnect() -> N
     assert garage.api_connects == 2  # the proxy session reconnected by itself
     assert jbd_log.gap(cut, end) < 0.5 and not jbd_log.errors  # the bystander never noticed
     assert jk_log.longest_call < 1.5  # no call hung on the dead proxy beyond its timeout
+    # lost, refused while it reboots, back: one WARNING and one INFO, not one per retry
+    levels = [r.levelno for r in caplog.records if "proxy garage" in r.getMessage()]
+    assert levels == [logging.WARNING, logging.INFO], caplog.text
 
 
 async def test_proxy_off_wifi_is_noticed_by_the_keepalive() -> None:

@@ -247,7 +247,7 @@ class EspHomeProxy:
             else:
                 failures = 0
                 await stopped.wait()
-                self._problem("connection", f"API connection lost{self._fatal_detail()}")
+                self._problem("offline", f"API connection lost{self._fatal_detail()}")
                 delay = self.retry_s[0]
             finally:
                 await self._drop_session()
