@@ -11,10 +11,12 @@ import pytest
 
 from batmux.config import Config, parse_config
 from batmux.errors import ConfigError
-from batmux.links.esphome_link import ProxyLink
+from batmux.links.esphome_link import GattStatusError, ProxyLink
+from batmux.links.esphome_proxy import EspHomeProxy
 from batmux.runtime.proxies import proxies_for
 from batmux.runtime.sources import build_source
 from batmux.sim.esphome_proxy import AirDevice, SimProxy
+from batmux.sim.peripheral import CharSpec
 from batmux.sim.victron_smartshunt import SIM_KEY, VictronSimDevice
 from batmux.sinks.discovery import Topics, discovery_messages
 from proxy_helpers import (
@@ -267,3 +269,26 @@ def test_path_and_rssi_are_diagnostic_entities() -> None:
     rssi = out["homeassistant/sensor/batmux_pack/diag_ble_rssi/config"]
     assert path["entity_category"] == rssi["entity_category"] == "diagnostic"
     assert rssi["unit_of_measurement"] == "dBm" and rssi["device_class"] == "signal_strength"
+
+
+async def test_a_write_the_characteristic_does_not_take_is_a_gatt_error() -> None:
+    device = air_device("jbd", sim_battery())
+    assert device.sim is not None
+    device.sim.characteristics = (  # type: ignore[misc]
+        CharSpec(device.sim.notify_uuid, ("read", "notify")),
+        CharSpec(device.sim.write_uuid, ("write-without-response",)),
+    )
+    async with SimProxy("garage") as sim:
+        sim.hear(device)
+        proxy = EspHomeProxy("garage", sim.host, sim.port)
+        link = ProxyLink(proxy, device.address)
+        try:
+            await link.connect(timeout=3.0)
+            await link.write(device.sim.write_uuid, b"\xdd\xa5\x03\x00\xff\xfd\x77")  # command
+            with pytest.raises(GattStatusError) as refused:
+                await link.write(device.sim.write_uuid, b"\x00", response=True)
+        finally:
+            await link.disconnect()
+            await proxy.close()
+    assert refused.value.status == 0x03  # write not permitted, as BlueZ refuses it too
+    assert device.connects == 1

@@ -234,7 +234,10 @@ class GattRelay:
         if (found := self._char(s, msg.address, msg.handle)) is None:
             return
         conn, spec = found
+        needs = "write" if msg.response else "write-without-response"
         try:
+            if needs not in spec.flags:  # refused as the fake BlueZ refuses it
+                raise PermissionError(f"{spec.uuid} has no {needs}")
             await conn.peripheral.write(spec.uuid, bytes(msg.data), response=msg.response)
         except Exception:  # ESP_GATT_WRITE_NOT_PERMIT
             self._gatt_error(s, msg.address, msg.handle, 0x03)
