@@ -27,6 +27,8 @@ WRONG_KEY = base64.b64encode(bytes(range(1, 33))).decode()
 # type → (MAC, advertised name) for every BLE family the gateway reads by GATT
 FAMILIES: dict[str, tuple[str, str]] = {
     "jk": ("C8:47:8C:00:00:01", "JK_B2A8S20P"),
+    "jk02_24s": ("C8:47:8C:00:00:02", "JK_B2A24S15P"),
+    "jk02_32s": ("C8:47:8C:00:00:03", "JK_BD6A32S"),
     "jk04": ("C8:47:8C:00:00:04", "JK-BD6A20S4P"),
     "jbd": ("A4:C1:38:00:00:01", "xiaoxiang BMS"),
     "daly": ("17:00:00:00:00:01", "DL-170000000001"),

@@ -10,6 +10,7 @@ import logging
 import pytest
 
 from batmux.config import Config, parse_config
+from batmux.devices.registry import DEVICE_TYPES
 from batmux.errors import ConfigError
 from batmux.links.esphome_link import GattStatusError, ProxyLink
 from batmux.links.esphome_proxy import EspHomeProxy
@@ -31,6 +32,13 @@ from proxy_helpers import (
     sim_battery,
     sources,
 )
+
+
+def test_families_cover_every_ble_type() -> None:
+    ble = {name for name, t in DEVICE_TYPES.items() if t.transport == "ble"}
+    # the SmartShunt's GATT mode needs a bond (not through a proxy): its Instant Readout is
+    # tested below
+    assert ble - {"victron_smartshunt"} == set(FAMILIES)
 
 
 @pytest.mark.parametrize("family", sorted(FAMILIES))
