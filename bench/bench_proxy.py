@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
 import os
 import statistics
 import sys
@@ -40,21 +39,9 @@ from batmux.sim.battery import SimBattery
 from batmux.sim.esphome_proxy import AirDevice, SimProxy
 from batmux.sim.fake_bluez.bus import start_private_bus
 from batmux.sim.fake_bluez.service import FakeBlueZ
+from proxy_helpers import FAMILIES, KEY  # the tests' MACs, names and Noise key
 
 RADIO_LATENCY_S = 0.01
-MACS = {
-    "jbd": "A4:C1:38:00:00:01",
-    "jk": "C8:47:8C:00:00:01",
-    "daly": "17:00:00:00:00:01",
-    "ant": "AA:00:00:00:00:01",
-}
-NAMES = {
-    "jbd": "xiaoxiang BMS",
-    "jk": "JK_B2A8S20P",
-    "daly": "DL-170000000001",
-    "ant": "ANT-BLE16ZMUB",
-}
-KEY = base64.b64encode(bytes(range(32))).decode()
 
 
 def parts(family: str) -> tuple[Any, Any, Any]:
@@ -82,16 +69,17 @@ async def timed(source: BleSource, samples: int) -> dict[str, float]:
 
 async def bluez_path(family: str, samples: int, bus: str) -> dict[str, float]:
     sim, driver_cls, codec_cls = parts(family)
+    mac, name = FAMILIES[family]
     async with FakeBlueZ(bus) as fake:
         fake.add_device(
             sim,
-            MACS[family],
-            NAMES[family],
+            mac,
+            name,
             service_uuid=driver_cls.spec.service_uuid,
             latency_s=RADIO_LATENCY_S,
             chunk_gap_s=0.0,
         )
-        source = BleSource(family, driver_cls(BleakLink(MACS[family]), codec_cls()), timeout_s=5)
+        source = BleSource(family, driver_cls(BleakLink(mac), codec_cls()), timeout_s=5)
         try:
             return await timed(source, samples)
         finally:
@@ -100,9 +88,10 @@ async def bluez_path(family: str, samples: int, bus: str) -> dict[str, float]:
 
 async def proxy_path(family: str, samples: int, hop_ms: float, key: str | None) -> dict[str, float]:
     sim, driver_cls, codec_cls = parts(family)
+    mac, name = FAMILIES[family]
     air = AirDevice(
-        MACS[family],
-        NAMES[family],
+        mac,
+        name,
         sim,
         service_uuid=driver_cls.spec.service_uuid,
         latency_s=RADIO_LATENCY_S,
@@ -111,9 +100,7 @@ async def proxy_path(family: str, samples: int, hop_ms: float, key: str | None) 
     async with SimProxy("bench", encryption_key=key, hop_latency_s=hop_ms / 1000) as server:
         server.hear(air)
         proxy = EspHomeProxy("bench", server.host, server.port, encryption_key=key)
-        source = BleSource(
-            family, driver_cls(ProxyLink(proxy, MACS[family]), codec_cls()), timeout_s=5
-        )
+        source = BleSource(family, driver_cls(ProxyLink(proxy, mac), codec_cls()), timeout_s=5)
         try:
             return await timed(source, samples)
         finally:
@@ -155,7 +142,7 @@ if __name__ == "__main__":
     parser.add_argument("--samples", type=int, default=100)
     parser.add_argument("--hop-ms", type=float, nargs="+", default=[0.0, 2.0])
     parser.add_argument(
-        "--families", nargs="+", default=["jbd", "daly", "ant"], choices=sorted(MACS)
+        "--families", nargs="+", default=["jbd", "daly", "ant"], choices=sorted(FAMILIES)
     )
     args = parser.parse_args()
     asyncio.run(main(args.samples, args.hop_ms, args.families))

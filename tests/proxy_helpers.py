@@ -10,6 +10,7 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
+import ble_sim
 from batmux.config import Config
 from batmux.devices.ble_source import BleSource
 from batmux.devices.registry import get_type, load
@@ -26,6 +27,8 @@ WRONG_KEY = base64.b64encode(bytes(range(1, 33))).decode()
 # type → (MAC, advertised name) for every BLE family the gateway reads by GATT
 FAMILIES: dict[str, tuple[str, str]] = {
     "jk": ("C8:47:8C:00:00:01", "JK_B2A8S20P"),
+    "jk02_24s": ("C8:47:8C:00:00:02", "JK_B2A24S15P"),
+    "jk02_32s": ("C8:47:8C:00:00:03", "JK_BD6A32S"),
     "jk04": ("C8:47:8C:00:00:04", "JK-BD6A20S4P"),
     "jbd": ("A4:C1:38:00:00:01", "xiaoxiang BMS"),
     "daly": ("17:00:00:00:00:01", "DL-170000000001"),
@@ -37,13 +40,7 @@ FAMILIES: dict[str, tuple[str, str]] = {
 
 
 def sim_battery(soc: float = 62.0, current: float = -7.5, cells: int = 4) -> SimBattery:
-    return SimBattery(
-        cells=cells,
-        capacity_ah=100.0,
-        soc_pct=soc,
-        current_a=current,
-        clock=lambda: 1_700_000_000.0,
-    )
+    return ble_sim.battery(cells, current, soc)
 
 
 def air_device(type_name: str, battery: SimBattery, mac: str | None = None) -> AirDevice:

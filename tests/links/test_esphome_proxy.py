@@ -10,13 +10,16 @@ import logging
 import pytest
 
 from batmux.config import Config, parse_config
+from batmux.devices.registry import DEVICE_TYPES
 from batmux.errors import ConfigError
-from batmux.links.esphome_link import ProxyLink
+from batmux.links.esphome_link import GattStatusError, ProxyLink
+from batmux.links.esphome_proxy import EspHomeProxy
 from batmux.runtime.app import Gateway
 from batmux.runtime.proxies import proxies_for
 from batmux.runtime.sources import build_source
 from batmux.runtime.wiring import wire
 from batmux.sim.esphome_proxy import AirDevice, SimProxy
+from batmux.sim.peripheral import CharSpec
 from batmux.sim.victron_smartshunt import SIM_KEY, VictronSimDevice
 from batmux.sinks.discovery import Topics, discovery_messages
 from mqtt_helpers import running
@@ -33,6 +36,13 @@ from proxy_helpers import (
     sources,
 )
 from sinks.influx_helpers import until
+
+
+def test_families_cover_every_ble_type() -> None:
+    ble = {name for name, t in DEVICE_TYPES.items() if t.transport == "ble"}
+    # the SmartShunt's GATT mode needs a bond (not through a proxy): its Instant Readout is
+    # tested below
+    assert ble - {"victron_smartshunt"} == set(FAMILIES)
 
 
 @pytest.mark.parametrize("family", sorted(FAMILIES))
@@ -287,3 +297,26 @@ async def test_a_stopping_gateway_closes_its_proxy_sessions() -> None:
             assert proxy.online
         assert proxy._task is None and not proxy.online  # no API session left behind
         assert proxies_for(config)["garage"] is not proxy  # and the config's cache let go
+
+
+async def test_a_write_the_characteristic_does_not_take_is_a_gatt_error() -> None:
+    device = air_device("jbd", sim_battery())
+    assert device.sim is not None
+    device.sim.characteristics = (  # type: ignore[misc]
+        CharSpec(device.sim.notify_uuid, ("read", "notify")),
+        CharSpec(device.sim.write_uuid, ("write-without-response",)),
+    )
+    async with SimProxy("garage") as sim:
+        sim.hear(device)
+        proxy = EspHomeProxy("garage", sim.host, sim.port)
+        link = ProxyLink(proxy, device.address)
+        try:
+            await link.connect(timeout=3.0)
+            await link.write(device.sim.write_uuid, b"\xdd\xa5\x03\x00\xff\xfd\x77")  # command
+            with pytest.raises(GattStatusError) as refused:
+                await link.write(device.sim.write_uuid, b"\x00", response=True)
+        finally:
+            await link.disconnect()
+            await proxy.close()
+    assert refused.value.status == 0x03  # write not permitted, as BlueZ refuses it too
+    assert device.connects == 1

@@ -55,9 +55,7 @@ class AutoLink:
         self.current: BleLink = self.paths[0]
         self.failures: dict[str, int] = {}
         self.benched_until: dict[str, float] = {}
-        self.switches = 0
-        self._connected_since: float | None = None  # of the current connection
-        self._got_data = False  # a notification or read came through it
+        self._silent = False  # connected, and no notification or read came through yet
         self._idle_lost = asyncio.Event()
 
     # -- diagnostics -------------------------------------------------------------------------
@@ -132,17 +130,16 @@ class AutoLink:
 
     async def connect(self, timeout: float = 20.0) -> None:
         await self.current.disconnect()
-        if self._connected_since is not None and not self._got_data:
+        if self._silent:
             # connected, yet not one byte came through before this reconnect: a path that
             # connects but does not deliver (a flaky proxy) fails like one that cannot connect
             self._failed(path_name(self.current))
-        self._connected_since = None
+            self._silent = False
         if all(getattr(p, "rssi", None) is None for p in self.paths):
             await self._listen(timeout)
         choice = self.ranked()[0]
         name = path_name(choice)
         if choice is not self.current:
-            self.switches += 1
             log.info(
                 "%s: using path %s (RSSI %s)", self.address, name, getattr(choice, "rssi", None)
             )
@@ -152,16 +149,14 @@ class AutoLink:
         except LinkError:
             self._failed(name)
             raise
-        self._connected_since, self._got_data = self._clock(), False
+        self._silent = True
 
     async def disconnect(self) -> None:
         await self.current.disconnect()
 
     async def start_notify(self, char_uuid: str, callback: NotifyCallback) -> None:
         def delivered(data: bytes) -> None:
-            if not self._got_data:
-                self._got_data = True
-                self.failures[self.path] = 0
+            self._delivered()
             callback(data)
 
         await self.current.start_notify(char_uuid, delivered)
@@ -174,7 +169,10 @@ class AutoLink:
 
     async def read(self, char_uuid: str) -> bytes:
         data = await self.current.read(char_uuid)
-        if not self._got_data:
-            self._got_data = True
-            self.failures[self.path] = 0
+        self._delivered()
         return data
+
+    def _delivered(self) -> None:
+        if self._silent:  # the path works: its failures start over
+            self._silent = False
+            self.failures[self.path] = 0

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from dataclasses import dataclass
 
 from batmux.errors import LinkError, LinkTimeout
@@ -54,7 +53,6 @@ class ProxyLink:
         self.name = name or address
         self.path = f"proxy:{proxy.name}"
         self.lost = asyncio.Event()
-        self.lost_at = 0.0
         self.mtu = 0
         self._mac: int | None = None
         self._chars: dict[str, _Char] = {}
@@ -78,7 +76,6 @@ class ProxyLink:
     def _mark_lost(self) -> None:
         if self._connected:
             self._connected = False
-            self.lost_at = time.monotonic()
             self.lost.set()
 
     def _on_state(self, connected: bool, mtu: int, error: int) -> None:

@@ -164,13 +164,6 @@ class EspHomeProxy:
         return self.client
 
     # -- what the proxy hears --------------------------------------------------------------
-    def rssi(self, mac: str) -> int | None:
-        """RSSI of ``mac``'s latest advertisement, if it is fresh and the proxy is up."""
-        heard = self.heard.get(mac.upper())
-        if heard is None or not self.online or self._clock() - heard.at > self.heard_ttl_s:
-            return None
-        return heard.rssi
-
     def lookup(self, address: str) -> Heard | None:
         """The freshest advertisement of ``address`` (a MAC or an advertised name)."""
         heard = self.heard.get(address.upper())
@@ -254,7 +247,7 @@ class EspHomeProxy:
             else:
                 failures = 0
                 await stopped.wait()
-                self._problem("connection", f"API connection lost{self._fatal_detail()}")
+                self._problem("offline", f"API connection lost{self._fatal_detail()}")
                 delay = self.retry_s[0]
             finally:
                 await self._drop_session()

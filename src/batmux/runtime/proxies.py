@@ -67,14 +67,14 @@ async def relay_advertisements(source: Any, cfg: BatteryConfig, config: Config) 
     """Feed every advertisement the battery's proxies hear to a push source (Victron Instant
     Readout) until cancelled; the proxies reconnect by themselves meanwhile."""
     from batmux.links.esphome_proxy import Heard
+    from batmux.protocols.victron_smartshunt import COMPANY_ID
 
     address = cfg.address.upper()
-    company = 0x02E1  # Victron's manufacturer id
     listeners: list[tuple[EspHomeProxy, Any]] = []
     for proxy in _chosen(cfg, config):
 
         def listener(heard: Heard, name: str = proxy.name) -> None:
-            payload = heard.manufacturer_data.get(company)
+            payload = heard.manufacturer_data.get(COMPANY_ID)
             if heard.mac == address and payload is not None:
                 source.feed_advertisement(payload, heard.rssi)
                 source.health.ble_path, source.health.ble_rssi = f"proxy:{name}", heard.rssi

@@ -211,6 +211,14 @@ class GattRelay:
             return None
         return conn, spec
 
+    def _notify(self, s: Any, msg: pb.BluetoothGATTNotifyRequest) -> None:
+        """Register (or not) for a characteristic's notifications; the CCCD write starts them."""
+        if (found := self._char(s, msg.address, msg.handle)) is None:
+            return
+        registered = found[0].registered
+        (registered.add if msg.enable else registered.discard)(msg.handle)
+        s.send(pb.BluetoothGATTNotifyResponse(address=msg.address, handle=msg.handle))
+
     async def _read(self, s: Any, address: int, handle: int) -> None:
         if (found := self._char(s, address, handle)) is None:
             return
@@ -226,7 +234,10 @@ class GattRelay:
         if (found := self._char(s, msg.address, msg.handle)) is None:
             return
         conn, spec = found
+        needs = "write" if msg.response else "write-without-response"
         try:
+            if needs not in spec.flags:  # refused as the fake BlueZ refuses it
+                raise PermissionError(f"{spec.uuid} has no {needs}")
             await conn.peripheral.write(spec.uuid, bytes(msg.data), response=msg.response)
         except Exception:  # ESP_GATT_WRITE_NOT_PERMIT
             self._gatt_error(s, msg.address, msg.handle, 0x03)

@@ -13,7 +13,8 @@ wrote the CCCD (as ESPHome's v3 connections require). The GATT relay is ``esphom
 the framing (plaintext and Noise) ``esphome_frames.py``.
 
 Faults: ``restart()`` (cut every TCP connection mid-frame, refuse for a while, come back on
-the same port), ``silent`` (off Wi-Fi: connections stay open, nothing arrives either way),
+the same port), ``garble()`` (bytes that are no API frame on an open connection), ``silent``
+(off Wi-Fi: connections stay open, nothing arrives either way),
 ``AirDevice.connect_errors`` and ``fail_connects_with`` (connects fail with GATT status 133),
 ``drop_notifications`` (connects, relays nothing),
 ``AirDevice.in_range`` and ``SimProxy.hears`` (who hears whom at what RSSI).
@@ -29,13 +30,7 @@ from aioesphomeapi import api_pb2 as pb
 from google.protobuf.message import Message
 
 from batmux.sim.esphome_frames import HandshakeRefused, NoiseFrames, PlainFrames, decode
-from batmux.sim.esphome_gatt import (
-    GATT_INVALID_HANDLE,
-    AirDevice,
-    GattRelay,
-    ProxiedConnection,
-    mac_int,
-)
+from batmux.sim.esphome_gatt import AirDevice, GattRelay, ProxiedConnection, mac_int
 from batmux.sim.fake_bluez.layout import bluez_uuid
 
 __all__ = ["AirDevice", "SimProxy"]
@@ -165,6 +160,12 @@ class SimProxy(GattRelay):
         await asyncio.sleep(down_s)
         await self.start()
 
+    def garble(self, data: bytes = b"\x05\xff\xff\xff") -> None:
+        """Send every client bytes no API frame starts with, on a connection that stays open
+        (a firmware bug, a corrupted buffer): the client has to drop the session itself."""
+        for session in self.sessions:
+            session.writer.write(data)
+
     async def _go_down(self) -> None:
         if self._server is not None:
             self._server.close()
@@ -289,16 +290,7 @@ class SimProxy(GattRelay):
         elif isinstance(msg, pb.BluetoothGATTWriteDescriptorRequest):
             self._spawn(self._write_cccd(s, msg))
         elif isinstance(msg, pb.BluetoothGATTNotifyRequest):
-            conn = self.gatt.get(msg.address)
-            if conn is None or msg.handle not in conn.chars:
-                s.send(
-                    pb.BluetoothGATTErrorResponse(
-                        address=msg.address, handle=msg.handle, error=GATT_INVALID_HANDLE
-                    )
-                )
-                return
-            (conn.registered.add if msg.enable else conn.registered.discard)(msg.handle)
-            s.send(pb.BluetoothGATTNotifyResponse(address=msg.address, handle=msg.handle))
+            self._notify(s, msg)
 
     # -- advertising -------------------------------------------------------------------------
     async def _advertise(self) -> None:
