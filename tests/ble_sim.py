@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
+from typing import Any
+
 from batmux.devices.ble_driver import BleDriver
+from batmux.errors import BatmuxError
 from batmux.model.sample import BatterySample
 from batmux.protocols.base import Codec
 from batmux.sim.battery import SimBattery
@@ -44,3 +49,15 @@ def assert_matches(sample: BatterySample, truth: BatterySample, resolution: dict
 
 COMMON = ("voltage_v", "current_a", "soc_pct", "charge_ah", "cell_voltages_v", "temperatures_c",
           "charge_enabled", "discharge_enabled", "balancing")  # fmt: skip
+
+
+async def sample_until_ok(source: Any, within_s: float = 5.0) -> BatterySample:
+    """The source's first good sample, retrying its errors for ``within_s`` seconds."""
+    deadline = time.monotonic() + within_s
+    while True:
+        try:
+            return await source.sample()
+        except BatmuxError:
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.05)

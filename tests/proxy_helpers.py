@@ -4,9 +4,7 @@ BleSource → driver → ProxyLink → aioesphomeapi → TCP → the simulated p
 
 from __future__ import annotations
 
-import asyncio
 import base64
-import time
 from collections.abc import Iterable
 from typing import Any
 
@@ -14,8 +12,6 @@ import ble_sim
 from batmux.config import Config
 from batmux.devices.ble_source import BleSource
 from batmux.devices.registry import get_type, load
-from batmux.errors import BatmuxError
-from batmux.model.sample import BatterySample
 from batmux.runtime.proxies import close_proxies, proxies_for
 from batmux.runtime.sources import build_source
 from batmux.sim.battery import SimBattery
@@ -89,14 +85,3 @@ async def close(config: Config, batteries: Iterable[Any] = ()) -> None:
     for source in batteries:
         await source.close()
     await close_proxies(config)  # what a stopping gateway does
-
-
-async def sample_until_ok(source: Any, within_s: float = 5.0) -> BatterySample:
-    deadline = time.monotonic() + within_s
-    while True:
-        try:
-            return await source.sample()
-        except BatmuxError:
-            if time.monotonic() > deadline:
-                raise
-            await asyncio.sleep(0.05)

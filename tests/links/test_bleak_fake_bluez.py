@@ -18,6 +18,7 @@ from batmux.protocols import jk
 from batmux.sim.battery import SimBattery
 from batmux.sim.fake_bluez.service import FakeBlueZ
 from ble_mini_jk import MiniJkDevice, MiniJkDriver
+from ble_sim import sample_until_ok
 
 MAC_A = "C8:47:8C:00:00:0A"
 MAC_B = "C8:47:8C:00:00:0B"
@@ -42,17 +43,6 @@ def make_source(
         backoff=backoff,
         **options,
     )  # type: ignore[arg-type]
-
-
-async def sample_until_ok(source: BleSource, within_s: float = 5.0) -> BatterySample:
-    deadline = time.monotonic() + within_s
-    while True:
-        try:
-            return await source.sample()
-        except BatmuxError:
-            if time.monotonic() > deadline:
-                raise
-            await asyncio.sleep(0.05)
 
 
 def assert_matches(sample: BatterySample, battery: SimBattery) -> None:

@@ -22,6 +22,7 @@ from batmux.sim.esphome_proxy import AirDevice, SimProxy
 from batmux.sim.peripheral import CharSpec
 from batmux.sim.victron_smartshunt import SIM_KEY, VictronSimDevice
 from batmux.sinks.discovery import Topics, discovery_messages
+from ble_sim import sample_until_ok
 from mqtt_helpers import running
 from proxy_helpers import (
     FAMILIES,
@@ -31,7 +32,6 @@ from proxy_helpers import (
     close,
     fast,
     proxy_config,
-    sample_until_ok,
     sim_battery,
     sources,
 )

@@ -22,6 +22,7 @@ from batmux.links.ble_paths import AutoLink
 from batmux.links.esphome_proxy import NoFreeSlot
 from batmux.runtime.proxies import proxies_for
 from batmux.sim.esphome_proxy import SimProxy
+from ble_sim import sample_until_ok
 from broker_process import free_port
 from proxy_helpers import (
     FAMILIES,
@@ -30,7 +31,6 @@ from proxy_helpers import (
     close,
     fast,
     proxy_config,
-    sample_until_ok,
     sim_battery,
     sources,
 )
