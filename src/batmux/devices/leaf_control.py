@@ -19,11 +19,14 @@ from typing import Any
 
 from batmux.devices.tesla_control import TeslaControl
 from batmux.protocols import nissan_leaf_keepalive as ka
+from batmux.protocols.candump import Frame
 
 PERIOD_S = 0.01
 
 
 class LeafControl(TeslaControl):
+    car_presence = False  # no Tesla vehicle-presence frames on a LEAF bus
+
     def __init__(
         self, source: Any, contactors: Any, clock: Callable[[], float] = time.monotonic, **kw: Any
     ) -> None:
@@ -31,7 +34,7 @@ class LeafControl(TeslaControl):
         self.period_s = PERIOD_S
         self._tick = 0
 
-    def frames_now(self) -> Any:
+    def frames_now(self) -> list[Frame] | None:
         """The keep-alive frames due now, or None for silence (opening is silence)."""
         if not self.machine.sending or not self.source._pack_seen():
             return None
@@ -39,12 +42,5 @@ class LeafControl(TeslaControl):
         self._tick += 1
         return frames
 
-    async def _send_once(self) -> None:
-        self.watch()
-        frames = self.frames_now()
-        if frames is None or self.muted:
-            return
-        await self.source.link.send_all(frames)
-        self.frames_sent += len(frames)
-        if len(self.send_times) < 100_000:
-            self.send_times.append(self._clock())
+    def wire_frames(self) -> list[Frame] | None:
+        return self.frames_now()

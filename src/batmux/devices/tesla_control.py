@@ -64,6 +64,8 @@ def interlocks(sample: BatterySample | None) -> Interlocks:
 class TeslaControl:
     """Wraps the pack's ``CanSource``: same ``sample()``/``close()``, plus the keep-alive."""
 
+    car_presence = True  # a Tesla car's presence frames; False for other packs (LeafControl)
+
     def __init__(
         self,
         source: CanSource,
@@ -104,8 +106,7 @@ class TeslaControl:
         self._close_began = clock()
         self._was_sending = False
         self.presence: Presence | None = None  # the other vehicle-presence frames
-        # a Tesla car's frames: not for subclasses driving other packs (LeafControl)
-        if type(self) is TeslaControl and getattr(contactors, "presence_frames", True):
+        if self.car_presence and getattr(contactors, "presence_frames", True):
             car = getattr(contactors, "car_config", None)
             self.presence = Presence(CarConfig(**car.model_dump()) if car else CarConfig())
         self.presence_sent = 0
@@ -212,13 +213,18 @@ class TeslaControl:
         self._counter = (self._counter + 1) % 16
         return tuple(ka.with_counter(f, self._counter) for f in pair)  # type: ignore[return-value]
 
+    def wire_frames(self) -> list[Frame] | None:
+        """The keep-alive frames due now as (id, data), or None for silence (the one thing a
+        control for another pack, e.g. ``LeafControl``, replaces)."""
+        pair = self.frames_now()
+        return None if pair is None else [(ka.ID_LV_POWER_STATE, data) for data in pair]
+
     async def _send_once(self) -> None:
         self.watch()
-        frames = self.frames_now()
+        frames = self.wire_frames()
         if frames is None or self.muted:
             return
-        for data in frames:
-            await self.source.link.send(ka.ID_LV_POWER_STATE, data)
+        await self.source.link.send_all(frames)
         self.frames_sent += len(frames)
         if len(self.send_times) < 100_000:
             self.send_times.append(self._clock())
