@@ -108,6 +108,62 @@ async def test_http_relay_failure_is_logged_and_retried(caplog: Any) -> None:
     assert "relay main off failed (precharge)" in caplog.text
 
 
+@pytest.mark.parametrize("answer", ["error", "hang"])
+async def test_http_relay_garbage_or_hung_then_recovers(answer: str, caplog: Any) -> None:
+    """A relay that answers HTTP 500 or never answers: a logged failure, state unknown; the
+    next ``apply`` after it recovers runs the whole sequence from where it stopped."""
+    paths: list[str] = []
+    broken, release = True, asyncio.Event()
+
+    async def handler(request: web.Request) -> web.Response:
+        if broken:
+            if answer == "hang":
+                await release.wait()
+            return web.Response(status=500, text="<html>busy</html>")
+        paths.append(request.raw_path)
+        return web.Response(text="ok")
+
+    app = web.Application()
+    app.router.add_get("/{tail:.*}", handler)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    base = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"  # type: ignore[union-attr]
+    cfg = RelaysConfig.model_validate({
+        "backend": "http", "precharge": {"url": base}, "main": {"url": base, "channel": 1},
+        "timeout_s": 0.2})  # fmt: skip
+    output = RelayOutput("pack", cfg, HttpRelays(cfg.timeout_s))
+    try:
+        await output.apply(RelayPlan(True, False, "precharge"))
+        assert output.errors == 1 and output.state == {"precharge": None, "main": None}
+        assert "relay main off failed (precharge)" in caplog.text
+        assert caplog.text.count(": HTTP 500" if answer == "error" else "TimeoutError") == 1
+        broken = False
+        await output.apply(RelayPlan(True, False, "precharge"))
+    finally:
+        release.set()
+        await output.close()
+        await runner.cleanup()
+    assert output.state == {"precharge": True, "main": False}
+    assert paths == ["/relay/1?turn=off", "/relay/0?turn=on"]  # main off first, then precharge
+
+
+async def test_mqtt_relays_broker_gone(caplog: Any) -> None:
+    from batmux.config import MqttConfig
+    from broker_process import free_port
+
+    cfg = RelaysConfig.model_validate({
+        "backend": "mqtt", "precharge": {"topic": "r/pre"}, "main": {"topic": "r/main"},
+        "timeout_s": 0.5})  # fmt: skip
+    mqtt = MqttConfig(url=f"mqtt://127.0.0.1:{free_port()}", discovery=False)
+    output = RelayOutput("pack", cfg, make_backend(cfg, mqtt=mqtt))
+    await output.apply(RelayPlan(False, False, "shutdown"))
+    await output.close()
+    assert output.errors == 1 and output.state == {"precharge": None, "main": None}
+    assert "relay main off failed (shutdown): MQTT r/main" in caplog.text
+
+
 async def test_mqtt_relays(tmp_path: Path, broker: Any) -> None:
     relays = {"backend": "mqtt", "precharge": {"topic": "relays/pre/set"},
               "main": {"topic": "relays/main/set", "on": "1", "off": "0"}}  # fmt: skip
