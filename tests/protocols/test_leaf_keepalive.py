@@ -1,5 +1,6 @@
 """LEAF keep-alive frames against Battery-Emulator's constant tables (NISSAN-LEAF-BATTERY.cpp)
-and the shared vector's captured 0x1D4 TX frames."""
+and the shared vector's 0x1D4 frames (Battery-Emulator's TX frames too: no real capture of a
+VCM sending them was found)."""
 
 from __future__ import annotations
 
