@@ -52,7 +52,7 @@ async def test_hung_sampling_opens_from_the_keepalive(tmp_path: Path, caplog: An
     control = gateway.batteries["tesla"].source
     assert isinstance(control, TeslaControl) and control.stale_s == 0.5
     pack = control.source.simulated_pack
-    caplog.set_level(logging.WARNING, "batmux.devices.tesla_control")
+    caplog.set_level(logging.WARNING, "batmux.devices.pack_control")
     async with running(gateway):
         await until(lambda: contactor(gateway) == "closed")
 
@@ -87,7 +87,7 @@ async def test_gen24_stopping_opens_the_contactors(tmp_path: Path, caplog: Any) 
     gateway = _with_gen24(tmp_path, port, silent_s=0.8)
     control = gateway.batteries["tesla"].source
     pack = control.source.simulated_pack
-    caplog.set_level(logging.WARNING, "batmux.devices.tesla_control")
+    caplog.set_level(logging.WARNING, "batmux.devices.pack_control")
     async with running(gateway):
         await until(lambda: "gen24" in gateway.inverter_silence)
         link = ModbusLink(f"127.0.0.1:{port}", 21, timeout_s=0.5)

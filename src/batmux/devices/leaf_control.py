@@ -8,7 +8,7 @@ without a LEAF on it); opening is silence, after which the pack opens its relay.
 view is 0x1DB's "main relay on" (``contactor``) and its interlock bit (``hvil_ok``).
 
 Everything else (interlocks, stale bound, inverter silence, shutdown, commands, relays) is
-``TeslaControl``'s.
+``PackControl``'s.
 """
 
 from __future__ import annotations
@@ -17,16 +17,14 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from batmux.devices.tesla_control import TeslaControl
+from batmux.devices.pack_control import PackControl
 from batmux.protocols import nissan_leaf_keepalive as ka
 from batmux.protocols.candump import Frame
 
 PERIOD_S = 0.01
 
 
-class LeafControl(TeslaControl):
-    car_presence = False  # no Tesla vehicle-presence frames on a LEAF bus
-
+class LeafControl(PackControl):
     def __init__(
         self, source: Any, contactors: Any, clock: Callable[[], float] = time.monotonic, **kw: Any
     ) -> None:
