@@ -17,20 +17,25 @@ from sinks.can_bus_helpers import wait_until
 LIMITS = {"stale_after": 2.0, "hold_s": 0, "ramp_a_per_s": 1000}
 
 
-def tesla(tmp_path: Path, **pack: Any) -> Gateway:
-    battery = {"name": "tesla", "type": "tesla_model3", "address": "sim", "limits": LIMITS}
-    battery["sim"] = {"cells": 108}  # LFP: the default (LFP) limits apply
+def one_pack(tmp_path: Path, battery: dict[str, Any]) -> Gateway:
+    """A wired gateway (limits come from the bank engine) around one battery, sampled fast."""
     config = parse_config(
         {
             "sample_period": 0.1,
             "publish_period": 0.2,
             "state_dir": str(tmp_path),
-            "batteries": [{**battery, **pack}],
+            "batteries": [battery],
         }
     )
     gateway = Gateway(config)
-    wire(gateway)  # limits come from the bank engine
+    wire(gateway)
     return gateway
+
+
+def tesla(tmp_path: Path, **pack: Any) -> Gateway:
+    battery = {"name": "tesla", "type": "tesla_model3", "address": "sim", "limits": LIMITS}
+    battery["sim"] = {"cells": 108}  # LFP: the default (LFP) limits apply
+    return one_pack(tmp_path, {**battery, **pack})
 
 
 CONTROL = {"allow_control": True, "contactors": {"close_on_start": True, "open_step_s": 0.2}}
@@ -40,8 +45,8 @@ async def until(check: Any, timeout: float = 8.0) -> None:
     await wait_until(check, timeout)  # a gateway round trip: a longer default bound
 
 
-def contactor(gateway: Gateway) -> str | None:
-    state = gateway.hub.latest("tesla")
+def contactor(gateway: Gateway, name: str = "tesla") -> str | None:
+    state = gateway.hub.latest(name)
     if state is None or state.sample is None:
         return None
     return str(state.sample.extra.get("contactor"))
