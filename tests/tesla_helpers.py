@@ -17,14 +17,16 @@ from sinks.can_bus_helpers import wait_until
 LIMITS = {"stale_after": 2.0, "hold_s": 0, "ramp_a_per_s": 1000}
 
 
-def one_pack(tmp_path: Path, battery: dict[str, Any]) -> Gateway:
-    """A wired gateway (limits come from the bank engine) around one battery, sampled fast."""
+def one_pack(tmp_path: Path, battery: dict[str, Any], **top: Any) -> Gateway:
+    """A wired gateway (limits come from the bank engine) around one battery, sampled fast;
+    ``top``: more top-level config (``mqtt=...``)."""
     config = parse_config(
         {
             "sample_period": 0.1,
             "publish_period": 0.2,
             "state_dir": str(tmp_path),
             "batteries": [battery],
+            **top,
         }
     )
     gateway = Gateway(config)

@@ -14,19 +14,17 @@ from typing import Any
 
 import pytest
 
-from batmux.config import parse_config
 from batmux.core.contactor import Interlocks, State
 from batmux.devices.tesla_control import TeslaControl
 from batmux.errors import ConfigError, ControlRefused
 from batmux.protocols import tesla_keepalive as ka
-from batmux.runtime.app import Gateway
-from batmux.runtime.wiring import wire
 from mqtt_helpers import recording
 from tesla_helpers import (
     CONTROL,
     LIMITS,
     contactor,
     limits,
+    one_pack,
     refused_until_set,
     running,
     tesla,
@@ -117,17 +115,7 @@ async def test_mqtt_contactor_command_and_refusal(tmp_path: Path, broker: Any) -
     battery = {"name": "tesla", "type": "tesla_model3", "address": "sim", "limits": LIMITS}
     battery |= {"sim": {"cells": 108}, "allow_control": True}
     battery["contactors"] = {"open_step_s": 0.2}
-    config = parse_config(
-        {
-            "mqtt": {"url": f"mqtt://127.0.0.1:{broker.port}"},
-            "sample_period": 0.1,
-            "publish_period": 0.2,
-            "state_dir": str(tmp_path),
-            "batteries": [battery],
-        }
-    )
-    gateway = Gateway(config)
-    wire(gateway)
+    gateway = one_pack(tmp_path, battery, mqtt={"url": f"mqtt://127.0.0.1:{broker.port}"})
     control = gateway.batteries["tesla"].source
     pack = control.source.simulated_pack
     state = "batmux/tesla/state"

@@ -56,13 +56,8 @@ def _gateway(tmp_path: Path, relays: dict[str, Any], mqtt_port: int | None = Non
     return gateway
 
 
-async def test_http_relays_shelly_and_tasmota(tmp_path: Path, caplog: Any) -> None:
-    paths: list[str] = []
-
-    async def handler(request: web.Request) -> web.Response:
-        paths.append(request.raw_path)
-        return web.json_response({"ison": "turn=on" in request.raw_path})
-
+async def http_relay(handler: Any) -> tuple[web.AppRunner, str]:
+    """A real HTTP server answering every GET with ``handler``; (runner, base URL)."""
     app = web.Application()
     app.router.add_get("/{tail:.*}", handler)
     runner = web.AppRunner(app)
@@ -70,7 +65,17 @@ async def test_http_relays_shelly_and_tasmota(tmp_path: Path, caplog: Any) -> No
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
     port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    base = f"http://127.0.0.1:{port}"
+    return runner, f"http://127.0.0.1:{port}"
+
+
+async def test_http_relays_shelly_and_tasmota(tmp_path: Path, caplog: Any) -> None:
+    paths: list[str] = []
+
+    async def handler(request: web.Request) -> web.Response:
+        paths.append(request.raw_path)
+        return web.json_response({"ison": "turn=on" in request.raw_path})
+
+    runner, base = await http_relay(handler)
     relays = {"backend": "http", "precharge": {"url": base, "kind": "shelly", "channel": 0},
               "main": {"url": base, "kind": "tasmota", "channel": 1}}  # fmt: skip
     caplog.set_level(logging.WARNING, "batmux.links.relays")
@@ -123,13 +128,7 @@ async def test_http_relay_garbage_or_hung_then_recovers(answer: str, caplog: Any
         paths.append(request.raw_path)
         return web.Response(text="ok")
 
-    app = web.Application()
-    app.router.add_get("/{tail:.*}", handler)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    base = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"  # type: ignore[union-attr]
+    runner, base = await http_relay(handler)
     cfg = RelaysConfig.model_validate({
         "backend": "http", "precharge": {"url": base}, "main": {"url": base, "channel": 1},
         "timeout_s": 0.2})  # fmt: skip
