@@ -8,27 +8,16 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-from batmux.config import parse_config
 from batmux.core.contactor import State
 from batmux.devices.leaf_control import LeafControl
 from batmux.runtime.app import Gateway
-from batmux.runtime.wiring import wire
-from tesla_helpers import running, until
+from tesla_helpers import contactor, one_pack, running, until
 
 
 def leaf(tmp_path: Path, **pack: Any) -> Gateway:
     battery = {"name": "leaf", "type": "nissan_leaf", "address": "sim", "poll_interval": 0,
                "limits": {"stale_after": 2.0, "hold_s": 0}, **pack}  # fmt: skip
-    config = parse_config({"sample_period": 0.1, "publish_period": 0.2,
-                           "state_dir": str(tmp_path), "batteries": [battery]})  # fmt: skip
-    gateway = Gateway(config)
-    wire(gateway)
-    return gateway
-
-
-def contactor(gateway: Gateway) -> str | None:
-    state = gateway.hub.latest("leaf")
-    return None if state is None or state.sample is None else state.sample.extra["contactor"]
+    return one_pack(tmp_path, battery)
 
 
 async def test_leaf_closes_with_the_keepalive_and_opens_without(tmp_path: Path) -> None:
@@ -39,7 +28,7 @@ async def test_leaf_closes_with_the_keepalive_and_opens_without(tmp_path: Path) 
     pack = control.source.simulated_pack
     assert pack.require_keepalive and not pack.relay_closed
     async with running(gateway):
-        await until(lambda: contactor(gateway) == "closed")
+        await until(lambda: contactor(gateway, "leaf") == "closed")
         assert pack.relay_closed and pack.bad_vcm_frames == 0
         assert set(pack.vcm_seen) == {0x1D4, 0x1F2, 0x50B, 0x50C}
         control.muted = True  # the keep-alive is lost on the wire: the pack opens
@@ -54,7 +43,7 @@ async def test_leaf_shutdown_opens_first(tmp_path: Path) -> None:
     control = gateway.batteries["leaf"].source
     pack = control.source.simulated_pack
     async with running(gateway):
-        await until(lambda: contactor(gateway) == "closed")
+        await until(lambda: contactor(gateway, "leaf") == "closed")
     assert control.machine.state == State.OPEN and not pack.relay_closed
     assert [s.reason for s in control.machine.log][-2:] == ["shutdown", "pack reports open"]
 

@@ -14,15 +14,22 @@ from typing import Any
 
 import pytest
 
-from batmux.config import parse_config
 from batmux.core.contactor import Interlocks, State
 from batmux.devices.tesla_control import TeslaControl
 from batmux.errors import ConfigError, ControlRefused
 from batmux.protocols import tesla_keepalive as ka
-from batmux.runtime.app import Gateway
-from batmux.runtime.wiring import wire
 from mqtt_helpers import recording
-from tesla_helpers import CONTROL, LIMITS, contactor, limits, running, tesla, until
+from tesla_helpers import (
+    CONTROL,
+    LIMITS,
+    contactor,
+    limits,
+    one_pack,
+    refused_until_set,
+    running,
+    tesla,
+    until,
+)
 
 
 async def test_close_on_start_closes_and_keepalive_is_valid(tmp_path: Path) -> None:
@@ -108,17 +115,7 @@ async def test_mqtt_contactor_command_and_refusal(tmp_path: Path, broker: Any) -
     battery = {"name": "tesla", "type": "tesla_model3", "address": "sim", "limits": LIMITS}
     battery |= {"sim": {"cells": 108}, "allow_control": True}
     battery["contactors"] = {"open_step_s": 0.2}
-    config = parse_config(
-        {
-            "mqtt": {"url": f"mqtt://127.0.0.1:{broker.port}"},
-            "sample_period": 0.1,
-            "publish_period": 0.2,
-            "state_dir": str(tmp_path),
-            "batteries": [battery],
-        }
-    )
-    gateway = Gateway(config)
-    wire(gateway)
+    gateway = one_pack(tmp_path, battery, mqtt={"url": f"mqtt://127.0.0.1:{broker.port}"})
     control = gateway.batteries["tesla"].source
     pack = control.source.simulated_pack
     state = "batmux/tesla/state"
@@ -176,20 +173,7 @@ def test_sigterm_to_batmux_run_opens_first(tmp_path: Path) -> None:
 
 async def test_close_on_start_waits_for_the_interlocks(tmp_path: Path) -> None:
     """HVIL open at start: no keep-alive, the refusal is published; once HVIL closes it closes."""
-    gateway = tesla(tmp_path, **CONTROL)
-    control = gateway.batteries["tesla"].source
-    pack = control.source.simulated_pack
-    pack.hvil_ok = False
-
-    def reason() -> object:
-        state = gateway.hub.latest("tesla")
-        return state.sample.extra.get("contactor_reason") if state and state.sample else None
-
-    async with running(gateway):
-        await until(lambda: reason() == "close refused: HVIL open")
-        assert control.frames_sent == 0 and pack.keepalive_frames == 0
-        pack.hvil_ok = True
-        await until(lambda: contactor(gateway) == "closed")
+    await refused_until_set(tesla(tmp_path, **CONTROL), "hvil_ok", "HVIL open")
 
 
 class _FailingPack:

@@ -56,13 +56,8 @@ def _gateway(tmp_path: Path, relays: dict[str, Any], mqtt_port: int | None = Non
     return gateway
 
 
-async def test_http_relays_shelly_and_tasmota(tmp_path: Path, caplog: Any) -> None:
-    paths: list[str] = []
-
-    async def handler(request: web.Request) -> web.Response:
-        paths.append(request.raw_path)
-        return web.json_response({"ison": "turn=on" in request.raw_path})
-
+async def http_relay(handler: Any) -> tuple[web.AppRunner, str]:
+    """A real HTTP server answering every GET with ``handler``; (runner, base URL)."""
     app = web.Application()
     app.router.add_get("/{tail:.*}", handler)
     runner = web.AppRunner(app)
@@ -70,7 +65,17 @@ async def test_http_relays_shelly_and_tasmota(tmp_path: Path, caplog: Any) -> No
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
     port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    base = f"http://127.0.0.1:{port}"
+    return runner, f"http://127.0.0.1:{port}"
+
+
+async def test_http_relays_shelly_and_tasmota(tmp_path: Path, caplog: Any) -> None:
+    paths: list[str] = []
+
+    async def handler(request: web.Request) -> web.Response:
+        paths.append(request.raw_path)
+        return web.json_response({"ison": "turn=on" in request.raw_path})
+
+    runner, base = await http_relay(handler)
     relays = {"backend": "http", "precharge": {"url": base, "kind": "shelly", "channel": 0},
               "main": {"url": base, "kind": "tasmota", "channel": 1}}  # fmt: skip
     caplog.set_level(logging.WARNING, "batmux.links.relays")
@@ -106,6 +111,56 @@ async def test_http_relay_failure_is_logged_and_retried(caplog: Any) -> None:
     # main's state is unknown: it is switched off first, fails, and the sequence stops there
     assert output.errors == 1 and output.state == {"precharge": None, "main": None}
     assert "relay main off failed (precharge)" in caplog.text
+
+
+@pytest.mark.parametrize("answer", ["error", "hang"])
+async def test_http_relay_garbage_or_hung_then_recovers(answer: str, caplog: Any) -> None:
+    """A relay that answers HTTP 500 or never answers: a logged failure, state unknown; the
+    next ``apply`` after it recovers runs the whole sequence from where it stopped."""
+    paths: list[str] = []
+    broken, release = True, asyncio.Event()
+
+    async def handler(request: web.Request) -> web.Response:
+        if broken:
+            if answer == "hang":
+                await release.wait()
+            return web.Response(status=500, text="<html>busy</html>")
+        paths.append(request.raw_path)
+        return web.Response(text="ok")
+
+    runner, base = await http_relay(handler)
+    cfg = RelaysConfig.model_validate({
+        "backend": "http", "precharge": {"url": base}, "main": {"url": base, "channel": 1},
+        "timeout_s": 0.2})  # fmt: skip
+    output = RelayOutput("pack", cfg, HttpRelays(cfg.timeout_s))
+    try:
+        await output.apply(RelayPlan(True, False, "precharge"))
+        assert output.errors == 1 and output.state == {"precharge": None, "main": None}
+        assert "relay main off failed (precharge)" in caplog.text
+        assert caplog.text.count(": HTTP 500" if answer == "error" else "TimeoutError") == 1
+        broken = False
+        await output.apply(RelayPlan(True, False, "precharge"))
+    finally:
+        release.set()
+        await output.close()
+        await runner.cleanup()
+    assert output.state == {"precharge": True, "main": False}
+    assert paths == ["/relay/1?turn=off", "/relay/0?turn=on"]  # main off first, then precharge
+
+
+async def test_mqtt_relays_broker_gone(caplog: Any) -> None:
+    from batmux.config import MqttConfig
+    from broker_process import free_port
+
+    cfg = RelaysConfig.model_validate({
+        "backend": "mqtt", "precharge": {"topic": "r/pre"}, "main": {"topic": "r/main"},
+        "timeout_s": 0.5})  # fmt: skip
+    mqtt = MqttConfig(url=f"mqtt://127.0.0.1:{free_port()}", discovery=False)
+    output = RelayOutput("pack", cfg, make_backend(cfg, mqtt=mqtt))
+    await output.apply(RelayPlan(False, False, "shutdown"))
+    await output.close()
+    assert output.errors == 1 and output.state == {"precharge": None, "main": None}
+    assert "relay main off failed (shutdown): MQTT r/main" in caplog.text
 
 
 async def test_mqtt_relays(tmp_path: Path, broker: Any) -> None:

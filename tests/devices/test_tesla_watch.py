@@ -22,7 +22,16 @@ from batmux.runtime.app import Gateway
 from batmux.runtime.wiring import wire
 from batmux.sim.gen24 import Gen24Sim
 from broker_process import free_port
-from tesla_helpers import CONTROL, LIMITS, contactor, limits, running, tesla, until
+from tesla_helpers import (
+    CONTROL,
+    LIMITS,
+    contactor,
+    limits,
+    refused_until_set,
+    running,
+    tesla,
+    until,
+)
 
 
 def test_hvil_field_absent_is_unknown_not_ok() -> None:
@@ -33,20 +42,8 @@ def test_hvil_field_absent_is_unknown_not_ok() -> None:
 
 
 async def test_no_0x20a_from_the_pack_refuses_the_close(tmp_path: Path) -> None:
-    gateway = tesla(tmp_path, **CONTROL)
-    control = gateway.batteries["tesla"].source
-    pack = control.source.simulated_pack
-    pack.hvp_frames = False  # the pack never sends 0x20A: HVIL state unknown
-
-    def reason() -> object:
-        state = gateway.hub.latest("tesla")
-        return state.sample.extra.get("contactor_reason") if state and state.sample else None
-
-    async with running(gateway):
-        await until(lambda: reason() == "close refused: HVIL unknown")
-        assert control.frames_sent == 0 and pack.keepalive_frames == 0
-        pack.hvp_frames = True
-        await until(lambda: contactor(gateway) == "closed")
+    # the pack never sends 0x20A: HVIL state unknown
+    await refused_until_set(tesla(tmp_path, **CONTROL), "hvp_frames", "HVIL unknown")
 
 
 async def test_hung_sampling_opens_from_the_keepalive(tmp_path: Path, caplog: Any) -> None:
@@ -55,7 +52,7 @@ async def test_hung_sampling_opens_from_the_keepalive(tmp_path: Path, caplog: An
     control = gateway.batteries["tesla"].source
     assert isinstance(control, TeslaControl) and control.stale_s == 0.5
     pack = control.source.simulated_pack
-    caplog.set_level(logging.WARNING, "batmux.devices.tesla_control")
+    caplog.set_level(logging.WARNING, "batmux.devices.pack_control")
     async with running(gateway):
         await until(lambda: contactor(gateway) == "closed")
 
@@ -90,7 +87,7 @@ async def test_gen24_stopping_opens_the_contactors(tmp_path: Path, caplog: Any) 
     gateway = _with_gen24(tmp_path, port, silent_s=0.8)
     control = gateway.batteries["tesla"].source
     pack = control.source.simulated_pack
-    caplog.set_level(logging.WARNING, "batmux.devices.tesla_control")
+    caplog.set_level(logging.WARNING, "batmux.devices.pack_control")
     async with running(gateway):
         await until(lambda: "gen24" in gateway.inverter_silence)
         link = ModbusLink(f"127.0.0.1:{port}", 21, timeout_s=0.5)

@@ -140,3 +140,14 @@ def test_cli_inject_needs_mqtt(tmp_path: Path, capsys: Any) -> None:
     assert "no mqtt: section" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["inject", "pack", "melt", "-c", str(config)])
+
+
+async def test_inject_with_the_broker_gone(tmp_path: Path) -> None:
+    from broker_process import free_port
+
+    battery = {"name": "pack", "type": "jk", "address": "sim", "allow_inject": True}
+    config = parse_config(
+        {"mqtt": {"url": f"mqtt://127.0.0.1:{free_port()}"}, "batteries": [battery]}
+    )
+    with pytest.raises(BatmuxError, match=r"^MQTT: "):
+        await send_injection(config, "pack", "over_temperature", None, wait_s=1.0)

@@ -50,6 +50,7 @@ def test_detect() -> None:
     assert detect(CRTD_LOG.splitlines()[0]) == CRTD
     assert detect("(1436509052.249713) can0 351#1402C012C012C201") == CANDUMP
     assert detect("351#1402C012") == CANDUMP
+    assert detect("1.000 123") == CANDUMP  # a number, then no R/T/C kind: not CRTD
 
 
 def test_savvycan_csv() -> None:

@@ -1,5 +1,6 @@
 """LEAF keep-alive frames against Battery-Emulator's constant tables (NISSAN-LEAF-BATTERY.cpp)
-and the shared vector's captured 0x1D4 TX frames."""
+and the shared vector's 0x1D4 frames (Battery-Emulator's TX frames too: no real capture of a
+VCM sending them was found)."""
 
 from __future__ import annotations
 
@@ -43,3 +44,21 @@ def test_schedule_and_validity() -> None:
     assert all(ka.valid(i, d) for t in range(40) for i, d in ka.frames_at(t))
     assert not ka.valid(0x1F2, ka.frame_1f2(0)[:7] + b"\x80")
     assert not ka.valid(0x50C, bytes.fromhex("0000000000c8"))
+
+
+# A second, independent VCM emulation: samsta/BatteryController
+# (can/services/Nissan/test/test_HappyPoller.cpp), written for real packs.
+SAMSTA_1D4 = ("6E6E0000074621C0", "6E6E000047462107", "6E6E0000874621CB", "6E6E0000C746210C")
+SAMSTA_1F2 = ("106400B4001E0083", "106400B4001E0184", "106400B4001E0285", "106400B4001E0386")
+SAMSTA_50C = ("000000005DC8", "00000001B231", "000000025D63", "00000003B29A",
+              "00000000B2A6", "000000015D5F", "00000002B20D", "000000035DF4")  # fmt: skip
+
+
+def test_checks_agree_with_an_independent_vcm_emulation() -> None:
+    """Its frames (other payload bytes in 0x1D4) pass the same CRC-8 and nibble checksum, and
+    its 0x1F2 B4 frames are ours; its 0x50C answers follow the pack's 0x55B challenge (AA → 5D,
+    55 → B2), which batmux does not read: it sends the fixed 5D/B2 cycle (docs/ev-packs.md)."""
+    assert all(ka.valid(ka.VCM_1D4, bytes.fromhex(f)) for f in SAMSTA_1D4)
+    assert [ka.frame_1f2(i).hex().upper() for i in (8, 5, 6, 7)] == list(SAMSTA_1F2)
+    assert all(ka.valid(ka.VCM_50C, bytes.fromhex(f)) for f in SAMSTA_50C)
+    assert [ka.frame_50c(n).hex().upper() for n in range(4)] == list(SAMSTA_50C[:4])

@@ -14,7 +14,15 @@ from pathlib import Path
 import pytest
 
 from batmux.protocols import tesla_keepalive
-from batmux.protocols.tesla_presence import TICK_S, CarConfig, Presence, checksum
+from batmux.protocols.tesla_presence import (
+    TICK_S,
+    CarConfig,
+    Presence,
+    checksum,
+    cruise,
+    is_valid,
+    stalk,
+)
 
 VECTOR = json.loads(
     (Path(__file__).parents[1] / "vectors" / "tesla_presence" / "battery_emulator_tx.json")
@@ -78,6 +86,39 @@ def test_checksum_rule_is_the_keepalive_rule() -> None:
     for data in ("605555155451F1D8", "61055505000000E3", "405555055451F5AC"):
         frame = bytes.fromhex(data)
         assert checksum(frame, 0x221, 7) == tesla_keepalive.checksum(frame) == frame[7]
+
+
+# A real car's frames (2019 Model 3 RHD, vehicle bus, SavvyCAN CSV: damienmaguire/
+# Tesla-Model-3-Charger CAN_Logs/2019M3RHD/openccs.csv, lines at the µs time stamps given; the
+# same log as tests/vectors/logs/, whose trimmed copy keeps only the reader's ids).
+REAL_CAR = (
+    (18880255, 0x221, "610505000000800E"),  # VCFRONT_LVPowerState, the keep-alive itself
+    (18925724, 0x221, "6055551554519178"),
+    (18846853, 0x118, "5704221800000000"),  # DI_systemStatus, counter 4, 5, 6
+    (18847300, 0x118, "5805221800000000"),
+    (18849467, 0x118, "5906221800000000"),
+    (18847430, 0x2A8, "020000000080E00C"),
+    (18886203, 0x2E8, "020000000080E04C"),
+)
+
+
+def test_checksums_agree_with_a_real_car() -> None:
+    """The 0x221 keep-alive and the presence checksums were built from Battery-Emulator; a real
+    car's own frames carry the same checksums (and 0x118's counter advances by one)."""
+
+    def valid(can_id: int, frame: bytes) -> bool:
+        return tesla_keepalive.is_valid(frame) if can_id == 0x221 else is_valid(can_id, frame)
+
+    for _, can_id, data in REAL_CAR:
+        frame = bytes.fromhex(data)
+        assert valid(can_id, frame), (hex(can_id), data)
+        spoiled = bytearray(frame)
+        spoiled[0 if can_id == 0x118 else 7] ^= 1  # the checksum byte
+        assert not valid(can_id, bytes(spoiled)), (hex(can_id), data)
+    counters = [bytes.fromhex(d)[1] & 0x0F for _, i, d in REAL_CAR if i == 0x118]
+    assert counters == [4, 5, 6]
+    # 0x213's rule and 0x229's table, on the car's frames at 18847151 and 18880148
+    assert cruise(0x0B) == bytes.fromhex("B0C5") and stalk(0) == bytes.fromhex("460000")
 
 
 def test_car_config_reproduces_the_headers_examples() -> None:

@@ -8,7 +8,7 @@ without a LEAF on it); opening is silence, after which the pack opens its relay.
 view is 0x1DB's "main relay on" (``contactor``) and its interlock bit (``hvil_ok``).
 
 Everything else (interlocks, stale bound, inverter silence, shutdown, commands, relays) is
-``TeslaControl``'s.
+``PackControl``'s.
 """
 
 from __future__ import annotations
@@ -17,13 +17,14 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from batmux.devices.tesla_control import TeslaControl
+from batmux.devices.pack_control import PackControl
 from batmux.protocols import nissan_leaf_keepalive as ka
+from batmux.protocols.candump import Frame
 
 PERIOD_S = 0.01
 
 
-class LeafControl(TeslaControl):
+class LeafControl(PackControl):
     def __init__(
         self, source: Any, contactors: Any, clock: Callable[[], float] = time.monotonic, **kw: Any
     ) -> None:
@@ -31,7 +32,7 @@ class LeafControl(TeslaControl):
         self.period_s = PERIOD_S
         self._tick = 0
 
-    def frames_now(self) -> Any:
+    def frames_now(self) -> list[Frame] | None:
         """The keep-alive frames due now, or None for silence (opening is silence)."""
         if not self.machine.sending or not self.source._pack_seen():
             return None
@@ -39,12 +40,5 @@ class LeafControl(TeslaControl):
         self._tick += 1
         return frames
 
-    async def _send_once(self) -> None:
-        self.watch()
-        frames = self.frames_now()
-        if frames is None or self.muted:
-            return
-        await self.source.link.send_all(frames)
-        self.frames_sent += len(frames)
-        if len(self.send_times) < 100_000:
-            self.send_times.append(self._clock())
+    def wire_frames(self) -> list[Frame] | None:
+        return self.frames_now()

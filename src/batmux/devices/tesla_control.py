@@ -1,16 +1,13 @@
-"""Contactor control of a Tesla Model 3/Y pack: the 0x221 keep-alive driven by ``core.contactor``.
+"""Contactor control of a Tesla Model 3/Y pack: the 0x221 keep-alive under ``PackControl``.
 
-Only with ``allow_control: true`` and a ``contactors:`` section. While the state machine is in
-precharge/closing/closed the DRIVE pair (mux 0, mux 1) of 0x221 goes out every 50 ms with its
-4-bit counter and checksum (``protocols.tesla_keepalive``); opening sends ACCESSORY, GOING_DOWN
-and OFF for ``open_step_s`` each (3 s on a car), then silence, and waits for the pack to report
-open. Alongside, in a task of its own on a 10 ms grid (so it never delays 0x221), the
-vehicle-presence frames (``protocols.tesla_presence``: 0x118, 0x2E1, 0x3C2, 0x39D, 0x7FF, ...;
-0x3A1 only while the pack reports closed) go out whenever 0x221 does, and never otherwise
-(``contactors.presence_frames: false`` turns them off for old firmware).
-
-The sample's ``contactor`` is the combined view (``Contactor.combined``), ``contactor_reason``
-the reason of batmux's last change or refusal. One log line per state change, not per frame.
+While the state machine is in precharge/closing/closed the DRIVE pair (mux 0, mux 1) of 0x221
+goes out every 50 ms with its 4-bit counter and checksum (``protocols.tesla_keepalive``);
+opening sends ACCESSORY, GOING_DOWN and OFF for ``open_step_s`` each (3 s on a car), then
+silence, and waits for the pack to report open. Alongside, in a task of its own on a 10 ms grid
+(so it never delays 0x221), the vehicle-presence frames (``protocols.tesla_presence``: 0x118,
+0x2E1, 0x3C2, 0x39D, 0x7FF, ...; 0x3A1 only while the pack reports closed) go out whenever
+0x221 does, and never otherwise (``contactors.presence_frames: false`` turns them off for old
+firmware). Interlocks, commands, relays and shutdown are ``PackControl``'s.
 """
 
 from __future__ import annotations
@@ -19,24 +16,21 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable
-from dataclasses import replace
+from collections.abc import Callable, Coroutine
 from typing import Any
 
-from batmux.core.contactor import Contactor, Interlocks, State
-from batmux.core.relay_sequence import RelayPlan
-from batmux.core.relay_sequence import plan as plan_relays
+from batmux.core.contactor import State
 from batmux.devices.can_source import CanSource
-from batmux.errors import BatmuxError, ControlRefused
-from batmux.links.relays import RelayOutput
-from batmux.model.sample import BatterySample
+from batmux.devices.pack_control import PERIOD_S, PackControl, interlocks
+from batmux.errors import BatmuxError
 from batmux.protocols import tesla_keepalive as ka
 from batmux.protocols.candump import Frame
 from batmux.protocols.tesla_presence import TICK_S, CarConfig, Presence
 
+__all__ = ["DRIVE", "OPEN_SEQUENCE", "PERIOD_S", "TeslaControl", "interlocks"]
+
 log = logging.getLogger(__name__)
 
-PERIOD_S = 0.05
 # Battery-Emulator's frames (vector tesla_m3y_0x221_checksum); counters are rewritten per send.
 DRIVE = (bytes.fromhex("605555155451F1D8"), bytes.fromhex("61055505000000E3"))
 OPEN_SEQUENCE = (
@@ -46,154 +40,24 @@ OPEN_SEQUENCE = (
 )
 
 
-def interlocks(sample: BatterySample | None) -> Interlocks:
-    """The interlocks a sample proves; no sample = stale. HVIL must be reported OK: a sample
-    without ``hvil_ok`` (no 0x20A yet, or a firmware without it) is "HVIL unknown"."""
-    if sample is None:
-        return Interlocks(fresh=False)
-    extra = sample.extra
-    hvil = extra.get("hvil_ok")
-    return Interlocks(
-        no_fault=not sample.alarms,
-        hvil_ok=hvil is True,
-        hvil_known=hvil is not None,
-        isolation_ok=not extra.get("isolation_fault", False),
-    )
-
-
-class TeslaControl:
-    """Wraps the pack's ``CanSource``: same ``sample()``/``close()``, plus the keep-alive."""
-
+class TeslaControl(PackControl):
     def __init__(
         self,
         source: CanSource,
         contactors: Any,
         clock: Callable[[], float] = time.monotonic,
-        stale_s: float = 10.0,
-        inverter_silence: Callable[[], float | None] | None = None,
+        **kw: Any,
     ) -> None:
-        self.source = source
-        self.name = source.name
-        self.health = source.health
-        self._clock = clock
-        self.close_on_start = bool(contactors.close_on_start)
-        self.open_step_s = float(contactors.open_step_s)
-        self.machine = Contactor(
-            allowed=True,
-            close_timeout_s=contactors.close_timeout_s,
-            open_timeout_s=3 * self.open_step_s + contactors.close_timeout_s,
-            since=clock(),
-        )
-        self._locks = Interlocks(fresh=False)
-        self._sampled_at = clock()  # the last good sample (the keep-alive checks its age)
-        # the keep-alive's own bound (contactors.max_sample_age_s, else limits.stale_after)
-        self.stale_s = float(getattr(contactors, "max_sample_age_s", None) or stale_s)
-        silent = getattr(contactors, "open_on_inverter_silent", None)
-        self.inverter_silent_s = float(silent) if silent and inverter_silence else None
-        self._inverter_silence = inverter_silence  # seconds the watched inverter is silent
-        self._pack: str | None = None
+        super().__init__(source, contactors, clock, **kw)
         self._counter = 0
-        self.frames_sent = 0
-        self.send_times: list[float] = []  # for the jitter measurement (bounded below)
-        self.refused: str | None = None
-        self.pack_task: asyncio.Task[Any] | None = None  # a simulated pack, stopped by close()
-        self.period_s = PERIOD_S  # 50 ms on a car; the benchmark also tries 10/30/100 ms
-        # fault injection: the keep-alive is lost on the wire (tests, commissioning)
-        self.muted = False
-        self.relays: RelayOutput | None = None  # external precharge/main relays (relays:)
-        self._close_began = clock()
-        self._was_sending = False
         self.presence: Presence | None = None  # the other vehicle-presence frames
-        # a Tesla car's frames: not for subclasses driving other packs (LeafControl)
-        if type(self) is TeslaControl and getattr(contactors, "presence_frames", True):
+        if getattr(contactors, "presence_frames", True):
             car = getattr(contactors, "car_config", None)
             self.presence = Presence(CarConfig(**car.model_dump()) if car else CarConfig())
         self.presence_sent = 0
         self._presence_failing = False
         self._presence_running = False  # the gateway's task, or shutdown's own
 
-    def __getattr__(self, name: str) -> Any:  # status(), link, codec, ... of the CAN source
-        return getattr(self.source, name)
-
-    # -- state --------------------------------------------------------------------------------
-    def _note(self, step: Any) -> None:
-        if step is not None:
-            log.warning(
-                "%s: contactor %s -> %s (%s)", self.name, step.before, step.after, step.reason
-            )
-
-    async def sample(self) -> BatterySample:
-        try:
-            sample = await self.source.sample()
-        except BatmuxError:  # no data, a dead link or an undecodable pack: unknown = unsafe
-            self._locks = Interlocks(fresh=False)
-            self._note(self.machine.update(self._clock(), self._locks, None))
-            raise
-        self._locks = self._with_inverter(interlocks(sample))
-        self._sampled_at = self._clock()
-        self._pack = str(sample.extra["contactor"]) if "contactor" in sample.extra else None
-        self._note(self.machine.update(self._clock(), self._locks, self._pack))
-        if self.close_on_start and self.machine.state == State.OPEN and not self.machine.log:
-            with contextlib.suppress(ControlRefused):  # retried with every sample until it holds
-                self.command("close", reason="close_on_start")
-        extra = dict(sample.extra)
-        extra["contactor"] = self.machine.combined(self._pack)
-        extra["contactor_reason"] = self.refused or self.machine.reason
-        closed = extra["contactor"] == "closed"
-        if not closed:  # no power path through batmux's view either
-            return sample.with_(extra=extra, charge_enabled=False, discharge_enabled=False)
-        return sample.with_(extra=extra)
-
-    def _with_inverter(self, locks: Interlocks) -> Interlocks:
-        """``inverter_ok`` from the watched inverter link, when ``open_on_inverter_silent``."""
-        if self.inverter_silent_s is None or self._inverter_silence is None:
-            return locks
-        silent = self._inverter_silence()
-        if silent is None or silent <= self.inverter_silent_s:
-            return locks
-        return replace(locks, inverter_ok=False)
-
-    def watch(self) -> None:
-        """The keep-alive's own checks, independent of sampling: a sample older than
-        ``stale_s`` (sampling hung or died) or a silent inverter opens the contactors."""
-        if not self.machine.sending:
-            return
-        now = self._clock()
-        age = now - self._sampled_at
-        if age > self.stale_s:
-            if self._locks.fresh:
-                log.warning("%s: no sample for %.1f s: opening", self.name, age)
-            self._locks = Interlocks(fresh=False)
-        else:
-            self._locks = self._with_inverter(self._locks)
-        self._note(self.machine.update(now, self._locks, self._pack))
-
-    def command(self, action: str, reason: str = "command") -> None:
-        """``close`` or ``open``; raises ``ControlRefused`` with the reason when refused."""
-        now = self._clock()
-        if action == "open":
-            self.refused = None
-            self._note(self.machine.request_open(now, reason))
-            return
-        if action != "close":
-            raise ControlRefused(f"{self.name}: contactor command must be close or open")
-        before = len(self.machine.log)
-        why = self.machine.request_close(now, self._locks, reason)
-        if why is not None:
-            if self.refused != f"close refused: {why}":  # once per reason, not per retry
-                log.warning("%s: contactor close refused: %s", self.name, why)
-            self.refused = f"close refused: {why}"
-            raise ControlRefused(f"{self.name}: {self.refused}")
-        self.refused = None
-        if len(self.machine.log) > before:
-            self._note(self.machine.log[-1])
-
-    async def set_switch(self, switch: str, on: bool) -> None:
-        if switch != "contactor":
-            return await self.source.set_switch(switch, on)
-        self.command("close" if on else "open")
-
-    # -- frames -------------------------------------------------------------------------------
     def _open_step(self) -> int | None:
         """Which 0x221 pair is due: -1 DRIVE, 0-2 the open sequence, None silence."""
         if self.machine.sending:
@@ -212,26 +76,13 @@ class TeslaControl:
         self._counter = (self._counter + 1) % 16
         return tuple(ka.with_counter(f, self._counter) for f in pair)  # type: ignore[return-value]
 
-    async def _send_once(self) -> None:
-        self.watch()
-        frames = self.frames_now()
-        if frames is None or self.muted:
-            return
-        for data in frames:
-            await self.source.link.send(ka.ID_LV_POWER_STATE, data)
-        self.frames_sent += len(frames)
-        if len(self.send_times) < 100_000:
-            self.send_times.append(self._clock())
+    def wire_frames(self) -> list[Frame] | None:
+        """The 0x221 pair due now as (id, data), or None for silence."""
+        pair = self.frames_now()
+        return None if pair is None else [(ka.ID_LV_POWER_STATE, data) for data in pair]
 
-    async def keepalive(self) -> None:
-        """Send on a fixed 50 ms grid until cancelled (the gateway runs it as background)."""
-        loop = asyncio.get_running_loop()
-        await self.source.link.open()
-        due = loop.time()
-        while True:
-            await self._send_once()
-            due = max(due + self.period_s, loop.time() - self.period_s)  # no burst after a stall
-            await asyncio.sleep(max(0.0, due - loop.time()))
+    def loops(self) -> list[tuple[str, Coroutine[Any, Any, None]]]:
+        return [*super().loops(), ("presence", self.presence_loop())]
 
     def presence_now(self, tick: int) -> list[Frame]:
         """Tick ``tick``'s vehicle-presence frames: only while 0x221 is sent (DRIVE or the open
@@ -272,67 +123,15 @@ class TeslaControl:
         self._presence_failing = False
         self.presence_sent += len(frames)
 
-    def relay_plan(self) -> RelayPlan:
-        """The external relays for the machine's state now (precharge, main, precharge off)."""
-        now = self._clock()
-        sending = self.machine.sending
-        if sending and not self._was_sending:
-            self._close_began = now
-        self._was_sending = sending
-        cfg = self.relays.cfg if self.relays is not None else None
-        precharge_s, overlap_s = (cfg.precharge_s, cfg.overlap_s) if cfg else (0.0, 0.0)
-        state = self.machine.state.value
-        return plan_relays(state, now - self._close_began, precharge_s, overlap_s)
-
-    async def relay_loop(self) -> None:
-        """Drive the relays on the keep-alive's period, in a task of their own: a slow HTTP
-        relay must not delay the 0x221 frames."""
-        while self.relays is not None:
-            await self.relays.apply(self.relay_plan())
-            await asyncio.sleep(self.period_s)
-
     async def shutdown(self, timeout_s: float | None = None) -> str:
-        """Open first: run the open sequence, wait (bounded) for the pack to report open."""
-        self._note(self.machine.request_open(self._clock(), "shutdown"))
-        limit = self._clock() + (
-            timeout_s if timeout_s is not None else self.machine.open_timeout_s
-        )
-        # the gateway's tasks are gone by now: the car stays "present" through the sequence
-        presence = None
-        if self.presence is not None:
-            presence = asyncio.create_task(self.presence_loop(), name=f"{self.name}-presence-off")
+        """``PackControl.shutdown`` with the car kept "present" through the open sequence (the
+        gateway's tasks, the presence loop among them, are gone by now)."""
+        if self.presence is None:
+            return await super().shutdown(timeout_s)
+        presence = asyncio.create_task(self.presence_loop(), name=f"{self.name}-presence-off")
         try:
-            await self._open_until(limit)
+            return await super().shutdown(timeout_s)
         finally:
-            if presence is not None:
-                presence.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await presence
-        if self.machine.state == State.OPENING:
-            log.warning("%s: pack did not report open before shutdown gave up", self.name)
-        if self.relays is not None:  # whatever the pack says: the external relays open
-            await self.relays.apply(RelayPlan(False, False, "shutdown"))
-        return self.machine.state.value
-
-    async def _open_until(self, limit: float) -> None:
-        while self.machine.state == State.OPENING and self._clock() < limit:
-            await self._send_once()
-            try:
-                async with asyncio.timeout(max(0.0, limit - self._clock())):  # a hung source
-                    await self.sample()
-            except Exception as exc:  # a stale pack still has to be waited for, not crash
-                log.debug("%s: sample during shutdown: %s", self.name, exc)
-            await asyncio.sleep(PERIOD_S)
-
-    async def close(self) -> None:
-        try:
-            if self.machine.state != State.OPEN or self._pack not in (None, "open"):
-                await self.shutdown()
-        finally:
-            if self.relays is not None:
-                await self.relays.close()
-            if self.pack_task is not None:
-                self.pack_task.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await self.pack_task
-            await self.source.close()
+            presence.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await presence

@@ -62,10 +62,8 @@ def controlled(
         if pack_sim is not None and control.pack_task is None:
             control.pack_task = asyncio.create_task(pack_sim(), name=f"{source.name}-pack")
         async with asyncio.TaskGroup() as tasks:
-            tasks.create_task(control.keepalive(), name=f"{source.name}-keepalive")
-            tasks.create_task(control.presence_loop(), name=f"{source.name}-presence")
-            if control.relays is not None:
-                tasks.create_task(control.relay_loop(), name=f"{source.name}-relays")
+            for name, loop in control.loops():
+                tasks.create_task(loop, name=f"{source.name}-{name}")
 
     control.background = background  # type: ignore[attr-defined]
     return control

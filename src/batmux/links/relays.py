@@ -49,7 +49,7 @@ class HttpRelays:
                 if reply.status != 200:
                     raise LinkError(f"GET {url}: HTTP {reply.status}")
         except (aiohttp.ClientError, TimeoutError) as exc:
-            raise LinkError(f"GET {url}: {exc or type(exc).__name__}") from exc
+            raise LinkError(f"GET {url}: {str(exc) or type(exc).__name__}") from exc
 
     async def close(self) -> None:
         if self._session is not None:
@@ -77,7 +77,7 @@ class MqttRelays:
                     payload = relay.on if on else relay.off
                     await client.publish(relay.topic or "", payload, qos=1)
         except (aiomqtt.MqttError, TimeoutError) as exc:
-            raise LinkError(f"MQTT {relay.topic}: {exc or type(exc).__name__}") from exc
+            raise LinkError(f"MQTT {relay.topic}: {str(exc) or type(exc).__name__}") from exc
 
     async def close(self) -> None:
         return None

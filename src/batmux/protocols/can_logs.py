@@ -35,7 +35,8 @@ def detect(first_line: str) -> str:
     if head.startswith("TIME STAMP") and "EXTENDED" in head and "D1" in head:
         return SAVVYCAN_CSV if ",DIR," in head.replace(" ", "") else GVRET_CSV
     parts = head.split()
-    if len(parts) >= 2 and _is_number(parts[0]) and parts[1].lstrip("123456789")[:1] in "RTC":
+    kind = parts[1].lstrip("123456789")[:1] if len(parts) >= 2 else ""
+    if kind and kind in "RTC" and _is_number(parts[0]):  # "" is "in" every string
         return CRTD
     return CANDUMP
 

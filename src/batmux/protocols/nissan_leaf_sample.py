@@ -126,7 +126,9 @@ def build_sample(latest: Mapping[int, bytes], timestamp: float) -> BatterySample
             extra[name] = bool(status[name])
     if "main_relay_on" in status:  # the EV-pack fields the contactor control reads
         extra["contactor"] = "closed" if status["main_relay_on"] else "open"
-    if "interlock" in status:  # b3 = interlock seated (Battery-Emulator: 0 → HVIL failure)
+    # b3 = interlock seated (Battery-Emulator flags an HVIL failure on 0 only in builds with
+    # INTERLOCK_REQUIRED: it reads 0 unless both HV connectors are seated)
+    if "interlock" in status:
         extra["hvil_ok"] = bool(status["interlock"])
     info = latest.get(key(REPLY, INFO_GROUP))
     polled = info_group(info) if info is not None else {}

@@ -18,9 +18,10 @@ ID_LV_POWER_STATE = 0x221
 COUNTER_MASK = 0x0F
 
 
-def checksum(data: bytes, can_id: int = ID_LV_POWER_STATE) -> int:
-    """Sum of bytes 0-6 plus the id's low and high byte, low 8 bits."""
-    return (sum(data[:7]) + (can_id & 0xFF) + (can_id >> 8)) & 0xFF
+def checksum(data: bytes, can_id: int = ID_LV_POWER_STATE, at: int = 7) -> int:
+    """Sum of every byte but ``data[at]`` (0x221: bytes 0-6) plus the id's low and high byte,
+    low 8 bits. The vehicle-presence frames (``protocols.tesla_presence``) use the same rule."""
+    return (sum(data) - data[at] + (can_id & 0xFF) + (can_id >> 8)) & 0xFF
 
 
 def is_valid(data: bytes, can_id: int = ID_LV_POWER_STATE) -> bool:

@@ -36,14 +36,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from batmux.protocols.candump import Frame
+from batmux.protocols.tesla_keepalive import checksum
 
 TICK_S = 0.01  # the schedule's resolution; every period is a multiple of it
-
-
-def checksum(data: bytes, can_id: int, at: int) -> int:
-    """Sum of every byte but ``data[at]``, plus the id's low and high byte, low 8 bits."""
-    total = sum(data) - data[at] + (can_id & 0xFF) + (can_id >> 8)
-    return total & 0xFF
 
 
 def set_bits(data: bytearray, start: int, length: int, value: int) -> None:

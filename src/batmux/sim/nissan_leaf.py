@@ -47,10 +47,15 @@ TICK_S = 0.01
 FC_TIMEOUT_S = 1.0
 CHARGE_KW, DISCHARGE_KW = 20.0, 80.0
 NEGATIVE_RESPONSE = bytes.fromhex("037F2131FFFFFFFF")  # request out of range
-VCM_KEEPALIVE = 0x1D4
 KEEPALIVE_TIMEOUT_S = 0.2
 SLOW_KEEPALIVE_TIMEOUT_S = 0.5  # 0x50B/0x50C come every 100 ms
-VCM_FRAMES = frozenset({ka.VCM_1D4, ka.VCM_1F2, ka.VCM_50B, ka.VCM_50C})
+# the car's frames the pack waits for, and how long each may be missing
+VCM_TIMEOUTS = {
+    ka.VCM_1D4: KEEPALIVE_TIMEOUT_S,
+    ka.VCM_1F2: KEEPALIVE_TIMEOUT_S,
+    ka.VCM_50B: SLOW_KEEPALIVE_TIMEOUT_S,
+    ka.VCM_50C: SLOW_KEEPALIVE_TIMEOUT_S,
+}
 
 
 def _u(value: float, size: int) -> bytes:
@@ -98,7 +103,6 @@ class LeafPackSim:
         self.link = link
         self.corrupt_rate = corrupt_rate
         self.require_keepalive = require_keepalive
-        self.keepalive_at = float("-inf")
         # the car's frames as last seen valid: 0x1D4/0x1F2 (10 ms), 0x50B/0x50C (100 ms)
         self.vcm_seen: dict[int, float] = {}
         self.bad_vcm_frames = 0
@@ -122,9 +126,8 @@ class LeafPackSim:
         if not self.require_keepalive:
             return True
         now = time.monotonic()
-        fast, slow = KEEPALIVE_TIMEOUT_S, SLOW_KEEPALIVE_TIMEOUT_S
-        limits = {ka.VCM_1D4: fast, ka.VCM_1F2: fast, ka.VCM_50B: slow, ka.VCM_50C: slow}
-        return all(now - self.vcm_seen.get(i, float("-inf")) < t for i, t in limits.items())
+        seen = self.vcm_seen
+        return all(now - seen.get(i, float("-inf")) < t for i, t in VCM_TIMEOUTS.items())
 
     # -- broadcast -------------------------------------------------------------------------
     def frames(self, tick: int) -> list[tuple[int, bytes]]:
@@ -175,11 +178,9 @@ class LeafPackSim:
     async def _serve(self) -> None:
         while True:
             frame = await self.link.recv(1.0)
-            if frame is not None and frame[0] in VCM_FRAMES:
+            if frame is not None and frame[0] in VCM_TIMEOUTS:
                 if ka.valid(*frame):
                     self.vcm_seen[frame[0]] = time.monotonic()
-                    if frame[0] == VCM_KEEPALIVE:
-                        self.keepalive_at = self.vcm_seen[frame[0]]
                 else:
                     self.bad_vcm_frames += 1
                 continue
