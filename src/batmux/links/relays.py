@@ -73,7 +73,7 @@ class MqttRelays:
 
         try:
             async with asyncio.timeout(self.timeout_s):
-                async with aiomqtt.Client(**client_kwargs(self.mqtt)) as client:
+                async with aiomqtt.Client(**client_kwargs(self.mqtt, role="relays")) as client:
                     payload = relay.on if on else relay.off
                     await client.publish(relay.topic or "", payload, qos=1)
         except (aiomqtt.MqttError, TimeoutError) as exc:

@@ -249,9 +249,7 @@ async def run_mqtt(runner: NetzeroRunner, mqtt: MqttConfig, meters: list[MqttCon
     from batmux.sinks import json_text as json
     from batmux.sinks.mqtt import client_kwargs
 
-    kwargs = client_kwargs(mqtt)
-    if mqtt.client_id:
-        kwargs["identifier"] = f"{mqtt.client_id}-netzero"
+    kwargs = client_kwargs(mqtt, role="netzero")
 
     t = topics(mqtt.base_topic)
     by_topic = {m.topic: m for m in meters}

@@ -26,7 +26,7 @@ async def send_injection(
         request["for"] = for_s
     state_topic = f"{base}/{pack}/state"
     try:
-        async with aiomqtt.Client(**client_kwargs(config.mqtt)) as client:
+        async with aiomqtt.Client(**client_kwargs(config.mqtt, role="inject")) as client:
             await client.subscribe(state_topic)
             await client.publish(f"{base}/{pack}/inject/set", json.dumps(request), qos=1)
             if fault == "stale":  # no sample carries it: the battery just goes stale

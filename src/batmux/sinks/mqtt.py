@@ -54,12 +54,16 @@ DIAGNOSTICS_REFRESH_S = 60.0
 IGNORED_LOG_PERIOD_S = 60.0
 
 
-def client_kwargs(cfg: MqttConfig, will_topic: str | None = None) -> dict[str, Any]:
-    """aiomqtt.Client arguments from the ``mqtt.url`` (user, password, TLS)."""
+def client_kwargs(
+    cfg: MqttConfig, will_topic: str | None = None, role: str | None = None
+) -> dict[str, Any]:
+    """aiomqtt.Client arguments from the ``mqtt.url`` (user, password, TLS). Every connection
+    but the MQTT sink's names its ``role``: with ``mqtt.client_id`` set it connects as
+    ``<client_id>-<role>``, since a broker drops the older of two sessions with one id."""
     kwargs = client_args(cfg.url, cfg.tls, tls_forced=True)
     kwargs["keepalive"] = cfg.keepalive
     if cfg.client_id:
-        kwargs["identifier"] = cfg.client_id
+        kwargs["identifier"] = f"{cfg.client_id}-{role}" if role else cfg.client_id
     if will_topic:
         kwargs["will"] = aiomqtt.Will(will_topic, b"offline", qos=1, retain=True)
     return kwargs
