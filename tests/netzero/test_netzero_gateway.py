@@ -19,28 +19,31 @@ from batmux.sim.hoymiles import HoymilesModel
 from mqtt_helpers import recording, running
 
 
-async def test_gateway_runs_the_netzero_loop(broker: Any, tmp_path: Path) -> None:
-    server = HttpMeterServer(lambda: 345.0)
-    url = await server.start()
+def netzero_gateway(tmp_path: Path, meter_url: str, **extra: Any) -> Gateway:
+    """A wired gateway: one simulated JK pack guarding a fast loop fed by an HTTP meter;
+    ``extra``: ``mqtt=`` (top level) and netzero keys such as ``inverters=``."""
+    mqtt = extra.pop("mqtt", None)
+    meter = {"http": {"url": meter_url, "path": "total_power", "interval": 0.2}}
     config = parse_config(
         {
-            "mqtt": {"url": broker.url},
+            **({"mqtt": mqtt} if mqtt else {}),
             "sample_period": 0.2,
             "publish_period": 0.4,
             "state_dir": str(tmp_path),
             "batteries": [{"name": "bank", "type": "jk", "sim": {"cells": 4, "soc": 60}}],
-            "netzero": {
-                "battery": "bank",
-                "period": 0.2,
-                "consumption": [
-                    {"http": {"url": f"{url}/status", "path": "total_power", "interval": 0.2}}
-                ],
-            },
+            "netzero": {"battery": "bank", "period": 0.2, "consumption": [meter], **extra},
         },
         "test.yaml",
     )
     gateway = Gateway(config)
     wire(gateway)
+    return gateway
+
+
+async def test_gateway_runs_the_netzero_loop(broker: Any, tmp_path: Path) -> None:
+    server = HttpMeterServer(lambda: 345.0)
+    url = await server.start()
+    gateway = netzero_gateway(tmp_path, f"{url}/status", mqtt={"url": broker.url})
     try:
         async with recording(broker.port) as rec, running(gateway):
 
@@ -64,25 +67,8 @@ async def test_stopping_the_gateway_switches_the_inverter_off(tmp_path: Path) ->
     dtu = AhoyDtuSim([model], MonotonicClock())
     meter = HttpMeterServer(lambda: 300.0 - model.ac_power_w(time.monotonic()))
     dtu_url, meter_url = await dtu.start(), await meter.start()
-    config = parse_config(
-        {
-            "sample_period": 0.2,
-            "publish_period": 0.4,
-            "state_dir": str(tmp_path),
-            "batteries": [{"name": "bank", "type": "jk", "sim": {"cells": 4, "soc": 60}}],
-            "netzero": {
-                "battery": "bank",
-                "period": 0.2,
-                "consumption": [
-                    {"http": {"url": f"{meter_url}/status", "path": "total_power", "interval": 0.2}}
-                ],
-                "inverters": [{"type": "ahoydtu", "url": dtu_url, "id": 0, "max_power": 600}],
-            },
-        },
-        "test.yaml",
-    )
-    gateway = Gateway(config)
-    wire(gateway)
+    inverter = {"type": "ahoydtu", "url": dtu_url, "id": 0, "max_power": 600}
+    gateway = netzero_gateway(tmp_path, f"{meter_url}/status", inverters=[inverter])
     try:
         async with running(gateway):
             async with asyncio.timeout(20):
