@@ -56,9 +56,9 @@ EARLY_PUBLISH_S = 0.2
 # The totals of every battery as last published (written before a publish, see
 # ``persist_meters``); the per-battery files are the periodic full save.
 PUBLISHED_METERS = "published.totals.json"  # no battery name has a dot
-# Published totals move on at most this often: each move is a file write with two fsyncs,
-# which at one battery was a fifth of the gateway's CPU. Energy dashboards keep hourly
-# statistics, so a total that lags the meter by up to this much loses nothing.
+# Published totals move on at most this often: each move is a thread hand-off, a file write
+# and two fsyncs, a large part of the gateway's CPU at one battery. Energy dashboards keep
+# hourly statistics, so a total that lags the meter by up to this much loses nothing.
 TOTALS_PERIOD_S = 10.0
 
 SinkFactory = Callable[["Gateway"], Awaitable[None]]

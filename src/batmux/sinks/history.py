@@ -19,8 +19,8 @@ log = logging.getLogger(__name__)
 
 MAINTAIN_EVERY_S = 60.0  # roll-up and retention run at most this often
 # Rows wait in memory at most this long: one thread hand-off and one commit per 10 rounds
-# instead of per round (at one battery a third of the history's CPU was the hand-off). A
-# power cut loses at most these seconds of history; the meters are saved on their own.
+# instead of per round. A crash or power cut loses at most these seconds of history; the
+# meters are saved on their own.
 FLUSH_EVERY_S = 10.0
 
 
