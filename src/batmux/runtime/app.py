@@ -31,7 +31,7 @@ from batmux.core.averaging import average
 from batmux.core.bank import DEFAULT_LIMITS
 from batmux.core.inject import Injector
 from batmux.core.inject import apply as apply_fault
-from batmux.core.plausibility import calibrate, check_plausible
+from batmux.core.plausibility import calibrate, check_plausible, remember_plausible
 from batmux.core.statefile import load_json, remove_stale_temps, save_json_atomic
 from batmux.devices.health import Health
 from batmux.devices.source import Source
@@ -204,6 +204,7 @@ class Gateway:
         now = self.clock()
         if sample.timestamp <= 0:
             sample = sample.with_(timestamp=now)
+            remember_plausible(sample)  # checked above; the bank engine checks it again
         elif getattr(runtime.source, "measured_timestamps", False):
             now = min(now, sample.timestamp)  # a relayed sample is as fresh as its measurement
         runtime.offline = False
