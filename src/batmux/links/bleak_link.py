@@ -152,6 +152,8 @@ class BleakLink:
         self.acquire_write = acquire  # AcquireWrite first for write commands
         self._sockets: dict[str, AcquiredSocket] = {}  # "notify:<path>" / "write:<path>"
         self._refused: set[str] = set()  # acquisitions refused on this connection
+        # (uuid, response) → write socket, or None for WriteValue, on this connection
+        self._write_routes: dict[tuple[str, bool | None], AcquiredSocket | None] = {}
         self._explained: set[str] = set()  # why-not reasons logged once
         self._writes_since_notify = 0  # writes since the notify socket was acquired
 
@@ -352,6 +354,18 @@ class BleakLink:
     ) -> AcquiredSocket | None:
         if not self.acquire_write or response:
             return None
+        route = (char_uuid, response)
+        if route in self._write_routes:  # decided on this connection already: no lookups
+            sock = self._write_routes[route]
+            if sock is None or not sock.closed:
+                return sock
+        sock = await self._pick_write_socket(client, char_uuid, response)
+        self._write_routes[route] = sock
+        return sock
+
+    async def _pick_write_socket(
+        self, client: BleakClient, char_uuid: str, response: bool | None
+    ) -> AcquiredSocket | None:
         path = self._acquirable(client, char_uuid, "WriteAcquired")
         if path is None:
             return None
@@ -387,6 +401,7 @@ class BleakLink:
             sock.close()
         self._sockets.clear()
         self._refused.clear()
+        self._write_routes.clear()
 
     def _mark_lost(self) -> None:
         if not self.lost.is_set():
