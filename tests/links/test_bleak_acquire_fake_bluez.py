@@ -132,7 +132,7 @@ async def test_fallback_when_bluez_offers_no_acquire(fake_bluez: FakeBlueZ) -> N
         await link.disconnect()
     assert b"".join(got)[:3] == bytes.fromhex("dd0300")  # basic info, status OK
     assert fake_bluez.acquisitions == 0
-    assert link.acquire_notify  # a refusal is not a failure: next connection tries again
+    assert link.sockets.notify_enabled  # a refusal is not a failure: next connection tries again
 
 
 async def test_fallback_when_acquire_is_refused(fake_bluez: FakeBlueZ) -> None:
@@ -189,7 +189,7 @@ async def test_link_loss_while_acquired_reconnects(fake_bluez: FakeBlueZ) -> Non
         await source.close()
     assert_jbd(resumed, battery)
     assert source.health.connects == 2 and source.health.drops == 1
-    assert link.acquire_notify  # a real drop after notifications is no reason to give up
+    assert link.sockets.notify_enabled  # a real drop after notifications is no reason to give up
 
 
 async def test_socket_closed_before_any_notification_falls_back(fake_bluez: FakeBlueZ) -> None:
@@ -204,7 +204,7 @@ async def test_socket_closed_before_any_notification_falls_back(fake_bluez: Fake
         char = fake_bluez._live[device.path].chars[JBD_NOTIFY]
         fake_bluez._release(char, "notify")  # what bluetoothd does on a failed subscription
         await seconds_until(link.lost.is_set, 2.0)
-        assert not link.acquire_notify
+        assert not link.sockets.notify_enabled
         await link.connect(timeout=3.0)
         got: list[bytes] = []
         await link.start_notify(JBD_NOTIFY, got.append)

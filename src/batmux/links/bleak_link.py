@@ -15,7 +15,7 @@ With a ``pin`` the link bonds once, right after its first connect to an unpaired
 (``bluez_agent.pair_with_pin``: bleak's own ``pair()`` cannot supply a PIN on BlueZ).
 
 Notifications and write commands go through BlueZ's acquired sockets when the characteristic
-allows it (``bluez_sockets``; ``acquire=False`` or ``ble: {acquire: false}`` turns that off):
+allows it (``bluez_acquired``; ``acquire=False`` or ``ble: {acquire: false}`` turns that off):
 far less CPU per sample than D-Bus messages. Any refusal falls back to bleak's StartNotify and
 WriteValue; BlueZ closing a socket means the link is gone, reported like bleak's disconnect.
 Some peripherals lose notifications with AcquireNotify in the field (bleak keeps StartNotify as
@@ -46,7 +46,7 @@ from bleak_retry_connector import (
 
 from batmux.errors import DeviceNotFound, LinkError, LinkTimeout
 from batmux.links.ble import NotifyCallback, PairingFailed
-from batmux.links.bluez_sockets import AcquiredSocket, AcquireRefused, acquire
+from batmux.links.bluez_acquired import LinkSockets
 from batmux.links.bluez_status import BUS_ERRORS, check_bluez, explain, translate
 
 log = logging.getLogger(__name__)
@@ -148,14 +148,8 @@ class BleakLink:
         self._client: BleakClient | None = None
         self._trust_known = True  # use BlueZ's device object without a scan (until a failure)
         self.power_cycle_off_s = 2.0
-        self.acquire_notify = acquire  # AcquireNotify first (off for good once it failed us)
-        self.acquire_write = acquire  # AcquireWrite first for write commands
-        self._sockets: dict[str, AcquiredSocket] = {}  # "notify:<path>" / "write:<path>"
-        self._refused: set[str] = set()  # acquisitions refused on this connection
-        # (uuid, response) → write socket, or None for WriteValue, on this connection
-        self._write_routes: dict[tuple[str, bool | None], AcquiredSocket | None] = {}
-        self._explained: set[str] = set()  # why-not reasons logged once
-        self._writes_since_notify = 0  # writes since the notify socket was acquired
+        # notifications and write commands through BlueZ's sockets (bluez_acquired.py)
+        self.sockets = LinkSockets(self.name, self._mark_lost, enabled=acquire)
 
     @property
     def is_connected(self) -> bool:
@@ -247,7 +241,7 @@ class BleakLink:
             log.info("%s: paired with the configured pin", self.name)
 
     async def disconnect(self) -> None:
-        self._close_sockets()
+        self.sockets.reset()
         client, self._client = self._client, None
         if client is not None:
             try:
@@ -263,11 +257,8 @@ class BleakLink:
 
     async def start_notify(self, char_uuid: str, callback: NotifyCallback) -> None:
         client = self._require()
-        if self.acquire_notify:
-            path = self._acquirable(client, char_uuid, "NotifyAcquired")
-            if path is not None and await self._acquire(path, "notify", callback):
-                self._writes_since_notify = 0
-                return
+        if await self.sockets.start_notify(client, char_uuid, callback):
+            return
         try:
             await client.start_notify(char_uuid, lambda _c, data: callback(bytes(data)))
         except BUS_ERRORS as exc:
@@ -275,10 +266,7 @@ class BleakLink:
 
     async def stop_notify(self, char_uuid: str) -> None:
         client = self._require()
-        path = self._acquirable(client, char_uuid, "NotifyAcquired", explain=False)
-        sock = self._sockets.pop(f"notify:{path}", None)
-        if sock is not None:
-            sock.close()  # releases the acquisition; no D-Bus call needed
+        if self.sockets.stop_notify(client, char_uuid):
             return
         try:
             await client.stop_notify(char_uuid)
@@ -289,121 +277,15 @@ class BleakLink:
         # None: bleak picks from the characteristic's properties (bluetoothd refuses a write
         # command to a characteristic without write-without-response: NotSupported)
         client = self._require()
-        self._writes_since_notify += 1
-        sock = await self._write_socket(client, char_uuid, response)
-        if sock is not None and 0 < len(data) <= sock.max_write:
-            try:
-                await sock.send(bytes(data))
-            except OSError as exc:  # BlueZ closed its end: the link is gone
-                self._mark_lost()
-                raise LinkError(f"write {char_uuid}: {exc}") from exc
+        if await self.sockets.write(client, char_uuid, data, response):
             return
-        # longer than one ATT PDU: WriteValue, whose answer (Failed) is bluetoothd's as before
         try:
             await client.write_gatt_char(char_uuid, data, response=response)
         except BUS_ERRORS as exc:
             raise self._lost_to(exc, f"write {char_uuid}") from exc
 
-    # -- acquired sockets (bluez_sockets) ---------------------------------------------------
-    def _explain_once(self, why: str) -> None:
-        if why not in self._explained:
-            self._explained.add(why)
-            log.debug("%s: using D-Bus: %s", self.name, why)
-
-    def _acquirable(
-        self, client: BleakClient, char_uuid: str, prop: str, explain: bool = True
-    ) -> str | None:
-        """The characteristic's D-Bus path when BlueZ offers ``prop`` on it, else None."""
-        try:
-            char = client.services.get_characteristic(char_uuid)
-        except Exception:  # several characteristics with this UUID: bleak decides
-            char = None
-        obj = getattr(char, "obj", None)
-        if not (isinstance(obj, tuple) and len(obj) == 2 and isinstance(obj[1], dict)):
-            if explain:
-                self._explain_once(f"{char_uuid}: no BlueZ characteristic object")
-            return None
-        if prop not in obj[1]:
-            if explain:
-                self._explain_once(f"{char_uuid} has no {prop} (flags {char.properties})")
-            return None
-        return str(obj[0])
-
-    async def _acquire(
-        self, path: str, kind: str, callback: NotifyCallback | None = None
-    ) -> AcquiredSocket | None:
-        key = f"{kind}:{path}"
-        old = self._sockets.pop(key, None)
-        if old is not None:
-            old.close()
-        if key in self._refused:
-            return None
-        member = "AcquireNotify" if kind == "notify" else "AcquireWrite"
-        try:
-            sock, mtu = await acquire(path, member)
-        except AcquireRefused as exc:
-            self._refused.add(key)
-            self._explain_once(str(exc))
-            return None
-        acquired = AcquiredSocket(sock, mtu, callback, self._socket_closed)
-        self._sockets[key] = acquired
-        return acquired
-
-    async def _write_socket(
-        self, client: BleakClient, char_uuid: str, response: bool | None
-    ) -> AcquiredSocket | None:
-        if not self.acquire_write or response:
-            return None
-        route = (char_uuid, response)
-        if route in self._write_routes:  # decided on this connection already: no lookups
-            sock = self._write_routes[route]
-            if sock is None or not sock.closed:
-                return sock
-        sock = await self._pick_write_socket(client, char_uuid, response)
-        self._write_routes[route] = sock
-        return sock
-
-    async def _pick_write_socket(
-        self, client: BleakClient, char_uuid: str, response: bool | None
-    ) -> AcquiredSocket | None:
-        path = self._acquirable(client, char_uuid, "WriteAcquired")
-        if path is None:
-            return None
-        if response is None:  # bleak's rule: a request when the characteristic takes one
-            char = client.services.get_characteristic(char_uuid)
-            if char is None or "write" in char.properties:
-                return None
-        sock = self._sockets.get(f"write:{path}")
-        if sock is not None:
-            return sock
-        return await self._acquire(path, "write")
-
-    def _socket_closed(self, sock: AcquiredSocket) -> None:
-        """BlueZ closed its end: the device disconnected (or the acquisition was taken)."""
-        key = next((k for k, v in self._sockets.items() if v is sock), None)
-        if key is None:
-            return  # not this connection's
-        del self._sockets[key]
-        if key.startswith("notify:") and sock.packets == 0:
-            self._stop_acquiring_notify("BlueZ closed it before the first notification")
-        log.debug("%s: BlueZ closed the %s socket: link lost", self.name, key.split(":")[0])
-        self._mark_lost()
-
-    def _stop_acquiring_notify(self, why: str) -> None:
-        if self.acquire_notify:
-            self.acquire_notify = False
-            log.info("%s: acquired notifications failed (%s); using StartNotify", self.name, why)
-
-    def _close_sockets(self) -> None:
-        for key, sock in self._sockets.items():
-            if key.startswith("notify:") and not sock.packets and self._writes_since_notify:
-                self._stop_acquiring_notify("no notification arrived after a request")
-            sock.close()
-        self._sockets.clear()
-        self._refused.clear()
-        self._write_routes.clear()
-
     def _mark_lost(self) -> None:
+        """BlueZ closed an acquired socket: the same signal as bleak's disconnected callback."""
         if not self.lost.is_set():
             self.lost_at = time.monotonic()
             self.lost.set()
