@@ -16,6 +16,7 @@ from dbus_fast.aio import MessageBus
 
 from batmux.config import Config
 from batmux.devices.ble_source import BleSource
+from batmux.errors import LinkError
 from batmux.links.ble import uuid16
 from batmux.links.bleak_link import BleakLink
 from batmux.model.sample import BatterySample
@@ -243,3 +244,23 @@ async def test_no_descriptor_leaks(fake_bluez: FakeBlueZ) -> None:
     assert fake_bluez.acquisitions == 10
     assert settled_fds() <= before  # earlier tests' connections may still be closing
     assert [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)] == []
+
+
+async def test_write_longer_than_one_command_goes_to_bluez_as_before(
+    fake_bluez: FakeBlueZ,
+) -> None:
+    """A write command longer than mtu - 3 cannot go through the socket (bluetoothd would drop
+    it silently); it goes to WriteValue, which BlueZ refuses while the write socket is out
+    (real BlueZ refuses it anyway: it does not fit one ATT PDU). The link stays usable."""
+    device = add_jbd(fake_bluez, SimBattery(cells=16))
+    link = BleakLink(MAC, name="pack")
+    await link.connect(timeout=3.0)
+    try:
+        await link.write(JBD_WRITE, bytes.fromhex("dda50300fffd77"), response=False)
+        with pytest.raises(LinkError, match="Write acquired"):
+            await link.write(JBD_WRITE, bytes(21), response=False)
+        await link.write(JBD_WRITE, bytes.fromhex("dda50400fffc77"), response=False)
+    finally:
+        await link.disconnect()
+    assert device.writes == [bytes.fromhex("dda50300fffd77"), bytes.fromhex("dda50400fffc77")]
+    assert fake_bluez.acquisitions == 1
