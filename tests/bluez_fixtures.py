@@ -19,6 +19,7 @@ import tempfile
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -111,3 +112,43 @@ async def fake_bluez(bluez_bus: str) -> AsyncIterator[FakeBlueZ]:
         yield fake
     finally:
         await fake.stop()
+
+
+async def call_char(bus: Any, path: str, member: str, signature: str = "", body=()) -> Any:
+    """Call ``member`` of org.bluez.GattCharacteristic1 at ``path`` the way any BlueZ client
+    does (``bus`` is a dbus-fast MessageBus); returns the reply, errors included."""
+    from dbus_fast import Message
+
+    reply = await bus.call(
+        Message(
+            destination="org.bluez",
+            path=path,
+            interface="org.bluez.GattCharacteristic1",
+            member=member,
+            signature=signature,
+            body=list(body),
+        )
+    )
+    assert reply is not None
+    return reply
+
+
+def sockets_out(fake: FakeBlueZ, mac: str) -> dict[str, tuple[bool, bool]]:
+    """Per characteristic of the device at ``mac``: (notify socket out, write socket out);
+    empty once the device is disconnected."""
+    live = fake._live.get(fake.device(mac).path)
+    if live is None:
+        return {}
+    return {
+        uuid: (c.notify_sock is not None, c.write_sock is not None)
+        for uuid, c in live.chars.items()
+    }
+
+
+def assert_matches_truth(sample: Any, battery: SimBattery, resolution: float) -> None:
+    """A decoded sample equals the simulated pack's truth within the protocol's resolution."""
+    truth = battery.truth()
+    assert sample.voltage_v == pytest.approx(truth.voltage_v, abs=resolution)
+    assert sample.current_a == pytest.approx(truth.current_a, abs=resolution)
+    assert sample.soc_pct == round(truth.soc_pct)
+    assert sample.cell_voltages_v == pytest.approx(truth.cell_voltages_v, abs=0.001)

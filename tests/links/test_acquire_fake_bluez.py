@@ -20,7 +20,7 @@ from batmux.links.ble import uuid16
 from batmux.sim.battery import SimBattery
 from batmux.sim.fake_bluez.service import FakeBlueZ
 from batmux.sim.peripheral import CharSpec, SimDevice
-from bluez_fixtures import seconds_until
+from bluez_fixtures import call_char, seconds_until, sockets_out
 
 MAC = "C8:47:8C:00:00:AC"
 CHAR = "org.bluez.GattCharacteristic1"
@@ -72,18 +72,7 @@ async def bus() -> AsyncIterator[MessageBus]:
 
 
 async def call(bus: MessageBus, path: str, member: str, signature: str = "", body=()) -> Message:
-    reply = await bus.call(
-        Message(
-            destination="org.bluez",
-            path=path,
-            interface=CHAR,
-            member=member,
-            signature=signature,
-            body=list(body),
-        )
-    )
-    assert reply is not None
-    return reply
+    return await call_char(bus, path, member, signature, body)
 
 
 async def acquire(bus: MessageBus, path: str, member: str) -> tuple[socket.socket, int]:
@@ -161,8 +150,7 @@ async def test_acquired_notifications_arrive_as_packets(
 
 
 def _released(fake: FakeBlueZ) -> bool:
-    live = fake._live[fake.device(MAC).path]
-    return all(c.notify_sock is None and c.write_sock is None for c in live.chars.values())
+    return not any(notify or write for notify, write in sockets_out(fake, MAC).values())
 
 
 async def test_refusals(

@@ -11,7 +11,7 @@ import warnings
 from typing import Any
 
 import pytest
-from dbus_fast import BusType, Message, MessageType
+from dbus_fast import BusType, MessageType
 from dbus_fast.aio import MessageBus
 
 from batmux.config import Config
@@ -27,7 +27,7 @@ from batmux.sim.fake_bluez.service import FakeBlueZ
 from batmux.sim.jbd import JbdSimDevice
 from batmux.sim.jk import JkSimDevice
 from batmux.sim.peripheral import CharSpec
-from bluez_fixtures import seconds_until
+from bluez_fixtures import assert_matches_truth, call_char, seconds_until, sockets_out
 
 MAC = "A4:C1:37:00:00:51"
 JBD_SERVICE, JBD_NOTIFY, JBD_WRITE = (uuid16(n) for n in (0xFF00, 0xFF01, 0xFF02))
@@ -46,20 +46,11 @@ def link_of(source: BleSource) -> BleakLink:
 
 
 def acquired(fake: FakeBlueZ) -> dict[str, tuple[bool, bool]]:
-    """Per characteristic of the device: (notify socket out, write socket out)."""
-    live = fake._live[fake.device(MAC).path]
-    return {
-        uuid: (c.notify_sock is not None, c.write_sock is not None)
-        for uuid, c in live.chars.items()
-    }
+    return sockets_out(fake, MAC)
 
 
 def assert_jbd(sample: BatterySample, battery: SimBattery) -> None:
-    truth = battery.truth()
-    assert sample.voltage_v == pytest.approx(truth.voltage_v, abs=0.011)
-    assert sample.current_a == pytest.approx(truth.current_a, abs=0.011)
-    assert sample.soc_pct == round(truth.soc_pct)
-    assert sample.cell_voltages_v == pytest.approx(truth.cell_voltages_v, abs=0.001)
+    assert_matches_truth(sample, battery, resolution=0.011)  # JBD: 10 mV, 10 mA
 
 
 def add_jbd(fake: FakeBlueZ, battery: SimBattery, **options: Any) -> FakeDevice:
@@ -148,15 +139,8 @@ async def test_fallback_when_acquire_is_refused(fake_bluez: FakeBlueZ) -> None:
     try:
         live = fake_bluez._live[device.path]
         path = next(p for p, obj in live.gatt if obj is live.chars[JBD_NOTIFY])
-        reply = await bus.call(
-            Message(
-                destination="org.bluez",
-                path=path,
-                interface="org.bluez.GattCharacteristic1",
-                member="StartNotify",
-            )
-        )
-        assert reply is not None and reply.message_type == MessageType.METHOD_RETURN
+        reply = await call_char(bus, path, "StartNotify")
+        assert reply.message_type == MessageType.METHOD_RETURN
         await link.start_notify(JBD_NOTIFY, got.append)
         await link.write(JBD_WRITE, bytes.fromhex("dda50300fffd77"), response=False)
         await seconds_until(lambda: b"".join(got).endswith(b"\x77"), 2.0)

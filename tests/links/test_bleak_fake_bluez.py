@@ -19,6 +19,7 @@ from batmux.sim.battery import SimBattery
 from batmux.sim.fake_bluez.service import FakeBlueZ
 from ble_mini_jk import MiniJkDevice, MiniJkDriver
 from ble_sim import sample_until_ok
+from bluez_fixtures import assert_matches_truth
 
 MAC_A = "C8:47:8C:00:00:0A"
 MAC_B = "C8:47:8C:00:00:0B"
@@ -46,11 +47,7 @@ def make_source(
 
 
 def assert_matches(sample: BatterySample, battery: SimBattery) -> None:
-    truth = battery.truth()
-    assert sample.voltage_v == pytest.approx(truth.voltage_v, abs=0.002)
-    assert sample.current_a == pytest.approx(truth.current_a, abs=0.002)
-    assert sample.soc_pct == round(truth.soc_pct)
-    assert sample.cell_voltages_v == pytest.approx(truth.cell_voltages_v, abs=0.001)
+    assert_matches_truth(sample, battery, resolution=0.002)  # JK: 1 mV, 1 mA
 
 
 async def test_discover_connect_notify_write(fake_bluez: FakeBlueZ) -> None:

@@ -38,6 +38,14 @@ def _sim_device(cfg: BatteryConfig, battery: SimBattery) -> Any:
     return device_cls(battery, **kwargs)
 
 
+def _bleak_link(cfg: BatteryConfig, ble: BleOptions, adapter: str | None) -> Any:
+    from batmux.links.bleak_link import BleakLink  # imports bleak only when needed
+
+    return BleakLink(
+        cfg.address, adapter, cfg.name, pin=cfg.pin, pairing=ble.pair, acquire=ble.acquire
+    )
+
+
 def build_source(
     cfg: BatteryConfig, config: Config, context: dict[str, Any] | None = None
 ) -> Source:
@@ -62,30 +70,11 @@ def build_source(
         elif wired:
             link = wired_link(cfg.type, cfg.address, cfg.serial)
         elif uses_proxy(cfg):  # ESPHome Bluetooth proxies (docs/esphome-proxies.md)
-            local = None
-            if cfg.adapter == "auto":
-                from batmux.links.bleak_link import BleakLink
-
-                local = BleakLink(
-                    cfg.address,
-                    None,
-                    cfg.name,
-                    pin=cfg.pin,
-                    pairing=ble.pair,
-                    acquire=ble.acquire,
-                )
+            # ``adapter: auto`` tries the local adapter first, then the proxies.
+            local = _bleak_link(cfg, ble, None) if cfg.adapter == "auto" else None
             link = proxy_link(cfg, config, local)
         else:
-            from batmux.links.bleak_link import BleakLink  # imports bleak only when needed
-
-            link = BleakLink(
-                cfg.address,
-                cfg.adapter,
-                cfg.name,
-                pin=cfg.pin,
-                pairing=ble.pair,
-                acquire=ble.acquire,
-            )
+            link = _bleak_link(cfg, ble, cfg.adapter)
         driver_cls = load(device_type.driver)
         driver_kwargs: dict[str, Any] = {"allow_control": cfg.allow_control}
         if cfg.pin is not None and "pin" in inspect.signature(driver_cls).parameters:
