@@ -13,13 +13,17 @@ import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from batmux import __version__
-from batmux.config import DEFAULT_CONFIG, Config, load_config, parse_config
 from batmux.errors import BatmuxError, ConfigError, ImplausibleSample, ProtocolError
 
+if TYPE_CHECKING:  # imported where used: `run` chooses the config models first (modelkit)
+    from batmux.config import Config
+
 log = logging.getLogger("batmux")
+
+DEFAULT_CONFIG = "batmux.yaml"
 
 EXIT_CONFIG = 2
 EXIT_IMPLAUSIBLE = 2  # ``decode``: the frames decoded, but to values that cannot be true
@@ -88,6 +92,8 @@ def _load(file: str) -> Config | int:
     Anything the checks missed is still a config error (exit 2, one line, no traceback):
     systemd stops on exit 2, while any other code would restart batmux forever.
     """
+    from batmux.config import load_config
+
     try:
         return load_config(file)
     except ConfigError as exc:
@@ -96,8 +102,23 @@ def _load(file: str) -> Config | int:
         return _die(f"{file}: unreadable config ({type(exc).__name__}: {exc!s:.120})")
 
 
+def _load_for_run(file: str) -> Config | int:
+    """``_load`` for the long-running gateway: validated by a short-lived process with pydantic,
+    rebuilt here from slim models (``batmux.config_child``), so this process never holds
+    pydantic, its models or PyYAML. ``BATMUX_SLIM_CONFIG=0`` validates in this process instead,
+    and so does a process that imported the config modules already (tests)."""
+    from batmux import modelkit
+
+    if os.environ.get("BATMUX_SLIM_CONFIG") == "0" or not modelkit.use_slim():
+        return _load(file)
+    from batmux.config_child import load_checked
+
+    # what every gateway imports, while the child validates on the other core
+    return load_checked(file, while_waiting=("batmux.runtime.wiring",))
+
+
 def cmd_run(args: argparse.Namespace) -> int:
-    config = _load(args.config)
+    config = _load_for_run(args.config)
     if isinstance(config, int):
         return config
     return _run_gateway(config, args.capture, Path(args.config).resolve().parent)
@@ -143,6 +164,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
                     "batmux demo: batteries read through a simulated ESPHome Bluetooth proxy "
                     f"(native API, Noise-encrypted) on {proxy.host}:{proxy.port}"
                 )
+            from batmux.config import parse_config
+
             config = parse_config(raw, "<demo>")
             gateway = build_gateway(config)
             notes: dict[str, str] = {}

@@ -9,18 +9,18 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
-from pydantic import (
+from batmux.core import tables as t
+from batmux.modelkit import (
     BaseModel,
     ConfigDict,
     Field,
+    InitErrorDetails,
+    PydanticCustomError,
     ValidationError,
     ValidationInfo,
     field_validator,
     model_validator,
 )
-from pydantic_core import InitErrorDetails, PydanticCustomError
-
-from batmux.core import tables as t
 
 
 class _Strict(BaseModel):
