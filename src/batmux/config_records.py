@@ -17,7 +17,9 @@ SCALARS = (type(None), bool, int, float, str)
 
 def field_names(cls: type) -> list[str]:
     """The fields of a config model class, pydantic's or slim, in declaration order."""
-    fields = getattr(cls, "slim_fields", None) or getattr(cls, "model_fields", None)
+    fields = getattr(cls, "slim_fields", None)
+    if fields is None:
+        fields = getattr(cls, "model_fields", None)
     if not isinstance(fields, dict):
         raise TypeError(f"{cls.__name__} is not a config model")
     return list(fields)

@@ -46,7 +46,8 @@ class TableConfig(_Strict):
 
     @classmethod
     def of(cls, table: t.Table) -> TableConfig:
-        return cls(x=list(table.x), y=list(table.y))
+        # floats, as validation makes them: slim models (batmux.modelkit) do not convert
+        return cls(x=[float(v) for v in table.x], y=[float(v) for v in table.y])
 
 
 def _table(default: t.Table) -> Any:
