@@ -16,6 +16,7 @@ import ast
 import importlib
 import json
 import marshal
+import os
 import re
 import subprocess
 import sys
@@ -26,7 +27,7 @@ import pytest
 import yaml
 
 from batmux.addon import options_to_config
-from batmux.cli import _load
+from batmux.cli import _load, _load_for_run
 from batmux.config import load_config, parse_config
 from batmux.config_records import field_names, to_record
 from batmux.errors import ConfigError
@@ -442,3 +443,26 @@ def test_no_module_but_modelkit_imports_pydantic_and_only_the_readers_import_yam
         "pydantic_core": ["modelkit.py"],
         "yaml": ["addon.py", "config_yaml.py"],
     }
+
+
+def test_slim_mode_can_be_turned_off_and_is_skipped_once_pydantic_models_exist(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text("batteries: [{name: a, type: jk}]\n")
+    code = (
+        "import sys\nfrom batmux import modelkit\nfrom batmux.cli import _load_for_run\n"
+        "config = _load_for_run(sys.argv[1])\n"
+        "print(modelkit.mode(), 'pydantic' in sys.modules, config.batteries[0].name)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(path)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "BATMUX_SLIM_CONFIG": "0"},
+    )
+    assert done.stdout.split() == ["full", "True", "a"], done.stderr
+    # this process built pydantic models already: `run` validates in-process, as before
+    config = _load_for_run(str(path))
+    assert type(config).__mro__[-2].__module__.startswith("pydantic")
+    assert config == load_config(path)

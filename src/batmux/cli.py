@@ -108,7 +108,8 @@ def _load_for_run(file: str) -> Config | int:
     and so does a process that imported the config modules already (tests)."""
     from batmux import modelkit
 
-    if os.environ.get("BATMUX_SLIM_CONFIG") == "0" or not modelkit.use_slim():
+    in_process = os.environ.get("BATMUX_SLIM_CONFIG") == "0" or not sys.executable
+    if in_process or not modelkit.use_slim():
         return _load(file)
     from batmux.config_child import load_checked
 
