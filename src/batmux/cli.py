@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from batmux import __version__
-from batmux.errors import BatmuxError, ConfigError, ImplausibleSample, ProtocolError
+from batmux.errors import BatmuxError, ImplausibleSample, ProtocolError
 
 if TYPE_CHECKING:  # imported where used: `run` chooses the config models first (modelkit)
     from batmux.config import Config
@@ -86,19 +86,10 @@ def _run_gateway(
 
 
 def _load(file: str) -> Config | int:
-    """The config, or the exit code after one ``file: field: reason`` line on stderr.
+    """The config, or the exit code after one ``file: field: reason`` line on stderr."""
+    from batmux.config_child import load_reported
 
-    Anything the checks missed is still a config error (exit 2, one line, no traceback):
-    systemd stops on exit 2, while any other code would restart batmux forever.
-    """
-    from batmux.config import load_config
-
-    try:
-        return load_config(file)
-    except ConfigError as exc:
-        return _die(str(exc))
-    except Exception as exc:  # a check that should have caught it: say what, not a traceback
-        return _die(f"{file}: unreadable config ({type(exc).__name__}: {exc!s:.120})")
+    return load_reported(file)
 
 
 def _load_for_run(file: str) -> Config | int:

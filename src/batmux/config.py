@@ -7,6 +7,10 @@ Whatever the file holds, reading it ends in a ``Config`` or a ``ConfigError``, i
 in its size: not-UTF-8 text, duplicate keys, NaN/infinity, integers too large for a float,
 control characters in text and nesting deeper than ``MAX_DEPTH`` are errors here, so
 ``check-config`` fails on everything ``run`` would fail or crash on later.
+
+The models take their base class from ``batmux.modelkit``: pydantic's, except in the
+long-running ``batmux run`` process, which gets the tree validated here by a short-lived
+child process (``batmux.config_child``) and rebuilds it from light stand-ins.
 """
 
 from __future__ import annotations

@@ -15,22 +15,44 @@ from __future__ import annotations
 
 import importlib
 import marshal
-import subprocess
 import sys
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
 from batmux.config_records import from_record, to_record
+from batmux.errors import ConfigError
 
 if TYPE_CHECKING:
     from batmux.config import Config
 
+EXIT_CONFIG = 2
 EXIT_NOT_CHECKED = 1  # the check itself did not finish (killed): not a config error
+
+
+def load_reported(file: str) -> Config | int:
+    """The config, or ``EXIT_CONFIG`` after one ``batmux: file: field: reason`` line on stderr
+    (``run`` and ``check-config`` in the CLI, and this child).
+
+    Anything the checks missed is still a config error (exit 2, one line, no traceback):
+    systemd stops on exit 2, while any other code would restart batmux forever.
+    """
+    from batmux.config import load_config
+
+    try:
+        return load_config(file)
+    except ConfigError as exc:
+        message = str(exc)
+    except Exception as exc:  # a check that should have caught it: say what, not a traceback
+        message = f"{file}: unreadable config ({type(exc).__name__}: {exc!s:.120})"
+    print(f"batmux: {message}", file=sys.stderr)
+    return EXIT_CONFIG
 
 
 def load_checked(file: str, while_waiting: Iterable[str] = ()) -> Config | int:
     """The config of ``file`` validated in a child process, or the exit code after its error
     line on stderr. ``while_waiting``: modules to import while the child works."""
+    import subprocess  # here: the child itself needs none of it
+
     command = [sys.executable, "-P", "-m", "batmux.config_child", file]
     try:
         child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -55,9 +77,7 @@ def load_checked(file: str, while_waiting: Iterable[str] = ()) -> Config | int:
 def main(argv: Sequence[str]) -> int:
     records_out = sys.stdout.buffer
     sys.stdout = sys.stderr  # stdout carries the records and nothing else
-    from batmux.cli import _load
-
-    config = _load(argv[0])
+    config = load_reported(argv[0])
     if isinstance(config, int):
         return config
     records_out.write(marshal.dumps(to_record(config)))
