@@ -8,9 +8,11 @@ Every run is a fresh set of processes, none shared between tools:
 
 - a private ``dbus-daemon`` (``sim.fake_bluez.bus``), standing in for the system bus;
 - one "radio" process serving N simulated JBD packs (16 cells, sine load) as ``org.bluez`` on it
-  (``FakeBlueZ``); it counts the basic-info requests (``DD A5 03``) it answers: one per
+  (``FakeBlueZ``); it counts the basic-info requests (``DD A5 03``) it answers, whether they
+  come as ``WriteValue`` (batmon-ha) or through an ``AcquireWrite`` socket (batmux): one per
   battery-sample for both tools, so both are divided by the same, independently counted
-  samples;
+  samples. The fake offers ``AcquireNotify`` like BlueZ, so batmon-ha's bleak (2.0.0) takes
+  its notifications through a socket too;
 - one mosquitto on a free loopback port, and a listener in this process subscribed to ``#``;
 - the gateway under test, with ``DBUS_SYSTEM_BUS_ADDRESS`` pointing at the private bus, so both
   talk to the fake through their real BLE stack (bleak over dbus-fast), as they would to BlueZ.

@@ -115,3 +115,22 @@ def test_a_parallel_group_lists_the_cells_of_every_string() -> None:
 def test_a_one_amp_hour_test_pack_is_not_rejected_for_rounding() -> None:
     # aiobmsble's E&J test reply: 0.2 Ah of 1 Ah at 1 % (0.1 Ah steps make 20 points)
     check_plausible(real("supervolt_1"))
+
+
+def test_a_verdict_is_remembered_only_for_plausible_samples() -> None:
+    """A sample is checked up to three times (codec, calibration, bank engine); the repeats of
+    a plausible one are free, an implausible one is refused every time, and the memory of
+    verdicts stays bounded."""
+    from batmux.core import plausibility
+
+    bad = sample(soc_pct=250.0)
+    for _ in range(2):
+        with pytest.raises(ImplausibleSample, match="SoC"):
+            check_plausible(bad)
+    assert id(bad) not in plausibility._PASSED
+    good = sample()
+    check_plausible(good)
+    assert plausibility._PASSED[id(good)] is good
+    for i in range(plausibility._PASSED_MAX + 10):
+        check_plausible(sample(soc_pct=float(i % 100)))
+    assert len(plausibility._PASSED) <= plausibility._PASSED_MAX

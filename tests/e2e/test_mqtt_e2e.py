@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from batmux.config import parse_config
+from batmux.runtime import app
 from batmux.runtime.app import Gateway
 from batmux.runtime.wiring import wire
 from mqtt_helpers import recording, running
@@ -128,7 +129,10 @@ async def test_discovery_state_availability_and_switches(broker: Any, tmp_path: 
         assert rec.json(state_a)["charge_enabled"] is True
 
 
-async def test_broker_restart_reconnects_and_meters_keep_counting(broker: Any, tmp_path: Path):
+async def test_broker_restart_reconnects_and_meters_keep_counting(
+    broker: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setattr(app, "TOTALS_PERIOD_S", 0.0)  # totals move on every publish here
     gateway = Gateway(make_config(broker.url, tmp_path))
     wire(gateway)
     async with running(gateway):

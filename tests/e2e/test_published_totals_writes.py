@@ -58,3 +58,24 @@ async def test_a_restart_loads_what_was_skipped(tmp_path: Path) -> None:
     assert totals(tmp_path).read_text() == before
     assert runtime.saved_meters.charged_kwh == 0.007
     assert Gateway(config(tmp_path, current=0.0)).batteries["b"].meters.charged_wh == 7.0
+
+
+async def test_totals_move_on_at_most_every_totals_period(tmp_path: Path) -> None:
+    """Published totals are written (and so move on) at most every ``TOTALS_PERIOD_S``: in
+    between, the totals last written are published again, so what is published is always on
+    disk, with one write per period instead of one per publish."""
+    from batmux.runtime.app import TOTALS_PERIOD_S
+
+    gateway = Gateway(config(tmp_path, current=0.0))
+    runtime = gateway.batteries["b"]
+    assert await gateway.sample_once(runtime)
+    runtime.meters.charged_wh = 1.0
+    await gateway.persist_meters(100.0)
+    assert json.loads(totals(tmp_path).read_text())["meters"]["b"][0] == 1.0
+    runtime.meters.charged_wh = 2.0
+    await gateway.persist_meters(100.0 + TOTALS_PERIOD_S - 0.5)  # too soon: not written
+    assert json.loads(totals(tmp_path).read_text())["meters"]["b"][0] == 1.0
+    assert runtime.saved_meters.charged_kwh == 0.001  # what is published: what is on disk
+    await gateway.persist_meters(100.0 + TOTALS_PERIOD_S)
+    assert json.loads(totals(tmp_path).read_text())["meters"]["b"][0] == 2.0
+    assert runtime.saved_meters.charged_kwh == 0.002

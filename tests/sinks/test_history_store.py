@@ -12,6 +12,7 @@ import pytest
 
 from batmux.model.sample import BatterySample
 from batmux.model.state import BatteryState
+from batmux.sinks.history import FLUSH_EVERY_S
 from batmux.sinks.history_store import HistoryStore, state_row
 
 DAY = 86400.0
@@ -115,6 +116,26 @@ async def test_a_store_that_cannot_open_is_counted_not_fatal(tmp_path: Path) -> 
     writer = HistoryWriter(lambda: HistoryStore(blocker / "h.sqlite"))
     row = state_row(state("a", 1.0), 1.0)
     await writer.write([row], 1.0)  # type: ignore[list-item]
-    await writer.write([row], 2.0)  # type: ignore[list-item]
+    await writer.write([row], 1.0 + FLUSH_EVERY_S)  # type: ignore[list-item]
     assert writer.status()["errors"] == 2 and writer.status()["rounds"] == 0
     writer.close()
+
+
+async def test_rounds_are_gathered_and_a_query_sees_them(tmp_path: Path) -> None:
+    """Rows are written every FLUSH_EVERY_S (the first round at once); a query writes the
+    gathered ones first, and a stop writes them before closing the store."""
+    from batmux.sinks.history import HistoryWriter
+
+    path = tmp_path / "h.sqlite"
+    writer = HistoryWriter(lambda: HistoryStore(path))
+    for t in (100.0, 101.0, 102.0):
+        await writer.write([state_row(state("a", 50.0), t)], t)  # type: ignore[list-item]
+    assert writer.status()["rounds"] == 1  # the first round at once, two gathered
+    assert HistoryStore(path).count() == (1, 0)
+    rows = await writer.query("a", 99.0, 103.0, ("voltage",))
+    assert [r["t"] for r in rows] == [100.0, 101.0, 102.0] and writer.status()["rounds"] == 3
+    await writer.write([state_row(state("a", 50.0), 103.0)], 103.0)  # type: ignore[list-item]
+    executor = writer.executor
+    writer.close()
+    executor.shutdown(wait=True)
+    assert HistoryStore(path).count() == (4, 0)

@@ -56,12 +56,33 @@ _OVER_ABS, _OVER_FRACTION = CHARGE_OVER_CAPACITY
 _SOC_AH, _SOC_PP = SOC_MARGIN
 
 
-def check_plausible(sample: BatterySample) -> None:
-    """Raise ``ImplausibleSample`` naming the first impossible value and its likely cause.
+# Samples found plausible, oldest first, by id (held, so an id stays its object's). A sample
+# is checked by its codec, again after calibration and again by the bank engine; samples are
+# frozen, so the first verdict holds and the repeats cost a dict lookup.
+_PASSED: dict[int, BatterySample] = {}
+_PASSED_MAX = 512
 
-    This runs for every decoded frame, so each field is read once into a local and the common
-    case (everything in range) takes no call beyond ``min``/``max``/``sum`` of the cells.
-    """
+
+def check_plausible(sample: BatterySample) -> None:
+    """Raise ``ImplausibleSample`` naming the first impossible value and its likely cause."""
+    if _PASSED.get(id(sample)) is sample:
+        return
+    _check(sample)
+    remember_plausible(sample)
+
+
+def remember_plausible(sample: BatterySample) -> None:
+    """Record ``sample`` as checked: a copy of a plausible sample that differs only in what no
+    rule reads (its timestamp)."""
+    _PASSED[id(sample)] = sample
+    if len(_PASSED) > _PASSED_MAX:
+        del _PASSED[next(iter(_PASSED))]
+
+
+def _check(sample: BatterySample) -> None:
+    """The rules. This runs for every decoded frame, so each field is read once into a local
+    and the common case (everything in range) takes no call beyond ``min``/``max``/``sum`` of
+    the cells."""
     voltage, current, power = sample.voltage_v, sample.current_a, sample.power_w
     soc, charge, capacity = sample.soc_pct, sample.charge_ah, sample.capacity_ah
     # one sum instead of six checks: an inf or NaN anywhere makes it non-finite

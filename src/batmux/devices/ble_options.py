@@ -15,6 +15,7 @@ class BleOptions(BaseModel):
     power_cycle_after: int = Field(0, ge=0)  # consecutive failures before Powered off/on; 0 = never
     power_cycle_interval: float = Field(600.0, gt=0)  # s, at most one power cycle per interval
     pair: bool = True  # bond with the battery's pin: when BlueZ has no bond; false = never
+    acquire: bool = True  # notifications/write commands via BlueZ sockets; false = D-Bus only
 
     def source_kwargs(self) -> dict[str, Any]:
         """Keyword arguments for ``BleSource``."""

@@ -31,7 +31,7 @@ from batmux.core.averaging import average
 from batmux.core.bank import DEFAULT_LIMITS
 from batmux.core.inject import Injector
 from batmux.core.inject import apply as apply_fault
-from batmux.core.plausibility import calibrate, check_plausible
+from batmux.core.plausibility import calibrate, check_plausible, remember_plausible
 from batmux.core.statefile import load_json, remove_stale_temps, save_json_atomic
 from batmux.devices.health import Health
 from batmux.devices.source import Source
@@ -53,9 +53,13 @@ SAVE_PERIOD_S = 10.0
 # A battery turned fresh or its data is gone: publish this soon (other batteries' first samples
 # of the same start-up round are gathered into the same publish).
 EARLY_PUBLISH_S = 0.2
-# The totals of every battery as last published (written before each publish, see
+# The totals of every battery as last published (written before a publish, see
 # ``persist_meters``); the per-battery files are the periodic full save.
 PUBLISHED_METERS = "published.totals.json"  # no battery name has a dot
+# Published totals move on at most this often: each move is a thread hand-off, a file write
+# and two fsyncs, a large part of the gateway's CPU at one battery. Energy dashboards keep
+# hourly statistics, so a total that lags the meter by up to this much loses nothing.
+TOTALS_PERIOD_S = 10.0
 
 SinkFactory = Callable[["Gateway"], Awaitable[None]]
 StateProcessor = Callable[[list[BatteryState], float], list[BatteryState]]
@@ -125,6 +129,7 @@ class Gateway:
         # The totals a restart would load now: a publish of these needs no write (the first
         # one after start, and every one while no current flows) and waits for no fsync.
         self._on_disk = self._meter_snapshot()
+        self._totals_written_at = float("-inf")  # the loop's clock at the last totals write
         self._wake = asyncio.Event()  # a battery turned fresh or went offline: publish early
         self.capture_dir: str | None = None  # ``batmux run --capture DIR``
         self.config_dir: Path | None = None  # the config file's folder (netzero LUT files)
@@ -199,6 +204,7 @@ class Gateway:
         now = self.clock()
         if sample.timestamp <= 0:
             sample = sample.with_(timestamp=now)
+            remember_plausible(sample)  # checked above; the bank engine checks it again
         elif getattr(runtime.source, "measured_timestamps", False):
             now = min(now, sample.timestamp)  # a relayed sample is as fresh as its measurement
         runtime.offline = False
@@ -335,12 +341,16 @@ class Gateway:
             for name, r in self.batteries.items()
         }
 
-    async def persist_meters(self) -> None:
+    async def persist_meters(self, now: float | None = None) -> None:
         """Write the meters about to be published to disk first (one file, one fsync).
 
         Only totals that reached the disk are published, so a restart (which loads them) can
         never show a lower total than one already published: Home Assistant's
-        ``total_increasing`` sees no decrease across any crash or power loss."""
+        ``total_increasing`` sees no decrease across any crash or power loss. The totals move
+        on at most every ``TOTALS_PERIOD_S`` (``now`` is the loop's clock; None: write now if
+        they changed); in between, the last saved ones are published again."""
+        if now is not None and now - self._totals_written_at < TOTALS_PERIOD_S:
+            return
         snapshot = self._meter_snapshot()
         if not snapshot or snapshot == self._on_disk:
             return
@@ -354,6 +364,7 @@ class Gateway:
             return
         self._persist_failed = False
         self._on_disk = snapshot
+        self._totals_written_at = time.monotonic() if now is None else now
         for name, (charged, discharged, travel) in snapshot.items():
             saved = meter_math.MeterState(charged, discharged, travel)
             self.batteries[name].saved_meters = saved.meters()
@@ -368,7 +379,7 @@ class Gateway:
             if loop.time() >= next_at:  # a regular publish (an early one keeps the schedule)
                 next_at = max(next_at + self.config.publish_period, loop.time())
             self._wake.clear()
-            await self.persist_meters()
+            await self.persist_meters(loop.time())
             self.publish_now()
             now = loop.time()
             if now - last_save >= SAVE_PERIOD_S:

@@ -66,12 +66,26 @@ def build_source(
             if cfg.adapter == "auto":
                 from batmux.links.bleak_link import BleakLink
 
-                local = BleakLink(cfg.address, None, cfg.name, pin=cfg.pin, pairing=ble.pair)
+                local = BleakLink(
+                    cfg.address,
+                    None,
+                    cfg.name,
+                    pin=cfg.pin,
+                    pairing=ble.pair,
+                    acquire=ble.acquire,
+                )
             link = proxy_link(cfg, config, local)
         else:
             from batmux.links.bleak_link import BleakLink  # imports bleak only when needed
 
-            link = BleakLink(cfg.address, cfg.adapter, cfg.name, pin=cfg.pin, pairing=ble.pair)
+            link = BleakLink(
+                cfg.address,
+                cfg.adapter,
+                cfg.name,
+                pin=cfg.pin,
+                pairing=ble.pair,
+                acquire=ble.acquire,
+            )
         driver_cls = load(device_type.driver)
         driver_kwargs: dict[str, Any] = {"allow_control": cfg.allow_control}
         if cfg.pin is not None and "pin" in inspect.signature(driver_cls).parameters:

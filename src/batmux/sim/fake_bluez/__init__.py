@@ -5,7 +5,8 @@ It owns ``org.bluez`` on a (private) bus and exports what bleak's BlueZ backend 
 ``.../serviceXXXX`` (GattService1) and ``.../serviceXXXX/charYYYY`` (GattCharacteristic1).
 dbus-fast answers ``ObjectManager.GetManagedObjects`` and sends InterfacesAdded/Removed on
 export/unexport. Notifications are PropertiesChanged of a characteristic's ``Value``, one per
-MTU-sized chunk, exactly how bluetoothd forwards them after StartNotify.
+MTU-sized chunk, exactly how bluetoothd forwards them after StartNotify; AcquireNotify and
+AcquireWrite hand out a SOCK_SEQPACKET socket instead, one packet per notification or write.
 
 Behaviour copied from bluetoothd because bleak and bleak-retry-connector depend on it:
 devices appear (InterfacesAdded) only once an adapter discovers them; a discovering adapter
@@ -24,6 +25,7 @@ The package, one job a module: ``device`` (a simulated peripheral, its fault kno
 objects), ``layout`` (its GATT table: several characteristics, each with its own flags),
 ``names`` (org.bluez names and D-Bus types), ``adapter``/``device_iface``/``gatt`` (the
 D-Bus interfaces), then ``FakeBlueZ`` built in layers: ``state`` (what every layer shares),
-``discovery``, ``connections``, ``notify`` (data and its faults) and ``service`` (lifecycle,
+``discovery``, ``connections``, ``notify`` (data and its faults), ``acquire`` (the socket
+path) and ``service`` (lifecycle,
 routing and the scenario API). ``bus`` starts a private dbus-daemon; ``__main__`` is the tool.
 """

@@ -11,7 +11,7 @@ from batmux.sim.fake_bluez.adapter import Adapter1
 from batmux.sim.fake_bluez.device import FakeDevice
 from batmux.sim.fake_bluez.device_iface import Device1
 from batmux.sim.fake_bluez.discovery import Discovery
-from batmux.sim.fake_bluez.gatt import GattCharacteristic1, GattService1
+from batmux.sim.fake_bluez.gatt import GattService1, characteristic_class
 from batmux.sim.fake_bluez.names import (
     ERR_DOES_NOT_EXIST,
     ERR_FAILED,
@@ -59,7 +59,7 @@ class Connections(Discovery):
         for i, spec in enumerate(device.gatt_table()):
             handle = 0x000D + 3 * i  # declaration, value, CCCD
             path = f"{service_path}/char{handle:04x}"
-            char = GattCharacteristic1(self, device, spec, service_path, handle)
+            char = characteristic_class(spec.flags)(self, device, spec, service_path, handle)
             self._export(path, char)
             live.gatt.append((path, char))
             live.chars[char.uuid] = char
@@ -73,6 +73,7 @@ class Connections(Discovery):
             return
         log.debug("%s: %s", device.address, why)
         device.connected = False
+        self._close_sockets(device)
         iface = live.device
         if iface is not None:
             iface.services_resolved = False
@@ -84,6 +85,9 @@ class Connections(Discovery):
         if iface is not None:
             iface.emit_properties_changed({"Connected": False})
         await asyncio.sleep(0)
+
+    def _close_sockets(self, device: FakeDevice) -> None:
+        """Acquired sockets end with the link (acquire.py); nothing to close at this layer."""
 
     async def _remove_object(self, path: str) -> None:
         device = self.devices.get(path)

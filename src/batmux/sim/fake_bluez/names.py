@@ -9,6 +9,7 @@ from dbus_fast.annotations import DBusSignature
 StrList = Annotated[list[str], DBusSignature("as")]
 PathList = Annotated[list[str], DBusSignature("ao")]
 ManufacturerMap = Annotated[dict[int, Variant], DBusSignature("a{qv}")]
+HandleAndMtu = Annotated[list[int], DBusSignature("hq")]  # AcquireNotify/AcquireWrite reply
 
 BLUEZ = "org.bluez"
 ERR_IN_PROGRESS = "org.bluez.Error.InProgress"

@@ -19,7 +19,8 @@ from batmux.sim.peripheral import maybe_corrupt
 
 class Notifications(Connections):
     """Each notification is a PropertiesChanged of the characteristic's ``Value``, one per chunk
-    of ``mtu - 3`` bytes, as bluetoothd forwards them after StartNotify."""
+    of ``mtu - 3`` bytes, as bluetoothd forwards them after StartNotify (``acquire.py`` sends
+    them through an acquired socket instead)."""
 
     def _write(self, device: FakeDevice, uuid: str, data: bytes) -> None:
         device.writes.append(data)
@@ -29,6 +30,10 @@ class Notifications(Connections):
         frames = device.sim.handle_write(uuid, data)
         if frames:
             self._spawn(device, self._deliver(device, frames, device.latency_s))
+
+    def _send_notification(self, char: GattCharacteristic1, chunk: bytes) -> None:
+        char.value = chunk
+        char.emit_properties_changed({"Value": chunk})
 
     def _notify_started(self, device: FakeDevice, char: GattCharacteristic1) -> None:
         period = device.sim.stream_period_s
@@ -46,9 +51,9 @@ class Notifications(Connections):
         """A device that notifies a subscribed value by itself (the SmartShunt does)."""
         live = self._live[device.path]
         try:
-            while device.connected and char.notifying:
+            while device.connected and char.subscribed:
                 await asyncio.sleep(period)
-                if device.mute or not char.notifying:
+                if device.mute or not char.subscribed:
                     continue
                 try:
                     value = bytes(device.sim.handle_read(char.spec.uuid))
@@ -82,7 +87,7 @@ class Notifications(Connections):
                 frame = maybe_corrupt(self._rng, device.corrupt_rate, frame)
                 for start in range(0, len(frame), device.payload):
                     char = live.chars.get(target)
-                    if not device.connected or char is None or not char.notifying:
+                    if not device.connected or char is None or not char.subscribed:
                         return
                     if device.drop_after_chunks is not None:
                         if device.drop_after_chunks <= 0:
@@ -90,8 +95,7 @@ class Notifications(Connections):
                             await self._drop(device, "link lost mid-frame")
                             return
                         device.drop_after_chunks -= 1
-                    char.value = frame[start : start + device.payload]
-                    char.emit_properties_changed({"Value": char.value})
+                    self._send_notification(char, frame[start : start + device.payload])
                     device.notifications += 1
                     if device.chunk_gap_s:
                         await asyncio.sleep(device.chunk_gap_s)

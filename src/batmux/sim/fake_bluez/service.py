@@ -8,24 +8,25 @@ from dbus_fast import BusType, Message, MessageType
 from dbus_fast.aio import MessageBus
 from dbus_fast.constants import ErrorType
 
+from batmux.sim.fake_bluez.acquire import Acquisitions
 from batmux.sim.fake_bluez.device import FakeDevice, LiveObjects, device_path
 from batmux.sim.fake_bluez.names import BLUEZ
-from batmux.sim.fake_bluez.notify import Notifications
 from batmux.sim.fake_bluez.pairing import MANAGER_PATH
 from batmux.sim.peripheral import SimDevice
 
 
-class FakeBlueZ(Notifications):
+class FakeBlueZ(Acquisitions):
     """Serves ``FakeDevice``s as ``org.bluez`` on the bus at ``bus_address``. The constructor is
     ``BlueZState``'s: ``FakeBlueZ(bus_address, adapters=("hci0",), advertise_interval_s=0.05)``.
     """
 
     # -- lifecycle --------------------------------------------------------------------------
     async def start(self) -> None:
+        # unix fds: AcquireNotify/AcquireWrite hand out a socket
         if self.bus_address:
-            bus = MessageBus(bus_address=self.bus_address)
+            bus = MessageBus(bus_address=self.bus_address, negotiate_unix_fd=True)
         else:
-            bus = MessageBus(bus_type=BusType.SYSTEM)
+            bus = MessageBus(bus_type=BusType.SYSTEM, negotiate_unix_fd=True)
         await bus.connect()
         self._bus = bus
         bus.add_message_handler(self._on_message)
@@ -47,9 +48,10 @@ class FakeBlueZ(Notifications):
     async def stop(self) -> None:
         for task in self._advertisers.values():
             task.cancel()
-        for live in self._live.values():
+        for path, live in self._live.items():
             for task in live.tasks:
                 task.cancel()
+            self._close_sockets(self.devices[path])
         if self._bus is not None:
             self._bus.disconnect()
             with contextlib.suppress(Exception):
@@ -133,4 +135,7 @@ class FakeBlueZ(Notifications):
             if msg.member == "StartDiscovery":
                 return self._start_discovery(msg, adapter)
             return self._stop_discovery(msg, adapter)
+        acquired = self._on_acquire(msg)
+        if acquired is not None:
+            return acquired
         return self.pairing.on_message(msg)

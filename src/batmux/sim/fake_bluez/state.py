@@ -1,7 +1,8 @@
 """What every layer of ``FakeBlueZ`` shares: adapters, devices, their exported objects, the bus.
 
 ``FakeBlueZ`` is built as a chain of small layers, each adding one job on top of the one below:
-``BlueZState`` → ``Discovery`` → ``Connections`` → ``Notifications`` → ``FakeBlueZ``.
+``BlueZState`` → ``Discovery`` → ``Connections`` → ``Notifications`` → ``Acquisitions`` →
+``FakeBlueZ``.
 """
 
 from __future__ import annotations
