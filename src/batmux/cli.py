@@ -116,7 +116,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    import tempfile  # demo only: `run` does without it (~0.8 MiB RSS with random and shutil)
+    import tempfile  # demo only: a `run` without MQTT (paho imports it) saves ~0.8 MiB RSS
 
     if args.netzero:
         from batmux.runtime.demo_netzero import run_netzero_demo
