@@ -116,10 +116,11 @@ def main() -> int:
     parser.add_argument("--pstats", help="also save the raw profile (for snakeviz etc.)")
     args = parser.parse_args()
 
-    from batmux.cli import build_gateway
-    from batmux.config import load_config
+    from batmux.cli import _load_for_run, build_gateway
 
-    config = load_config(args.config)
+    config = _load_for_run(args.config)  # as `run` loads it: validated in a child process
+    if isinstance(config, int):
+        return config
     gateway = build_gateway(config)
     # CPU time, not wall time: waiting in epoll for the next notification costs nothing
     profiler = None if args.no_profile else cProfile.Profile(time.process_time)

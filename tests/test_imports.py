@@ -12,7 +12,9 @@ A fresh interpreter loads a config, builds and wires the gateway, runs it for a 
 - of batmux's own per-family modules (the registry's codec, driver, simulator and source
   ``module:Class`` strings), only the configured family's load;
 - simulator modules load only for ``address: sim``;
-- the output modules of outputs the config does not enable (Venus, inverters) stay out.
+- the output modules of outputs the config does not enable (Venus, inverters) stay out;
+- the config is loaded as ``batmux run`` loads it (validated in a short-lived child process,
+  rebuilt from slim models): pydantic, pydantic_core and PyYAML are never imported.
 """
 
 from __future__ import annotations
@@ -29,9 +31,9 @@ from conftest import Broker
 
 CHILD = """
 import asyncio, json, sys
-from batmux.cli import _load, build_gateway
+from batmux.cli import _load_for_run, build_gateway
 
-config = _load(sys.argv[1])
+config = _load_for_run(sys.argv[1])
 gateway = build_gateway(config)
 seconds = float(sys.argv[2])
 
@@ -51,6 +53,9 @@ print(json.dumps({"modules": sorted(sys.modules), "samples": samples}))
 """
 
 HEAVY = (
+    "pydantic",  # the config was validated in a child process (batmux.config_child)
+    "pydantic_core",
+    "yaml",
     "pymodbus",
     "can",
     "dbus_fast",

@@ -10,16 +10,19 @@ import logging
 import os
 import signal
 import sys
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from batmux import __version__
-from batmux.config import DEFAULT_CONFIG, Config, load_config, parse_config
-from batmux.errors import BatmuxError, ConfigError, ImplausibleSample, ProtocolError
+from batmux.errors import BatmuxError, ImplausibleSample, ProtocolError
+
+if TYPE_CHECKING:  # imported where used: `run` chooses the config models first (modelkit)
+    from batmux.config import Config
 
 log = logging.getLogger("batmux")
+
+DEFAULT_CONFIG = "batmux.yaml"
 
 EXIT_CONFIG = 2
 EXIT_IMPLAUSIBLE = 2  # ``decode``: the frames decoded, but to values that cannot be true
@@ -83,27 +86,38 @@ def _run_gateway(
 
 
 def _load(file: str) -> Config | int:
-    """The config, or the exit code after one ``file: field: reason`` line on stderr.
+    """The config, or the exit code after one ``file: field: reason`` line on stderr."""
+    from batmux.config_child import load_reported
 
-    Anything the checks missed is still a config error (exit 2, one line, no traceback):
-    systemd stops on exit 2, while any other code would restart batmux forever.
-    """
-    try:
-        return load_config(file)
-    except ConfigError as exc:
-        return _die(str(exc))
-    except Exception as exc:  # a check that should have caught it: say what, not a traceback
-        return _die(f"{file}: unreadable config ({type(exc).__name__}: {exc!s:.120})")
+    return load_reported(file)
+
+
+def _load_for_run(file: str) -> Config | int:
+    """``_load`` for the long-running gateway: validated by a short-lived process with pydantic,
+    rebuilt here from slim models (``batmux.config_child``), so this process never holds
+    pydantic, its models or PyYAML. ``BATMUX_SLIM_CONFIG=0`` validates in this process instead,
+    and so does a process that imported the config modules already (tests)."""
+    from batmux import modelkit
+
+    in_process = os.environ.get("BATMUX_SLIM_CONFIG") == "0" or not sys.executable
+    if in_process or not modelkit.use_slim():
+        return _load(file)
+    from batmux.config_child import load_checked
+
+    # what every gateway imports, while the child validates on the other core
+    return load_checked(file, while_waiting=("batmux.runtime.wiring",))
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    config = _load(args.config)
+    config = _load_for_run(args.config)
     if isinstance(config, int):
         return config
     return _run_gateway(config, args.capture, Path(args.config).resolve().parent)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    import tempfile  # demo only: a `run` without MQTT (paho imports it) saves ~0.8 MiB RSS
+
     if args.netzero:
         from batmux.runtime.demo_netzero import run_netzero_demo
 
@@ -143,6 +157,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
                     "batmux demo: batteries read through a simulated ESPHome Bluetooth proxy "
                     f"(native API, Noise-encrypted) on {proxy.host}:{proxy.port}"
                 )
+            from batmux.config import parse_config
+
             config = parse_config(raw, "<demo>")
             gateway = build_gateway(config)
             notes: dict[str, str] = {}

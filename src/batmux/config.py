@@ -7,6 +7,10 @@ Whatever the file holds, reading it ends in a ``Config`` or a ``ConfigError``, i
 in its size: not-UTF-8 text, duplicate keys, NaN/infinity, integers too large for a float,
 control characters in text and nesting deeper than ``MAX_DEPTH`` are errors here, so
 ``check-config`` fails on everything ``run`` would fail or crash on later.
+
+The models take their base class from ``batmux.modelkit``: pydantic's, except in the
+long-running ``batmux run`` process, which gets the tree validated here by a short-lived
+child process (``batmux.config_child``) and rebuilds it from light stand-ins.
 """
 
 from __future__ import annotations
@@ -16,17 +20,6 @@ import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
-
-import yaml
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    ValidationError,
-    ValidationInfo,
-    field_validator,
-    model_validator,
-)
 
 from batmux.core.bank_config import (
     ChargeSwitchConfig,
@@ -45,13 +38,21 @@ from batmux.devices.registry import get_type, known_types
 from batmux.devices.serial_bms import SerialOptions, check_wired
 from batmux.errors import ConfigError
 from batmux.links.can_config import CanBusConfig
+from batmux.modelkit import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from batmux.netzero.config import NetzeroConfig
 from batmux.sinks.inverter_config import InverterConfig
 from batmux.sinks.mqtt_json_config import MqttJsonOutputConfig
 from batmux.sinks.observe_config import HistoryConfig, InfluxConfig, WebConfig
 from batmux.sinks.venus_config import VenusList, VictronInputConfig
 
-DEFAULT_CONFIG = "batmux.yaml"
 NAME_PATTERN = re.compile(r"[A-Za-z0-9_-]+")  # fullmatch: "a\n" is not a name
 MAC_PATTERN = re.compile(r"^([0-9A-Fa-f]{2}:){5}[0-9A-Fa-f]{2}\Z")
 MAX_DEPTH = 24  # the deepest real config is ~6 levels; PyYAML and pydantic recurse per level
@@ -502,94 +503,12 @@ def parse_config(data: Any, file: str = "<config>") -> Config:
         raise ConfigError(file, first_field, first_msg + extra) from None
 
 
-class _Loader(yaml.SafeLoader):
-    """PyYAML's safe loader, stricter: a key given twice is an error (PyYAML keeps the last
-    one silently), and an integer too long to convert is a located error, not a ValueError."""
-
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-        seen: set[Any] = set()
-        for key_node, _ in node.value:
-            if key_node.tag == "tag:yaml.org,2002:merge":
-                continue  # "<<: *defaults" may be overridden by the mapping's own keys
-            key = self.construct_object(key_node, deep=deep)
-            try:
-                duplicate = key in seen
-                seen.add(key)
-            except TypeError:  # unhashable: the base class reports it
-                continue
-            if duplicate:
-                raise yaml.constructor.ConstructorError(
-                    None, None, f"duplicate key {str(key)[:40]!r}", key_node.start_mark
-                )
-        return super().construct_mapping(node, deep=deep)
-
-    def construct_yaml_int(self, node: yaml.ScalarNode) -> int:
-        try:
-            return super().construct_yaml_int(node)
-        except ValueError:  # more digits than Python converts (4300)
-            raise yaml.constructor.ConstructorError(
-                None, None, "number too large", node.start_mark
-            ) from None
-
-
-_Loader.add_constructor("tag:yaml.org,2002:int", _Loader.construct_yaml_int)
-
-
-def _deep_flow_line(text: str) -> int | None:
-    """The line where ``[``/``{`` nesting first goes deeper than ``MAX_DEPTH``, or None.
-
-    PyYAML's scanner takes quadratic time in flow nesting (5,000 ``[`` took 20 s), so this
-    linear scan (quoted text and comments skipped) rejects such a file before YAML sees it.
-    """
-    depth, line, quote, comment, previous = 0, 1, "", False, "\n"
-    for char in text:
-        if char == "\n":
-            line, comment = line + 1, False
-        elif comment:
-            pass
-        elif quote:
-            if char == quote and previous != "\\":  # '' inside '…' reopens at once: fine
-                quote = ""
-                char = " "  # a quote ending here does not escape the next character
-        elif char in "'\"" and previous in " \t\n[{,:-?":  # quotes start at a token only
-            quote = char
-        elif char == "#" and previous in " \t\n":
-            comment = True
-        elif char in "[{":
-            depth += 1
-            if depth > MAX_DEPTH:
-                return line
-        elif char in "]}":
-            depth = max(0, depth - 1)
-        previous = char
-    return None
-
-
 def load_config(path: str | Path) -> Config:
     return parse_config(read_config_data(path), str(path))
 
 
 def read_config_data(path: str | Path) -> Any:
     """The YAML file's data, read strictly (duplicate keys, depth, encoding are located errors)."""
-    file = str(path)
-    try:
-        raw = Path(path).read_bytes()
-    except OSError as exc:
-        raise ConfigError(file, "", f"cannot read: {exc.strerror}") from None
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
-        raise ConfigError(file, f"line {line}", "not UTF-8 text") from None
-    deep_line = _deep_flow_line(text)
-    if deep_line:
-        raise ConfigError(file, f"line {deep_line}", f"nested more than {MAX_DEPTH} levels deep")
-    try:
-        data = yaml.load(text, Loader=_Loader)  # a SafeLoader subclass
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}" if mark else "YAML"
-        raise ConfigError(file, where, str(getattr(exc, "problem", exc))) from None
-    except RecursionError:
-        raise ConfigError(file, "YAML", f"nested more than {MAX_DEPTH} levels deep") from None
-    return data
+    from batmux.config_yaml import read_config_data as read  # PyYAML only where a file is read
+
+    return read(path)

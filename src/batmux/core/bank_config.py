@@ -9,18 +9,18 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
-from pydantic import (
+from batmux.core import tables as t
+from batmux.modelkit import (
     BaseModel,
     ConfigDict,
     Field,
+    InitErrorDetails,
+    PydanticCustomError,
     ValidationError,
     ValidationInfo,
     field_validator,
     model_validator,
 )
-from pydantic_core import InitErrorDetails, PydanticCustomError
-
-from batmux.core import tables as t
 
 
 class _Strict(BaseModel):
@@ -46,7 +46,8 @@ class TableConfig(_Strict):
 
     @classmethod
     def of(cls, table: t.Table) -> TableConfig:
-        return cls(x=list(table.x), y=list(table.y))
+        # floats, as validation makes them: slim models (batmux.modelkit) do not convert
+        return cls(x=[float(v) for v in table.x], y=[float(v) for v in table.y])
 
 
 def _table(default: t.Table) -> Any:

@@ -5,9 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from pydantic import Field
-
 from batmux.core.bank_config import _Strict
+from batmux.modelkit import Field
 
 
 class CarConfigSettings(_Strict):

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, model_validator
-
 from batmux.core.bank_config import _Strict
+from batmux.modelkit import Field, model_validator
 
 
 class RelayChannel(_Strict):

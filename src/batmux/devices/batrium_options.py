@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from batmux.modelkit import BaseModel, ConfigDict, Field
 
 DEFAULT_BASE_ID = 0x500  # Battery-Emulator's wiki: set the WatchMon's native CAN base to 0x500
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from batmux.modelkit import BaseModel, ConfigDict, Field
 
 
 class BleOptions(BaseModel):

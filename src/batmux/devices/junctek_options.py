@@ -15,9 +15,8 @@ junctek:
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
-
 from batmux.core.ocv_soc import LFP_REST_CURVE, OcvCurve, SocFallbackRule
+from batmux.modelkit import BaseModel, ConfigDict, Field, field_validator
 
 
 class SocFallbackOptions(BaseModel):

@@ -11,10 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
-
 from batmux.devices.registry import DEVICE_TYPES
 from batmux.links.serial_bms import SERIAL_PREFIX, is_serial_address, serial_port
+from batmux.modelkit import BaseModel, ConfigDict, Field
 
 
 class SerialOptions(BaseModel):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from batmux.modelkit import BaseModel, ConfigDict, Field
 
 
 class CanBusConfig(BaseModel):

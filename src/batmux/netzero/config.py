@@ -9,8 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
-
+from batmux.modelkit import BaseModel, ConfigDict, Field, model_validator
 from batmux.netzero.device_config import ChargerEntry, InverterEntry
 
 Mode = Literal["charge", "discharge", "idle", "protect"]

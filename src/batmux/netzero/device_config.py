@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from batmux.modelkit import BaseModel, ConfigDict, Field, model_validator
 
 
 class _Strict(BaseModel):

@@ -8,9 +8,8 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
-
 from batmux.links.can_config import CanBusConfig
+from batmux.modelkit import BaseModel, ConfigDict, Field
 from batmux.sinks.soc_window_config import SocWindowConfig
 
 Seconds = Annotated[float, Field(gt=0)]

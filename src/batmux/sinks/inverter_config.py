@@ -10,8 +10,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
-
+from batmux.modelkit import BaseModel, ConfigDict, Field, field_validator, model_validator
 from batmux.sinks.can_inverter_config import BydCanInverterConfig, PylontechCanInverterConfig
 from batmux.sinks.soc_window_config import SocWindowConfig
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from batmux.modelkit import BaseModel, ConfigDict, Field, field_validator
 
 
 class MqttJsonOutputConfig(BaseModel):

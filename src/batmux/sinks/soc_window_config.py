@@ -5,9 +5,8 @@ Percent of the real SoC; the inverter sees [min, max] as 0–100 % (see ``core.s
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
-
 from batmux.core.soc_window import SocWindow
+from batmux.modelkit import BaseModel, ConfigDict, Field, model_validator
 
 
 class SocWindowConfig(BaseModel):

@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from batmux.modelkit import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 SERVICE_PREFIX = "com.victronenergy.battery."
 SUFFIX_PATTERN = re.compile(r"^[A-Za-z0-9_]+$")
