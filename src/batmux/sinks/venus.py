@@ -42,6 +42,7 @@ from dbus_fast.errors import DBusError
 from batmux.core.history import HistoryTracker
 from batmux.core.statefile import load_json, save_json_atomic
 from batmux.errors import LinkError
+from batmux.links.items_changed import ItemsChangedSignal, items_changed_body
 from batmux.links.venus_dbus import BUSITEM, Value, connect, wrap
 from batmux.links.venus_settings import SETTINGS_SERVICE, allocate_instance, settings_present
 from batmux.model.sample import device_paths
@@ -292,15 +293,13 @@ class VenusService:
         bus = self._bus
         if bus is None or not bus.connected:
             return
-        items = {
-            path: {"Value": wrap(value), "Text": Variant("s", text(path, value))}
-            for path, value in changed.items()
-        }
-        if batch:
-            bus.send(Message.new_signal("/", BUSITEM, "ItemsChanged", "a{sa{sv}}", [items]))
+        if batch:  # bytes written directly: the same as dbus-fast's, a third of the work
+            body = items_changed_body((p, v, text(p, v)) for p, v in changed.items())
+            bus.send(ItemsChangedSignal(body))
             self.items_changed_sent += 1
             return
-        for path, item in items.items():
+        for path, value in changed.items():
+            item = {"Value": wrap(value), "Text": Variant("s", text(path, value))}
             bus.send(Message.new_signal(path, BUSITEM, "PropertiesChanged", "a{sv}", [item]))
             self.properties_changed_sent += 1
 
