@@ -35,7 +35,9 @@ def reference(items: dict[str, tuple[Value, str]], serial: int) -> bytes:
 
 
 def ours(items: dict[str, tuple[Value, str]], serial: int) -> bytes:
-    msg = ItemsChangedSignal(items_changed_body((p, v, t) for p, (v, t) in items.items()))
+    texts = {p: t for p, (_, t) in items.items()}
+    body = items_changed_body({p: v for p, (v, _) in items.items()}, lambda p, _: texts[p])
+    msg = ItemsChangedSignal(body)
     msg.serial = serial
     return bytes(msg._marshall(False))
 

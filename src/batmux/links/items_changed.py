@@ -20,7 +20,7 @@ bool → ``i``, str → ``s``, None → ``ai`` (an empty array: Venus's "invalid
 from __future__ import annotations
 
 import struct
-from collections.abc import Iterable
+from collections.abc import Callable, Mapping
 from functools import lru_cache
 
 from dbus_fast import Message, MessageType
@@ -43,8 +43,9 @@ _VALUE_S = b"\x05\x00\x00\x00Value\x00\x01s\x00\x00\x00\x00"
 # ai: signature to 14, pad to 16, length 0, pad to 24
 _VALUE_NONE = b"\x05\x00\x00\x00Value\x00\x02ai\x00" + bytes(10)
 _TEXT = b"\x04\x00\x00\x00Text\x00\x01s\x00"  # 12 bytes: the text's length follows, aligned
-# A float's Value entry and the Text entry up to the text: the common case, in one pack.
-_FLOAT_ITEM = struct.Struct("<16sd12sI").pack
+_FLOAT_INNER = 16 + 8 + 12 + 4 + 1  # a float's inner array without its text's bytes
+# The text's NUL and the pad to the next entry, by the inner array's length mod 8.
+_ENDS = tuple(b"\x00" + _ZEROS[: -(r + 1) & 7] for r in range(8))
 
 
 def _string(text: str) -> bytes:
@@ -52,16 +53,28 @@ def _string(text: str) -> bytes:
     return _U32(len(raw)) + raw + b"\x00"
 
 
-_KEYS: dict[str, tuple[bytes, bytes]] = {}  # path -> its key part; a service has ~150 paths
+class _Key:
+    """What never changes in a path's entry: the path as a string padded to 4, the pad after
+    the inner array's length, and one ``pack`` for a float's entry up to its text."""
+
+    __slots__ = ("key", "pack_float", "pad")
+
+    def __init__(self, path: str) -> None:
+        key = _string(path)
+        self.key = key + _ZEROS[: -len(key) & 3]
+        self.pad = _ZEROS[: -(len(self.key) + 4) & 7]
+        layout = f"<{len(self.key)}sI{len(self.pad)}x16sd12sI"
+        self.pack_float = struct.Struct(layout).pack
 
 
-def _key(path: str) -> tuple[bytes, bytes]:
-    """The path as a string padded to 4, and the pad that follows the inner array's length."""
-    key = _string(path)
-    key += _ZEROS[: -len(key) & 3]
+_KEYS: dict[str, _Key] = {}  # a service has ~150 paths; bounded below for odd callers
+
+
+def _key(path: str) -> _Key:
+    key = _Key(path)
     if len(_KEYS) < 4096:
-        _KEYS[path] = key, _ZEROS[: -(len(key) + 4) & 7]
-    return key, _ZEROS[: -(len(key) + 4) & 7]
+        _KEYS[path] = key
+    return key
 
 
 def _value(value: Value) -> bytes:
@@ -80,25 +93,30 @@ def _value(value: Value) -> bytes:
     return _VALUE_S + raw + _ZEROS[: -len(raw) & 7]
 
 
-def items_changed_body(items: Iterable[tuple[str, Value, str]]) -> bytes:
-    """The body for ``(path, value, text)`` triples, as dbus-fast would marshal it."""
+def items_changed_body(values: Mapping[str, Value], text: Callable[[str, Value], str]) -> bytes:
+    """The body for ``{path: value}`` with ``text(path, value)``, as dbus-fast marshals it."""
     out = bytearray(8)  # the array's length, filled in last, and the pad to the first entry
     tail = 0
-    for path, value, text in items:
-        key, pad = _KEYS.get(path) or _key(path)
-        raw = text.encode()
-        if type(value) is float:  # most changes: one pack for the value and the text's length
-            inner = _FLOAT_ITEM(_VALUE_D, value, _TEXT, len(raw)) + raw + b"\x00"
+    for path, value in values.items():
+        k = _KEYS.get(path) or _key(path)
+        raw = text(path, value).encode()
+        n = len(raw)
+        if type(value) is float:  # most changes: the entry up to the text in one pack
+            size = _FLOAT_INNER + n
+            out += k.pack_float(k.key, size, _VALUE_D, value, _TEXT, n)
+            out += raw
+            out += _ENDS[(size - 1) & 7]
         else:
-            inner = _value(value) + _TEXT + _U32(len(raw)) + raw + b"\x00"
-        out += key
-        out += _U32(len(inner))
-        out += pad
-        out += inner
-        tail = -len(inner) & 7  # the next entry starts 8-aligned
-        out += _ZEROS[:tail]
+            inner = _value(value) + _TEXT + _U32(n) + raw + b"\x00"
+            size = len(inner)
+            out += k.key
+            out += _U32(size)
+            out += k.pad
+            out += inner
+            out += _ZEROS[: -size & 7]
+        tail = -size & 7  # entries start 8-aligned; the array ends with its last entry
     if tail:
-        del out[-tail:]  # the array ends with its last entry
+        del out[-tail:]
     out[:4] = _U32(len(out) - 8)
     return bytes(out)
 

@@ -318,6 +318,8 @@ def unit(path: str) -> str:
 
 def text(path: str, value: Value) -> str:
     """What GetText shows: '---' for unknown, the ProductId in hex, numbers with their unit."""
+    if type(value) is float:  # most values; first, as this runs for every change
+        return f"{value:g}{unit(path)}"
     if value is None:
         return "---"
     if path == "/ProductId" and isinstance(value, int):
