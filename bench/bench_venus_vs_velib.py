@@ -2,7 +2,7 @@
 changes, 1 Hz, each on its own private dbus-daemon.
 
     uv run python bench/bench_venus_vs_velib.py [--velib /tmp/velib_python]
-        [--velib-python /usr/bin/python3] [--repeats 3] [--warmup 5] [--seconds 30]
+        [--velib-python /usr/bin/python3] [--repeats 3] [--warmup 5] [--seconds 30] [--velib-all]
 
 The changes: a simulated 16-cell pack (sine load) read once a second on an injected clock, so
 every run sees the same sequence. This process first runs batmux's ``VenusService`` over that
@@ -15,7 +15,11 @@ changed (the service sends only those, in one ``ItemsChanged``). Then, alternati
 - **velib**: a child process (dbus-python + GLib, as on a GX) registers a ``VeDbusService`` with
   the same paths and initial values, and each second sets the recorded changed values inside
   ``with service as s:`` (velib's batching context: one ``ItemsChanged`` per round). Computing
-  the values is not in its figure: what a velib driver does to get them is not counted.
+  the values is not in its figure: what a velib driver does to get them is not counted;
+- **velib-all** (``--velib-all``, extra): the same velib service, but each second every path
+  is set (the round's full set of values), as dbus-serialbattery sets all its paths per poll;
+  velib compares each and sends the changed ones. Shown for context; the ratio that counts
+  stays batmux ÷ velib.
 
 CPU is each child's whole-process CPU (all threads, /proc) over ``--seconds`` after
 ``--warmup``, per publish round; the ratio is batmux ÷ velib of the medians.
@@ -67,7 +71,7 @@ service = VeDbusService(plan["name"], bus=bus, register=False)
 for path, value in plan["initial"].items():
     service.add_path(path, value)
 service.register()
-rounds = plan["rounds"]
+rounds = plan["full" if sys.argv[3:] == ["all"] else "rounds"]
 state = {"i": 0}
 
 def tick():
@@ -149,6 +153,7 @@ def plan() -> dict[str, Any]:
     from batmux.sinks.venus import VenusService
 
     rounds: list[dict[str, Any]] = []
+    full: list[dict[str, Any]] = []  # every path's value after each round, for --velib-all
 
     class Recorder(VenusService):
         async def _register(self, values: dict[str, Any]) -> None:
@@ -157,6 +162,7 @@ def plan() -> dict[str, Any]:
 
         def _emit(self, changed: dict[str, Any], batch: bool = True) -> None:
             rounds.append(dict(changed))
+            full.append(dict(self._values))
 
     async def record() -> dict[str, Any]:
         seq = states()
@@ -168,7 +174,7 @@ def plan() -> dict[str, Any]:
         return initial
 
     initial = asyncio.run(record())
-    return {"name": NAME, "initial": initial, "rounds": rounds}
+    return {"name": NAME, "initial": initial, "rounds": rounds, "full": full}
 
 
 def run_once(tool: str, args: argparse.Namespace, plan_file: Path) -> dict[str, Any]:
@@ -178,11 +184,13 @@ def run_once(tool: str, args: argparse.Namespace, plan_file: Path) -> dict[str, 
         bus_proc, address = start_private_bus(Path(tmp))
         child: subprocess.Popen[str] | None = None
         try:
-            if tool == "velib":
+            if tool in ("velib", "velib-all"):
                 script = Path(tmp) / "velib_child.py"
                 script.write_text(VELIB_CHILD)
                 env = {**os.environ, "PYTHONPATH": str(args.velib)}
                 cmd = [args.velib_python, str(script), address, str(plan_file)]
+                if tool == "velib-all":
+                    cmd.append("all")
             else:
                 env = dict(os.environ)
                 if tool == "batmux-ref":  # another batmux source tree, e.g. before a change
@@ -224,6 +232,12 @@ def main() -> int:
         type=Path,
         help="also run batmux from this src/ directory (e.g. a `git archive` of an older commit)",
     )
+    parser.add_argument(
+        "--velib-all",
+        action="store_true",
+        help="also run velib set with every path each round, as dbus-serialbattery does "
+        "(velib compares and sends the changed ones); the ratio stays against plain velib",
+    )
     args = parser.parse_args()
     if shutil.which("dbus-daemon") is None:
         print("skipped: dbus-daemon is not installed")
@@ -247,6 +261,7 @@ def main() -> int:
         plan_file = Path(tmp) / "plan.json"
         plan_file.write_text(json.dumps(the_plan))
         tools = ["batmux", "velib"] + (["batmux-ref"] if args.ref_src else [])
+        tools += ["velib-all"] if args.velib_all else []
         for rep in range(args.repeats):
             for tool in tools if rep % 2 == 0 else tools[::-1]:
                 result = run_once(tool, args, plan_file)
@@ -265,6 +280,8 @@ def main() -> int:
     print(f"\nratio batmux ÷ velib: {med['batmux'] / med['velib']:.2f}")
     if args.ref_src:
         print(f"ratio batmux-ref ÷ velib: {med['batmux-ref'] / med['velib']:.2f}")
+    if args.velib_all:
+        print(f"ratio batmux ÷ velib-all: {med['batmux'] / med['velib-all']:.2f}")
     print(f"load average (1 min): {min(loads):.2f}–{max(loads):.2f}")
     return 0
 
