@@ -3,6 +3,7 @@ changes, 1 Hz, each on its own private dbus-daemon.
 
     uv run python bench/bench_venus_vs_velib.py [--velib /tmp/velib_python]
         [--velib-python /usr/bin/python3] [--repeats 3] [--warmup 5] [--seconds 30] [--velib-all]
+        [--batmux-python PATH]
 
 The changes: a simulated 16-cell pack (sine load) read once a second on an injected clock, so
 every run sees the same sequence. This process first runs batmux's ``VenusService`` over that
@@ -20,6 +21,13 @@ changed (the service sends only those, in one ``ItemsChanged``). Then, alternati
   is set (the round's full set of values), as dbus-serialbattery sets all its paths per poll;
   velib compares each and sends the changed ones. Shown for context; the ratio that counts
   stays batmux ÷ velib.
+
+Both children run on the same interpreter by default: velib's (``--velib-python``), with this
+environment's packages on ``PYTHONPATH`` for batmux, when it is the same Python version (the
+compiled dbus-fast and pydantic-core need that); otherwise batmux's own. A different build of
+the same version can differ by 15 % (a distribution's PGO/LTO build against a plain
+``--enable-shared`` one), which would be the interpreters' difference, not the libraries'.
+``--batmux-python`` picks another one.
 
 CPU is each child's whole-process CPU (all threads, /proc) over ``--seconds`` after
 ``--warmup``, per publish round; the ratio is batmux ÷ velib of the medians.
@@ -44,6 +52,7 @@ import signal
 import statistics
 import subprocess
 import sys
+import sysconfig
 import tempfile
 import time
 from pathlib import Path
@@ -177,6 +186,21 @@ def plan() -> dict[str, Any]:
     return {"name": NAME, "initial": initial, "rounds": rounds, "full": full}
 
 
+def batmux_src() -> str:
+    import batmux
+
+    return str(Path(batmux.__file__).resolve().parents[1])
+
+
+def same_python(python: str) -> bool:
+    """Whether ``python`` is the same major.minor as this one (batmux's compiled packages,
+    dbus-fast and pydantic-core, are built for it)."""
+    probe = subprocess.run(
+        [python, "-c", "import sys; print(*sys.version_info[:2])"], capture_output=True, text=True
+    )
+    return probe.stdout.split() == [str(sys.version_info[0]), str(sys.version_info[1])]
+
+
 def run_once(tool: str, args: argparse.Namespace, plan_file: Path) -> dict[str, Any]:
     from batmux.sim.fake_bluez.bus import start_private_bus
 
@@ -193,10 +217,13 @@ def run_once(tool: str, args: argparse.Namespace, plan_file: Path) -> dict[str, 
                     cmd.append("all")
             else:
                 env = dict(os.environ)
-                if tool == "batmux-ref":  # another batmux source tree, e.g. before a change
-                    env["PYTHONPATH"] = str(args.ref_src)
+                src = args.ref_src if tool == "batmux-ref" else Path(batmux_src())
+                path = [str(src)]  # the tree under test first (ref: e.g. before a change)
+                if args.batmux_python != sys.executable:  # batmux's packages on velib's Python
+                    path.append(sysconfig.get_paths()["purelib"])
+                env["PYTHONPATH"] = os.pathsep.join(path)
                 here = str(Path(__file__).resolve().parent)
-                cmd = [sys.executable, "-c", BATMUX_CHILD, address, str(plan_file), here]
+                cmd = [args.batmux_python, "-c", BATMUX_CHILD, address, str(plan_file), here]
             child = subprocess.Popen(
                 cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env
             )
@@ -238,7 +265,16 @@ def main() -> int:
         help="also run velib set with every path each round, as dbus-serialbattery does "
         "(velib compares and sends the changed ones); the ratio stays against plain velib",
     )
+    parser.add_argument(
+        "--batmux-python",
+        help="the interpreter for batmux's child (default: velib's, with this environment's "
+        "packages, when it is the same Python version; else this one)",
+    )
     args = parser.parse_args()
+    if args.batmux_python is None:
+        same = same_python(args.velib_python)
+        args.batmux_python = args.velib_python if same else sys.executable
+    print(f"batmux runs on {args.batmux_python}, velib on {args.velib_python}")
     if shutil.which("dbus-daemon") is None:
         print("skipped: dbus-daemon is not installed")
         return 0
