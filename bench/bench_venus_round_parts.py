@@ -8,9 +8,9 @@ Each variant is a child process on its own private dbus-daemon, measured as in t
 (whole-process CPU over ``--seconds`` after ``--warmup``, per round), alternating run by run:
 
 - **full**: the real ``VenusService`` fed the next state each second (the main bench's batmux);
-- **prebuilt**: the same service and bus, but each round's values are taken ready-made from
-  the recorded plan: no building from the state, no history tracker; what is left is the
-  compare, the ``ItemsChanged`` (texts, bytes, send) and the service's own coroutine and lock;
+- **nosend**: the same service and bus, but the changed paths are not sent: full − nosend is
+  the ``ItemsChanged`` (texts, bytes, the message, the write), nosend − idle is building the
+  values from the state, the history tracker, the compare and the service's coroutine and lock;
 - **idle**: registered on the bus, woken once a second by the same loop, sending nothing;
 - **asyncio bare** / **GLib bare**: an empty asyncio loop with the same 1 s sleep and an empty
   GLib main loop with ``timeout_add(1000)`` (what velib's process sits in).
@@ -40,31 +40,23 @@ from bench_vs_field import cpu_s, load1, stop_proc
 CHILD = r"""
 import asyncio, sys
 sys.path.insert(0, sys.argv[3])
-from bench_venus_vs_velib import plan, states, venus_config
+from bench_venus_vs_velib import states, venus_config
 from batmux.sinks.venus import VenusService
 
 variant = sys.argv[1]
-full = plan()["full"] if variant == "prebuilt" else []
 
 
-class Prebuilt(VenusService):
-    # Each round's values ready-made: only compare and send are left.
-    i = 0
-
-    async def update(self, state):
-        if not self.registered:
-            return await super().update(state)
-        async with self._lock:
-            values = dict(full[self.i % len(full)])
-            self.i += 1
-            self._publish(values)
+class NoSend(VenusService):
+    # Everything up to the signal: build, history, compare; nothing is sent.
+    def _emit(self, changed, batch=True):
+        pass
 
 
 async def main():
     seq = states()
     loop = asyncio.get_running_loop()
     if variant != "bare":
-        kind = Prebuilt if variant == "prebuilt" else VenusService
+        kind = NoSend if variant == "nosend" else VenusService
         service = kind(venus_config(), sys.argv[2], wall_clock=seq.wall_clock)
         await service.update(seq.next())
     print("ready", flush=True)
@@ -72,7 +64,7 @@ async def main():
     while True:
         await asyncio.sleep(max(0.0, next_at - loop.time()))
         next_at += 1.0
-        if variant in ("full", "prebuilt"):
+        if variant in ("full", "nosend"):
             await service.update(seq.next())
 
 asyncio.run(main())
@@ -130,7 +122,7 @@ def main() -> int:
         same = same_python(args.velib_python)
         args.batmux_python = args.velib_python if same else sys.executable
     print(f"batmux's variants run on {args.batmux_python}, GLib's on {args.velib_python}")
-    variants = ["full", "prebuilt", "idle", "asyncio-bare"]
+    variants = ["full", "nosend", "idle", "asyncio-bare"]
     glib = subprocess.run([args.velib_python, "-c", "import gi"], capture_output=True)
     variants += ["glib-bare"] if glib.returncode == 0 else []
     results: dict[str, list[float]] = {v: [] for v in variants}
