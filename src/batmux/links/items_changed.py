@@ -4,7 +4,10 @@ A Venus service sends one of these per publish: ``a{sa{sv}}``, each changed path
 ``{"Value": <v>, "Text": <s>}``. dbus-fast marshals it generically (two ``Variant`` objects and
 a signature walk per path); this writes the same bytes from the plain values, because the shape
 never changes. ``tests/links/test_items_changed.py`` checks byte equality with dbus-fast's own
-``Message`` marshalling.
+``Message`` marshalling. The message still goes through ``MessageBus.send`` (serial, queue,
+order), which asks it for its bytes through ``Message._marshall``: a private method, so
+``tests/sinks/test_venus_service.py`` reads the signal back on a real bus, and would fail if a
+dbus-fast release stopped calling it.
 
 Layout (D-Bus wire format, little endian; offsets inside the body, which starts 8-aligned):
 

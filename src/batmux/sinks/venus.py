@@ -298,7 +298,7 @@ class VenusService:
         bus = self._bus
         if bus is None or not bus.connected:
             return
-        if batch:  # bytes written directly: the same as dbus-fast's, a third of the work
+        if batch:  # the body as bytes (dbus-fast's bytes, without a Variant pair per path)
             body = items_changed_body(changed, text)
             bus.send(ItemsChangedSignal(body))
             self.items_changed_sent += 1
