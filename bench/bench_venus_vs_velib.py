@@ -2,7 +2,8 @@
 changes, 1 Hz, each on its own private dbus-daemon.
 
     uv run python bench/bench_venus_vs_velib.py [--velib /tmp/velib_python]
-        [--velib-python /usr/bin/python3] [--repeats 3] [--warmup 5] [--seconds 30]
+        [--velib-python /usr/bin/python3] [--repeats 3] [--warmup 5] [--seconds 30] [--velib-all]
+        [--batmux-python PATH]
 
 The changes: a simulated 16-cell pack (sine load) read once a second on an injected clock, so
 every run sees the same sequence. This process first runs batmux's ``VenusService`` over that
@@ -15,7 +16,18 @@ changed (the service sends only those, in one ``ItemsChanged``). Then, alternati
 - **velib**: a child process (dbus-python + GLib, as on a GX) registers a ``VeDbusService`` with
   the same paths and initial values, and each second sets the recorded changed values inside
   ``with service as s:`` (velib's batching context: one ``ItemsChanged`` per round). Computing
-  the values is not in its figure: what a velib driver does to get them is not counted.
+  the values is not in its figure: what a velib driver does to get them is not counted;
+- **velib-all** (``--velib-all``, extra): the same velib service, but each second every path
+  is set (the round's full set of values), as dbus-serialbattery sets all its paths per poll;
+  velib compares each and sends the changed ones. Shown for context; the ratio that counts
+  stays batmux ÷ velib.
+
+Both children run on the same interpreter by default: velib's (``--velib-python``), with this
+environment's packages on ``PYTHONPATH`` for batmux, when it is the same Python version (the
+compiled dbus-fast and pydantic-core need that); otherwise batmux's own. Two builds of the same
+version differed by 15 % here (Debian's 3.11 against a pyenv 3.11 configured with
+``--enable-shared`` only), which would be the interpreters' difference, not the libraries'.
+``--batmux-python`` picks another one.
 
 CPU is each child's whole-process CPU (all threads, /proc) over ``--seconds`` after
 ``--warmup``, per publish round; the ratio is batmux ÷ velib of the medians.
@@ -40,6 +52,7 @@ import signal
 import statistics
 import subprocess
 import sys
+import sysconfig
 import tempfile
 import time
 from pathlib import Path
@@ -67,7 +80,7 @@ service = VeDbusService(plan["name"], bus=bus, register=False)
 for path, value in plan["initial"].items():
     service.add_path(path, value)
 service.register()
-rounds = plan["rounds"]
+rounds = plan["full" if sys.argv[3:] == ["all"] else "rounds"]
 state = {"i": 0}
 
 def tick():
@@ -149,6 +162,7 @@ def plan() -> dict[str, Any]:
     from batmux.sinks.venus import VenusService
 
     rounds: list[dict[str, Any]] = []
+    full: list[dict[str, Any]] = []  # every path's value after each round, for --velib-all
 
     class Recorder(VenusService):
         async def _register(self, values: dict[str, Any]) -> None:
@@ -157,6 +171,7 @@ def plan() -> dict[str, Any]:
 
         def _emit(self, changed: dict[str, Any], batch: bool = True) -> None:
             rounds.append(dict(changed))
+            full.append(dict(self._values))
 
     async def record() -> dict[str, Any]:
         seq = states()
@@ -168,7 +183,22 @@ def plan() -> dict[str, Any]:
         return initial
 
     initial = asyncio.run(record())
-    return {"name": NAME, "initial": initial, "rounds": rounds}
+    return {"name": NAME, "initial": initial, "rounds": rounds, "full": full}
+
+
+def batmux_src() -> str:
+    import batmux
+
+    return str(Path(batmux.__file__).resolve().parents[1])
+
+
+def same_python(python: str) -> bool:
+    """Whether ``python`` is the same major.minor as this one (batmux's compiled packages,
+    dbus-fast and pydantic-core, are built for it)."""
+    probe = subprocess.run(
+        [python, "-c", "import sys; print(*sys.version_info[:2])"], capture_output=True, text=True
+    )
+    return probe.stdout.split() == [str(sys.version_info[0]), str(sys.version_info[1])]
 
 
 def run_once(tool: str, args: argparse.Namespace, plan_file: Path) -> dict[str, Any]:
@@ -178,17 +208,22 @@ def run_once(tool: str, args: argparse.Namespace, plan_file: Path) -> dict[str, 
         bus_proc, address = start_private_bus(Path(tmp))
         child: subprocess.Popen[str] | None = None
         try:
-            if tool == "velib":
+            if tool in ("velib", "velib-all"):
                 script = Path(tmp) / "velib_child.py"
                 script.write_text(VELIB_CHILD)
                 env = {**os.environ, "PYTHONPATH": str(args.velib)}
                 cmd = [args.velib_python, str(script), address, str(plan_file)]
+                if tool == "velib-all":
+                    cmd.append("all")
             else:
                 env = dict(os.environ)
-                if tool == "batmux-ref":  # another batmux source tree, e.g. before a change
-                    env["PYTHONPATH"] = str(args.ref_src)
+                src = args.ref_src if tool == "batmux-ref" else Path(batmux_src())
+                path = [str(src)]  # the tree under test first (ref: e.g. before a change)
+                if args.batmux_python != sys.executable:  # batmux's packages on velib's Python
+                    path.append(sysconfig.get_paths()["purelib"])
+                env["PYTHONPATH"] = os.pathsep.join(path)
                 here = str(Path(__file__).resolve().parent)
-                cmd = [sys.executable, "-c", BATMUX_CHILD, address, str(plan_file), here]
+                cmd = [args.batmux_python, "-c", BATMUX_CHILD, address, str(plan_file), here]
             child = subprocess.Popen(
                 cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env
             )
@@ -224,7 +259,22 @@ def main() -> int:
         type=Path,
         help="also run batmux from this src/ directory (e.g. a `git archive` of an older commit)",
     )
+    parser.add_argument(
+        "--velib-all",
+        action="store_true",
+        help="also run velib set with every path each round, as dbus-serialbattery does "
+        "(velib compares and sends the changed ones); the ratio stays against plain velib",
+    )
+    parser.add_argument(
+        "--batmux-python",
+        help="the interpreter for batmux's child (default: velib's, with this environment's "
+        "packages, when it is the same Python version; else this one)",
+    )
     args = parser.parse_args()
+    if args.batmux_python is None:
+        same = same_python(args.velib_python)
+        args.batmux_python = args.velib_python if same else sys.executable
+    print(f"batmux runs on {args.batmux_python}, velib on {args.velib_python}")
     if shutil.which("dbus-daemon") is None:
         print("skipped: dbus-daemon is not installed")
         return 0
@@ -247,6 +297,7 @@ def main() -> int:
         plan_file = Path(tmp) / "plan.json"
         plan_file.write_text(json.dumps(the_plan))
         tools = ["batmux", "velib"] + (["batmux-ref"] if args.ref_src else [])
+        tools += ["velib-all"] if args.velib_all else []
         for rep in range(args.repeats):
             for tool in tools if rep % 2 == 0 else tools[::-1]:
                 result = run_once(tool, args, plan_file)
@@ -265,6 +316,8 @@ def main() -> int:
     print(f"\nratio batmux ÷ velib: {med['batmux'] / med['velib']:.2f}")
     if args.ref_src:
         print(f"ratio batmux-ref ÷ velib: {med['batmux-ref'] / med['velib']:.2f}")
+    if args.velib_all:
+        print(f"ratio batmux ÷ velib-all: {med['batmux'] / med['velib-all']:.2f}")
     print(f"load average (1 min): {min(loads):.2f}–{max(loads):.2f}")
     return 0
 

@@ -221,3 +221,33 @@ def test_battery_without_cell_data_has_no_zero_volt_cvl() -> None:
     assert paths["/Info/MaxChargeVoltage"] is None
     assert paths["/Info/MaxChargeCurrent"] == 0.0
     assert paths["/Info/MaxDischargeCurrent"] == 0.0
+
+
+def test_alarm_levels_alarm_wins_over_warning() -> None:
+    """Level 2 when any source alarm is raised, else 1 for a source warning, else 0; only
+    alarms give an /ErrorCode. (The builder tests sets, and skips them when both are empty.)"""
+    quiet = _with(bank_state(), alarms=frozenset(), warnings=frozenset())
+    clear = build_paths(quiet, CFG, is_bms=True)
+    assert {p: v for p, v in clear.items() if p.startswith("/Alarms/")} == dict.fromkeys(
+        (p for p in clear if p.startswith("/Alarms/")), 0
+    )
+    warned = build_paths(
+        _with(
+            bank_state(),
+            alarms=frozenset({Alarm.CELL_OVERVOLTAGE}),
+            warnings=frozenset({Alarm.CELL_OVERVOLTAGE, Alarm.LOW_SOC, Alarm.CHARGE_OVERTEMP}),
+        ),
+        CFG,
+        True,
+    )
+    raised = {p: v for p, v in warned.items() if p.startswith("/Alarms/") and v}
+    assert raised == {
+        "/Alarms/HighCellVoltage": 2,  # alarm and warning: the alarm wins
+        "/Alarms/LowSoc": 1,
+        "/Alarms/HighChargeTemperature": 1,
+        "/Alarms/HighTemperature": 1,  # charge over-temperature is one of its sources
+    }
+    assert warned["/ErrorCode"] == 13
+    only_warned = _with(bank_state(), warnings=frozenset({Alarm.CELL_OVERVOLTAGE}))
+    paths = build_paths(only_warned, CFG, True)
+    assert (paths["/Alarms/HighCellVoltage"], paths["/ErrorCode"]) == (1, None)

@@ -66,3 +66,30 @@ async def test_node_tree_follows_the_set_of_paths() -> None:
     assert service._nodes == _nodes(service.values())
     service._publish({**service.values(), "/Soc": 64})  # was 64.0
     assert service.sent[-1] == {"/Soc": 64}
+
+
+async def test_a_path_that_goes_is_sent_once_as_unknown() -> None:
+    """The publish round skips the set difference when no path is new and the count is the same;
+    a path that goes (alone, or while another comes) must still turn unknown, once."""
+    service = Recorder(VenusConfig.model_validate({"battery": "bank", "device_instance": 100}))
+    state = bank_state()
+    await service.update(state)
+    shown = service.values()
+    last = max((p for p in shown if p.startswith("/Voltages/Cell")), key=lambda p: int(p[14:]))
+
+    values = dict(shown)
+    del values[last]
+    service._publish(dict(values))
+    assert service.sent[-1] == {last: None}
+    assert service.values()[last] is None
+    sent = len(service.sent)
+    service._publish(dict(values))  # still gone: nothing new to say
+    assert len(service.sent) == sent
+
+    # One path comes while another goes: the same count, both are sent.
+    values = service.values()
+    del values["/Soc"]
+    values["/Extra/Path"] = 1
+    service._publish(values)
+    assert service.sent[-1] == {"/Extra/Path": 1, "/Soc": None}
+    assert service._nodes == _nodes(service.values())

@@ -116,6 +116,14 @@ async def test_limits_follow_a_high_cell_in_one_batch(dbus_address: str, monitor
     changed = monitor.items_changed[0][1]
     assert "/Soc" not in changed and "/Voltages/Cell4" in changed
     assert monitor.props_changed == []  # velib's batch: ItemsChanged only
+    # The signal's bytes are batmux's own (links.items_changed): what a consumer reads from it
+    # is what GetItems (dbus-fast's marshalling) answers, value type and text included.
+    items = (await monitor.call(NAME, "/", "GetItems")).body[0]
+    for path, item in changed.items():
+        assert set(item) == {"Value", "Text"}, path
+        assert item["Value"].signature == items[path]["Value"].signature, path
+        assert item["Value"].value == items[path]["Value"].value, path
+        assert item["Text"].value == items[path]["Text"].value, path
     task.cancel()
     await asyncio.gather(task, return_exceptions=True)
 

@@ -42,6 +42,7 @@ from dbus_fast.errors import DBusError
 from batmux.core.history import HistoryTracker
 from batmux.core.statefile import load_json, save_json_atomic
 from batmux.errors import LinkError
+from batmux.links.items_changed import ItemsChangedSignal, items_changed_body
 from batmux.links.venus_dbus import BUSITEM, Value, connect, wrap
 from batmux.links.venus_settings import SETTINGS_SERVICE, allocate_instance, settings_present
 from batmux.model.sample import device_paths
@@ -271,8 +272,6 @@ class VenusService:
 
     # -- publishing -----------------------------------------------------------------------------
     def _publish(self, values: dict[str, Value], batch: bool = True) -> None:
-        for gone in self._values.keys() - values.keys():
-            values[gone] = None  # a path once shown stays, as unknown
         shown = self._values
         # same type and equal, inlined: this runs for every path of every battery per publish
         changed = {
@@ -280,10 +279,17 @@ class VenusService:
             for p, v in values.items()
             if (o := shown.get(p, _ABSENT)) != v or type(o) is not type(v)
         }
+        # The set of paths is the same unless one is new (then it is in `changed`) or one went.
+        new_paths = any(p not in shown for p in changed)
+        if new_paths or len(values) != len(shown):
+            for gone in shown.keys() - values.keys():
+                values[gone] = None  # a path once shown stays, as unknown
+                if shown[gone] is not None:
+                    changed[gone] = None
         if not changed:
             return
-        self._values, old = values, self._values
-        if values.keys() != old.keys():  # the tree changes only with the set of paths
+        self._values = values
+        if new_paths:  # the tree changes only with the set of paths
             self._nodes = _nodes(values)
         self._emit(changed, batch)
 
@@ -292,15 +298,13 @@ class VenusService:
         bus = self._bus
         if bus is None or not bus.connected:
             return
-        items = {
-            path: {"Value": wrap(value), "Text": Variant("s", text(path, value))}
-            for path, value in changed.items()
-        }
-        if batch:
-            bus.send(Message.new_signal("/", BUSITEM, "ItemsChanged", "a{sa{sv}}", [items]))
+        if batch:  # the body as bytes (dbus-fast's bytes, without a Variant pair per path)
+            body = items_changed_body(changed, text)
+            bus.send(ItemsChangedSignal(body))
             self.items_changed_sent += 1
             return
-        for path, item in items.items():
+        for path, value in changed.items():
+            item = {"Value": wrap(value), "Text": Variant("s", text(path, value))}
             bus.send(Message.new_signal(path, BUSITEM, "PropertiesChanged", "a{sv}", [item]))
             self.properties_changed_sent += 1
 

@@ -58,6 +58,10 @@ ERROR_CODES: tuple[tuple[int, tuple[Alarm, ...]], ...] = (
     (15, (Alarm.CHARGE_OVERTEMP, Alarm.DISCHARGE_OVERTEMP, Alarm.MOS_OVERTEMP)),  # "Over temp."
     (16, (Alarm.CHARGE_UNDERTEMP, Alarm.DISCHARGE_UNDERTEMP)),  # "Under temperature"
 )
+# The same tables as the publish round reads them: path names made once, sources as sets.
+_ALARM_PATHS = tuple((f"/Alarms/{name}", frozenset(src)) for name, src in VENUS_ALARMS.items())
+_ALARMS_CLEAR = dict.fromkeys((path for path, _ in _ALARM_PATHS), 0)
+_ERROR_SOURCES = tuple((code, frozenset(src)) for code, src in ERROR_CODES)
 # /State as dbus-serialbattery sets it (the battery-state enum of Victron's BMSes).
 STATE_RUNNING, STATE_ERROR, STATE_STANDBY = 9, 10, 14
 
@@ -176,25 +180,27 @@ def build_paths(state: BatteryState, cfg: VenusConfig, is_bms: bool) -> dict[str
             "/System/NrOfModulesBlockingDischarge": counts[3],
         }
     )
-    for i, volts in enumerate(cells, start=1):
-        out[f"/Voltages/Cell{i}"] = round(volts, 3)
+    out.update(
+        zip(cell_paths("/Voltages/Cell", len(cells)), [round(v, 3) for v in cells], strict=True)
+    )
     out["/Voltages/Sum"] = pack_sum_v(s)  # a parallel bank: the mean pack sum
     out["/Voltages/Diff"] = _r(s.delta_cell_v, 3)
     flags = balancing_cells(s)
-    for i, flag in enumerate(flags, start=1):
-        out[f"/Balances/Cell{i}"] = flag
+    out.update(zip(cell_paths("/Balances/Cell", len(flags)), flags, strict=True))
     balancing = s.balancing
     if balancing is None and flags and None not in flags:
         balancing = any(flags)
     out["/Balancing"] = _bit(balancing)  # 1 while any cell balances (dbus-serialbattery)
 
-    for name, sources in VENUS_ALARMS.items():
-        level = 0
-        if any(a in s.alarms for a in sources):
-            level = 2
-        elif any(a in s.warnings for a in sources):
-            level = 1
-        out[f"/Alarms/{name}"] = level
+    alarms, warnings = s.alarms, s.warnings
+    if alarms or warnings:
+        for path, sources in _ALARM_PATHS:
+            if not sources.isdisjoint(alarms):
+                out[path] = 2
+            else:
+                out[path] = 0 if sources.isdisjoint(warnings) else 1
+    else:  # the usual case, and one dict update instead of 36 set tests
+        out.update(_ALARMS_CLEAR)
     out["/Alarms/BmsCable"] = 0 if fresh else 2
     out["/ErrorCode"] = error_code(s, fresh)
     out["/State"] = bms_state(s, fresh, may_charge or may_discharge)
@@ -215,9 +221,11 @@ def error_code(sample: BatterySample, fresh: bool) -> int | None:
     dbus-serialbattery)."""
     if not fresh:
         return ERROR_BMS_CABLE
-    for code, sources in ERROR_CODES:
-        if any(a in sample.alarms for a in sources):
-            return code
+    alarms = sample.alarms
+    if alarms:
+        for code, sources in _ERROR_SOURCES:
+            if not sources.isdisjoint(alarms):
+                return code
     return None
 
 
@@ -294,6 +302,12 @@ _UNITS: tuple[tuple[str, str], ...] = (
 )
 
 
+@lru_cache(maxsize=64)  # per prefix, one length per battery
+def cell_paths(prefix: str, count: int) -> tuple[str, ...]:
+    """``/Voltages/Cell1`` ... ``/Voltages/Cell<count>``: made once, not every publish."""
+    return tuple(f"{prefix}{i}" for i in range(1, count + 1))
+
+
 @lru_cache(maxsize=4096)  # ~150 paths a service, asked for on every GetText/GetItems
 def unit(path: str) -> str:
     for prefix, u in _UNITS:
@@ -304,6 +318,8 @@ def unit(path: str) -> str:
 
 def text(path: str, value: Value) -> str:
     """What GetText shows: '---' for unknown, the ProductId in hex, numbers with their unit."""
+    if type(value) is float:  # most values; first, as this runs for every change
+        return f"{value:g}{unit(path)}"
     if value is None:
         return "---"
     if path == "/ProductId" and isinstance(value, int):
