@@ -36,6 +36,7 @@ from batmux.errors import (
     ProtocolError,
 )
 from batmux.links.ble import BluetoothUnavailable
+from batmux.links.link_lost import LinkLost
 from batmux.model.sample import BatterySample
 
 log = logging.getLogger(__name__)
@@ -178,24 +179,43 @@ class BleSource:
 
     async def _read(self) -> BatterySample:
         """``read_sample``, failed at once if the link reports that it dropped."""
-        lost: asyncio.Event | None = getattr(self.driver.link, "lost", None)
+        lost: LinkLost | None = getattr(self.driver.link, "lost", None)
         if lost is None:
             return await self.driver.read_sample(self.timeout_s)
         if lost.is_set():
             raise _Lost("connection lost")
-        read = asyncio.ensure_future(self.driver.read_sample(self.timeout_s))
-        watch = asyncio.ensure_future(lost.wait())
+        task = asyncio.current_task()
+        assert task is not None
+        loop = asyncio.get_running_loop()
+        before = task.cancelling()
+        reading = dropped = False
+
+        def cancel_read() -> None:
+            # From the loop, never from inside the link's own call: then the task is
+            # suspended in the read and the cancel lands there, not after the read returned.
+            nonlocal dropped
+            if reading:
+                dropped = True
+                task.cancel()
+
+        def on_lost() -> None:
+            loop.call_soon(cancel_read)
+
+        lost.listeners.append(on_lost)
+        reading = True
         try:
-            await asyncio.wait({read, watch}, return_when=asyncio.FIRST_COMPLETED)
+            sample = await self.driver.read_sample(self.timeout_s)
+        except asyncio.CancelledError:
+            if dropped and task.uncancel() <= before:
+                raise _Lost("connection lost during the read") from None
+            raise
         finally:
-            watch.cancel()
-            if not read.done():
-                read.cancel()
-                with contextlib.suppress(asyncio.CancelledError, BatmuxError):
-                    await read
-        if read.cancelled():
+            reading = False
+            lost.listeners.remove(on_lost)
+        if dropped:  # the read swallowed our cancel
+            task.uncancel()
             raise _Lost("connection lost during the read")
-        return read.result()
+        return sample
 
     # -- the Source contract ------------------------------------------------------------------
     async def sample(self) -> BatterySample:

@@ -23,6 +23,7 @@ from typing import Any
 
 from batmux.errors import LinkError
 from batmux.links.ble import BleLink, NotifyCallback
+from batmux.links.link_lost import LinkLost
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +57,7 @@ class AutoLink:
         self.failures: dict[str, int] = {}
         self.benched_until: dict[str, float] = {}
         self._silent = False  # connected, and no notification or read came through yet
-        self._idle_lost = asyncio.Event()
+        self._idle_lost = LinkLost()
 
     # -- diagnostics -------------------------------------------------------------------------
     @property
@@ -68,9 +69,9 @@ class AutoLink:
         return getattr(self.current, "rssi", None)
 
     @property
-    def lost(self) -> asyncio.Event:
+    def lost(self) -> LinkLost:
         lost = getattr(self.current, "lost", None)
-        return lost if isinstance(lost, asyncio.Event) else self._idle_lost
+        return lost if isinstance(lost, LinkLost) else self._idle_lost
 
     # -- choice ------------------------------------------------------------------------------
     def _has_slot(self, link: BleLink) -> bool:

@@ -48,6 +48,7 @@ from batmux.errors import DeviceNotFound, LinkError, LinkTimeout
 from batmux.links.ble import NotifyCallback, PairingFailed
 from batmux.links.bluez_acquired import LinkSockets
 from batmux.links.bluez_status import BUS_ERRORS, check_bluez, explain, translate
+from batmux.links.link_lost import LinkLost
 
 log = logging.getLogger(__name__)
 
@@ -143,7 +144,7 @@ class BleakLink:
         self._device: BLEDevice | None = None
         self.by_mac = bool(MAC.match(address))
         self.resolved_mac: str | None = address.upper() if self.by_mac else None
-        self.lost = asyncio.Event()  # set when the link drops without our asking
+        self.lost = LinkLost()  # set when the link drops without our asking
         self.lost_at = 0.0
         self._client: BleakClient | None = None
         self._trust_known = True  # use BlueZ's device object without a scan (until a failure)

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from batmux.errors import LinkError, LinkTimeout
 from batmux.links.ble import NotifyCallback, uuid16
 from batmux.links.esphome_proxy import EspHomeProxy, NoFreeSlot
+from batmux.links.link_lost import LinkLost
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +53,7 @@ class ProxyLink:
         self.address = address
         self.name = name or address
         self.path = f"proxy:{proxy.name}"
-        self.lost = asyncio.Event()
+        self.lost = LinkLost()
         self.mtu = 0
         self._mac: int | None = None
         self._chars: dict[str, _Char] = {}

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 from batmux.errors import LinkError, LinkTimeout
 from batmux.links.ble import NotifyCallback
+from batmux.links.link_lost import LinkLost
 
 if TYPE_CHECKING:  # pyserial loads only when a wired battery is built (devices/serial_bms.py)
     from batmux.links.serial_link import SerialLink
@@ -45,7 +46,7 @@ class SerialBmsLink:
     def __init__(self, port: SerialLink, address: str | None = None) -> None:
         self.port = port
         self.address = address or port.port
-        self.lost = asyncio.Event()  # set when the port breaks while open
+        self.lost = LinkLost()  # set when the port breaks while open
         self._callback: NotifyCallback | None = None
         self._reader: asyncio.Task[None] | None = None
 
@@ -59,7 +60,7 @@ class SerialBmsLink:
         await self._stop_reader()
         await self.port.close()
         await self.port.open(timeout)  # DeviceNotFound / LinkTimeout
-        self.lost = asyncio.Event()
+        self.lost = LinkLost()
         self._reader = asyncio.create_task(self._read_loop(), name=f"serial-bms {self.address}")
 
     async def disconnect(self) -> None:
