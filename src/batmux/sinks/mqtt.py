@@ -87,10 +87,46 @@ def _publish_nowait(
     (bench/bench_pipeline.py), and a broker round trip per QoS 1 message. Paho sends its
     queue in order, so a caller that awaits ``_publish`` for the last message of a batch
     still waits for all of them.
+
+    A QoS 0 message queued while no writer is registered does not make paho ask aiomqtt
+    for one (a self-pipe wake-up and a loop iteration from ``call_soon_threadsafe``): the
+    caller ends its batch with ``_flush`` instead. With a writer registered (an awaited
+    publish or a slow socket) it rides along as before. QoS 1 messages always register
+    one: past paho's in-flight window they are sent only as acks come in.
     """
-    info = client._client.publish(topic, payload, qos, retain)  # aiomqtt has no public accessor
+    paho = client._client  # aiomqtt has no public accessor
+    quiet = qos == 0 and not paho._registered_write
+    if quiet:
+        paho._registered_write = True  # paho: "a writer is registered", so it asks for none
+    try:
+        info = paho.publish(topic, payload, qos, retain)
+    finally:
+        if quiet:
+            paho._registered_write = False
     if info.rc != mqtt.MQTT_ERR_SUCCESS:
         raise aiomqtt.MqttCodeError(info.rc, "Could not publish message")
+
+
+def _flush(client: aiomqtt.Client) -> None:
+    """Write what ``_publish_nowait`` queued, now, from the caller's task.
+
+    Left to aiomqtt when its writer is registered. Otherwise paho writes what the socket
+    takes and registers aiomqtt's writer for the rest. While no publish is awaited, paho's
+    QoS 0 ``on_publish`` (a ReasonCode and a Properties object per message, for aiomqtt's
+    waiters only) is left out. Never raises: a broken connection is closed by paho, whose
+    disconnect callback ends aiomqtt's session as any other loss does."""
+    paho = client._client  # aiomqtt has no public accessor
+    if paho._registered_write or not paho._out_packet:
+        return
+    if client._pending_publishes:
+        paho.loop_write()
+        return
+    on_publish = paho.on_publish
+    paho.on_publish = None
+    try:
+        paho.loop_write()
+    finally:
+        paho.on_publish = on_publish
 
 
 def _backlog(client: aiomqtt.Client) -> int:
@@ -194,8 +230,11 @@ class MqttSink:
             # much as the rest of a round at one battery, so it is kept for that case.
             sent = [i for i, s in enumerate(states) if self._state_due(s)]
             last = sent[-1] if sent and _backlog(client) > len(states) else -1
-            for i, state in enumerate(states):
-                await self.publish_state(client, state, wait=i == last)
+            try:
+                for i, state in enumerate(states):
+                    await self.publish_state(client, state, wait=i == last)
+            finally:
+                _flush(client)
             for name, status in list(self.gateway.link_status.items()):
                 await self.publish_link(client, name, status())
 
