@@ -18,6 +18,10 @@ failed while it was exiting leaves its parent's count raised for good.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable
+from typing import TypeVar
+
+T = TypeVar("T")
 
 
 def cancel_count() -> int:
@@ -28,3 +32,11 @@ def cancel_count() -> int:
 def reraise_lost_cancel(before: int) -> None:
     if cancel_count() > before:
         raise asyncio.CancelledError
+
+
+async def guarded(call: Awaitable[T]) -> T:
+    """``await call`` (an aiomqtt or pymodbus call), re-raising a cancel it swallowed."""
+    before = cancel_count()
+    result = await call
+    reraise_lost_cancel(before)
+    return result

@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from batmux.links.lost_cancel import cancel_count, guarded, reraise_lost_cancel
 from batmux.netzero.config import MODES, NetzeroConfig
 from batmux.netzero.consumption import MqttConsumption, SumConsumption, build_consumption
 from batmux.netzero.controller import Controller, InverterSpec, Plan, Settings, SwitchSpec
@@ -245,7 +246,6 @@ async def run_mqtt(runner: NetzeroRunner, mqtt: MqttConfig, meters: list[MqttCon
     ``<client_id>-netzero``, since a broker drops the older of two sessions with one id."""
     import aiomqtt
 
-    from batmux.links.lost_cancel import cancel_count, reraise_lost_cancel
     from batmux.sinks import json_text as json
     from batmux.sinks.mqtt import client_kwargs
 
@@ -266,10 +266,12 @@ async def run_mqtt(runner: NetzeroRunner, mqtt: MqttConfig, meters: list[MqttCon
                     for topic, payload in discovery(
                         mqtt.base_topic, mqtt.discovery_prefix, names, mqtt.gateway or ""
                     ).items():
-                        await client.publish(topic, json.dumps(payload), qos=1, retain=True)
-                await client.subscribe(t["mode_set"], qos=1)
+                        await guarded(
+                            client.publish(topic, json.dumps(payload), qos=1, retain=True)
+                        )
+                await guarded(client.subscribe(t["mode_set"], qos=1))
                 for topic in by_topic:
-                    await client.subscribe(topic, qos=0)
+                    await guarded(client.subscribe(topic, qos=0))
                 publisher = asyncio.create_task(_publish_state(client, runner, t))
                 try:
                     async for message in client.messages:
@@ -293,7 +295,7 @@ async def _dispatch(
     data = payload if isinstance(payload, bytes) else str(payload).encode()
     if topic == t["mode_set"]:
         if runner.set_mode(data.decode("utf-8", "replace")):
-            await client.publish(t["mode_actual"], runner.mode, qos=1, retain=True)
+            await guarded(client.publish(t["mode_actual"], runner.mode, qos=1, retain=True))
     elif topic in meters:
         meters[topic].feed(data)
 
@@ -308,10 +310,10 @@ async def _publish_state(client: Any, runner: NetzeroRunner, t: dict[str, str]) 
         payload = json.dumps(runner.state())
         now = time.monotonic()
         if payload != last or now - last_at >= STATE_REFRESH_S:
-            await client.publish(t["state"], payload, qos=0, retain=True)
+            await guarded(client.publish(t["state"], payload, qos=0, retain=True))
             last, last_at = payload, now
         if runner.mode != last_mode:
-            await client.publish(t["mode_actual"], runner.mode, qos=1, retain=True)
+            await guarded(client.publish(t["mode_actual"], runner.mode, qos=1, retain=True))
             last_mode = runner.mode
         await asyncio.sleep(min(1.0, runner.cfg.period))
 
