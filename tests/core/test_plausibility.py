@@ -134,3 +134,12 @@ def test_a_verdict_is_remembered_only_for_plausible_samples() -> None:
     for i in range(plausibility._PASSED_MAX + 10):
         check_plausible(sample(soc_pct=float(i % 100)))
     assert len(plausibility._PASSED) <= plausibility._PASSED_MAX
+    kept = [sample(soc_pct=float(i)) for i in range(20)]
+    for one in kept:
+        check_plausible(one)
+    assert all(plausibility._PASSED[id(one)] is one for one in kept)
+    ids = [id(one) for one in kept]
+    del one
+    kept.clear()  # a verdict does not keep its sample alive: it goes with it
+    assert not any(i in plausibility._PASSED for i in ids)
+    assert plausibility._PASSED[id(good)] is good

@@ -18,7 +18,8 @@ ExtraValue = float | int | str | bool
 _set = object.__setattr__  # how a frozen dataclass sets its own fields
 
 
-@dataclass(frozen=True, slots=True, init=False)
+# weakref_slot: the plausibility check remembers its verdicts only while a sample lives
+@dataclass(frozen=True, slots=True, init=False, weakref_slot=True)
 class BatterySample:
     """One reading of one battery. Derived values (power, cell statistics) are computed here."""
 
