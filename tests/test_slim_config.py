@@ -466,3 +466,36 @@ def test_slim_mode_can_be_turned_off_and_is_skipped_once_pydantic_models_exist(
     config = _load_for_run(str(path))
     assert type(config).__mro__[-2].__module__.startswith("pydantic")
     assert config == load_config(path)
+
+
+CHILD_FAILURES = {
+    # name: (stub interpreter's shell body, what the parent's last line says)
+    "garbage": ("printf 'not marshal'", "its result is unusable (ValueError"),
+    "nothing": ("exit 0", "its result is unusable (EOFError"),
+    "crash": ("echo 'Traceback: boom' >&2; exit 1", "it failed (exit 1)"),
+    "killed": ("kill -9 $$", "it ended by signal 9"),
+    "hangs": ("exec sleep 30", "it took longer than 0 s"),
+}
+
+
+@pytest.mark.parametrize("name", CHILD_FAILURES)
+def test_a_config_check_that_does_not_finish_is_one_line_and_exit_1(
+    name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Whatever becomes of the child (garbage on stdout, nothing, a crash, a signal, a hang),
+    ``run`` says so in one ``batmux: file: ...`` line and exits 1 (a supervisor retries),
+    never with a traceback of its own and never with 2 (a config error it is not)."""
+    from batmux import config_child
+
+    body, says = CHILD_FAILURES[name]
+    stub = tmp_path / "python"
+    stub.write_text(f"#!/bin/sh\n{body}\n")
+    stub.chmod(0o755)
+    monkeypatch.setattr(sys, "executable", str(stub))
+    monkeypatch.setattr(config_child, "CHECK_TIMEOUT_S", 0.3)
+    config = tmp_path / "batmux.yaml"
+    assert config_child.load_checked(str(config)) == 1
+    lines = capsys.readouterr().err.splitlines()
+    assert lines[-1].startswith(f"batmux: {config}: the config check did not finish: {says}")
+    if name == "crash":
+        assert lines[0] == "Traceback: boom"  # the child's own words come first

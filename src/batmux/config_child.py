@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 
 EXIT_CONFIG = 2
 EXIT_NOT_CHECKED = 1  # the check itself did not finish (killed): not a config error
+CHECK_TIMEOUT_S = 60.0  # a config on a stalled network share must not hang start-up
 
 
 def load_reported(file: str) -> Config | int:
@@ -62,16 +63,32 @@ def load_checked(file: str, while_waiting: Iterable[str] = ()) -> Config | int:
     with child:
         for module in while_waiting:
             importlib.import_module(module)
-        out, err = child.communicate()
-    sys.stderr.write(err.decode(errors="replace"))
-    if child.returncode > 0:
-        return child.returncode
+        try:
+            out, err = child.communicate(timeout=CHECK_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            out, err = child.communicate()
+            return _not_checked(file, f"it took longer than {CHECK_TIMEOUT_S:.0f} s", err)
+    if child.returncode == EXIT_CONFIG:  # the child printed the config's error line
+        sys.stderr.write(err.decode(errors="replace"))
+        return EXIT_CONFIG
     if child.returncode < 0:
-        print(
-            f"batmux: {file}: the config check ended by signal {-child.returncode}", file=sys.stderr
-        )
-        return EXIT_NOT_CHECKED
-    return from_record(marshal.loads(out))
+        return _not_checked(file, f"it ended by signal {-child.returncode}", err)
+    if child.returncode > 0:
+        return _not_checked(file, f"it failed (exit {child.returncode})", err)
+    sys.stderr.write(err.decode(errors="replace"))
+    try:
+        return from_record(marshal.loads(out))
+    except Exception as exc:  # garbage, nothing, or records of another batmux version
+        return _not_checked(file, f"its result is unusable ({type(exc).__name__}: {exc!s:.80})")
+
+
+def _not_checked(file: str, why: str, err: bytes = b"") -> int:
+    """The check itself did not finish: the child's own output, then one line; exit 1, so a
+    supervisor restarts batmux (exit 2 would stop it for a config error that is not one)."""
+    sys.stderr.write(err.decode(errors="replace"))
+    print(f"batmux: {file}: the config check did not finish: {why}", file=sys.stderr)
+    return EXIT_NOT_CHECKED
 
 
 def main(argv: Sequence[str]) -> int:
@@ -80,7 +97,13 @@ def main(argv: Sequence[str]) -> int:
     config = load_reported(argv[0])
     if isinstance(config, int):
         return config
-    records_out.write(marshal.dumps(to_record(config)))
+    try:
+        records = marshal.dumps(to_record(config))
+    except Exception as exc:  # a field the records cannot carry: a bug, said in one line
+        message = f"{argv[0]}: cannot pass the checked config on: {exc!s:.120}"
+        print(f"batmux: {message}", file=sys.stderr)
+        return EXIT_NOT_CHECKED
+    records_out.write(records)
     records_out.flush()
     return 0
 

@@ -5,8 +5,8 @@ types from here, never from pydantic. Full mode, the default, hands out pydantic
 tests, ``check-config``, ``demo`` and the add-on's reader validate exactly as pydantic does.
 Slim mode hands out ``batmux.slim_models``: plain frozen records without validation, for the
 long-running ``batmux run`` process, whose config was validated by a short-lived full-mode
-process (``batmux.config_child``). pydantic and a config's models cost ~16 MiB of resident
-memory, a third of the gateway's (issue 17, docs/performance.md).
+process (``batmux.config_child``). pydantic and a config's models cost ~13 MiB of resident
+memory, over a quarter of the gateway's (issue 17, docs/performance.md).
 
 The mode is fixed by the first name handed out: ``use_slim()`` must come before any config
 module is imported, and says False when it comes too late.
