@@ -29,7 +29,6 @@ import asyncio
 import contextlib
 import logging
 import re
-import time
 from collections.abc import Callable
 from typing import ClassVar
 
@@ -145,7 +144,6 @@ class BleakLink:
         self.by_mac = bool(MAC.match(address))
         self.resolved_mac: str | None = address.upper() if self.by_mac else None
         self.lost = LinkLost()  # set when the link drops without our asking
-        self.lost_at = 0.0
         self._client: BleakClient | None = None
         self._trust_known = True  # use BlueZ's device object without a scan (until a failure)
         self.power_cycle_off_s = 2.0
@@ -184,8 +182,7 @@ class BleakLink:
 
     def _on_disconnected(self, client: BleakClient) -> None:
         if client is self._client:
-            self.lost_at = time.monotonic()
-            self.lost.set()
+            self._mark_lost()
 
     async def connect(self, timeout: float = 20.0) -> None:
         await self.disconnect()
@@ -286,10 +283,9 @@ class BleakLink:
             raise self._lost_to(exc, f"write {char_uuid}") from exc
 
     def _mark_lost(self) -> None:
-        """BlueZ closed an acquired socket: the same signal as bleak's disconnected callback."""
-        if not self.lost.is_set():
-            self.lost_at = time.monotonic()
-            self.lost.set()
+        """The connection dropped: bleak's disconnected callback, BlueZ closing an acquired
+        socket, or BlueZ itself gone."""
+        self.lost.set()
 
     async def read(self, char_uuid: str) -> bytes:
         try:
@@ -305,8 +301,7 @@ class BleakLink:
         unavailable = explain(exc, self.adapter)
         if unavailable is None:
             return LinkError(f"{what}: {exc}")
-        self.lost_at = time.monotonic()
-        self.lost.set()
+        self._mark_lost()
         return unavailable
 
     async def power_cycle(self) -> None:

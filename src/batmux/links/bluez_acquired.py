@@ -9,8 +9,9 @@ BlueZ closing a socket means the device disconnected: ``on_lost`` is called, the
 as bleak's disconnected callback. Some peripherals lose notifications with AcquireNotify
 (bleak issue 1885, pull request 1973; aiobmsble pull request 167): a notify socket that BlueZ
 closes before its first notification, or that got none in a whole connection although
-requests were sent, turns AcquireNotify off for this link (StartNotify from then on, until
-the gateway restarts; logged at info).
+requests were sent, twice in a row (one is an ordinary drop between a request and its answer),
+turns AcquireNotify off for this link (StartNotify from then on, until the gateway restarts;
+logged at info). A notification through a socket clears the count.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ log = logging.getLogger(__name__)
 
 Kind = Literal["notify", "write"]
 MEMBER = {"notify": "AcquireNotify", "write": "AcquireWrite"}
+NOTIFY_FAILURES_TO_GIVE_UP = 2  # notify sockets in a row that delivered nothing
 
 
 class LinkSockets:
@@ -34,7 +36,7 @@ class LinkSockets:
 
     def __init__(self, name: str, on_lost: Callable[[], None], enabled: bool = True) -> None:
         self.name = name
-        self.notify_enabled = enabled  # AcquireNotify first (off for good once it failed us)
+        self.notify_enabled = enabled  # AcquireNotify first (off for good once it failed us twice)
         self.write_enabled = enabled  # AcquireWrite first for write commands
         self._on_lost = on_lost
         self._sockets: dict[str, AcquiredSocket] = {}  # "notify:<path>" / "write:<path>"
@@ -43,6 +45,7 @@ class LinkSockets:
         self._write_routes: dict[tuple[str, bool | None], AcquiredSocket | None] = {}
         self._explained: set[str] = set()  # why-not reasons logged once
         self._writes_since_notify = 0
+        self._notify_failures = 0  # notify sockets in a row that delivered nothing
 
     # -- what BleakLink calls ---------------------------------------------------------------
     async def start_notify(self, client: Any, char_uuid: str, callback: NotifyCallback) -> bool:
@@ -80,8 +83,11 @@ class LinkSockets:
     def reset(self) -> None:
         """Close every socket (the connection ends); refusals are forgotten."""
         for key, sock in self._sockets.items():
-            if key.startswith("notify:") and not sock.packets and self._writes_since_notify:
-                self._stop_acquiring_notify("no notification arrived after a request")
+            if key.startswith("notify:"):
+                if sock.packets:
+                    self._notify_failures = 0
+                elif self._writes_since_notify:
+                    self._notify_failed("no notification arrived after a request")
             sock.close()
         self._sockets.clear()
         self._refused.clear()
@@ -164,12 +170,16 @@ class LinkSockets:
         if key is None:
             return  # not this connection's
         del self._sockets[key]
-        if key.startswith("notify:") and sock.packets == 0:
-            self._stop_acquiring_notify("BlueZ closed it before the first notification")
+        if key.startswith("notify:"):
+            if sock.packets:
+                self._notify_failures = 0
+            else:
+                self._notify_failed("BlueZ closed it before the first notification")
         log.debug("%s: BlueZ closed the %s socket: link lost", self.name, key.split(":")[0])
         self._on_lost()
 
-    def _stop_acquiring_notify(self, why: str) -> None:
-        if self.notify_enabled:
+    def _notify_failed(self, why: str) -> None:
+        self._notify_failures += 1
+        if self._notify_failures >= NOTIFY_FAILURES_TO_GIVE_UP and self.notify_enabled:
             self.notify_enabled = False
             log.info("%s: acquired notifications failed (%s); using StartNotify", self.name, why)

@@ -167,9 +167,10 @@ class AcquiredSocket:
 
     def _on_readable(self) -> None:
         recv = self.sock.recv
+        size = max(ATT_MAX_VALUE, self.mtu)  # a SEQPACKET read cuts what does not fit
         while True:  # drain: several notifications may be queued by now
             try:
-                data = recv(ATT_MAX_VALUE)
+                data = recv(size)
             except BlockingIOError:
                 return
             except OSError as exc:
