@@ -23,11 +23,12 @@ batmux does; otherwise it first scans for 5 s) and ``telemetry: false``.
 
 Measured per run: whole-process CPU (all threads of the gateway's pid, from /proc) over
 ``--seconds`` after ``--warmup``, divided by the samples the radio answered in that window;
-VmRSS at the end of the warm-up; seconds from spawning the process to its first state message
-on the broker (the first non-discovery message under a battery's topic); broker messages and
-bytes per second in the window. The tools alternate run by run (the order flips every repeat)
-and the 1-minute load average is recorded with every run. The CPU of the radio, dbus-daemon
-and mosquitto is not counted for either tool.
+VmRSS at the end of the warm-up and again at the end of the window (a long ``--seconds``
+gives a steady-state figure: caches that fill over minutes show there); seconds from spawning
+the process to its first state message on the broker (the first non-discovery message under a
+battery's topic); broker messages and bytes per second in the window. The tools alternate run
+by run (the order flips every repeat) and the 1-minute load average is recorded with every run.
+The CPU of the radio, dbus-daemon and mosquitto is not counted for either tool.
 
 batmon-ha is not vendored. Get the pinned revision and its requirements into their own venv:
 
@@ -301,6 +302,7 @@ def run_once(tool: str, count: int, args: argparse.Namespace) -> dict[str, Any]:
             c0, n0, m0, ld0 = cpu_s(gw.pid), read_count(count_file), len(listener.log), load1()
             time.sleep(args.seconds)
             c1, n1, m1, ld1 = cpu_s(gw.pid), read_count(count_file), len(listener.log), load1()
+            rss_end = rss_mib(gw.pid)
             window = listener.log[m0:m1]
             states = [t for t, topic, _ in listener.log if is_state(tool, topic)]
             firsts: dict[str, float] = {}
@@ -323,6 +325,7 @@ def run_once(tool: str, count: int, args: argparse.Namespace) -> dict[str, Any]:
                 "us_per_sample": 1e6 * (c1 - c0) / samples if samples else float("nan"),
                 "samples_per_s": samples / args.seconds,
                 "rss_mib": rss,
+                "rss_end_mib": rss_end,
                 "first_state_s": (states[0] - t0) if states else float("nan"),
                 "all_states_s": max(firsts.values()) if len(firsts) == count else float("nan"),
                 "msgs_per_s": len(window) / args.seconds,
@@ -348,9 +351,16 @@ def _median(values: list[float]) -> float:
 
 def report(results: list[dict[str, Any]], counts: list[int]) -> None:
     print("\nmin/median/max over the repeats; ratio = median batmux ÷ median batmon-ha")
-    cols = ("µs/sample", "samples/s", "RSS MiB", "first state s", "msgs/s")
-    keys = ("us_per_sample", "samples_per_s", "rss_mib", "first_state_s", "msgs_per_s")
-    fmts = ("{:.0f}", "{:.1f}", "{:.1f}", "{:.2f}", "{:.0f}")
+    cols = ("µs/sample", "samples/s", "RSS MiB", "RSS end MiB", "first state s", "msgs/s")
+    keys = (
+        "us_per_sample",
+        "samples_per_s",
+        "rss_mib",
+        "rss_end_mib",
+        "first_state_s",
+        "msgs_per_s",
+    )
+    fmts = ("{:.0f}", "{:.1f}", "{:.1f}", "{:.1f}", "{:.2f}", "{:.0f}")
     print("| N | tool | " + " | ".join(cols) + " |")
     print("|---" * (len(cols) + 2) + "|")
     ratios = []
@@ -369,11 +379,11 @@ def report(results: list[dict[str, Any]], counts: list[int]) -> None:
                 print(f"| {n} | {tool} | {failed} of {len(rows)} runs: no samples in the window |")
         if len(med) == 2:
             ratios.append((n, {k: med["batmux"][k] / med["batmon-ha"][k] for k in keys}))
-    print("\n| N | CPU/sample | RSS | first state | msgs/s |")
-    print("|---|---|---|---|---|")
+    print("\n| N | CPU/sample | RSS | RSS end | first state | msgs/s |")
+    print("|---|---|---|---|---|---|")
     for n, r in ratios:
         print(
-            f"| {n} | {r['us_per_sample']:.2f} | {r['rss_mib']:.2f} | "
+            f"| {n} | {r['us_per_sample']:.2f} | {r['rss_mib']:.2f} | {r['rss_end_mib']:.2f} | "
             f"{r['first_state_s']:.2f} | {r['msgs_per_s']:.2f} |"
         )
     loads = [x for r in results for x in r["load"]]

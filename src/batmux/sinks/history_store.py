@@ -25,6 +25,11 @@ VALUES = ("soc", "voltage", "current", "power", "cell_min", "cell_max", "cell_de
 
 Row = tuple[Any, ...]  # (battery, t, online, *VALUES)
 
+# SQLite's page cache (default ~2 MiB) fills with the pages each append touches and stays
+# resident: at one battery, +2.1 MiB RSS after 6 h. Appends need only the last pages; a chart
+# query reads the rest from the OS's file cache. 256 KiB keeps it at +0.4 MiB after a day.
+CACHE_KIB = 256
+
 
 def state_row(state: BatteryState, t: float) -> Row | None:
     """The ``samples`` row of one published state, or None before its first sample."""
@@ -79,6 +84,7 @@ class HistoryStore:
         # NORMAL in WAL mode: a process crash loses nothing committed (a power cut may lose
         # the last rounds, never consistency) and a commit costs no fsync.
         self.db.execute("PRAGMA synchronous=NORMAL")
+        self.db.execute(f"PRAGMA cache_size=-{CACHE_KIB}")  # negative: KiB, not pages
         self.db.executescript(_SCHEMA)
         self._insert = f"INSERT INTO samples VALUES (?, ?, ?, {', '.join('?' for _ in VALUES)})"
         self.rounds = 0
