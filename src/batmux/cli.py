@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from batmux import __version__
-from batmux.errors import BatmuxError, ImplausibleSample, ProtocolError
+from batmux.errors import EXIT_CONFIG, BatmuxError, ImplausibleSample, ProtocolError
 
 if TYPE_CHECKING:  # imported where used: `run` chooses the config models first (modelkit)
     from batmux.config import Config
@@ -24,7 +24,6 @@ log = logging.getLogger("batmux")
 
 DEFAULT_CONFIG = "batmux.yaml"
 
-EXIT_CONFIG = 2
 EXIT_IMPLAUSIBLE = 2  # ``decode``: the frames decoded, but to values that cannot be true
 EXIT_WATCHDOG = 3
 

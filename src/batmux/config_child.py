@@ -20,12 +20,11 @@ from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
 from batmux.config_records import from_record, to_record
-from batmux.errors import ConfigError
+from batmux.errors import EXIT_CONFIG, ConfigError
 
 if TYPE_CHECKING:
     from batmux.config import Config
 
-EXIT_CONFIG = 2
 EXIT_NOT_CHECKED = 1  # the check itself did not finish (killed): not a config error
 CHECK_TIMEOUT_S = 60.0  # a config on a stalled network share must not hang start-up
 

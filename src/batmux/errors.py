@@ -27,6 +27,9 @@ class BatmuxError(Exception):
     """Base of every error batmux raises on purpose."""
 
 
+EXIT_CONFIG = 2  # the exit code of every command refused for its config, start-up check included
+
+
 class ConfigError(BatmuxError):
     """A config file that cannot be used; ``str()`` is the one line shown to the user."""
 
