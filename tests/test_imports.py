@@ -147,6 +147,8 @@ batteries:
 """
     modules, _ = await _child_modules(tmp_path, config, seconds=0)
     assert "batmux.links.bleak_link" in modules
+    # already there, so sharing one malloc arena costs no import (runtime/malloc_arena.py)
+    assert "ctypes" in modules
     assert sorted(m for m in modules if m.startswith("batmux.sim")) == []
     assert [m for m in HEAVY if m in modules and m != "dbus_fast"] == []
     assert _family_violations(modules, "jk") == set()

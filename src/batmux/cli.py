@@ -67,9 +67,11 @@ def _run_gateway(
     config: Config, capture_dir: str | None = None, config_dir: Path | None = None
 ) -> int:
     from batmux.runtime.app import WatchdogExpired
+    from batmux.runtime.malloc_arena import share_one_arena
 
     async def main() -> None:
         gateway = build_gateway(config)
+        share_one_arena()  # after wiring imported what it needs, before any thread starts
         gateway.capture_dir = capture_dir
         gateway.config_dir = config_dir  # netzero power LUT files are relative to the config
         await _run_until_signal(gateway)
