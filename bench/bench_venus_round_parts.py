@@ -13,7 +13,11 @@ Each variant is a child process on its own private dbus-daemon, measured as in t
   values from the state, the history tracker, the compare and the service's coroutine and lock;
 - **idle**: registered on the bus, woken once a second by the same loop, sending nothing;
 - **asyncio bare** / **GLib bare**: an empty asyncio loop with the same 1 s sleep and an empty
-  GLib main loop with ``timeout_add(1000)`` (what velib's process sits in).
+  GLib main loop with ``timeout_add(1000)`` (what velib's process sits in);
+- **asyncio timer**: an asyncio loop running only a ``call_later`` chain (no task, no future):
+  the loop's own round without a coroutine's;
+- **python sleep**: ``time.sleep(1)`` in a loop, no event loop at all: what waking the
+  interpreter once a second costs here, the floor under any Python service.
 
 Interpreters as in the main bench: velib's Python for both when it is the same version.
 
@@ -70,6 +74,20 @@ async def main():
 asyncio.run(main())
 """
 
+PLAIN_CHILD = r"""
+import sys, time
+print("ready", flush=True)
+if sys.argv[1] == "python-sleep":
+    while True:
+        time.sleep(1.0)
+import asyncio
+loop = asyncio.new_event_loop()
+def tick():
+    loop.call_later(1.0, tick)
+loop.call_later(1.0, tick)
+loop.run_forever()
+"""
+
 GLIB_CHILD = r"""
 from gi.repository import GLib
 GLib.timeout_add(1000, lambda: True)
@@ -87,6 +105,8 @@ def run_once(variant: str, args: argparse.Namespace) -> float:
         env = dict(os.environ)
         if variant == "glib-bare":
             cmd = [args.velib_python, "-c", GLIB_CHILD]
+        elif variant in ("python-sleep", "asyncio-timer"):
+            cmd = [args.batmux_python, "-c", PLAIN_CHILD, variant]
         else:
             path = [batmux_src()]
             if args.batmux_python != sys.executable:
@@ -122,7 +142,7 @@ def main() -> int:
         same = same_python(args.velib_python)
         args.batmux_python = args.velib_python if same else sys.executable
     print(f"batmux's variants run on {args.batmux_python}, GLib's on {args.velib_python}")
-    variants = ["full", "nosend", "idle", "asyncio-bare"]
+    variants = ["full", "nosend", "idle", "asyncio-bare", "asyncio-timer", "python-sleep"]
     glib = subprocess.run([args.velib_python, "-c", "import gi"], capture_output=True)
     variants += ["glib-bare"] if glib.returncode == 0 else []
     results: dict[str, list[float]] = {v: [] for v in variants}
