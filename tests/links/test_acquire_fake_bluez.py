@@ -16,7 +16,9 @@ from bleak import BleakClient, BleakScanner
 from dbus_fast import BusType, Message, MessageType
 from dbus_fast.aio import MessageBus
 
+from batmux.links import bluez_sockets
 from batmux.links.ble import uuid16
+from batmux.links.bluez_sockets import AcquireRefused
 from batmux.sim.battery import SimBattery
 from batmux.sim.fake_bluez.service import FakeBlueZ
 from batmux.sim.peripheral import CharSpec, SimDevice
@@ -237,3 +239,27 @@ async def test_value_property_untouched_while_acquired(
         assert await fake_bluez.notify(MAC, STATUS, b"pushed")
         assert await packets(sock, 1) == [b"pushed"]
     assert (await props(bus, paths[STATUS])).get("Value") == b""
+
+
+async def test_a_reply_after_the_timeout_gives_its_socket_back(
+    fake_bluez: FakeBlueZ, panel: tuple[PanelDevice, dict[str, str]], bus: MessageBus
+) -> None:
+    """bluetoothd answers after batmux gave up: the socket in that reply is closed, so the
+    characteristic is released (else BlueZ refuses AcquireNotify and StartNotify alike until
+    the link drops) and no descriptor stays open in the gateway."""
+    _, paths = panel
+    sock, _ = await bluez_sockets.acquire(paths[STATUS], "AcquireNotify")  # opens the shared bus
+    sock.close()
+    await seconds_until(lambda: _released(fake_bluez), 2.0)
+    fds_before = len(os.listdir("/proc/self/fd"))
+    fake_bluez.acquire_reply_delay_s = 0.4
+    with pytest.raises(AcquireRefused, match="TimeoutError"):
+        await bluez_sockets.acquire(paths[STATUS], "AcquireNotify", timeout=0.1)
+    assert (await props(bus, paths[STATUS]))["NotifyAcquired"] is True  # out, reply on its way
+    await seconds_until(lambda: _released(fake_bluez), 3.0)
+    assert (await props(bus, paths[STATUS]))["NotifyAcquired"] is False
+    assert len(os.listdir("/proc/self/fd")) == fds_before
+    fake_bluez.acquire_reply_delay_s = 0.0
+    sock, mtu = await bluez_sockets.acquire(paths[STATUS], "AcquireNotify")
+    with sock:
+        assert mtu == 23

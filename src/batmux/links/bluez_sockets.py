@@ -105,19 +105,23 @@ class SharedBus:
 async def acquire(path: str, member: str, timeout: float = 10.0) -> tuple[socket.socket, int]:
     """Call ``member`` (AcquireNotify or AcquireWrite) on the characteristic at ``path``; return
     the socket and the ATT MTU, or raise ``AcquireRefused`` with BlueZ's reason."""
+    message = Message(
+        destination="org.bluez",
+        path=path,
+        interface="org.bluez.GattCharacteristic1",
+        member=member,
+        signature="a{sv}",
+        body=[{}],
+    )
     try:
         bus = await SharedBus.get()
-        async with asyncio.timeout(timeout):
-            reply = await bus.call(
-                Message(
-                    destination="org.bluez",
-                    path=path,
-                    interface="org.bluez.GattCharacteristic1",
-                    member=member,
-                    signature="a{sv}",
-                    body=[{}],
-                )
-            )
+        call = asyncio.ensure_future(bus.call(message))
+        try:
+            async with asyncio.timeout(timeout):
+                reply = await asyncio.shield(call)
+        except BaseException:
+            call.add_done_callback(_close_unclaimed)  # BlueZ may still answer, with a socket
+            raise
     except Exception as exc:  # no bus, bus gone, timed out: D-Bus is the way then
         raise AcquireRefused(f"{member}: {type(exc).__name__}: {exc}") from exc
     if reply is None:
@@ -135,6 +139,18 @@ async def acquire(path: str, member: str, timeout: float = 10.0) -> tuple[socket
     sock = socket.socket(fileno=fds[0])
     sock.setblocking(False)
     return sock, int(reply.body[1])
+
+
+def _close_unclaimed(call: asyncio.Future[Message | None]) -> None:
+    """Close the socket of a reply nobody waits for any more (it came after the timeout or a
+    cancel). Left open, it would keep the characteristic acquired: BlueZ then refuses
+    AcquireNotify and StartNotify alike until the link drops, and the descriptor is never
+    closed at all."""
+    if call.cancelled() or call.exception() is not None:
+        return
+    reply = call.result()
+    for fd in reply.unix_fds if reply is not None else ():
+        socket.close(fd)
 
 
 class AcquiredSocket:

@@ -20,8 +20,9 @@ What bluetoothd does for a remote device's characteristic (``src/gatt-client.c``
   releases an acquired notify socket too. A disconnect closes bluetoothd's ends: the client
   reads EOF (POLLHUP), and no PropertiesChanged follows because the objects go away.
 
-Not copied: bluetoothd also forwards bytes written into a *notify* socket as write commands;
-the fake ignores them.
+``acquire_reply_delay_s`` delays the reply (the socket is out from the call on), as a busy
+bluetoothd does. Not copied: bluetoothd also forwards bytes written into a *notify* socket as
+write commands; the fake ignores them.
 """
 
 from __future__ import annotations
@@ -56,6 +57,7 @@ class Acquisitions(Notifications):
     """Answers the two Acquire methods and owns bluetoothd's ends of the sockets."""
 
     acquisitions = 0  # sockets handed out (read by tests)
+    acquire_reply_delay_s = 0.0  # a busy bluetoothd: the reply (and its socket) comes this late
 
     def _on_acquire(self, msg: Message) -> Message | bool | None:
         """The reply to an Acquire call (sent here: it passes a descriptor); None otherwise."""
@@ -71,8 +73,16 @@ class Acquisitions(Notifications):
             return Message.new_error(msg, exc.type, exc.text)
         assert self._bus is not None
         reply = Message.new_method_return(msg, "hq", [0, char.d.mtu], unix_fds=[theirs.fileno()])
-        # dbus-fast writes the reply later and does not dup the descriptor: close ours once sent
-        self._bus.send(reply).add_done_callback(lambda _sent: theirs.close())
+        bus = self._bus
+
+        def send() -> None:
+            # dbus-fast writes the reply later and does not dup the descriptor: close ours then
+            bus.send(reply).add_done_callback(lambda _sent: theirs.close())
+
+        if self.acquire_reply_delay_s > 0:
+            asyncio.get_running_loop().call_later(self.acquire_reply_delay_s, send)
+        else:
+            send()
         char.emit_properties_changed({PROPERTY[kind]: True})
         if kind == "notify":
             self._notify_started(char.d, char)
