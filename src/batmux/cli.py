@@ -41,11 +41,12 @@ def _die(message: str, code: int = EXIT_CONFIG) -> int:
 # -- run / demo ----------------------------------------------------------------------------------
 
 
-def build_gateway(config: Config) -> Any:
+def build_gateway(config: Config, capture_dir: str | None = None) -> Any:
     from batmux.runtime.app import Gateway
     from batmux.runtime.wiring import wire
 
     gateway = Gateway(config)
+    gateway.capture_dir = capture_dir  # before wiring: without it (and the web) no frame rings
     wire(gateway)
     return gateway
 
@@ -70,9 +71,8 @@ def _run_gateway(
     from batmux.runtime.malloc_arena import share_one_arena
 
     async def main() -> None:
-        gateway = build_gateway(config)
+        gateway = build_gateway(config, capture_dir)
         share_one_arena()  # after wiring imported what it needs, before any thread starts
-        gateway.capture_dir = capture_dir
         gateway.config_dir = config_dir  # netzero power LUT files are relative to the config
         await _run_until_signal(gateway)
 

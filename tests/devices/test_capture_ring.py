@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import itertools
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from batmux.cli import build_gateway
+from batmux.config import parse_config
 from batmux.devices.capture import CaptureRing, capture_header, read_capture, write_capture
 from batmux.protocols import jk
 from batmux.sim.battery import SimBattery
@@ -48,3 +51,44 @@ def test_bad_lines_are_reported(tmp_path: Path) -> None:
     path.write_text('{"timestamp": 1, "direction": "rx", "hex": "zz"}\n')
     with pytest.raises(ValueError, match=r"bad\.jsonl:1"):
         read_capture(path)
+
+
+def _gateway(tmp_path: Path, extra: dict[str, Any], capture_dir: str | None = None) -> Any:
+    config = parse_config(
+        {
+            "state_dir": str(tmp_path / "state"),
+            "batteries": [{"name": "house", "type": "jbd", "address": "A4:C1:37:00:00:01"}],
+            **extra,
+        }
+    )
+    return build_gateway(config, capture_dir)
+
+
+def _ring_and_hook(gateway: Any) -> tuple[CaptureRing | None, Any]:
+    source = gateway.batteries["house"].source
+    return source.capture, source.driver.on_raw
+
+
+def test_rings_are_kept_only_where_they_can_be_read(tmp_path: Path) -> None:
+    """The frames are read by ``run --capture DIR`` and the dashboard's download; with
+    neither, no ring is kept and the driver records nothing."""
+    assert _ring_and_hook(_gateway(tmp_path, {})) == (None, None)
+    for gateway in (
+        _gateway(tmp_path, {}, capture_dir=str(tmp_path / "cap")),
+        _gateway(tmp_path, {"web": {"listen": "127.0.0.1:8080"}}),
+    ):
+        ring, hook = _ring_and_hook(gateway)
+        assert ring is not None and hook == ring.record
+        hook("rx", b"\xdd\x03\x00")
+        assert [e.hex for e in ring.entries()] == ["dd0300"]
+
+
+def test_a_detached_ring_records_nothing() -> None:
+    class Driver:
+        on_raw: Any = None
+
+    driver, ring = Driver(), CaptureRing()
+    ring.attach(driver)
+    driver.on_raw("tx", b"\x01")
+    ring.detach()
+    assert driver.on_raw is None and len(ring) == 0

@@ -41,6 +41,7 @@ class CaptureRing:
         # most entries fall out of the ring unread, so hex conversion waits for entries().
         self._entries: deque[tuple[float, str, bytes]] = deque(maxlen=size)
         self._clock = clock
+        self._driver: Any = None
 
     def record(self, direction: str, data: bytes) -> None:
         self._entries.append((self._clock(), direction, bytes(data)))
@@ -48,6 +49,14 @@ class CaptureRing:
     def attach(self, driver: Any) -> None:
         """Feed this ring from a ``BleDriver`` (sets its ``on_raw`` hook)."""
         driver.on_raw = self.record
+        self._driver = driver
+
+    def detach(self) -> None:
+        """Stop recording: the driver's hook is cleared and the entries dropped."""
+        if self._driver is not None and self._driver.on_raw == self.record:
+            self._driver.on_raw = None
+        self._driver = None
+        self._entries.clear()
 
     def entries(self) -> list[CaptureEntry]:
         return [CaptureEntry(t, direction, data.hex()) for t, direction, data in self._entries]
